@@ -1,0 +1,66 @@
+import { loadConfig } from '../../config.ts';
+import { OAuthError } from '../../errors.ts';
+import { openDeps } from '../../main.ts';
+import { buildClient } from '../../oauth/client-metadata.ts';
+import type { Command } from '../command.ts';
+
+export const clientsAdd: Command = {
+  words: ['clients', 'add'],
+  summary: 'Register a client and print it as JSON, with its secret (shown once)',
+  usage:
+    'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
+    '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]',
+  options: {
+    name: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    public: { type: 'boolean' },
+    scope: { type: 'string' },
+    'auth-method': { type: 'string' },
+    'no-refresh': { type: 'boolean' },
+    'pkce-optional': { type: 'boolean' },
+  },
+  async run({ values }, io) {
+    const config = loadConfig(io.env);
+    const deps = await openDeps(config);
+    try {
+      const isPublic = values.public === true;
+      const { client, secret } = buildClient(
+        {
+          name: String(values.name ?? ''),
+          redirectUris: (values['redirect-uri'] as string[] | undefined) ?? [],
+          scope: typeof values.scope === 'string' ? values.scope : undefined,
+          grantTypes: values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token'],
+          tokenEndpointAuthMethod: isPublic
+            ? 'none'
+            : ((values['auth-method'] as 'client_secret_basic' | 'client_secret_post' | undefined) ??
+              'client_secret_basic'),
+          requirePkce: values['pkce-optional'] ? false : undefined,
+        },
+        deps.clock.now(),
+      );
+      await deps.storage.clients.create(client);
+      const output: Record<string, unknown> = {
+        client_id: client.id,
+        client_name: client.name,
+        redirect_uris: client.redirectUris,
+        grant_types: client.grantTypes,
+        scope: client.scope,
+        token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+        application_type: client.applicationType,
+        require_pkce: client.requirePkce,
+      };
+      if (secret) output.client_secret = secret;
+      io.stdout(`${JSON.stringify(output, null, 2)}\n`);
+      if (secret) io.stderr('The client_secret is shown once: store it now.\n');
+      return 0;
+    } catch (error) {
+      if (error instanceof OAuthError) {
+        io.stderr(`${error.description ?? error.code}\n`);
+        return 1;
+      }
+      throw error;
+    } finally {
+      await deps.storage.close();
+    }
+  },
+};

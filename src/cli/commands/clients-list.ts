@@ -1,0 +1,28 @@
+import { loadConfig } from '../../config.ts';
+import { openStorage } from '../../storage/open.ts';
+import type { Command } from '../command.ts';
+
+export const clientsList: Command = {
+  words: ['clients', 'list'],
+  summary: 'List registered clients as JSON (never their secrets)',
+  usage: 'gatehouse clients list',
+  options: {},
+  async run(_args, io) {
+    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    try {
+      const clients = await storage.clients.list();
+      const rows = clients.map((client) => ({
+        client_id: client.id,
+        client_name: client.name,
+        type: client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential',
+        redirect_uris: client.redirectUris,
+        scope: client.scope,
+        status: client.disabledAt === null ? 'active' : 'disabled',
+      }));
+      io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+      return 0;
+    } finally {
+      await storage.close();
+    }
+  },
+};

@@ -1,0 +1,145 @@
+// Configuration from environment variables: one typed object, validated once at start-up. A bad value stops
+// start-up with a message that names the variable. Every key is documented where it is defined.
+import path from 'node:path';
+
+export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
+const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
+
+export interface Config {
+  /** GATEHOUSE_ISSUER: the issuer identifier, byte-for-byte as it appears in tokens and discovery. */
+  issuer: string;
+  /** HOST / PORT: where the HTTP server listens. */
+  host: string;
+  port: number;
+  /** DATABASE_URL: `postgres://…` or a SQLite file path (`sqlite:PATH` or a plain path). */
+  databaseUrl: string;
+  /** GATEHOUSE_DATA_DIR: where the embedded database and the generated secret live. */
+  dataDir: string;
+  /** GATEHOUSE_SECRET: encrypts private signing keys at rest; generated into the data folder when unset. */
+  secret: string | undefined;
+  /** GATEHOUSE_ACCESS_TOKEN_TTL (seconds, default 600). */
+  accessTokenTtl: number;
+  /** GATEHOUSE_CODE_TTL (seconds, default 60 as Dialpad; at most 600, OAuth 2.1's recommendation). */
+  codeTtl: number;
+  /** GATEHOUSE_ID_TOKEN_TTL (seconds, default 3600). */
+  idTokenTtl: number;
+  /** GATEHOUSE_REFRESH_TOKEN_TTL (seconds, default 30 days as Credal): absolute lifetime. */
+  refreshTokenTtl: number;
+  /** GATEHOUSE_SESSION_TTL (seconds, default 8 hours): browser sign-in sessions. */
+  sessionTtl: number;
+  /** GATEHOUSE_INTERACTION_TTL (seconds, default 30 minutes): a parked authorization request. */
+  interactionTtl: number;
+  /** GATEHOUSE_ACCESS_TOKEN_ALG (ES256 | EdDSA | RS256, default ES256): signs JWT access tokens. */
+  accessTokenAlg: SigningAlg;
+  /** GATEHOUSE_ID_TOKEN_ALG (default RS256, OpenID Connect's default for clients that do not register one). */
+  idTokenAlg: SigningAlg;
+  /** GATEHOUSE_REQUIRE_OFFLINE_ACCESS (default false): also require the offline_access scope for refresh tokens. */
+  requireOfflineAccess: boolean;
+  /** GATEHOUSE_ALLOW_INSECURE_ISSUER (default false): allow an http issuer that is not localhost. */
+  allowInsecureIssuer: boolean;
+  /** GATEHOUSE_TRUST_PROXY (default false): honour X-Forwarded-* (only behind a TLS-terminating proxy you run). */
+  trustProxy: boolean;
+  /** GATEHOUSE_PRODUCT_NAME: shown on every page. */
+  productName: string;
+  /** LOG_LEVEL (default info). */
+  logLevel: string;
+  /** GATEHOUSE_PASSWORD_COST (scrypt N as a power of two, default 15 = 32 MiB per hash). */
+  passwordCost: number;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function alg(env: Env, name: string, fallback: SigningAlg): SigningAlg {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const found = SIGNING_ALGS.find((candidate) => candidate === raw);
+  if (!found) throw new ConfigError(name, `expected one of ${SIGNING_ALGS.join(', ')}, got "${raw}"`);
+  return found;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+function issuer(env: Env, port: number, allowInsecure: boolean): string {
+  const raw = env.GATEHOUSE_ISSUER || `http://localhost:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('GATEHOUSE_ISSUER', `not a URL: "${raw}"`);
+  }
+  if (url.search || url.hash) throw new ConfigError('GATEHOUSE_ISSUER', 'must not have a query or fragment');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('GATEHOUSE_ISSUER', 'must be an https URL');
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowInsecure) {
+    throw new ConfigError(
+      'GATEHOUSE_ISSUER',
+      `"${raw}" is plain http on a non-local host; use https, or set GATEHOUSE_ALLOW_INSECURE_ISSUER=true`,
+    );
+  }
+  // RFC 8414 §2: the issuer has no trailing slash drift; keep the path but drop a lone trailing "/".
+  return raw.endsWith('/') ? raw.slice(0, -1) : raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
+  const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || 'data');
+  const databaseUrl = env.DATABASE_URL || `sqlite:${path.join(dataDir, 'gatehouse.db')}`;
+  if (!/^(postgres(ql)?:\/\/|sqlite:|[./\w])/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'expected postgres://… or a SQLite file path');
+  }
+  const secret = env.GATEHOUSE_SECRET || undefined;
+  if (secret !== undefined && secret.length < 32) {
+    throw new ConfigError('GATEHOUSE_SECRET', 'must be at least 32 characters of random data');
+  }
+  return {
+    issuer: issuer(env, port, allowInsecureIssuer),
+    host: env.HOST || 'localhost',
+    port,
+    databaseUrl,
+    dataDir,
+    secret,
+    accessTokenTtl: integer(env, 'GATEHOUSE_ACCESS_TOKEN_TTL', 600, 1, 31_536_000),
+    codeTtl: integer(env, 'GATEHOUSE_CODE_TTL', 60, 1, 600),
+    idTokenTtl: integer(env, 'GATEHOUSE_ID_TOKEN_TTL', 3600, 1, 86_400),
+    refreshTokenTtl: integer(env, 'GATEHOUSE_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 366 * 86_400),
+    sessionTtl: integer(env, 'GATEHOUSE_SESSION_TTL', 8 * 3600, 60, 90 * 86_400),
+    interactionTtl: integer(env, 'GATEHOUSE_INTERACTION_TTL', 1800, 60, 86_400),
+    accessTokenAlg: alg(env, 'GATEHOUSE_ACCESS_TOKEN_ALG', 'ES256'),
+    idTokenAlg: alg(env, 'GATEHOUSE_ID_TOKEN_ALG', 'RS256'),
+    requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
+    allowInsecureIssuer,
+    trustProxy: boolean(env, 'GATEHOUSE_TRUST_PROXY', false),
+    productName: env.GATEHOUSE_PRODUCT_NAME || 'Gatehouse',
+    logLevel: env.LOG_LEVEL || 'info',
+    passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', 15, 10, 20),
+  };
+}

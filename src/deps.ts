@@ -1,0 +1,23 @@
+import type { Config } from './config.ts';
+import type { FlowDeps } from './interaction/flow.ts';
+import type { KeyRing } from './oauth/keys.ts';
+import type { Storage } from './storage/storage.ts';
+import type { Clock } from './util/clock.ts';
+
+/** Everything a route needs, passed in explicitly: no module-level state, no Fastify decorators. */
+export interface Deps {
+  config: Config;
+  storage: Storage;
+  keys: KeyRing;
+  clock: Clock;
+}
+
+export function flowDeps(deps: Deps): FlowDeps {
+  return {
+    storage: deps.storage,
+    clock: deps.clock,
+    issuer: deps.config.issuer,
+    codeTtl: deps.config.codeTtl,
+    interactionTtl: deps.config.interactionTtl,
+  };
+}

@@ -1,0 +1,91 @@
+// RFC 6749 §4.1.1 (GET and POST), RFC 9207 (iss), OIDC Core §3.1.2. Decides redirect vs render; the
+// interaction flow (interaction/flow.ts) takes it from there, and /authorize/resume continues after each page.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Deps, flowDeps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import { MAX_FORM_BYTES } from '../../http/form-body.ts';
+import { browserBinding, currentSession, existingBrowserBinding } from '../../http/session.ts';
+import { advance, errorRedirect, load, type Next, start } from '../../interaction/flow.ts';
+import { errorPage } from '../../pages/error.ts';
+import { PageError, RedirectError, validateAuthorizationRequest } from './validate-request.ts';
+
+function showError(deps: Deps, reply: FastifyReply, error: OAuthError, status = 400) {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(
+      errorPage(
+        deps.config.productName,
+        'This request cannot be completed',
+        error.description ?? error.code,
+        error.code,
+      ),
+    );
+}
+
+export function sendNext(deps: Deps, reply: FastifyReply, next: Next) {
+  switch (next.kind) {
+    case 'login':
+      return reply.redirect(`/login?interaction=${encodeURIComponent(next.interactionId)}`, 303);
+    case 'consent':
+      return reply.redirect(`/consent?interaction=${encodeURIComponent(next.interactionId)}`, 303);
+    case 'redirect':
+      // RFC 9700 §4.12: 303, never 307, after a request that may carry credentials.
+      return reply.redirect(next.location, 303);
+    case 'expired':
+      return showError(
+        deps,
+        reply,
+        new OAuthError(
+          'invalid_request',
+          'This sign-in request has expired or was already completed. Go back to the application and start again.',
+        ),
+      );
+  }
+}
+
+async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyReply, query: URLSearchParams) {
+  reply.header('cache-control', 'no-store');
+  let validated: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
+  try {
+    validated = await validateAuthorizationRequest(query, deps.storage);
+  } catch (error) {
+    if (error instanceof PageError) return showError(deps, reply, error.oauthError);
+    if (error instanceof RedirectError) {
+      return reply.redirect(errorRedirect(deps.config.issuer, error.target, error.oauthError), 303);
+    }
+    throw error;
+  }
+  const flow = flowDeps(deps);
+  const interaction = await start(flow, validated.request, browserBinding(deps, request, reply));
+  return sendNext(deps, reply, await advance(flow, interaction, await currentSession(deps, request)));
+}
+
+export function registerAuthorize(app: FastifyInstance, deps: Deps) {
+  app.get('/authorize', (request, reply) => {
+    const raw = request.raw.url ?? '';
+    const index = raw.indexOf('?');
+    return authorize(deps, request, reply, new URLSearchParams(index >= 0 ? raw.slice(index + 1) : ''));
+  });
+  // OAuth 2.1 "Authorization Endpoint": MAY support POST, with the same parameters form-encoded. The body is
+  // kept raw here so that repeated parameters get the same page-or-redirect treatment as on GET.
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: MAX_FORM_BYTES },
+      (_request, body, done) => done(null, body),
+    );
+    scope.post('/authorize', (request, reply) =>
+      authorize(deps, request, reply, new URLSearchParams(String(request.body ?? ''))),
+    );
+  });
+  app.get<{ Querystring: { interaction?: string } }>('/authorize/resume', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    const flow = flowDeps(deps);
+    const interaction = await load(flow, request.query.interaction, existingBrowserBinding(deps, request));
+    if (!interaction) return sendNext(deps, reply, { kind: 'expired' });
+    return sendNext(deps, reply, await advance(flow, interaction, await currentSession(deps, request)));
+  });
+}

@@ -1,0 +1,138 @@
+// RFC 6749 §4.1.1 and §4.1.2.1, OAuth 2.1 "Authorization Request", OIDC Core §3.1.2.1, RFC 7636 §4.3.
+// Errors found before client_id and redirect_uri are verified are shown on a page and never redirected
+// (no open redirector, RFC 9700 §4.11.2); every later error is redirected to the client with state and iss.
+import { OAuthError } from '../../errors.ts';
+import { isValidS256Challenge } from '../../oauth/pkce.ts';
+import { findRedirectUri } from '../../oauth/redirect-uri.ts';
+import { isSubset, isValidScopeToken, parseScope } from '../../oauth/scope.ts';
+import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
+
+/** An error that must be shown to the user, never sent to the (unverified) redirect URI. */
+export class PageError extends Error {
+  readonly oauthError: OAuthError;
+  constructor(error: OAuthError) {
+    super(error.message);
+    this.oauthError = error;
+  }
+}
+
+/** An error to send back to the client's verified redirect URI. */
+export class RedirectError extends Error {
+  readonly oauthError: OAuthError;
+  readonly target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>;
+  constructor(error: OAuthError, target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>) {
+    super(error.message);
+    this.oauthError = error;
+    this.target = target;
+  }
+}
+
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+const MAX_STATE = 4096;
+const MAX_NONCE = 1024;
+
+export async function validateAuthorizationRequest(
+  query: URLSearchParams,
+  storage: Storage,
+): Promise<{ client: Client; request: AuthorizationRequest }> {
+  const single = (name: string): string | undefined => {
+    const values = query.getAll(name);
+    return values.length === 1 ? values[0] : undefined;
+  };
+  const repeated = (name: string) => query.getAll(name).length > 1;
+
+  if (repeated('client_id')) throw new PageError(new OAuthError('invalid_request', 'client_id is repeated'));
+  const clientId = single('client_id');
+  if (!clientId) throw new PageError(new OAuthError('invalid_request', 'The request has no client_id'));
+  const client = await storage.clients.find(clientId);
+  if (!client || client.disabledAt !== null) {
+    throw new PageError(new OAuthError('invalid_request', 'The application is not registered here'));
+  }
+
+  if (repeated('redirect_uri'))
+    throw new PageError(new OAuthError('invalid_request', 'redirect_uri is repeated'));
+  const requestedRedirect = single('redirect_uri');
+  let redirectUri: string;
+  if (requestedRedirect === undefined) {
+    // OAuth 2.1 "Multiple Redirect URIs": with several registered, never guess.
+    if (client.redirectUris.length !== 1 || !client.redirectUris[0]) {
+      throw new PageError(new OAuthError('invalid_request', 'The request has no redirect_uri'));
+    }
+    redirectUri = client.redirectUris[0];
+  } else {
+    if (!findRedirectUri(client.redirectUris, requestedRedirect, client.applicationType === 'native')) {
+      throw new PageError(
+        new OAuthError('invalid_request', 'The redirect_uri is not registered for this application'),
+      );
+    }
+    redirectUri = requestedRedirect;
+  }
+
+  // From here on the redirect URI is verified. A repeated state cannot be echoed, so the error goes without it.
+  const state = repeated('state') ? null : (single('state') ?? null);
+  const fail = (code: ConstructorParameters<typeof OAuthError>[0], description: string): never => {
+    throw new RedirectError(new OAuthError(code, description), { redirectUri, state });
+  };
+  for (const name of new Set(query.keys())) {
+    if (name !== 'resource' && repeated(name))
+      fail('invalid_request', `Parameter "${name.slice(0, 40)}" is repeated`);
+  }
+  if (state !== null && state.length > MAX_STATE) fail('invalid_request', 'state is too long');
+
+  const responseType = single('response_type');
+  if (!responseType) fail('invalid_request', 'The request has no response_type');
+  if (responseType !== 'code') fail('unsupported_response_type', 'Only response_type=code is supported');
+  const responseMode = single('response_mode');
+  if (responseMode !== undefined && responseMode !== 'query') {
+    fail('invalid_request', 'Only response_mode=query is supported');
+  }
+  if (query.has('request')) fail('request_not_supported', 'Request objects are not supported');
+  if (query.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
+
+  const scopes = parseScope(single('scope'));
+  if (!scopes.every(isValidScopeToken)) fail('invalid_scope', 'The scope is malformed');
+  if (!isSubset(scopes, parseScope(client.scope))) {
+    fail('invalid_scope', 'The application may not request some of these scopes');
+  }
+
+  const challenge = single('code_challenge');
+  const method = single('code_challenge_method');
+  if (challenge === undefined) {
+    if (method !== undefined) fail('invalid_request', 'code_challenge_method without code_challenge');
+    if (client.tokenEndpointAuthMethod === 'none' || client.requirePkce) {
+      fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
+    }
+  } else {
+    // A challenge without a method means "plain" (RFC 7636 §4.3), which OAuth 2.1 forbids.
+    if (method !== 'S256') fail('invalid_request', 'code_challenge_method must be S256');
+    if (!isValidS256Challenge(challenge)) fail('invalid_request', 'code_challenge is malformed');
+  }
+
+  const prompt = parseScope(single('prompt'));
+  if (!prompt.every((value) => PROMPTS.has(value))) fail('invalid_request', 'Unsupported prompt value');
+  if (prompt.includes('none') && prompt.length > 1) fail('invalid_request', 'prompt=none cannot be combined');
+
+  const maxAgeRaw = single('max_age');
+  let maxAge: number | null = null;
+  if (maxAgeRaw !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAgeRaw)) fail('invalid_request', 'max_age must be a non-negative integer');
+    maxAge = Number(maxAgeRaw);
+  }
+  const nonce = single('nonce') ?? null;
+  if (nonce !== null && nonce.length > MAX_NONCE) fail('invalid_request', 'nonce is too long');
+
+  return {
+    client,
+    request: {
+      clientId: client.id,
+      redirectUri,
+      redirectUriProvided: requestedRedirect !== undefined,
+      scope: scopes.join(' '),
+      state,
+      nonce,
+      codeChallenge: challenge ?? null,
+      prompt,
+      maxAge,
+    },
+  };
+}

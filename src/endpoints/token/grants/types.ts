@@ -1,0 +1,20 @@
+import type { Deps } from '../../../deps.ts';
+import type { FormParams } from '../../../http/form-body.ts';
+import type { Client } from '../../../storage/storage.ts';
+
+/** RFC 6749 §5.1. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+export interface GrantHandler {
+  grantType: string;
+  /** The only request parameters this grant sees; everything else is dropped before handle(). */
+  parameters: readonly string[];
+  handle(deps: Deps, client: Client, params: FormParams): Promise<TokenResponse>;
+}

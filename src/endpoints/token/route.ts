@@ -1,0 +1,40 @@
+// RFC 6749 §3.2 and §5, OAuth 2.1 "Token Endpoint". Authenticates the client, picks the grant, and answers
+// with no-store. Grants own their rules; this file owns only what every grant shares.
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import type { FormParams } from '../../http/form-body.ts';
+import { authenticateClient, readClientCredentials } from '../../oauth/client-auth.ts';
+import { GRANTS } from './grants/index.ts';
+
+export function registerToken(app: FastifyInstance, deps: Deps) {
+  app.post('/token', async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    const params = (request.body ?? {}) as FormParams;
+    if (typeof request.body !== 'object' || request.body === null) {
+      throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
+    }
+    const grantType = params.grant_type;
+    if (!grantType) throw new OAuthError('invalid_request', 'The request has no grant_type');
+    const grant = GRANTS.get(grantType);
+    if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
+
+    const credentials = readClientCredentials(request.headers.authorization, params);
+    const client = await authenticateClient(deps.storage, credentials);
+    if (!client.grantTypes.includes(grant.grantType)) {
+      throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
+    }
+    const declared: FormParams = {};
+    for (const name of grant.parameters) {
+      const value = params[name];
+      if (value !== undefined) declared[name] = value;
+    }
+    return grant.handle(deps, client, declared);
+  });
+
+  // RFC 6749 §3.2: the token endpoint takes POST only; nothing is issued from a query string.
+  app.get('/token', async (_request, reply) => {
+    reply.header('allow', 'POST');
+    throw new OAuthError('invalid_request', 'Use POST for the token endpoint', { status: 405 });
+  });
+}

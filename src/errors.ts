@@ -1,0 +1,72 @@
+// One error type for every RFC error code, and one table that maps each code to its HTTP status
+// when the error is returned directly (not redirected). http/oauth-errors.ts is the only serializer.
+
+export const ERROR_STATUS = {
+  invalid_request: 400, // RFC 6749 §5.2, RFC 6750 §3.1
+  invalid_client: 401, // RFC 6749 §5.2: MUST with an Authorization header, MAY otherwise; we always send 401
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  unsupported_response_type: 400, // RFC 6749 §4.1.2.1 (normally redirected)
+  access_denied: 400, // redirected at /authorize
+  server_error: 500,
+  temporarily_unavailable: 503,
+  invalid_token: 401, // RFC 6750 §3.1
+  insufficient_scope: 403, // RFC 6750 §3.1
+  unsupported_token_type: 400, // RFC 7009 §2.2.1
+  invalid_target: 400, // RFC 8707 §2
+  invalid_redirect_uri: 400, // RFC 7591 §3.2.2
+  invalid_client_metadata: 400,
+  login_required: 400, // OIDC Core §3.1.2.6 (normally redirected)
+  consent_required: 400,
+  interaction_required: 400,
+  account_selection_required: 400,
+  request_not_supported: 400,
+  request_uri_not_supported: 400,
+  registration_not_supported: 400,
+  // Not an RFC code: the body is still { error: "rate_limited" } so clients can tell it apart.
+  too_many_requests: 429,
+} as const;
+
+export type OAuthErrorCode = keyof typeof ERROR_STATUS;
+
+export interface OAuthErrorOptions {
+  /** Logged only, never sent (node-oidc-provider's error_detail). */
+  detail?: string;
+  cause?: unknown;
+  /** Overrides ERROR_STATUS[code], e.g. 401 at a resource endpoint. */
+  status?: number;
+  /** Extra response headers, e.g. Retry-After. */
+  headers?: Record<string, string>;
+}
+
+/** An error the protocol defines. `description` is sent to the client; keep it plain ASCII without CR/LF. */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly status: number;
+  readonly description: string | undefined;
+  readonly detail: string | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: OAuthErrorCode, description?: string, options: OAuthErrorOptions = {}) {
+    super(description ? `${code}: ${description}` : code, { cause: options.cause });
+    this.name = 'OAuthError';
+    this.code = code;
+    this.status = options.status ?? ERROR_STATUS[code];
+    this.description = description;
+    this.detail = options.detail;
+    this.headers = options.headers;
+  }
+}
+
+/** Thrown by storage when the database cannot be reached: every endpoint fails closed with 503. */
+export class StorageUnavailableError extends OAuthError {
+  constructor(cause: unknown) {
+    super('temporarily_unavailable', 'The service is temporarily unavailable', {
+      cause,
+      detail: cause instanceof Error ? cause.message : String(cause),
+    });
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -1,0 +1,42 @@
+// Error handler for HTML pages: a plain page, never a stack trace; 503 when the database is down.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../errors.ts';
+import { errorPage } from '../pages/error.ts';
+
+export function pageErrorHandler(productName: string) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    let status = 500;
+    let title = 'Something went wrong';
+    let message = 'The server could not complete this request. Please try again.';
+    if (error instanceof OAuthError && error.status < 500) {
+      status = error.status;
+      title = 'This request cannot be completed';
+      message = error.description ?? error.code;
+    } else if (error instanceof OAuthError && error.code === 'temporarily_unavailable') {
+      status = 503;
+      title = 'Temporarily unavailable';
+      message = 'The service is temporarily unavailable. Please try again in a moment.';
+    } else if (
+      (error as { code?: string }).code === 'FST_CSRF_INVALID_TOKEN' ||
+      (error as { code?: string }).code === 'FST_CSRF_MISSING_SECRET'
+    ) {
+      status = 403;
+      title = 'This form has expired';
+      message = 'Go back, reload the page and try again.';
+    } else if (
+      typeof (error as { statusCode?: number }).statusCode === 'number' &&
+      (error as { statusCode: number }).statusCode < 500
+    ) {
+      status = (error as { statusCode: number }).statusCode;
+      title = 'This request cannot be completed';
+      message = 'The request was malformed.';
+    } else {
+      request.log.error({ err: error }, 'unexpected error on a page');
+    }
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(errorPage(productName, title, message));
+  };
+}

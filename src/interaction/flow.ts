@@ -1,0 +1,190 @@
+// The in-process boundary between the protocol and the pages (Hydra's login/consent split). The authorization
+// endpoint parks a validated request here; the login and consent pages report what the user did; advance()
+// decides what happens next and, at the end, issues the code. Pages never mint codes.
+import { OAuthError } from '../errors.ts';
+import { mintOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
+import { appendParams } from '../oauth/redirect-uri.ts';
+import { parseScope } from '../oauth/scope.ts';
+import type {
+  AuthorizationRequest,
+  Client,
+  Interaction,
+  Session,
+  Storage,
+  User,
+} from '../storage/storage.ts';
+import type { Clock } from '../util/clock.ts';
+import { sha256 } from '../util/hash.ts';
+import { randomId, randomToken } from '../util/random.ts';
+import { consentRequired, loginRequired } from './policy.ts';
+
+export interface FlowDeps {
+  storage: Storage;
+  clock: Clock;
+  issuer: string;
+  codeTtl: number;
+  interactionTtl: number;
+}
+
+export type Next =
+  | { kind: 'login'; interactionId: string }
+  | { kind: 'consent'; interactionId: string }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'expired' };
+
+/** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). */
+export function errorRedirect(
+  issuer: string,
+  request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
+  error: OAuthError,
+): string {
+  return appendParams(request.redirectUri, {
+    error: error.code,
+    error_description: error.description,
+    state: request.state,
+    iss: issuer,
+  });
+}
+
+export async function start(
+  deps: FlowDeps,
+  request: AuthorizationRequest,
+  browserHash: string,
+): Promise<Interaction> {
+  const now = deps.clock.now();
+  const interaction: Interaction = {
+    id: randomToken(24),
+    browserHash,
+    clientId: request.clientId,
+    request,
+    loginUserId: null,
+    loginAuthTime: null,
+    consentedScope: null,
+    denied: false,
+    createdAt: now,
+    expiresAt: now + deps.interactionTtl * 1000,
+  };
+  await deps.storage.interactions.create(interaction);
+  return interaction;
+}
+
+/** Loads an interaction only for the browser that started it. */
+export async function load(deps: FlowDeps, id: string | undefined, browserHash: string | undefined) {
+  if (!id || !browserHash) return undefined;
+  const interaction = await deps.storage.interactions.find(id, deps.clock.now());
+  if (!interaction || interaction.browserHash !== browserHash) return undefined;
+  return interaction;
+}
+
+export async function acceptLogin(
+  deps: FlowDeps,
+  interaction: Interaction,
+  userId: string,
+  authTime: number,
+) {
+  await deps.storage.interactions.update(interaction.id, { loginUserId: userId, loginAuthTime: authTime });
+}
+
+export async function acceptConsent(deps: FlowDeps, interaction: Interaction, user: User, client: Client) {
+  const scope = interaction.request.scope;
+  // Remember consent for confidential clients only; public clients are asked every time (policy.ts).
+  if (client.tokenEndpointAuthMethod !== 'none') {
+    await deps.storage.consents.grant(user.id, client.id, scope, deps.clock.now());
+  }
+  await deps.storage.interactions.update(interaction.id, { consentedScope: scope });
+}
+
+export async function reject(deps: FlowDeps, interaction: Interaction) {
+  await deps.storage.interactions.update(interaction.id, { denied: true });
+}
+
+/** The user the interaction acts for, if sign-in is satisfied. */
+export function authenticatedUser(interaction: Interaction, session: Session | undefined, now: number) {
+  if (interaction.loginUserId !== null) {
+    // Signed in during this interaction; the session must still be that user's (no swap in another tab).
+    if (session && session.userId === interaction.loginUserId) {
+      return { userId: session.userId, authTime: session.authTime };
+    }
+    return undefined;
+  }
+  if (loginRequired(interaction.request, session, now) || !session) return undefined;
+  return { userId: session.userId, authTime: session.authTime };
+}
+
+async function finishWith(deps: FlowDeps, interaction: Interaction, location: string): Promise<Next> {
+  // Atomic: one interaction gives at most one authorization response, even if resumed twice at once.
+  if (!(await deps.storage.interactions.finish(interaction.id))) return { kind: 'expired' };
+  return { kind: 'redirect', location };
+}
+
+export async function advance(
+  deps: FlowDeps,
+  interaction: Interaction,
+  session: Session | undefined,
+): Promise<Next> {
+  const { request } = interaction;
+  const now = deps.clock.now();
+  const fail = (error: OAuthError) =>
+    finishWith(deps, interaction, errorRedirect(deps.issuer, request, error));
+
+  if (interaction.denied) return fail(new OAuthError('access_denied', 'The user denied the request'));
+
+  const client = await deps.storage.clients.find(interaction.clientId);
+  if (!client || client.disabledAt !== null) return { kind: 'expired' };
+
+  const who = authenticatedUser(interaction, session, now);
+  const user = who && (await deps.storage.users.findById(who.userId));
+  if (!who || !user || user.disabledAt !== null) {
+    if (request.prompt.includes('none'))
+      return fail(new OAuthError('login_required', 'The user is not signed in'));
+    return { kind: 'login', interactionId: interaction.id };
+  }
+
+  if (interaction.consentedScope === null) {
+    const remembered = await deps.storage.consents.find(user.id, client.id);
+    if (consentRequired(request, client, remembered, parseScope(request.scope))) {
+      if (request.prompt.includes('none')) {
+        return fail(new OAuthError('consent_required', 'The user has not granted access to this client'));
+      }
+      return { kind: 'consent', interactionId: interaction.id };
+    }
+  }
+
+  const code = mintOpaqueToken(TOKEN_PREFIX.authorizationCode);
+  const next = await finishWith(
+    deps,
+    interaction,
+    appendParams(request.redirectUri, { code, state: request.state, iss: deps.issuer }),
+  );
+  if (next.kind !== 'redirect') return next;
+  const grantId = randomId();
+  const scope = interaction.consentedScope ?? request.scope;
+  await deps.storage.transaction(async (tx) => {
+    // The grant (token family) exists from the moment the code does, so revoking it on code reuse also
+    // covers tokens that a concurrent first redemption is still writing.
+    await tx.grants.create({
+      id: grantId,
+      clientId: client.id,
+      userId: user.id,
+      scope,
+      createdAt: now,
+      revokedAt: null,
+    });
+    await tx.authorizationCodes.create({
+      codeHash: sha256(code),
+      grantId,
+      clientId: client.id,
+      userId: user.id,
+      redirectUri: request.redirectUri,
+      redirectUriProvided: request.redirectUriProvided,
+      scope,
+      nonce: request.nonce,
+      codeChallenge: request.codeChallenge,
+      authTime: who.authTime,
+      createdAt: now,
+      expiresAt: now + deps.codeTtl * 1000,
+      consumedAt: null,
+    });
+  });
+  return next;
+}

@@ -1,0 +1,101 @@
+// Client metadata rules (RFC 7591 §2, RFC 8252, OAuth 2.1 "Client Redirection Endpoint"): one rule set for
+// the CLI, and later for dynamic registration and the developer portal.
+import { OAuthError } from '../errors.ts';
+import type { ApplicationType, Client, TokenEndpointAuthMethod } from '../storage/storage.ts';
+import { sha256 } from '../util/hash.ts';
+import { randomToken } from '../util/random.ts';
+import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
+import { isValidScopeToken, parseScope } from './scope.ts';
+
+const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token']);
+const AUTH_METHODS = new Set<TokenEndpointAuthMethod>(['client_secret_basic', 'client_secret_post', 'none']);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
+
+export interface ClientInput {
+  name: string;
+  redirectUris: string[];
+  scope?: string;
+  grantTypes?: string[];
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  applicationType?: ApplicationType;
+  requirePkce?: boolean;
+  allowedCorsOrigins?: string[];
+}
+
+function invalidRedirect(uri: string, why: string): OAuthError {
+  return new OAuthError('invalid_redirect_uri', `Redirect URI "${uri.slice(0, 200)}" ${why}`);
+}
+
+/** Throws invalid_redirect_uri unless the URI may be registered for a client of this type. */
+export function checkRedirectUri(uri: string, applicationType: ApplicationType): void {
+  if (uri.length > 2000) throw invalidRedirect(uri, 'is too long');
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw invalidRedirect(uri, 'is not an absolute URI');
+  }
+  if (uri.includes('#')) throw invalidRedirect(uri, 'must not contain a fragment');
+  if (uri.includes('*')) throw invalidRedirect(uri, 'must not contain wildcards');
+  if (url.username || url.password) throw invalidRedirect(uri, 'must not contain credentials');
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:') {
+    if (applicationType === 'native' && LOOPBACK_HOSTS.has(url.hostname)) return;
+    throw invalidRedirect(uri, 'must use https (plain http only for loopback IP addresses of native apps)');
+  }
+  if (['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'].includes(url.protocol)) {
+    throw invalidRedirect(uri, 'uses a forbidden scheme');
+  }
+  // RFC 8252 §7.1: private-use schemes are reverse domain names, so they contain a period.
+  if (applicationType === 'native' && url.protocol.slice(0, -1).includes('.')) return;
+  throw invalidRedirect(uri, 'uses a scheme that is not allowed');
+}
+
+export interface NewClient {
+  client: Client;
+  /** Shown once, never stored. */
+  secret: string | undefined;
+}
+
+export function buildClient(input: ClientInput, now: number): NewClient {
+  const name = input.name.trim();
+  if (!name || name.length > 200)
+    throw new OAuthError('invalid_client_metadata', 'client_name is missing or too long');
+  const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
+  if (!AUTH_METHODS.has(method)) {
+    throw new OAuthError('invalid_client_metadata', 'Unsupported token_endpoint_auth_method');
+  }
+  const applicationType = input.applicationType ?? (method === 'none' ? 'native' : 'web');
+  if (input.redirectUris.length === 0 || input.redirectUris.length > 20) {
+    throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
+  }
+  for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType);
+  const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
+  if (!grantTypes.every((grant) => SUPPORTED_GRANTS.has(grant))) {
+    throw new OAuthError('invalid_client_metadata', 'Unsupported grant type');
+  }
+  const scopes = parseScope(input.scope ?? 'openid profile email offline_access');
+  if (!scopes.every(isValidScopeToken)) throw new OAuthError('invalid_client_metadata', 'Malformed scope');
+  const isPublic = method === 'none';
+  // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
+  const requirePkce = isPublic ? true : (input.requirePkce ?? true);
+  const secret = isPublic ? undefined : mintOpaqueToken(TOKEN_PREFIX.clientSecret);
+  return {
+    secret,
+    client: {
+      id: randomToken(16),
+      name,
+      secretHash: secret === undefined ? null : sha256(secret),
+      redirectUris: [...new Set(input.redirectUris)],
+      grantTypes,
+      scope: scopes.join(' '),
+      tokenEndpointAuthMethod: method,
+      applicationType,
+      requirePkce,
+      allowedCorsOrigins: input.allowedCorsOrigins ?? [],
+      idTokenSignedResponseAlg: null,
+      createdAt: now,
+      disabledAt: null,
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// OIDC Core §2 and §3.1.3.6: the ID token, with at_hash binding it to the access token.
+import { createHash } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { SigningAlg } from '../config.ts';
+import { epochSeconds } from '../util/clock.ts';
+import type { KeyRing } from './keys.ts';
+
+/** at_hash: the left half of the hash of the access token, with the hash the alg uses (SHA-512 for Ed25519). */
+export function accessTokenHash(accessToken: string, alg: SigningAlg): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256')
+    .update(accessToken, 'ascii')
+    .digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+export interface IdTokenInput {
+  issuer: string;
+  subject: string;
+  clientId: string;
+  nonce: string | null;
+  authTime: number;
+  issuedAt: number;
+  expiresAt: number;
+  accessToken: string;
+  claims: Record<string, unknown>;
+}
+
+export async function signIdToken(keys: KeyRing, alg: SigningAlg, input: IdTokenInput): Promise<string> {
+  const key = keys.signingKey(alg);
+  const payload: Record<string, unknown> = {
+    ...input.claims,
+    auth_time: epochSeconds(input.authTime),
+    at_hash: accessTokenHash(input.accessToken, alg),
+    azp: input.clientId,
+  };
+  if (input.nonce !== null) payload.nonce = input.nonce;
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid })
+    .setIssuer(input.issuer)
+    .setSubject(input.subject)
+    .setAudience(input.clientId)
+    .setIssuedAt(epochSeconds(input.issuedAt))
+    .setExpirationTime(epochSeconds(input.expiresAt))
+    .sign(key.privateKey);
+}

@@ -1,0 +1,170 @@
+// Signing keys and the JWKS (RFC 7517). Private keys are stored AES-256-GCM encrypted under a key derived from
+// the server secret. The newest key of each alg signs; rotated keys stay published until every token they
+// signed has expired (retireAt), then leave the JWKS.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+} from 'jose';
+import type { SigningAlg } from '../config.ts';
+import type { SigningKeyRecord, Storage } from '../storage/storage.ts';
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey: CryptoKey;
+}
+
+function encryptionKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'gatehouse', 'signing-keys/v1', 32));
+}
+
+export function encryptPrivateJwk(jwk: JWK, secret: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', encryptionKey(secret), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(jwk), 'utf8'), cipher.final()]);
+  return [
+    'v1',
+    iv.toString('base64url'),
+    body.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+  ].join('.');
+}
+
+export function decryptPrivateJwk(sealed: string, secret: string): JWK {
+  const [version, iv, body, tag] = sealed.split('.');
+  if (version !== 'v1' || !iv || !body || !tag) throw new Error('unknown signing key encryption format');
+  const decipher = createDecipheriv('aes-256-gcm', encryptionKey(secret), Buffer.from(iv, 'base64url'));
+  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+  try {
+    const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
+    return JSON.parse(plain.toString('utf8')) as JWK;
+  } catch {
+    throw new Error(
+      'cannot decrypt the signing keys: GATEHOUSE_SECRET differs from the one that encrypted them',
+    );
+  }
+}
+
+export async function newSigningKeyRecord(
+  alg: SigningAlg,
+  secret: string,
+  now: number,
+): Promise<SigningKeyRecord> {
+  const options = alg === 'RS256' ? { extractable: true, modulusLength: 2048 } : { extractable: true };
+  const { publicKey, privateKey } = await generateKeyPair(alg, options);
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  return {
+    kid,
+    alg,
+    publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+    privateJwkEncrypted: encryptPrivateJwk({ ...privateJwk, kid, alg }, secret),
+    createdAt: now,
+    rotatedAt: null,
+    retireAt: null,
+  };
+}
+
+/** Creates a signing key for each alg that has none. Returns the algs it created keys for. */
+export async function ensureSigningKeys(
+  storage: Storage,
+  secret: string,
+  algs: readonly SigningAlg[],
+  now: number,
+): Promise<SigningAlg[]> {
+  const existing = await storage.keys.list();
+  const created: SigningAlg[] = [];
+  for (const alg of new Set(algs)) {
+    if (existing.some((key) => key.alg === alg && key.rotatedAt === null)) continue;
+    await storage.keys.rotateIn(await newSigningKeyRecord(alg, secret, now), now, 0);
+    created.push(alg);
+  }
+  return created;
+}
+
+/** `gatehouse keys rotate`: a new key per alg signs from now on; the old ones stay published for retireAfterMs. */
+export async function rotateSigningKeys(
+  storage: Storage,
+  secret: string,
+  algs: readonly SigningAlg[],
+  now: number,
+  retireAfterMs: number,
+): Promise<SigningKeyRecord[]> {
+  const added: SigningKeyRecord[] = [];
+  for (const alg of new Set(algs)) {
+    const record = await newSigningKeyRecord(alg, secret, now);
+    await storage.keys.rotateIn(record, now, retireAfterMs);
+    added.push(record);
+  }
+  return added;
+}
+
+export interface KeyRing {
+  /** The key that signs for `alg` now. */
+  signingKey(alg: SigningAlg): SigningKey;
+  /** The public JWKS: every key not yet retired. */
+  jwks(): { keys: JWK[] };
+  /** The algs this server can sign with. */
+  algs(): SigningAlg[];
+  /** Re-reads the keys from storage (another process may have rotated them). */
+  reload(): Promise<void>;
+}
+
+export async function loadKeyRing(
+  storage: Storage,
+  secret: string,
+  clock: { now(): number },
+): Promise<KeyRing> {
+  let signing = new Map<SigningAlg, SigningKey>();
+  let published: { keys: JWK[] } = { keys: [] };
+  // Decrypting and importing happens once per key, at start-up or when a new key appears, never per request.
+  const imported = new Map<string, SigningKey>();
+
+  async function reload(): Promise<void> {
+    const records = await storage.keys.list();
+    const now = clock.now();
+    const nextSigning = new Map<SigningAlg, SigningKey>();
+    for (const record of records) {
+      if (record.rotatedAt !== null) continue;
+      let key = imported.get(record.kid);
+      if (!key) {
+        const alg = record.alg as SigningAlg;
+        const privateKey = (await importJWK(
+          decryptPrivateJwk(record.privateJwkEncrypted, secret),
+          alg,
+        )) as CryptoKey;
+        key = { kid: record.kid, alg, privateKey };
+        imported.set(record.kid, key);
+      }
+      const current = nextSigning.get(key.alg);
+      if (!current) nextSigning.set(key.alg, key);
+      else if (record.createdAt >= (records.find((r) => r.kid === current.kid)?.createdAt ?? 0)) {
+        nextSigning.set(key.alg, key);
+      }
+    }
+    signing = nextSigning;
+    published = {
+      keys: records
+        .filter((record) => record.retireAt === null || record.retireAt > now)
+        .map((record) => JSON.parse(record.publicJwk) as JWK),
+    };
+  }
+
+  await reload();
+  return {
+    signingKey(alg) {
+      const key = signing.get(alg);
+      if (!key) throw new Error(`no signing key for ${alg}`);
+      return key;
+    },
+    jwks: () => published,
+    algs: () => [...signing.keys()],
+    reload,
+  };
+}

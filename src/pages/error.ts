@@ -1,0 +1,15 @@
+import { html } from './html.ts';
+import { layout } from './layout.ts';
+
+/** The page shown for errors that must not be redirected (unknown client, unregistered redirect_uri). */
+export function errorPage(productName: string, title: string, message: string, code?: string): string {
+  return layout({
+    title,
+    productName,
+    body: html`<section class="card">
+      <h1>${title}</h1>
+      <p>${message}</p>
+      ${code ? html`<p class="muted">Error code: <code>${code}</code></p>` : null}
+    </section>`,
+  });
+}

@@ -1,0 +1,33 @@
+import { html, type SafeHtml } from './html.ts';
+
+export interface LayoutOptions {
+  title: string;
+  productName: string;
+  body: SafeHtml;
+  /** The signed-in user's email, to show the Sign out button. */
+  signedInAs?: string | null;
+  csrfToken?: string;
+}
+
+export function layout(options: LayoutOptions): string {
+  const signOut = options.signedInAs
+    ? html`<form class="signout" method="post" action="/logout">
+        <input type="hidden" name="_csrf" value="${options.csrfToken ?? ''}">
+        <span>${options.signedInAs}</span> <button type="submit" class="link">Sign out</button>
+      </form>`
+    : null;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${options.title} · ${options.productName}</title>
+<link rel="stylesheet" href="/assets/gatehouse.css">
+</head>
+<body>
+<header><span class="brand">${options.productName}</span>${signOut}</header>
+<main>${options.body}</main>
+</body>
+</html>`.value;
+}

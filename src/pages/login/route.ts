@@ -1,0 +1,116 @@
+// The sign-in page. When it continues an authorization request, a successful sign-in goes straight back to
+// that request (/authorize/resume), so nobody is stranded after signing in.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { hashPassword, verifyPassword } from '../../accounts/password.ts';
+import { recordFailure, recordSuccess, throttleKeys, waitRequired } from '../../accounts/throttle.ts';
+import { type Deps, flowDeps } from '../../deps.ts';
+import { currentSession, endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
+import { acceptLogin, load } from '../../interaction/flow.ts';
+import { randomToken } from '../../util/random.ts';
+import { html } from '../html.ts';
+import { layout } from '../layout.ts';
+import { csrfToken, sendPage } from '../render.ts';
+import { loginPage } from './view.ts';
+
+interface LoginBody {
+  email?: string;
+  password?: string;
+  interaction?: string;
+}
+
+export function registerLogin(app: FastifyInstance, deps: Deps) {
+  const flow = flowDeps(deps);
+  // Unknown emails are checked against this hash, so they cost the same time as a wrong password.
+  const dummyHash = hashPassword(randomToken(), deps.config.passwordCost);
+
+  async function clientNameFor(interactionId: string | undefined, request: FastifyRequest) {
+    const interaction = await load(flow, interactionId, existingBrowserBinding(deps, request));
+    if (!interaction) return { interaction: undefined, clientName: undefined };
+    const client = await deps.storage.clients.find(interaction.clientId);
+    return { interaction, clientName: client?.name };
+  }
+
+  app.get<{ Querystring: { interaction?: string } }>('/login', async (request, reply) => {
+    const { interaction, clientName } = await clientNameFor(request.query.interaction, request);
+    return sendPage(
+      reply,
+      loginPage({
+        productName: deps.config.productName,
+        csrfToken: csrfToken(reply),
+        interactionId: interaction?.id,
+        clientName,
+      }),
+    );
+  });
+
+  app.post<{ Body: LoginBody }>('/login', { onRequest: app.csrfProtection }, async (request, reply) => {
+    const body = request.body ?? {};
+    const email = String(body.email ?? '').slice(0, 320);
+    const password = String(body.password ?? '').slice(0, 1024);
+    const { interaction, clientName } = await clientNameFor(body.interaction, request);
+    const again = (error: string, status: number) =>
+      sendPage(
+        reply,
+        loginPage({
+          productName: deps.config.productName,
+          csrfToken: csrfToken(reply),
+          interactionId: interaction?.id,
+          clientName,
+          email,
+          error,
+        }),
+        status,
+      );
+
+    const now = deps.clock.now();
+    const keys = throttleKeys(email, request.ip);
+    const wait = await waitRequired(deps.storage, [keys.account, keys.ip], now);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      reply.header('retry-after', String(seconds));
+      return again(`Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, 429);
+    }
+
+    const user = await deps.storage.users.findByEmail(email);
+    // An unknown email runs the same KDF against a dummy hash, then fails: same message, same time.
+    const passwordMatches = await verifyPassword(password, user ? user.passwordHash : await dummyHash);
+    const valid = user !== undefined && passwordMatches;
+    if (!user || !valid || user.disabledAt !== null) {
+      await recordFailure(deps.storage, keys, now);
+      request.log.info({ event: 'login_failed' }, 'failed sign-in');
+      return again('Incorrect email or password.', 401);
+    }
+    await recordSuccess(deps.storage, keys);
+    const session = await startSession(deps, request, reply, user.id);
+    if (interaction) {
+      await acceptLogin(flow, interaction, user.id, session.authTime);
+      return reply.redirect(`/authorize/resume?interaction=${encodeURIComponent(interaction.id)}`, 303);
+    }
+    return reply.redirect('/', 303);
+  });
+
+  app.post('/logout', { onRequest: app.csrfProtection }, async (request, reply) => {
+    await endSession(deps, request, reply);
+    return reply.redirect('/', 303);
+  });
+
+  app.get('/', async (request, reply) => {
+    const session = await currentSession(deps, request);
+    const user = session && (await deps.storage.users.findById(session.userId));
+    const token = csrfToken(reply);
+    const body = user
+      ? html`<section class="card"><h1>You are signed in</h1><p>Signed in as <strong>${user.email}</strong>.</p></section>`
+      : html`<section class="card"><h1>${deps.config.productName}</h1><p>You are not signed in.</p>
+          <p><a href="/login">Sign in</a></p></section>`;
+    return sendPage(
+      reply,
+      layout({
+        title: 'Account',
+        productName: deps.config.productName,
+        body,
+        signedInAs: user?.email,
+        csrfToken: token,
+      }),
+    );
+  });
+}

@@ -1,0 +1,32 @@
+import { html } from '../html.ts';
+import { layout } from '../layout.ts';
+
+export interface LoginView {
+  productName: string;
+  csrfToken: string;
+  interactionId?: string;
+  clientName?: string;
+  email?: string;
+  error?: string;
+}
+
+export function loginPage(view: LoginView): string {
+  return layout({
+    title: 'Sign in',
+    productName: view.productName,
+    body: html`<section class="card">
+      <h1>Sign in</h1>
+      ${view.clientName ? html`<p class="muted">to continue to <strong>${view.clientName}</strong></p>` : null}
+      ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : null}
+      <form method="post" action="/login">
+        <input type="hidden" name="_csrf" value="${view.csrfToken}">
+        ${view.interactionId ? html`<input type="hidden" name="interaction" value="${view.interactionId}">` : null}
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}">
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required>
+        <div class="actions"><button type="submit">Sign in</button></div>
+      </form>
+    </section>`,
+  });
+}

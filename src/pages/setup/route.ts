@@ -1,0 +1,88 @@
+// First run: a one-time link printed on the console lets the first person in create the admin account.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { checkNewUser, createUser, UserInputError } from '../../accounts/users.ts';
+import type { Deps } from '../../deps.ts';
+import { startSession } from '../../http/session.ts';
+import { constantTimeEqual, sha256 } from '../../util/hash.ts';
+import { randomToken } from '../../util/random.ts';
+import { errorPage } from '../error.ts';
+import { html } from '../html.ts';
+import { layout } from '../layout.ts';
+import { csrfToken, sendPage } from '../render.ts';
+
+export const SETUP_TOKEN_SETTING = 'setup_token_hash';
+
+/** Creates (or replaces) the setup token while no user exists; returns it, or undefined once set up. */
+export async function issueSetupToken(deps: Pick<Deps, 'storage'>): Promise<string | undefined> {
+  if ((await deps.storage.users.count()) > 0) return undefined;
+  const token = randomToken(24);
+  await deps.storage.settings.set(SETUP_TOKEN_SETTING, sha256(token));
+  return token;
+}
+
+function setupPage(deps: Deps, reply: FastifyReply, token: string, error?: string, email = '', name = '') {
+  return layout({
+    title: 'Set up',
+    productName: deps.config.productName,
+    body: html`<section class="card">
+      <h1>Create the administrator account</h1>
+      <p class="muted">This link works once. The account you create here manages ${deps.config.productName}.</p>
+      ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+      <form method="post" action="/setup">
+        <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
+        <input type="hidden" name="token" value="${token}">
+        <label for="name">Name</label>
+        <input id="name" name="name" type="text" autocomplete="name" value="${name}">
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="username" required value="${email}">
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8">
+        <div class="actions"><button type="submit">Create account</button></div>
+      </form>
+    </section>`,
+  });
+}
+
+export function registerSetup(app: FastifyInstance, deps: Deps) {
+  async function tokenValid(token: string | undefined): Promise<boolean> {
+    const stored = await deps.storage.settings.get(SETUP_TOKEN_SETTING);
+    return Boolean(token && stored && constantTimeEqual(sha256(token), stored));
+  }
+  const gone = (reply: FastifyReply) =>
+    sendPage(
+      reply,
+      errorPage(
+        deps.config.productName,
+        'Setup link not valid',
+        'This setup link has been used or is not valid.',
+      ),
+      404,
+    );
+
+  app.get<{ Querystring: { token?: string } }>('/setup', async (request, reply) => {
+    if (!(await tokenValid(request.query.token))) return gone(reply);
+    return sendPage(reply, setupPage(deps, reply, String(request.query.token)));
+  });
+
+  app.post<{ Body: { token?: string; email?: string; password?: string; name?: string } }>(
+    '/setup',
+    { onRequest: app.csrfProtection },
+    async (request, reply) => {
+      const { token = '', email = '', password = '', name = '' } = request.body ?? {};
+      if (!(await tokenValid(token))) return gone(reply);
+      const input = { email, password, name, isAdmin: true };
+      try {
+        checkNewUser(input);
+      } catch (error) {
+        if (error instanceof UserInputError)
+          return sendPage(reply, setupPage(deps, reply, token, error.message, email, name), 400);
+        throw error;
+      }
+      // Deleting the token is the atomic step: of two concurrent submissions only one creates the admin.
+      if (!(await deps.storage.settings.delete(SETUP_TOKEN_SETTING))) return gone(reply);
+      const user = await createUser(deps.storage, input, deps.clock.now(), deps.config.passwordCost);
+      await startSession(deps, request, reply, user.id);
+      return reply.redirect('/', 303);
+    },
+  );
+}

@@ -1,0 +1,118 @@
+// buildServer(deps): THE route table. Every route is registered here, explicitly, in one of two scopes:
+// the protocol scope answers errors as RFC 6749 JSON; the pages scope answers them as HTML pages.
+import { readFileSync } from 'node:fs';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyHelmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Deps } from './deps.ts';
+import { registerAuthorize } from './endpoints/authorize/route.ts';
+import { registerDiscovery } from './endpoints/discovery/route.ts';
+import { registerHealth } from './endpoints/health/route.ts';
+import { registerJwks } from './endpoints/jwks/route.ts';
+import { registerToken } from './endpoints/token/route.ts';
+import { registerUserinfo } from './endpoints/userinfo/route.ts';
+import { OAuthError } from './errors.ts';
+import { registerFormParser } from './http/form-body.ts';
+import { oauthErrorHandler } from './http/oauth-errors.ts';
+import { pageErrorHandler } from './http/page-errors.ts';
+import { registerConsent } from './pages/consent/route.ts';
+import { registerLogin } from './pages/login/route.ts';
+import { registerSetup } from './pages/setup/route.ts';
+
+const STYLESHEET = readFileSync(new URL('./pages/assets/gatehouse.css', import.meta.url));
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Log lines carry the path only: query strings can hold one-time setup links and interaction ids. */
+const serializers = {
+  req(request: { method: string; url: string; ip?: string }) {
+    const path = request.url.split('?')[0];
+    return { method: request.method, url: path, remoteAddress: request.ip };
+  },
+};
+
+export async function buildServer(deps: Deps, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const { config } = deps;
+  const secure = config.issuer.startsWith('https:');
+  const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
+  const app = Fastify({
+    logger: logger === true ? { serializers } : logger,
+    trustProxy: config.trustProxy,
+    bodyLimit: 64 * 1024,
+    routerOptions: { ignoreTrailingSlash: false },
+  });
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyCsrf, {
+    cookieKey: secure ? '__Host-gatehouse_csrf' : 'gatehouse_csrf',
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
+  });
+  // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        imgSrc: ["'self'", 'data:'],
+        styleSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // No form-action: browsers apply it to the redirect that follows a form post, which is how the
+        // consent form returns the user to the client.
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    hsts: secure ? { maxAge: 31_536_000 } : false,
+    crossOriginResourcePolicy: false,
+  });
+
+  app.get('/assets/gatehouse.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  );
+
+  // Protocol endpoints: JSON errors per RFC 6749 §5.2.
+  await app.register(async (protocol) => {
+    protocol.setErrorHandler(oauthErrorHandler);
+    registerFormParser(protocol);
+    registerToken(protocol, deps);
+    registerUserinfo(protocol, deps);
+    registerJwks(protocol, deps);
+    registerDiscovery(protocol, deps);
+    registerHealth(protocol, deps);
+  });
+
+  // Browser-facing pages: HTML errors, CSRF tokens on every form.
+  await app.register(async (pages) => {
+    pages.setErrorHandler(pageErrorHandler(config.productName));
+    registerFormParser(pages);
+    const issuerOrigin = new URL(config.issuer).origin;
+    // A cross-site form post to a page is refused before anything else looks at it (CSRF tokens are the main
+    // guard). POST /authorize is exempt: clients legitimately start the flow with a form on their own site.
+    pages.addHook('onRequest', async (request) => {
+      const origin = request.headers.origin;
+      const path = request.url.split('?')[0];
+      if (
+        request.method === 'POST' &&
+        path !== '/authorize' &&
+        origin !== undefined &&
+        origin !== issuerOrigin
+      ) {
+        throw new OAuthError('invalid_request', 'Cross-site form submissions are not accepted', {
+          status: 403,
+        });
+      }
+    });
+    registerAuthorize(pages, deps);
+    registerLogin(pages, deps);
+    registerConsent(pages, deps);
+    registerSetup(pages, deps);
+  });
+
+  return app;
+}

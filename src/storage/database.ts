@@ -1,0 +1,144 @@
+// Row types of every table, as Kysely sees them: snake_case, times as epoch-ms integers, booleans as 0/1,
+// lists as JSON text. Only storage/ sees rows; the rest of the code sees the domain types in storage.ts.
+
+export interface ClientsTable {
+  id: string;
+  name: string;
+  secret_hash: string | null;
+  redirect_uris: string;
+  grant_types: string;
+  scope: string;
+  token_endpoint_auth_method: string;
+  application_type: string;
+  require_pkce: number;
+  allowed_cors_origins: string;
+  id_token_signed_response_alg: string | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  is_admin: number;
+  email_verified: number;
+  created_at: number;
+  updated_at: number;
+  disabled_at: number | null;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface InteractionsTable {
+  id: string;
+  browser_hash: string;
+  client_id: string;
+  request: string;
+  login_user_id: string | null;
+  login_auth_time: number | null;
+  consented_scope: string | null;
+  denied: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  redirect_uri_provided: number;
+  scope: string;
+  nonce: string | null;
+  code_challenge: string | null;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
+export interface GrantsTable {
+  id: string;
+  client_id: string;
+  user_id: string | null;
+  scope: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AccessTokensTable {
+  id: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string | null;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  id: string;
+  grant_id: string;
+  client_id: string;
+  user_id: string;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  rotated_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ConsentsTable {
+  user_id: string;
+  client_id: string;
+  scope: string;
+  updated_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk_encrypted: string;
+  created_at: number;
+  rotated_at: number | null;
+  retire_at: number | null;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  last_failure_at: number;
+  blocked_until: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  clients: ClientsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  interactions: InteractionsTable;
+  authorization_codes: AuthorizationCodesTable;
+  grants: GrantsTable;
+  access_tokens: AccessTokensTable;
+  refresh_tokens: RefreshTokensTable;
+  consents: ConsentsTable;
+  signing_keys: SigningKeysTable;
+  login_throttle: LoginThrottleTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,65 @@
+import type { AuthorizationCodesTable } from '../database.ts';
+import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
+import { type Db, fromFlag, toFlag } from './rows.ts';
+
+function toCode(row: AuthorizationCodesTable): AuthorizationCode {
+  return {
+    codeHash: row.code_hash,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    redirectUriProvided: fromFlag(row.redirect_uri_provided),
+    scope: row.scope,
+    nonce: row.nonce,
+    codeChallenge: row.code_challenge,
+    authTime: row.auth_time,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
+  return {
+    async create(code) {
+      await db
+        .insertInto('authorization_codes')
+        .values({
+          code_hash: code.codeHash,
+          grant_id: code.grantId,
+          client_id: code.clientId,
+          user_id: code.userId,
+          redirect_uri: code.redirectUri,
+          redirect_uri_provided: toFlag(code.redirectUriProvided),
+          scope: code.scope,
+          nonce: code.nonce,
+          code_challenge: code.codeChallenge,
+          auth_time: code.authTime,
+          created_at: code.createdAt,
+          expires_at: code.expiresAt,
+          consumed_at: code.consumedAt,
+        })
+        .execute();
+    },
+    async consume(codeHash, now) {
+      // The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL.
+      const claimed = await db
+        .updateTable('authorization_codes')
+        .set({ consumed_at: now })
+        .where('code_hash', '=', codeHash)
+        .where('consumed_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (claimed) return { status: 'ok', code: toCode(claimed) };
+      const existing = await db
+        .selectFrom('authorization_codes')
+        .selectAll()
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      if (existing && existing.consumed_at !== null) return { status: 'reused', code: toCode(existing) };
+      return { status: 'not_found' };
+    },
+  };
+}

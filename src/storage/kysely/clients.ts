@@ -1,0 +1,54 @@
+import type { ClientsTable } from '../database.ts';
+import type { ApplicationType, Client, ClientStore, TokenEndpointAuthMethod } from '../storage.ts';
+import { type Db, fromFlag, fromJson, toFlag, toJson } from './rows.ts';
+
+function toClient(row: ClientsTable): Client {
+  return {
+    id: row.id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    redirectUris: fromJson(row.redirect_uris),
+    grantTypes: fromJson(row.grant_types),
+    scope: row.scope,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
+    applicationType: row.application_type as ApplicationType,
+    requirePkce: fromFlag(row.require_pkce),
+    allowedCorsOrigins: fromJson(row.allowed_cors_origins),
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg,
+    createdAt: row.created_at,
+    disabledAt: row.disabled_at,
+  };
+}
+
+export function clientStore(db: Db): ClientStore {
+  return {
+    async find(id) {
+      const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toClient(row);
+    },
+    async list() {
+      const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
+      return rows.map(toClient);
+    },
+    async create(client) {
+      await db
+        .insertInto('clients')
+        .values({
+          id: client.id,
+          name: client.name,
+          secret_hash: client.secretHash,
+          redirect_uris: toJson(client.redirectUris),
+          grant_types: toJson(client.grantTypes),
+          scope: client.scope,
+          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+          application_type: client.applicationType,
+          require_pkce: toFlag(client.requirePkce),
+          allowed_cors_origins: toJson(client.allowedCorsOrigins),
+          id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+          created_at: client.createdAt,
+          disabled_at: client.disabledAt,
+        })
+        .execute();
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// The small stores: remembered consent, signing keys, login throttling, settings.
+import { sql } from 'kysely';
+import type { ConsentStore, KeyStore, LoginThrottleStore, SettingStore } from '../storage.ts';
+import { type Db, inTransaction } from './rows.ts';
+
+export function consentStore(db: Db): ConsentStore {
+  return {
+    async find(userId, clientId) {
+      const row = await db
+        .selectFrom('consents')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      return (
+        row && { userId: row.user_id, clientId: row.client_id, scope: row.scope, updatedAt: row.updated_at }
+      );
+    },
+    async grant(userId, clientId, scope, now) {
+      await inTransaction(db, async (tx) => {
+        const existing = await tx
+          .selectFrom('consents')
+          .select('scope')
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .executeTakeFirst();
+        const merged = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean));
+        const value = [...merged].join(' ');
+        await tx
+          .insertInto('consents')
+          .values({ user_id: userId, client_id: clientId, scope: value, updated_at: now })
+          .onConflict((oc) =>
+            oc.columns(['user_id', 'client_id']).doUpdateSet({ scope: value, updated_at: now }),
+          )
+          .execute();
+      });
+    },
+  };
+}
+
+export function keyStore(db: Db): KeyStore {
+  return {
+    async list() {
+      const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+      return rows.map((row) => ({
+        kid: row.kid,
+        alg: row.alg,
+        publicJwk: row.public_jwk,
+        privateJwkEncrypted: row.private_jwk_encrypted,
+        createdAt: row.created_at,
+        rotatedAt: row.rotated_at,
+        retireAt: row.retire_at,
+      }));
+    },
+    async rotateIn(key, now, retireAfterMs) {
+      await inTransaction(db, async (tx) => {
+        await tx
+          .updateTable('signing_keys')
+          .set({ rotated_at: now, retire_at: now + retireAfterMs })
+          .where('alg', '=', key.alg)
+          .where('rotated_at', 'is', null)
+          .execute();
+        await tx
+          .insertInto('signing_keys')
+          .values({
+            kid: key.kid,
+            alg: key.alg,
+            public_jwk: key.publicJwk,
+            private_jwk_encrypted: key.privateJwkEncrypted,
+            created_at: key.createdAt,
+            rotated_at: null,
+            retire_at: null,
+          })
+          .execute();
+      });
+    },
+  };
+}
+
+export function loginThrottleStore(db: Db): LoginThrottleStore {
+  return {
+    async find(key) {
+      const row = await db.selectFrom('login_throttle').selectAll().where('key', '=', key).executeTakeFirst();
+      return (
+        row && {
+          key: row.key,
+          failures: row.failures,
+          lastFailureAt: row.last_failure_at,
+          blockedUntil: row.blocked_until,
+        }
+      );
+    },
+    async recordFailure(key, now, windowMs) {
+      // One upsert, so concurrent failures across processes are all counted.
+      const row = await db
+        .insertInto('login_throttle')
+        .values({ key, failures: 1, last_failure_at: now, blocked_until: 0 })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet({
+            failures: sql<number>`case when login_throttle.last_failure_at < ${now - windowMs} then 1 else login_throttle.failures + 1 end`,
+            last_failure_at: now,
+          }),
+        )
+        .returning('failures')
+        .executeTakeFirstOrThrow();
+      return Number(row.failures);
+    },
+    async block(key, until) {
+      await db.updateTable('login_throttle').set({ blocked_until: until }).where('key', '=', key).execute();
+    },
+    async clear(key) {
+      await db.deleteFrom('login_throttle').where('key', '=', key).execute();
+    },
+  };
+}
+
+export function settingStore(db: Db): SettingStore {
+  return {
+    async get(key) {
+      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+      return row?.value;
+    },
+    async set(key, value) {
+      await db
+        .insertInto('settings')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+        .execute();
+    },
+    async delete(key) {
+      const result = await db.deleteFrom('settings').where('key', '=', key).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import type { SessionsTable, UsersTable } from '../database.ts';
+import type { Session, SessionStore, User, UserStore } from '../storage.ts';
+import { type Db, fromFlag, toFlag } from './rows.ts';
+
+function toUser(row: UsersTable): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    passwordHash: row.password_hash,
+    isAdmin: fromFlag(row.is_admin),
+    emailVerified: fromFlag(row.email_verified),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    disabledAt: row.disabled_at,
+  };
+}
+
+export function userStore(db: Db): UserStore {
+  return {
+    async findById(id) {
+      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toUser(row);
+    },
+    async findByEmail(email) {
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('email', '=', email.trim().toLowerCase())
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+    async create(user) {
+      await db
+        .insertInto('users')
+        .values({
+          id: user.id,
+          email: user.email.trim().toLowerCase(),
+          name: user.name,
+          password_hash: user.passwordHash,
+          is_admin: toFlag(user.isAdmin),
+          email_verified: toFlag(user.emailVerified),
+          created_at: user.createdAt,
+          updated_at: user.updatedAt,
+          disabled_at: user.disabledAt,
+        })
+        .execute();
+    },
+    async count() {
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+
+function toSession(row: SessionsTable): Session {
+  return {
+    idHash: row.id_hash,
+    userId: row.user_id,
+    authTime: row.auth_time,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+export function sessionStore(db: Db): SessionStore {
+  return {
+    async create(session) {
+      await db
+        .insertInto('sessions')
+        .values({
+          id_hash: session.idHash,
+          user_id: session.userId,
+          auth_time: session.authTime,
+          created_at: session.createdAt,
+          expires_at: session.expiresAt,
+        })
+        .execute();
+    },
+    async find(idHash, now) {
+      const row = await db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('id_hash', '=', idHash)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return row && toSession(row);
+    },
+    async delete(idHash) {
+      await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { Database } from './database.ts';
+import { createKyselyStorage } from './kysely/index.ts';
+import { migrationProvider } from './migrations/index.ts';
+import { openPostgres } from './postgres.ts';
+import { openSqlite } from './sqlite.ts';
+import type { Storage } from './storage.ts';
+
+export interface OpenedStorage {
+  storage: Storage;
+  dialect: 'sqlite' | 'postgres';
+  db: Kysely<Database>;
+}
+
+/** Opens the database named by DATABASE_URL: postgres://… or a SQLite path (`sqlite:PATH`, or just PATH). */
+export function openDatabase(url: string): { db: Kysely<Database>; dialect: 'sqlite' | 'postgres' } {
+  if (/^postgres(ql)?:\/\//.test(url)) return { db: openPostgres(url), dialect: 'postgres' };
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  return { db: openSqlite(file), dialect: 'sqlite' };
+}
+
+/** Applies pending migrations. On PostgreSQL Kysely holds an advisory lock, so concurrent starts apply them once. */
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function openStorage(url: string, options: { migrate?: boolean } = {}): Promise<OpenedStorage> {
+  const { db, dialect } = openDatabase(url);
+  if (options.migrate !== false) await migrate(db);
+  return { storage: createKyselyStorage(db), dialect, db };
+}

@@ -1,0 +1,281 @@
+// THE storage contract: everything Gatehouse persists, and the guarantees each operation gives.
+// One implementation (kysely/) serves SQLite and PostgreSQL; test/storage/contract.ts proves it on both.
+// Times are epoch milliseconds. Secrets (tokens, codes, client secrets) arrive here only as SHA-256 hashes.
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ApplicationType = 'web' | 'native';
+
+export interface Client {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret; null for public clients. */
+  secretHash: string | null;
+  redirectUris: string[];
+  grantTypes: string[];
+  /** Space-separated scopes this client may request. */
+  scope: string;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  applicationType: ApplicationType;
+  /** Confidential clients may be allowed to skip PKCE (Credal's docs); public clients never. */
+  requirePkce: boolean;
+  /** Origins a browser-based client calls the token and userinfo endpoints from. */
+  allowedCorsOrigins: string[];
+  /** OIDC Registration: alg for ID tokens; null = the server default. */
+  idTokenSignedResponseAlg: string | null;
+  createdAt: number;
+  disabledAt: number | null;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  isAdmin: boolean;
+  emailVerified: boolean;
+  createdAt: number;
+  updatedAt: number;
+  disabledAt: number | null;
+}
+
+export interface Session {
+  /** SHA-256 of the cookie value. */
+  idHash: string;
+  userId: string;
+  /** When the user last proved who they are (OIDC auth_time), ms. */
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** The parked state of one authorization request while the user signs in and consents (Hydra's "flow"). */
+export interface Interaction {
+  id: string;
+  /** SHA-256 of the browser-binding cookie: only the browser that started the flow may continue it. */
+  browserHash: string;
+  clientId: string;
+  /** The validated authorization request. */
+  request: AuthorizationRequest;
+  /** Set once the user signed in during this interaction (prompt=login, max_age). */
+  loginUserId: string | null;
+  loginAuthTime: number | null;
+  /** Set when the user allowed access: the scope granted. */
+  consentedScope: string | null;
+  /** Set when the user pressed Deny. */
+  denied: boolean;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AuthorizationRequest {
+  clientId: string;
+  /** The redirect URI the response goes to (the requested one, or the only registered one). */
+  redirectUri: string;
+  /** Whether redirect_uri was present in the request: then the token request must repeat it. */
+  redirectUriProvided: boolean;
+  scope: string;
+  state: string | null;
+  nonce: string | null;
+  codeChallenge: string | null;
+  prompt: string[];
+  maxAge: number | null;
+}
+
+export interface AuthorizationCode {
+  codeHash: string;
+  /** The authorization (token family) this code starts; every token minted from it carries it. */
+  grantId: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  redirectUriProvided: boolean;
+  scope: string;
+  nonce: string | null;
+  codeChallenge: string | null;
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export type ConsumeResult =
+  | { status: 'ok'; code: AuthorizationCode }
+  | { status: 'reused'; code: AuthorizationCode }
+  | { status: 'not_found' };
+
+export interface Grant {
+  id: string;
+  clientId: string;
+  userId: string | null;
+  scope: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AccessTokenRecord {
+  /** The JWT's jti (not a secret: the JWT's signature is what makes the token). */
+  id: string;
+  grantId: string;
+  clientId: string;
+  userId: string | null;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export interface RefreshTokenRecord {
+  tokenHash: string;
+  id: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Set when the token was exchanged for a successor (rotation). */
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface Consent {
+  userId: string;
+  clientId: string;
+  scope: string;
+  updatedAt: number;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  /** The private JWK, AES-256-GCM encrypted with a key derived from GATEHOUSE_SECRET. */
+  privateJwkEncrypted: string;
+  createdAt: number;
+  /** When a newer key took over signing; null while this key signs. */
+  rotatedAt: number | null;
+  /** After this instant the public key leaves the JWKS (every token it signed has expired). */
+  retireAt: number | null;
+}
+
+export interface LoginThrottle {
+  key: string;
+  failures: number;
+  lastFailureAt: number;
+  blockedUntil: number;
+}
+
+export interface ClientStore {
+  find(id: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  create(client: Client): Promise<void>;
+}
+
+export interface UserStore {
+  findById(id: string): Promise<User | undefined>;
+  /** Emails are compared lower-cased. */
+  findByEmail(email: string): Promise<User | undefined>;
+  /** Fails with an error if the email is taken. */
+  create(user: User): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface SessionStore {
+  create(session: Session): Promise<void>;
+  /** Returns the session only while it has not expired. */
+  find(idHash: string, now: number): Promise<Session | undefined>;
+  delete(idHash: string): Promise<void>;
+}
+
+export interface InteractionStore {
+  create(interaction: Interaction): Promise<void>;
+  find(id: string, now: number): Promise<Interaction | undefined>;
+  update(
+    id: string,
+    changes: Partial<Pick<Interaction, 'loginUserId' | 'loginAuthTime' | 'consentedScope' | 'denied'>>,
+  ): Promise<void>;
+  /**
+   * Deletes the interaction and reports whether this call deleted it. Atomic: of two concurrent calls for
+   * one interaction exactly one gets true, so one interaction yields at most one authorization response.
+   */
+  finish(id: string): Promise<boolean>;
+}
+
+export interface AuthorizationCodeStore {
+  create(code: AuthorizationCode): Promise<void>;
+  /**
+   * Marks the code used and returns it, in one conditional statement that commits on its own. Atomic: of two
+   * concurrent calls exactly one gets `ok`; the others get `reused`. Unknown or expired codes: `not_found`.
+   */
+  consume(codeHash: string, now: number): Promise<ConsumeResult>;
+}
+
+export interface GrantStore {
+  create(grant: Grant): Promise<void>;
+  find(id: string): Promise<Grant | undefined>;
+  /**
+   * Revokes the grant and every access and refresh token issued under it, in one transaction.
+   * Idempotent. After it returns, none of the family's tokens is accepted anywhere.
+   */
+  revoke(id: string, now: number): Promise<void>;
+}
+
+export interface AccessTokenStore {
+  create(token: AccessTokenRecord): Promise<void>;
+  /** The token's record if it is neither expired nor revoked (its grant included). */
+  findActive(id: string, now: number): Promise<AccessTokenRecord | undefined>;
+}
+
+export interface RefreshTokenStore {
+  create(token: RefreshTokenRecord): Promise<void>;
+}
+
+export interface ConsentStore {
+  find(userId: string, clientId: string): Promise<Consent | undefined>;
+  /** Stores the union of what was granted before and `scope`. */
+  grant(userId: string, clientId: string, scope: string, now: number): Promise<void>;
+}
+
+export interface KeyStore {
+  list(): Promise<SigningKeyRecord[]>;
+  /**
+   * Adds a key that signs from now on for its alg: older signing keys of that alg get rotatedAt = now and
+   * retireAt = now + retireAfterMs, in one transaction.
+   */
+  rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
+}
+
+export interface LoginThrottleStore {
+  find(key: string): Promise<LoginThrottle | undefined>;
+  /** Atomically adds one failure and returns the new count (windowMs: failures older than this are forgotten). */
+  recordFailure(key: string, now: number, windowMs: number): Promise<number>;
+  block(key: string, until: number): Promise<void>;
+  clear(key: string): Promise<void>;
+}
+
+/** Small key/value facts about the installation (the one-time setup token's hash). */
+export interface SettingStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
+export interface Storage {
+  clients: ClientStore;
+  users: UserStore;
+  sessions: SessionStore;
+  interactions: InteractionStore;
+  authorizationCodes: AuthorizationCodeStore;
+  grants: GrantStore;
+  accessTokens: AccessTokenStore;
+  refreshTokens: RefreshTokenStore;
+  consents: ConsentStore;
+  keys: KeyStore;
+  loginThrottle: LoginThrottleStore;
+  settings: SettingStore;
+  /** Runs `work` in one database transaction; the Storage it receives writes inside it. */
+  transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
