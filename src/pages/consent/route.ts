@@ -44,7 +44,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
 
   app.post<{ Body: { interaction?: string; action?: string } }>(
     '/consent',
-    { onRequest: app.csrfProtection },
+    { preHandler: app.csrfProtection },
     async (request, reply) => {
       const found = await context(request, request.body?.interaction);
       if (!found) return reply.redirect('/authorize/resume', 303);

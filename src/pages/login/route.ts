@@ -43,7 +43,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     );
   });
 
-  app.post<{ Body: LoginBody }>('/login', { onRequest: app.csrfProtection }, async (request, reply) => {
+  app.post<{ Body: LoginBody }>('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
     const body = request.body ?? {};
     const email = String(body.email ?? '').slice(0, 320);
     const password = String(body.password ?? '').slice(0, 1024);
@@ -89,7 +89,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     return reply.redirect('/', 303);
   });
 
-  app.post('/logout', { onRequest: app.csrfProtection }, async (request, reply) => {
+  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     await endSession(deps, request, reply);
     return reply.redirect('/', 303);
   });

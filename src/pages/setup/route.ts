@@ -66,7 +66,7 @@ export function registerSetup(app: FastifyInstance, deps: Deps) {
 
   app.post<{ Body: { token?: string; email?: string; password?: string; name?: string } }>(
     '/setup',
-    { onRequest: app.csrfProtection },
+    { preHandler: app.csrfProtection },
     async (request, reply) => {
       const { token = '', email = '', password = '', name = '' } = request.body ?? {};
       if (!(await tokenValid(token))) return gone(reply);
