@@ -13,6 +13,7 @@ import { registerJwks } from './endpoints/jwks/route.ts';
 import { registerToken } from './endpoints/token/route.ts';
 import { registerUserinfo } from './endpoints/userinfo/route.ts';
 import { OAuthError } from './errors.ts';
+import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
@@ -80,6 +81,13 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   await app.register(async (protocol) => {
     protocol.setErrorHandler(oauthErrorHandler);
     registerFormParser(protocol);
+    enableCors(protocol, deps.storage, [
+      '/token',
+      '/userinfo',
+      '/jwks',
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+    ]);
     registerToken(protocol, deps);
     registerUserinfo(protocol, deps);
     registerJwks(protocol, deps);

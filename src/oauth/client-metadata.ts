@@ -76,6 +76,19 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   }
   const scopes = parseScope(input.scope ?? 'openid profile email offline_access');
   if (!scopes.every(isValidScopeToken)) throw new OAuthError('invalid_client_metadata', 'Malformed scope');
+  const origins = [...new Set(input.allowedCorsOrigins ?? [])];
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || parsed.origin !== origin || !['https:', 'http:'].includes(parsed.protocol)) {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        `"${origin.slice(0, 200)}" is not an origin (scheme://host[:port])`,
+      );
+    }
+  }
   const isPublic = method === 'none';
   // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
   const requirePkce = isPublic ? true : (input.requirePkce ?? true);
@@ -92,7 +105,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       tokenEndpointAuthMethod: method,
       applicationType,
       requirePkce,
-      allowedCorsOrigins: input.allowedCorsOrigins ?? [],
+      allowedCorsOrigins: origins,
       idTokenSignedResponseAlg: null,
       createdAt: now,
       disabledAt: null,

@@ -17,6 +17,11 @@ export interface ClientsTable {
   disabled_at: number | null;
 }
 
+export interface ClientCorsOriginsTable {
+  origin: string;
+  client_id: string;
+}
+
 export interface UsersTable {
   id: string;
   email: string;
@@ -130,6 +135,7 @@ export interface SettingsTable {
 
 export interface Database {
   clients: ClientsTable;
+  client_cors_origins: ClientCorsOriginsTable;
   users: UsersTable;
   sessions: SessionsTable;
   interactions: InteractionsTable;

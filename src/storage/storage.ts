@@ -169,6 +169,8 @@ export interface ClientStore {
   find(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
   create(client: Client): Promise<void>;
+  /** Whether any active client registered this origin for browser-based (CORS) calls. */
+  hasCorsOrigin(origin: string): Promise<boolean>;
 }
 
 export interface UserStore {

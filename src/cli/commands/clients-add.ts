@@ -9,7 +9,8 @@ export const clientsAdd: Command = {
   summary: 'Register a client and print it as JSON, with its secret (shown once)',
   usage:
     'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
-    '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]',
+    '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]\n' +
+    '                      [--cors-origin https://app.example…]',
   options: {
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
@@ -18,6 +19,7 @@ export const clientsAdd: Command = {
     'auth-method': { type: 'string' },
     'no-refresh': { type: 'boolean' },
     'pkce-optional': { type: 'boolean' },
+    'cors-origin': { type: 'string', multiple: true },
   },
   async run({ values }, io) {
     const config = loadConfig(io.env);
@@ -35,6 +37,7 @@ export const clientsAdd: Command = {
             : ((values['auth-method'] as 'client_secret_basic' | 'client_secret_post' | undefined) ??
               'client_secret_basic'),
           requirePkce: values['pkce-optional'] ? false : undefined,
+          allowedCorsOrigins: (values['cors-origin'] as string[] | undefined) ?? [],
         },
         deps.clock.now(),
       );

@@ -1,6 +1,6 @@
 import type { ClientsTable } from '../database.ts';
 import type { ApplicationType, Client, ClientStore, TokenEndpointAuthMethod } from '../storage.ts';
-import { type Db, fromFlag, fromJson, toFlag, toJson } from './rows.ts';
+import { type Db, fromFlag, fromJson, inTransaction, toFlag, toJson } from './rows.ts';
 
 function toClient(row: ClientsTable): Client {
   return {
@@ -30,25 +30,43 @@ export function clientStore(db: Db): ClientStore {
       const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
       return rows.map(toClient);
     },
+    async hasCorsOrigin(origin) {
+      const row = await db
+        .selectFrom('client_cors_origins')
+        .innerJoin('clients', 'clients.id', 'client_cors_origins.client_id')
+        .select('client_cors_origins.origin')
+        .where('client_cors_origins.origin', '=', origin)
+        .where('clients.disabled_at', 'is', null)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
     async create(client) {
-      await db
-        .insertInto('clients')
-        .values({
-          id: client.id,
-          name: client.name,
-          secret_hash: client.secretHash,
-          redirect_uris: toJson(client.redirectUris),
-          grant_types: toJson(client.grantTypes),
-          scope: client.scope,
-          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-          application_type: client.applicationType,
-          require_pkce: toFlag(client.requirePkce),
-          allowed_cors_origins: toJson(client.allowedCorsOrigins),
-          id_token_signed_response_alg: client.idTokenSignedResponseAlg,
-          created_at: client.createdAt,
-          disabled_at: client.disabledAt,
-        })
-        .execute();
+      await inTransaction(db, async (tx) => {
+        await tx
+          .insertInto('clients')
+          .values({
+            id: client.id,
+            name: client.name,
+            secret_hash: client.secretHash,
+            redirect_uris: toJson(client.redirectUris),
+            grant_types: toJson(client.grantTypes),
+            scope: client.scope,
+            token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+            application_type: client.applicationType,
+            require_pkce: toFlag(client.requirePkce),
+            allowed_cors_origins: toJson(client.allowedCorsOrigins),
+            id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+            created_at: client.createdAt,
+            disabled_at: client.disabledAt,
+          })
+          .execute();
+        if (client.allowedCorsOrigins.length > 0) {
+          await tx
+            .insertInto('client_cors_origins')
+            .values(client.allowedCorsOrigins.map((origin) => ({ origin, client_id: client.id })))
+            .execute();
+        }
+      });
     },
   };
 }

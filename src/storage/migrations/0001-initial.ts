@@ -21,6 +21,14 @@ export const initial: Migration = {
       .addColumn('disabled_at', 'bigint')
       .execute();
 
+    // Origins browser-based clients call from, one row each, so a CORS check is one indexed lookup.
+    await db.schema
+      .createTable('client_cors_origins')
+      .addColumn('origin', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('client_cors_origins_pk', ['origin', 'client_id'])
+      .execute();
+
     await db.schema
       .createTable('users')
       .addColumn('id', 'text', (c) => c.primaryKey())

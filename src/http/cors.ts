@@ -1,0 +1,38 @@
+// CORS for the endpoints browser-based clients call (token, userinfo, JWKS, discovery): allowed only for
+// origins a registered client declared, never for `null` or any other opaque origin, and never on the
+// authorization endpoint (RFC 9700 §2.6), which is simply not registered here.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Storage } from '../storage/storage.ts';
+
+const ORIGIN = /^https?:\/\/[^/\s]+$/;
+
+async function allowedOrigin(storage: Storage, request: FastifyRequest): Promise<string | undefined> {
+  const origin = request.headers.origin;
+  if (origin === undefined || !ORIGIN.test(origin)) return undefined;
+  return (await storage.clients.hasCorsOrigin(origin)) ? origin : undefined;
+}
+
+/** Adds CORS to the routes registered in `scope` (call before registering them); preflight for `paths`. */
+export function enableCors(scope: FastifyInstance, storage: Storage, paths: readonly string[]): void {
+  scope.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    reply.header('vary', 'Origin');
+    const origin = await allowedOrigin(storage, request).catch(() => undefined);
+    if (origin)
+      reply
+        .header('access-control-allow-origin', origin)
+        .header('access-control-expose-headers', 'WWW-Authenticate');
+    return payload;
+  });
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = await allowedOrigin(storage, request);
+    if (!origin) return reply.code(403).send();
+    return reply
+      .code(204)
+      .header('access-control-allow-origin', origin)
+      .header('access-control-allow-methods', 'GET, POST')
+      .header('access-control-allow-headers', 'Authorization, Content-Type, DPoP')
+      .header('access-control-max-age', '600')
+      .send();
+  };
+  for (const path of paths) scope.options(path, preflight);
+}
