@@ -101,19 +101,18 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerFormParser(pages);
     const issuerOrigin = new URL(config.issuer).origin;
     // A cross-site form post to a page is refused before anything else looks at it (CSRF tokens are the main
-    // guard). POST /authorize is exempt: clients legitimately start the flow with a form on their own site.
+    // guard). Browsers send `Origin: null` under our no-referrer policy, so Fetch Metadata decides where it
+    // is available. POST /authorize is exempt: clients legitimately start the flow with a form on their site.
     pages.addHook('onRequest', async (request) => {
+      if (request.method !== 'POST' || request.url.split('?')[0] === '/authorize') return;
+      const site = request.headers['sec-fetch-site'];
       const origin = request.headers.origin;
-      const path = request.url.split('?')[0];
-      if (
-        request.method === 'POST' &&
-        path !== '/authorize' &&
-        origin !== undefined &&
-        origin !== issuerOrigin
-      ) {
-        throw new OAuthError('invalid_request', 'Cross-site form submissions are not accepted', {
-          status: 403,
-        });
+      const crossSite =
+        site !== undefined
+          ? site !== 'same-origin' && site !== 'none'
+          : origin !== undefined && origin !== 'null' && origin !== issuerOrigin;
+      if (crossSite) {
+        throw new OAuthError('invalid_request', 'Cross-site form submissions are not accepted', { status: 403 });
       }
     });
     registerAuthorize(pages, deps);
