@@ -112,7 +112,9 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
           ? site !== 'same-origin' && site !== 'none'
           : origin !== undefined && origin !== 'null' && origin !== issuerOrigin;
       if (crossSite) {
-        throw new OAuthError('invalid_request', 'Cross-site form submissions are not accepted', { status: 403 });
+        throw new OAuthError('invalid_request', 'Cross-site form submissions are not accepted', {
+          status: 403,
+        });
       }
     });
     registerAuthorize(pages, deps);

@@ -51,6 +51,7 @@ export function interactionStore(db: Db): InteractionStore {
       if (changes.loginAuthTime !== undefined) set.login_auth_time = changes.loginAuthTime;
       if (changes.consentedScope !== undefined) set.consented_scope = changes.consentedScope;
       if (changes.denied !== undefined) set.denied = toFlag(changes.denied);
+      if (Object.keys(set).length === 0) return;
       await db.updateTable('interactions').set(set).where('id', '=', id).execute();
     },
     async finish(id) {

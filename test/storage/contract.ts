@@ -1,0 +1,861 @@
+// The storage contract suite: every method of the Storage interface (src/storage/storage.ts), against a real
+// database. sqlite.test.ts and postgres.test.ts run it per dialect; a dialect passes only if it keeps every
+// guarantee the interface documents, the atomic ones (R2/C-07: one code, one redemption) above all.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/storage/database.ts';
+import type {
+  AccessTokenRecord,
+  AuthorizationCode,
+  AuthorizationRequest,
+  Client,
+  Grant,
+  Interaction,
+  RefreshTokenRecord,
+  Session,
+  SigningKeyRecord,
+  Storage,
+  User,
+} from '../../src/storage/storage.ts';
+
+export interface OpenedStorage {
+  storage: Storage;
+  /**
+   * The same database, for the few facts the contract promises but no Storage method can read back (the
+   * refresh tokens a grant revocation must revoke). Only used to look, never to write.
+   */
+  db: Kysely<Database>;
+  close(): Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+const MINUTE = 60_000;
+
+const id = (prefix: string) => `${prefix}-${randomUUID()}`;
+const hash = () => randomBytes(32).toString('base64url');
+
+function newClient(overrides: Partial<Client> = {}): Client {
+  return {
+    id: id('client'),
+    name: 'Contract Client',
+    secretHash: hash(),
+    redirectUris: ['https://rp.example/cb', 'https://rp.example/cb2?tenant=a&x=1', 'http://127.0.0.1/cb'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scope: 'openid profile email offline_access',
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    applicationType: 'web',
+    requirePkce: true,
+    allowedCorsOrigins: ['https://app.example', 'http://127.0.0.1:5173'],
+    idTokenSignedResponseAlg: null,
+    createdAt: T0,
+    disabledAt: null,
+    ...overrides,
+  };
+}
+
+function newUser(overrides: Partial<User> = {}): User {
+  return {
+    id: id('user'),
+    email: `${randomUUID()}@example.com`,
+    name: 'Contract User',
+    passwordHash: `scrypt$${hash()}`,
+    isAdmin: false,
+    emailVerified: false,
+    createdAt: T0,
+    updatedAt: T0,
+    disabledAt: null,
+    ...overrides,
+  };
+}
+
+function newRequest(overrides: Partial<AuthorizationRequest> = {}): AuthorizationRequest {
+  return {
+    clientId: id('client'),
+    redirectUri: 'https://rp.example/cb',
+    redirectUriProvided: true,
+    scope: 'openid profile',
+    state: 'st-1',
+    nonce: 'n-1',
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    prompt: ['login', 'consent'],
+    maxAge: 300,
+    ...overrides,
+  };
+}
+
+function newInteraction(overrides: Partial<Interaction> = {}): Interaction {
+  const request = newRequest();
+  return {
+    id: id('ia'),
+    browserHash: hash(),
+    clientId: request.clientId,
+    request,
+    loginUserId: null,
+    loginAuthTime: null,
+    consentedScope: null,
+    denied: false,
+    createdAt: T0,
+    expiresAt: T0 + 30 * MINUTE,
+    ...overrides,
+  };
+}
+
+function newCode(overrides: Partial<AuthorizationCode> = {}): AuthorizationCode {
+  return {
+    codeHash: hash(),
+    grantId: id('grant'),
+    clientId: id('client'),
+    userId: id('user'),
+    redirectUri: 'https://rp.example/cb',
+    redirectUriProvided: true,
+    scope: 'openid profile',
+    nonce: 'n-1',
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    authTime: T0 - MINUTE,
+    createdAt: T0,
+    expiresAt: T0 + MINUTE,
+    consumedAt: null,
+    ...overrides,
+  };
+}
+
+function newGrant(overrides: Partial<Grant> = {}): Grant {
+  return {
+    id: id('grant'),
+    clientId: id('client'),
+    userId: id('user'),
+    scope: 'openid profile offline_access',
+    createdAt: T0,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+function newAccessToken(grant: Grant, overrides: Partial<AccessTokenRecord> = {}): AccessTokenRecord {
+  return {
+    id: id('jti'),
+    grantId: grant.id,
+    clientId: grant.clientId,
+    userId: grant.userId,
+    scope: grant.scope,
+    createdAt: T0,
+    expiresAt: T0 + 10 * MINUTE,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+function newRefreshToken(grant: Grant, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  return {
+    tokenHash: hash(),
+    id: id('rt'),
+    grantId: grant.id,
+    clientId: grant.clientId,
+    userId: grant.userId ?? id('user'),
+    scope: grant.scope,
+    createdAt: T0,
+    expiresAt: T0 + 30 * 24 * 60 * MINUTE,
+    rotatedAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+function newKey(alg: string, createdAt: number): SigningKeyRecord {
+  const kid = `${alg}-${randomUUID()}`;
+  return {
+    kid,
+    alg,
+    publicJwk: JSON.stringify({ kty: alg === 'RS256' ? 'RSA' : 'EC', kid, alg, use: 'sig', x: hash() }),
+    privateJwkEncrypted: `v1.${hash()}.${hash()}.${hash()}`,
+    createdAt,
+    rotatedAt: null,
+    retireAt: null,
+  };
+}
+
+const scopeSet = (scope: string | undefined) => new Set((scope ?? '').split(' ').filter(Boolean));
+
+function count<T>(values: readonly T[], wanted: T): number {
+  return values.filter((value) => value === wanted).length;
+}
+
+/** Runs every Storage guarantee against one freshly opened database (opened once for the whole suite). */
+export function storageContract(name: string, open: () => Promise<OpenedStorage>): void {
+  describe(`storage contract: ${name}`, () => {
+    let opened: OpenedStorage;
+    let storage: Storage;
+
+    before(async () => {
+      opened = await open();
+      storage = opened.storage;
+    });
+    after(async () => {
+      await opened?.close();
+    });
+
+    it('ping resolves while the database answers', async () => {
+      await storage.ping();
+    });
+
+    describe('clients', () => {
+      it('create then find returns the same client; lists, nulls and booleans round-trip', async () => {
+        const confidential = newClient();
+        const relaxed = newClient({
+          secretHash: null,
+          redirectUris: ['com.example.app:/cb'],
+          grantTypes: ['authorization_code'],
+          scope: '',
+          tokenEndpointAuthMethod: 'none',
+          applicationType: 'native',
+          requirePkce: false,
+          allowedCorsOrigins: [],
+          idTokenSignedResponseAlg: 'ES256',
+          createdAt: T0 + 1,
+          disabledAt: T0 + 2,
+        });
+        await storage.clients.create(confidential);
+        await storage.clients.create(relaxed);
+        assert.deepEqual(await storage.clients.find(confidential.id), confidential);
+        assert.deepEqual(await storage.clients.find(relaxed.id), relaxed);
+        const found = await storage.clients.find(relaxed.id);
+        assert.equal(found?.requirePkce, false);
+        assert.equal(typeof found?.requirePkce, 'boolean');
+        assert.ok(Array.isArray(found?.allowedCorsOrigins));
+      });
+
+      it('find returns undefined for an unknown id', async () => {
+        assert.equal(await storage.clients.find(id('nobody')), undefined);
+      });
+
+      it('list returns every client, each equal to what was stored', async () => {
+        const a = newClient({ name: 'List A', createdAt: T0 + 10 });
+        const b = newClient({ name: 'List B', createdAt: T0 + 11, requirePkce: false });
+        await storage.clients.create(a);
+        await storage.clients.create(b);
+        const listed = await storage.clients.list();
+        assert.deepEqual(
+          listed
+            .filter((client) => client.id === a.id || client.id === b.id)
+            .sort((x, y) => x.createdAt - y.createdAt),
+          [a, b],
+        );
+        assert.equal(new Set(listed.map((client) => client.id)).size, listed.length, 'no duplicates');
+      });
+    });
+
+    describe('users', () => {
+      it('create stores the email lower-cased; findByEmail ignores case; findById round-trips', async () => {
+        const local = randomUUID();
+        const user = newUser({ email: `Alice.${local}@Example.COM`, isAdmin: true, emailVerified: true });
+        await storage.users.create(user);
+        const expected = { ...user, email: `alice.${local}@example.com` };
+        assert.deepEqual(await storage.users.findById(user.id), expected);
+        assert.deepEqual(await storage.users.findByEmail(`alice.${local}@example.com`), expected);
+        assert.deepEqual(
+          await storage.users.findByEmail(`ALICE.${local.toUpperCase()}@EXAMPLE.com`),
+          expected,
+        );
+        const plain = newUser({ name: null, disabledAt: T0 + 5 });
+        await storage.users.create(plain);
+        assert.deepEqual(await storage.users.findById(plain.id), plain);
+      });
+
+      it('emails are unique regardless of case: a second user with the same email is refused', async () => {
+        const email = `bob.${randomUUID()}@example.com`;
+        const initial = await storage.users.count();
+        await storage.users.create(newUser({ email }));
+        assert.equal(await storage.users.count(), initial + 1);
+        const duplicate = newUser({ email: email.toUpperCase() });
+        await assert.rejects(storage.users.create(duplicate));
+        assert.equal(await storage.users.findById(duplicate.id), undefined);
+        assert.equal(await storage.users.count(), initial + 1);
+      });
+
+      it('findById and findByEmail return undefined when there is no such user', async () => {
+        assert.equal(await storage.users.findById(id('nobody')), undefined);
+        assert.equal(await storage.users.findByEmail(`${randomUUID()}@example.com`), undefined);
+      });
+
+      it('count counts every user', async () => {
+        const initial = await storage.users.count();
+        assert.equal(typeof initial, 'number');
+        await storage.users.create(newUser());
+        await storage.users.create(newUser());
+        assert.equal(await storage.users.count(), initial + 2);
+      });
+    });
+
+    describe('sessions', () => {
+      it('find returns the session until it expires, then never again', async () => {
+        const session: Session = {
+          idHash: hash(),
+          userId: id('user'),
+          authTime: T0 - MINUTE,
+          createdAt: T0,
+          expiresAt: T0 + 8 * 60 * MINUTE,
+        };
+        await storage.sessions.create(session);
+        assert.deepEqual(await storage.sessions.find(session.idHash, T0), session);
+        assert.deepEqual(await storage.sessions.find(session.idHash, session.expiresAt - 1), session);
+        assert.equal(await storage.sessions.find(session.idHash, session.expiresAt), undefined);
+        assert.equal(await storage.sessions.find(session.idHash, session.expiresAt + MINUTE), undefined);
+      });
+
+      it('delete removes the session; unknown ids find nothing', async () => {
+        const session: Session = {
+          idHash: hash(),
+          userId: id('user'),
+          authTime: T0,
+          createdAt: T0,
+          expiresAt: T0 + MINUTE,
+        };
+        await storage.sessions.create(session);
+        await storage.sessions.delete(session.idHash);
+        assert.equal(await storage.sessions.find(session.idHash, T0), undefined);
+        await storage.sessions.delete(session.idHash); // deleting twice is harmless
+        assert.equal(await storage.sessions.find(hash(), T0), undefined);
+      });
+    });
+
+    describe('interactions', () => {
+      it('create then find returns the interaction (request included) until it expires', async () => {
+        const interaction = newInteraction();
+        await storage.interactions.create(interaction);
+        assert.deepEqual(await storage.interactions.find(interaction.id, T0), interaction);
+        assert.deepEqual(
+          await storage.interactions.find(interaction.id, interaction.expiresAt - 1),
+          interaction,
+        );
+        assert.equal(await storage.interactions.find(interaction.id, interaction.expiresAt), undefined);
+        assert.equal(
+          await storage.interactions.find(interaction.id, interaction.expiresAt + MINUTE),
+          undefined,
+        );
+        assert.equal(await storage.interactions.find(id('ia'), T0), undefined);
+      });
+
+      it('a request with nulls and no prompt round-trips', async () => {
+        const interaction = newInteraction({
+          request: newRequest({
+            redirectUriProvided: false,
+            state: null,
+            nonce: null,
+            codeChallenge: null,
+            prompt: [],
+            maxAge: null,
+          }),
+        });
+        await storage.interactions.create(interaction);
+        assert.deepEqual(await storage.interactions.find(interaction.id, T0), interaction);
+      });
+
+      it('update changes only the fields it is given', async () => {
+        const interaction = newInteraction();
+        await storage.interactions.create(interaction);
+        const userId = id('user');
+        await storage.interactions.update(interaction.id, { loginUserId: userId, loginAuthTime: T0 + 5 });
+        assert.deepEqual(await storage.interactions.find(interaction.id, T0), {
+          ...interaction,
+          loginUserId: userId,
+          loginAuthTime: T0 + 5,
+        });
+        await storage.interactions.update(interaction.id, { consentedScope: 'openid' });
+        await storage.interactions.update(interaction.id, { denied: true });
+        const updated = await storage.interactions.find(interaction.id, T0);
+        assert.deepEqual(updated, {
+          ...interaction,
+          loginUserId: userId,
+          loginAuthTime: T0 + 5,
+          consentedScope: 'openid',
+          denied: true,
+        });
+        assert.equal(updated?.denied, true);
+      });
+
+      it('update with no changes leaves the interaction as it was', async () => {
+        const interaction = newInteraction();
+        await storage.interactions.create(interaction);
+        await storage.interactions.update(interaction.id, {});
+        assert.deepEqual(await storage.interactions.find(interaction.id, T0), interaction);
+      });
+
+      it('update of one interaction does not touch another', async () => {
+        const one = newInteraction();
+        const other = newInteraction();
+        await storage.interactions.create(one);
+        await storage.interactions.create(other);
+        await storage.interactions.update(one.id, { denied: true, consentedScope: 'openid' });
+        assert.deepEqual(await storage.interactions.find(other.id, T0), other);
+      });
+
+      it('finish deletes the interaction and reports true once, then false', async () => {
+        const interaction = newInteraction();
+        await storage.interactions.create(interaction);
+        assert.equal(await storage.interactions.finish(interaction.id), true);
+        assert.equal(await storage.interactions.find(interaction.id, T0), undefined);
+        assert.equal(await storage.interactions.finish(interaction.id), false);
+        assert.equal(await storage.interactions.finish(id('ia')), false);
+      });
+
+      it('finish is atomic: of 20 concurrent calls exactly one gets true', async () => {
+        const interaction = newInteraction();
+        await storage.interactions.create(interaction);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => storage.interactions.finish(interaction.id)),
+        );
+        assert.equal(count(results, true), 1, `results: ${results.join(',')}`);
+        assert.equal(count(results, false), 19);
+        assert.equal(await storage.interactions.find(interaction.id, T0), undefined);
+      });
+    });
+
+    describe('authorization codes', () => {
+      it('consume: ok once (marked used at now), then reused, never ok again', async () => {
+        const code = newCode();
+        await storage.authorizationCodes.create(code);
+        const first = await storage.authorizationCodes.consume(code.codeHash, T0 + 1000);
+        assert.deepEqual(first, { status: 'ok', code: { ...code, consumedAt: T0 + 1000 } });
+        const second = await storage.authorizationCodes.consume(code.codeHash, T0 + 2000);
+        assert.deepEqual(second, { status: 'reused', code: { ...code, consumedAt: T0 + 1000 } });
+        const third = await storage.authorizationCodes.consume(code.codeHash, T0 + 3000);
+        assert.equal(third.status, 'reused');
+      });
+
+      it('a code without nonce, challenge or provided redirect_uri round-trips', async () => {
+        const code = newCode({ nonce: null, codeChallenge: null, redirectUriProvided: false });
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeHash, T0), {
+          status: 'ok',
+          code: { ...code, consumedAt: T0 },
+        });
+      });
+
+      it('an expired code is not_found, and stays unredeemable', async () => {
+        const code = newCode();
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeHash, code.expiresAt), {
+          status: 'not_found',
+        });
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeHash, code.expiresAt + MINUTE), {
+          status: 'not_found',
+        });
+      });
+
+      it('an unknown code is not_found', async () => {
+        assert.deepEqual(await storage.authorizationCodes.consume(hash(), T0), { status: 'not_found' });
+      });
+
+      it('R2/C-07: 50 concurrent consume calls for one code → exactly one ok and 49 reused', async () => {
+        const code = newCode();
+        await storage.authorizationCodes.create(code);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => storage.authorizationCodes.consume(code.codeHash, T0 + 1 + i)),
+        );
+        const statuses = results.map((result) => result.status);
+        assert.equal(count(statuses, 'ok'), 1, `statuses: ${statuses.join(',')}`);
+        assert.equal(count(statuses, 'reused'), 49, `statuses: ${statuses.join(',')}`);
+        const winner = results.find((result) => result.status === 'ok');
+        assert.ok(winner && winner.status === 'ok');
+        // Every loser sees the one redemption that won.
+        for (const result of results) {
+          assert.ok(result.status !== 'not_found');
+          assert.equal(result.code.consumedAt, winner.code.consumedAt);
+          assert.equal(result.code.grantId, code.grantId);
+        }
+      });
+
+      it('consuming one code leaves other codes untouched', async () => {
+        const one = newCode();
+        const other = newCode();
+        await storage.authorizationCodes.create(one);
+        await storage.authorizationCodes.create(other);
+        assert.equal((await storage.authorizationCodes.consume(one.codeHash, T0)).status, 'ok');
+        assert.equal((await storage.authorizationCodes.consume(other.codeHash, T0)).status, 'ok');
+      });
+    });
+
+    describe('grants, access tokens, refresh tokens', () => {
+      async function refreshRow(tokenHash: string) {
+        return opened.db
+          .selectFrom('refresh_tokens')
+          .select(['revoked_at', 'rotated_at'])
+          .where('token_hash', '=', tokenHash)
+          .executeTakeFirstOrThrow();
+      }
+
+      it('create then find returns the grant (userId may be null)', async () => {
+        const grant = newGrant();
+        const machine = newGrant({ userId: null, scope: 'api:read' });
+        await storage.grants.create(grant);
+        await storage.grants.create(machine);
+        assert.deepEqual(await storage.grants.find(grant.id), grant);
+        assert.deepEqual(await storage.grants.find(machine.id), machine);
+        assert.equal(await storage.grants.find(id('grant')), undefined);
+      });
+
+      it('findActive returns a live token, and nothing once it expired or was revoked', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const token = newAccessToken(grant);
+        const revoked = newAccessToken(grant, { revokedAt: T0 });
+        const machine = newGrant({ userId: null });
+        await storage.grants.create(machine);
+        const machineToken = newAccessToken(machine);
+        await storage.accessTokens.create(token);
+        await storage.accessTokens.create(revoked);
+        await storage.accessTokens.create(machineToken);
+        assert.deepEqual(await storage.accessTokens.findActive(token.id, T0), token);
+        assert.deepEqual(await storage.accessTokens.findActive(token.id, token.expiresAt - 1), token);
+        assert.equal(await storage.accessTokens.findActive(token.id, token.expiresAt), undefined);
+        assert.equal(await storage.accessTokens.findActive(revoked.id, T0), undefined);
+        assert.deepEqual(await storage.accessTokens.findActive(machineToken.id, T0), machineToken);
+        assert.equal(await storage.accessTokens.findActive(id('jti'), T0), undefined);
+      });
+
+      it('revoke revokes the grant and all its access and refresh tokens, and only those', async () => {
+        const grant = newGrant();
+        const bystander = newGrant();
+        await storage.grants.create(grant);
+        await storage.grants.create(bystander);
+        const tokens = [newAccessToken(grant), newAccessToken(grant, { createdAt: T0 + 1 })];
+        const refresh = [newRefreshToken(grant), newRefreshToken(grant, { rotatedAt: T0 + 2 })];
+        const bystanderToken = newAccessToken(bystander);
+        const bystanderRefresh = newRefreshToken(bystander);
+        for (const token of [...tokens, bystanderToken]) await storage.accessTokens.create(token);
+        for (const token of [...refresh, bystanderRefresh]) await storage.refreshTokens.create(token);
+        for (const token of tokens) assert.ok(await storage.accessTokens.findActive(token.id, T0 + 5));
+
+        const revokedAt = T0 + 10;
+        await storage.grants.revoke(grant.id, revokedAt);
+
+        assert.deepEqual(await storage.grants.find(grant.id), { ...grant, revokedAt });
+        for (const token of tokens) {
+          assert.equal(await storage.accessTokens.findActive(token.id, revokedAt), undefined);
+          assert.equal(
+            await storage.accessTokens.findActive(token.id, T0),
+            undefined,
+            'even at an earlier now',
+          );
+        }
+        for (const token of refresh) {
+          assert.equal(Number((await refreshRow(token.tokenHash)).revoked_at), revokedAt);
+        }
+        assert.equal(Number((await refreshRow(refresh[1]!.tokenHash)).rotated_at), T0 + 2);
+
+        // Another grant's tokens are untouched.
+        assert.equal((await storage.grants.find(bystander.id))?.revokedAt, null);
+        assert.deepEqual(await storage.accessTokens.findActive(bystanderToken.id, revokedAt), bystanderToken);
+        assert.equal((await refreshRow(bystanderRefresh.tokenHash)).revoked_at, null);
+      });
+
+      it('after revoke, an access token created later under the grant is not active either', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        await storage.grants.revoke(grant.id, T0 + 10);
+        // A token a concurrent first redemption was still writing when the revocation committed.
+        const late = newAccessToken(grant, { createdAt: T0 + 20, expiresAt: T0 + 20 + 10 * MINUTE });
+        await storage.accessTokens.create(late);
+        assert.equal(await storage.accessTokens.findActive(late.id, T0 + 30), undefined);
+      });
+
+      it('revoke is idempotent: a second revoke changes nothing and does not fail', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const token = newRefreshToken(grant);
+        await storage.refreshTokens.create(token);
+        await storage.grants.revoke(grant.id, T0 + 10);
+        await storage.grants.revoke(grant.id, T0 + 99);
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 10);
+        assert.equal(Number((await refreshRow(token.tokenHash)).revoked_at), T0 + 10);
+        await storage.grants.revoke(id('grant'), T0); // an unknown grant: nothing to do, no error
+      });
+
+      it('refreshTokens.create stores every field', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const token = newRefreshToken(grant, { rotatedAt: T0 + 1 });
+        await storage.refreshTokens.create(token);
+        const row = await opened.db
+          .selectFrom('refresh_tokens')
+          .selectAll()
+          .where('token_hash', '=', token.tokenHash)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual(
+          {
+            tokenHash: row.token_hash,
+            id: row.id,
+            grantId: row.grant_id,
+            clientId: row.client_id,
+            userId: row.user_id,
+            scope: row.scope,
+            createdAt: Number(row.created_at),
+            expiresAt: Number(row.expires_at),
+            rotatedAt: row.rotated_at === null ? null : Number(row.rotated_at),
+            revokedAt: row.revoked_at,
+          },
+          token,
+        );
+        await assert.rejects(
+          storage.refreshTokens.create({ ...token, id: id('rt') }),
+          'token hashes are unique',
+        );
+      });
+    });
+
+    describe('consents', () => {
+      it('find returns undefined before anything was granted', async () => {
+        assert.equal(await storage.consents.find(id('user'), id('client')), undefined);
+      });
+
+      it('grant stores the scope, and a later grant stores the union of both', async () => {
+        const userId = id('user');
+        const clientId = id('client');
+        await storage.consents.grant(userId, clientId, 'openid profile', T0);
+        const first = await storage.consents.find(userId, clientId);
+        assert.deepEqual(
+          { ...first, scope: scopeSet(first?.scope) },
+          {
+            userId,
+            clientId,
+            scope: new Set(['openid', 'profile']),
+            updatedAt: T0,
+          },
+        );
+
+        await storage.consents.grant(userId, clientId, 'profile email', T0 + 1000);
+        const merged = await storage.consents.find(userId, clientId);
+        assert.deepEqual(scopeSet(merged?.scope), new Set(['openid', 'profile', 'email']));
+        assert.equal(merged?.scope.split(' ').length, 3, `no duplicates or empty tokens: "${merged?.scope}"`);
+        assert.equal(merged?.updatedAt, T0 + 1000);
+
+        // Granting a subset keeps everything granted before.
+        await storage.consents.grant(userId, clientId, 'openid', T0 + 2000);
+        assert.deepEqual(
+          scopeSet((await storage.consents.find(userId, clientId))?.scope),
+          new Set(['openid', 'profile', 'email']),
+        );
+      });
+
+      it('consent is per (user, client)', async () => {
+        const userId = id('user');
+        const clientA = id('client');
+        const clientB = id('client');
+        await storage.consents.grant(userId, clientA, 'openid email', T0);
+        await storage.consents.grant(userId, clientB, 'openid', T0);
+        await storage.consents.grant(id('user'), clientA, 'offline_access', T0);
+        assert.deepEqual(
+          scopeSet((await storage.consents.find(userId, clientA))?.scope),
+          new Set(['openid', 'email']),
+        );
+        assert.deepEqual(
+          scopeSet((await storage.consents.find(userId, clientB))?.scope),
+          new Set(['openid']),
+        );
+      });
+    });
+
+    describe('signing keys', () => {
+      it('rotateIn: the new key signs; older keys of that alg get rotatedAt and retireAt; other algs untouched', async () => {
+        const t1 = T0;
+        const t2 = T0 + 60 * MINUTE;
+        const t3 = T0 + 120 * MINUTE;
+        const retire = 24 * 60 * MINUTE;
+        const es1 = newKey('ES256', t1);
+        const rs1 = newKey('RS256', t1);
+        await storage.keys.rotateIn(es1, t1, retire);
+        await storage.keys.rotateIn(rs1, t1, retire);
+        const byKid = async () => new Map((await storage.keys.list()).map((key) => [key.kid, key]));
+
+        let keys = await byKid();
+        assert.deepEqual(keys.get(es1.kid), es1);
+        assert.deepEqual(keys.get(rs1.kid), rs1);
+
+        const es2 = newKey('ES256', t2);
+        await storage.keys.rotateIn(es2, t2, retire);
+        keys = await byKid();
+        assert.deepEqual(keys.get(es1.kid), { ...es1, rotatedAt: t2, retireAt: t2 + retire });
+        assert.deepEqual(keys.get(es2.kid), es2);
+        assert.deepEqual(keys.get(rs1.kid), rs1, 'a key of another alg keeps signing');
+
+        const es3 = newKey('ES256', t3);
+        await storage.keys.rotateIn(es3, t3, 0);
+        keys = await byKid();
+        assert.deepEqual(
+          keys.get(es1.kid),
+          { ...es1, rotatedAt: t2, retireAt: t2 + retire },
+          'rotated once only',
+        );
+        assert.deepEqual(keys.get(es2.kid), { ...es2, rotatedAt: t3, retireAt: t3 });
+        assert.deepEqual(keys.get(es3.kid), es3);
+        assert.deepEqual(keys.get(rs1.kid), rs1);
+
+        const signing = [...keys.values()].filter((key) => key.rotatedAt === null);
+        assert.deepEqual(
+          signing.map((key) => key.kid).sort(),
+          [es3.kid, rs1.kid].sort(),
+          'one signing key per alg',
+        );
+      });
+    });
+
+    describe('login throttle', () => {
+      it('find returns undefined for a key without failures', async () => {
+        assert.equal(await storage.loginThrottle.find(id('ip')), undefined);
+      });
+
+      it('recordFailure counts atomically: 20 parallel failures → 20, each call seeing its own count', async () => {
+        const key = id('account');
+        const counts = await Promise.all(
+          Array.from({ length: 20 }, () => storage.loginThrottle.recordFailure(key, T0, 15 * MINUTE)),
+        );
+        assert.deepEqual(
+          [...counts].sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        assert.deepEqual(await storage.loginThrottle.find(key), {
+          key,
+          failures: 20,
+          lastFailureAt: T0,
+          blockedUntil: 0,
+        });
+      });
+
+      it('failures older than the window are forgotten', async () => {
+        const key = id('account');
+        const windowMs = 15 * MINUTE;
+        assert.equal(await storage.loginThrottle.recordFailure(key, T0, windowMs), 1);
+        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + MINUTE, windowMs), 2);
+        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + 2 * MINUTE, windowMs), 3);
+        const later = T0 + 2 * MINUTE + windowMs + 1;
+        assert.equal(await storage.loginThrottle.recordFailure(key, later, windowMs), 1);
+        assert.deepEqual(await storage.loginThrottle.find(key), {
+          key,
+          failures: 1,
+          lastFailureAt: later,
+          blockedUntil: 0,
+        });
+        assert.equal(await storage.loginThrottle.recordFailure(key, later + 1, windowMs), 2);
+      });
+
+      it('block sets blockedUntil and keeps the count; clear forgets the key', async () => {
+        const key = id('ip');
+        const other = id('ip');
+        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
+        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
+        await storage.loginThrottle.recordFailure(other, T0, MINUTE);
+        await storage.loginThrottle.block(key, T0 + 5 * MINUTE);
+        assert.deepEqual(await storage.loginThrottle.find(key), {
+          key,
+          failures: 2,
+          lastFailureAt: T0,
+          blockedUntil: T0 + 5 * MINUTE,
+        });
+        await storage.loginThrottle.clear(key);
+        assert.equal(await storage.loginThrottle.find(key), undefined);
+        assert.equal((await storage.loginThrottle.find(other))?.failures, 1, 'other keys are untouched');
+        assert.equal(
+          await storage.loginThrottle.recordFailure(key, T0 + MINUTE, MINUTE),
+          1,
+          'counts from zero',
+        );
+      });
+    });
+
+    describe('settings', () => {
+      it('get / set / overwrite / delete (true once, then false)', async () => {
+        const key = id('setting');
+        assert.equal(await storage.settings.get(key), undefined);
+        await storage.settings.set(key, 'first');
+        assert.equal(await storage.settings.get(key), 'first');
+        await storage.settings.set(key, 'second');
+        assert.equal(await storage.settings.get(key), 'second');
+        assert.equal(await storage.settings.delete(key), true);
+        assert.equal(await storage.settings.get(key), undefined);
+        assert.equal(await storage.settings.delete(key), false);
+        assert.equal(await storage.settings.delete(id('setting')), false);
+      });
+
+      it('concurrent deletes of one setting: exactly one true (a one-time setup link works once)', async () => {
+        const key = id('setting');
+        await storage.settings.set(key, 'token-hash');
+        const results = await Promise.all(Array.from({ length: 10 }, () => storage.settings.delete(key)));
+        assert.equal(count(results, true), 1, `results: ${results.join(',')}`);
+      });
+    });
+
+    describe('transaction', () => {
+      it('commits on success and returns the work result; reads inside see the writes', async () => {
+        const client = newClient();
+        const key = id('setting');
+        const result = await storage.transaction(async (tx) => {
+          await tx.clients.create(client);
+          await tx.settings.set(key, 'v');
+          assert.deepEqual(await tx.clients.find(client.id), client);
+          return 42;
+        });
+        assert.equal(result, 42);
+        assert.deepEqual(await storage.clients.find(client.id), client);
+        assert.equal(await storage.settings.get(key), 'v');
+      });
+
+      it('rolls back every write when the work throws, and rethrows that error', async () => {
+        const client = newClient();
+        const user = newUser();
+        const grant = newGrant();
+        const key = id('setting');
+        const boom = new Error('boom');
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.clients.create(client);
+            await tx.users.create(user);
+            await tx.grants.create(grant);
+            await tx.settings.set(key, 'v');
+            await tx.consents.grant(user.id, client.id, 'openid', T0);
+            throw boom;
+          }),
+          (error) => error === boom,
+        );
+        assert.equal(await storage.clients.find(client.id), undefined);
+        assert.equal(await storage.users.findById(user.id), undefined);
+        assert.equal(await storage.grants.find(grant.id), undefined);
+        assert.equal(await storage.settings.get(key), undefined);
+        assert.equal(await storage.consents.find(user.id, client.id), undefined);
+      });
+
+      it('store operations that run their own transaction join the outer one and roll back with it', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const token = newAccessToken(grant);
+        await storage.accessTokens.create(token);
+        const key = newKey('EdDSA', T0);
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.grants.revoke(grant.id, T0 + 1);
+            await tx.keys.rotateIn(key, T0 + 1, MINUTE);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, null);
+        assert.deepEqual(await storage.accessTokens.findActive(token.id, T0), token);
+        assert.ok(!(await storage.keys.list()).some((k) => k.kid === key.kid));
+      });
+
+      it('a failing statement inside the transaction rolls back the writes before it', async () => {
+        const client = newClient();
+        const email = `dup.${randomUUID()}@example.com`;
+        await storage.users.create(newUser({ email }));
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.clients.create(client);
+            await tx.users.create(newUser({ email })); // unique violation
+          }),
+        );
+        assert.equal(await storage.clients.find(client.id), undefined);
+      });
+    });
+  });
+}

@@ -1,0 +1,45 @@
+// The storage contract on a real PostgreSQL: a throwaway cluster (or DATABASE_URL_TEST), one fresh database
+// per suite. Outside CI a machine without PostgreSQL skips; under CI=true a missing PostgreSQL fails.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { openStorage } from '../../src/storage/open.ts';
+import {
+  type FreshDatabase,
+  freshDatabase,
+  PostgresUnavailableError,
+  type RunningPostgres,
+  startPostgres,
+} from '../helpers/postgres.ts';
+import { storageContract } from './contract.ts';
+
+let server: RunningPostgres | undefined;
+let skipReason: string | undefined;
+try {
+  server = await startPostgres();
+} catch (error) {
+  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
+  skipReason = error.message;
+}
+
+const databases: FreshDatabase[] = [];
+
+after(async () => {
+  // Drop first (needs the server), then stop it.
+  await Promise.all(databases.map((database) => database.drop()));
+  await server?.stop();
+});
+
+if (server === undefined) {
+  test('storage contract: PostgreSQL', (t) => {
+    t.skip(skipReason);
+  });
+} else {
+  const baseUrl = server.url;
+  storageContract('PostgreSQL', async () => {
+    const database = await freshDatabase(baseUrl);
+    databases.push(database);
+    const { storage, db, dialect } = await openStorage(database.url);
+    assert.equal(dialect, 'postgres');
+    return { storage, db, close: () => storage.close() };
+  });
+}
