@@ -88,13 +88,16 @@ export function isLoopbackHost(hostname: string): boolean {
 
 function issuer(env: Env, port: number, allowInsecure: boolean): string {
   const raw = env.GATEHOUSE_ISSUER || `http://localhost:${port}`;
+  // The URL parser forgives what a byte-for-byte issuer must not carry: check the raw string first.
+  if (/[\s?#]/.test(raw)) {
+    throw new ConfigError('GATEHOUSE_ISSUER', 'must not contain whitespace, "?" or "#"');
+  }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw new ConfigError('GATEHOUSE_ISSUER', `not a URL: "${raw}"`);
   }
-  if (url.search || url.hash) throw new ConfigError('GATEHOUSE_ISSUER', 'must not have a query or fragment');
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError('GATEHOUSE_ISSUER', 'must be an https URL');
   }
@@ -104,8 +107,8 @@ function issuer(env: Env, port: number, allowInsecure: boolean): string {
       `"${raw}" is plain http on a non-local host; use https, or set GATEHOUSE_ALLOW_INSECURE_ISSUER=true`,
     );
   }
-  // RFC 8414 §2: the issuer has no trailing slash drift; keep the path but drop a lone trailing "/".
-  return raw.endsWith('/') ? raw.slice(0, -1) : raw;
+  // RFC 8414 §2: no trailing slash drift; keep the path but drop trailing "/"s.
+  return raw.replace(/\/+$/, '');
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -113,7 +116,14 @@ export function loadConfig(env: Env = process.env): Config {
   const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
   const dataDir = path.resolve(env.GATEHOUSE_DATA_DIR || 'data');
   const databaseUrl = env.DATABASE_URL || `sqlite:${path.join(dataDir, 'gatehouse.db')}`;
-  if (!/^(postgres(ql)?:\/\/|sqlite:|[./\w])/.test(databaseUrl)) {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]?.toLowerCase();
+  if (scheme !== undefined && !['postgres', 'postgresql', 'sqlite'].includes(scheme)) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      `unsupported scheme "${scheme}:"; expected postgres://… or a SQLite path`,
+    );
+  }
+  if (scheme === undefined && databaseUrl !== ':memory:' && !/^[./\w~-]/.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'expected postgres://… or a SQLite file path');
   }
   const secret = env.GATEHOUSE_SECRET || undefined;

@@ -80,6 +80,8 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   // Protocol endpoints: JSON errors per RFC 6749 §5.2.
   await app.register(async (protocol) => {
     protocol.setErrorHandler(oauthErrorHandler);
+    // Form bodies only (RFC 6749 §3.2): Fastify's JSON and text parsers would let other media types through.
+    protocol.removeAllContentTypeParsers();
     registerFormParser(protocol);
     enableCors(protocol, deps.storage, [
       '/token',
@@ -98,6 +100,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   // Browser-facing pages: HTML errors, CSRF tokens on every form.
   await app.register(async (pages) => {
     pages.setErrorHandler(pageErrorHandler(config.productName));
+    pages.removeAllContentTypeParsers();
     registerFormParser(pages);
     const issuerOrigin = new URL(config.issuer).origin;
     // A cross-site form post to a page is refused before anything else looks at it (CSRF tokens are the main

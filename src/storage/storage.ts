@@ -205,6 +205,8 @@ export interface InteractionStore {
 
 export interface AuthorizationCodeStore {
   create(code: AuthorizationCode): Promise<void>;
+  /** The code in whatever state it is (consumed or not, expired or not), or undefined if unknown. */
+  find(codeHash: string): Promise<AuthorizationCode | undefined>;
   /**
    * Marks the code used and returns it, in one conditional statement that commits on its own. Atomic: of two
    * concurrent calls exactly one gets `ok`; the others get `reused`. Unknown or expired codes: `not_found`.

@@ -42,6 +42,14 @@ export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         })
         .execute();
     },
+    async find(codeHash) {
+      const row = await db
+        .selectFrom('authorization_codes')
+        .selectAll()
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      return row && toCode(row);
+    },
     async consume(codeHash, now) {
       // The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL.
       const claimed = await db

@@ -2,46 +2,58 @@
 import { OAuthError } from '../../../errors.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
 import { verifyPkce } from '../../../oauth/pkce.ts';
+import type { AuthorizationCode, Client } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
 import { issueTokens } from './issue.ts';
 import type { GrantHandler } from './types.ts';
+
+const invalid = (detail: string) =>
+  new OAuthError('invalid_grant', 'The authorization code is invalid, expired or was already used', {
+    detail,
+  });
+
+/** The request must prove it is the client the code was issued to, at the same redirect URI, with the verifier. */
+function checkBinding(stored: AuthorizationCode, client: Client, redirectUri?: string, verifier?: string) {
+  if (stored.clientId !== client.id) throw invalid('code was issued to another client');
+  if (stored.redirectUriProvided || redirectUri !== undefined) {
+    if (redirectUri !== stored.redirectUri)
+      throw invalid('redirect_uri differs from the authorization request');
+  }
+  if (stored.codeChallenge !== null) {
+    if (verifier === undefined) throw invalid('code_verifier is missing');
+    if (!verifyPkce(stored.codeChallenge, verifier)) throw invalid('code_verifier does not match');
+  } else if (verifier !== undefined) {
+    // RFC 9700 §4.8.2: a verifier without a challenge is a PKCE downgrade attempt.
+    throw invalid('code_verifier sent, but the authorization request had no code_challenge');
+  }
+}
 
 export const authorizationCode = {
   grantType: 'authorization_code',
   parameters: ['code', 'redirect_uri', 'code_verifier'],
   async handle(deps, client, params) {
-    const invalid = (detail: string) =>
-      new OAuthError('invalid_grant', 'The authorization code is invalid, expired or was already used', {
-        detail,
-      });
     const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
     if (!code) throw new OAuthError('invalid_request', 'The request has no code');
     // A mistyped or forged code is refused without touching the database.
     if (!isWellFormedOpaqueToken(code, TOKEN_PREFIX.authorizationCode)) throw invalid('malformed code');
+    const codeHash = sha256(code);
+    const now = deps.clock.now();
 
-    // Consumed in one atomic statement that commits on its own: a code that then fails a check stays burnt.
-    const result = await deps.storage.authorizationCodes.consume(sha256(code), deps.clock.now());
-    if (result.status === 'not_found') throw invalid('unknown or expired code');
-    const stored = result.code;
+    const stored = await deps.storage.authorizationCodes.find(codeHash);
+    if (!stored || (stored.consumedAt === null && stored.expiresAt <= now))
+      throw invalid('unknown or expired code');
+    // Checked before the code is consumed, so a request with the wrong client, redirect URI or verifier
+    // neither burns the code for the real client (SECURITY.md B-07, C-04) nor triggers the revocation below
+    // (a denial of service, C-03). Guessing the verifier is hopeless: it carries at least 256 bits.
+    checkBinding(stored, client, redirectUri, verifier);
 
-    // These checks run for replays too, so that an attacker replaying a stolen code with the wrong client or
-    // verifier cannot trigger the revocation below (a denial of service on the real client).
-    if (stored.clientId !== client.id) throw invalid('code was issued to another client');
-    if (stored.redirectUriProvided || redirectUri !== undefined) {
-      if (redirectUri !== stored.redirectUri)
-        throw invalid('redirect_uri differs from the authorization request');
-    }
-    if (stored.codeChallenge !== null) {
-      if (verifier === undefined) throw invalid('code_verifier is missing');
-      if (!verifyPkce(stored.codeChallenge, verifier)) throw invalid('code_verifier does not match');
-    } else if (verifier !== undefined) {
-      // RFC 9700 §4.8.2: a verifier without a challenge is a PKCE downgrade attempt.
-      throw invalid('code_verifier sent, but the authorization request had no code_challenge');
-    }
-
-    if (result.status === 'reused') {
-      // RFC 6749 §4.1.2: revoke everything issued from the first use, then refuse.
-      await deps.storage.grants.revoke(stored.grantId, deps.clock.now());
+    // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL.
+    const result =
+      stored.consumedAt === null ? await deps.storage.authorizationCodes.consume(codeHash, now) : undefined;
+    if (result?.status === 'not_found') throw invalid('code expired');
+    if (result === undefined || result.status === 'reused') {
+      // RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails.
+      await deps.storage.grants.revoke(stored.grantId, now);
       throw invalid('authorization code reused; its tokens were revoked');
     }
 

@@ -1,0 +1,270 @@
+// Configuration from the environment: defaults, one ConfigError per bad value naming its variable, the issuer
+// rules (https unless loopback or explicitly allowed; no trailing slash drift, RFC 8414 §2).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, isLoopbackHost, loadConfig } from '../src/config.ts';
+
+function refuses(env: Record<string, string>, variable: string) {
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.ok(error.message.startsWith(`${variable}: `), error.message);
+      return true;
+    },
+    `${JSON.stringify(env)} should be refused`,
+  );
+}
+
+describe('loadConfig: defaults', () => {
+  it('an empty environment gives the documented defaults', () => {
+    const dataDir = path.resolve('data');
+    assert.deepEqual(loadConfig({}), {
+      issuer: 'http://localhost:3000',
+      host: 'localhost',
+      port: 3000,
+      databaseUrl: `sqlite:${path.join(dataDir, 'gatehouse.db')}`,
+      dataDir,
+      secret: undefined,
+      accessTokenTtl: 600,
+      codeTtl: 60,
+      idTokenTtl: 3600,
+      refreshTokenTtl: 30 * 86_400,
+      sessionTtl: 8 * 3600,
+      interactionTtl: 1800,
+      accessTokenAlg: 'ES256',
+      idTokenAlg: 'RS256',
+      requireOfflineAccess: false,
+      allowInsecureIssuer: false,
+      trustProxy: false,
+      productName: 'Gatehouse',
+      logLevel: 'info',
+      passwordCost: 15,
+    });
+  });
+
+  it('empty strings count as unset', () => {
+    const config = loadConfig({
+      PORT: '',
+      GATEHOUSE_ISSUER: '',
+      GATEHOUSE_CODE_TTL: '',
+      GATEHOUSE_TRUST_PROXY: '',
+    });
+    assert.equal(config.port, 3000);
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.equal(config.codeTtl, 60);
+    assert.equal(config.trustProxy, false);
+  });
+
+  it('the default issuer follows PORT', () => {
+    assert.equal(loadConfig({ PORT: '4000' }).issuer, 'http://localhost:4000');
+  });
+
+  it('the default database lives in GATEHOUSE_DATA_DIR', () => {
+    const config = loadConfig({ GATEHOUSE_DATA_DIR: '/var/lib/gatehouse' });
+    assert.equal(config.dataDir, '/var/lib/gatehouse');
+    assert.equal(config.databaseUrl, 'sqlite:/var/lib/gatehouse/gatehouse.db');
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      GATEHOUSE_ISSUER: 'https://as.example',
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      DATABASE_URL: 'postgres://gatehouse@db/gatehouse',
+      GATEHOUSE_DATA_DIR: '/srv/gh',
+      GATEHOUSE_SECRET: 's'.repeat(32),
+      GATEHOUSE_ACCESS_TOKEN_TTL: '300',
+      GATEHOUSE_CODE_TTL: '600',
+      GATEHOUSE_ID_TOKEN_TTL: '86400',
+      GATEHOUSE_REFRESH_TOKEN_TTL: '60',
+      GATEHOUSE_SESSION_TTL: '3600',
+      GATEHOUSE_INTERACTION_TTL: '60',
+      GATEHOUSE_ACCESS_TOKEN_ALG: 'EdDSA',
+      GATEHOUSE_ID_TOKEN_ALG: 'ES256',
+      GATEHOUSE_REQUIRE_OFFLINE_ACCESS: 'yes',
+      GATEHOUSE_ALLOW_INSECURE_ISSUER: 'off',
+      GATEHOUSE_TRUST_PROXY: 'TRUE',
+      GATEHOUSE_PRODUCT_NAME: 'Acme Login',
+      LOG_LEVEL: 'warn',
+      GATEHOUSE_PASSWORD_COST: '20',
+    });
+    assert.deepEqual(config, {
+      issuer: 'https://as.example',
+      host: '0.0.0.0',
+      port: 8080,
+      databaseUrl: 'postgres://gatehouse@db/gatehouse',
+      dataDir: '/srv/gh',
+      secret: 's'.repeat(32),
+      accessTokenTtl: 300,
+      codeTtl: 600,
+      idTokenTtl: 86_400,
+      refreshTokenTtl: 60,
+      sessionTtl: 3600,
+      interactionTtl: 60,
+      accessTokenAlg: 'EdDSA',
+      idTokenAlg: 'ES256',
+      requireOfflineAccess: true,
+      allowInsecureIssuer: false,
+      trustProxy: true,
+      productName: 'Acme Login',
+      logLevel: 'warn',
+      passwordCost: 20,
+    });
+  });
+
+  for (const url of [
+    'sqlite:/tmp/g.db',
+    'sqlite::memory:',
+    './data/g.db',
+    '/var/lib/g.db',
+    'postgresql://u@h/db',
+  ]) {
+    it(`DATABASE_URL=${url} is accepted as given`, () => {
+      assert.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url);
+    });
+  }
+});
+
+describe('loadConfig: each bad value names its variable', () => {
+  const bad: [string, string][] = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PORT', ' 80'],
+    ['GATEHOUSE_ACCESS_TOKEN_TTL', '0'],
+    ['GATEHOUSE_ACCESS_TOKEN_TTL', '1e3'],
+    ['GATEHOUSE_CODE_TTL', '0'],
+    ['GATEHOUSE_CODE_TTL', '601'],
+    ['GATEHOUSE_CODE_TTL', '60s'],
+    ['GATEHOUSE_ID_TOKEN_TTL', '86401'],
+    ['GATEHOUSE_REFRESH_TOKEN_TTL', '59'],
+    ['GATEHOUSE_SESSION_TTL', 'forever'],
+    ['GATEHOUSE_INTERACTION_TTL', '59'],
+    ['GATEHOUSE_PASSWORD_COST', '9'],
+    ['GATEHOUSE_PASSWORD_COST', '21'],
+    ['GATEHOUSE_ACCESS_TOKEN_ALG', 'none'],
+    ['GATEHOUSE_ACCESS_TOKEN_ALG', 'HS256'],
+    ['GATEHOUSE_ID_TOKEN_ALG', 'rs256'],
+    ['GATEHOUSE_REQUIRE_OFFLINE_ACCESS', 'maybe'],
+    ['GATEHOUSE_ALLOW_INSECURE_ISSUER', '2'],
+    ['GATEHOUSE_TRUST_PROXY', 'yesplease'],
+    ['GATEHOUSE_SECRET', 'too-short'],
+    ['GATEHOUSE_SECRET', 'x'.repeat(31)],
+    ['GATEHOUSE_ISSUER', 'not a url'],
+    ['GATEHOUSE_ISSUER', 'https://as.example/?tenant=a'],
+    ['GATEHOUSE_ISSUER', 'https://as.example/#x'],
+    ['GATEHOUSE_ISSUER', 'ftp://as.example'],
+    ['GATEHOUSE_ISSUER', 'http://as.example'],
+    ['DATABASE_URL', '::not-a-path'],
+  ];
+  for (const [variable, value] of bad) {
+    it(`${variable}=${JSON.stringify(value)}`, () => refuses({ [variable]: value }, variable));
+  }
+
+  it('the message quotes the bad value', () => {
+    assert.throws(() => loadConfig({ GATEHOUSE_CODE_TTL: 'soon' }), /GATEHOUSE_CODE_TTL: .*"soon"/);
+    assert.throws(() => loadConfig({ GATEHOUSE_ID_TOKEN_ALG: 'none' }), /GATEHOUSE_ID_TOKEN_ALG: .*"none"/);
+  });
+
+  it('DATABASE_URL with an unsupported URL scheme is refused, not taken for a SQLite file name', () => {
+    for (const url of [
+      'mysql://user@db/gatehouse',
+      'https://db.example/gatehouse',
+      'mongodb://db/gatehouse',
+    ]) {
+      refuses({ DATABASE_URL: url }, 'DATABASE_URL');
+    }
+  });
+});
+
+describe('loadConfig: the issuer', () => {
+  for (const issuer of [
+    'http://localhost:3000',
+    'http://127.0.0.1:3000',
+    'http://127.1.2.3',
+    'http://[::1]:3000',
+    'https://as.example',
+    'https://as.example/tenant',
+  ]) {
+    it(`${issuer} is accepted unchanged`, () => {
+      assert.equal(loadConfig({ GATEHOUSE_ISSUER: issuer }).issuer, issuer);
+    });
+  }
+
+  for (const issuer of [
+    'http://as.example',
+    'http://localhost.evil.example',
+    'http://127.0.0.1.nip.io',
+    'http://10.0.0.1',
+  ]) {
+    it(`${issuer} (plain http, not loopback) is refused unless allowed`, () => {
+      refuses({ GATEHOUSE_ISSUER: issuer }, 'GATEHOUSE_ISSUER');
+      assert.throws(() => loadConfig({ GATEHOUSE_ISSUER: issuer }), /GATEHOUSE_ALLOW_INSECURE_ISSUER/);
+      assert.equal(
+        loadConfig({ GATEHOUSE_ISSUER: issuer, GATEHOUSE_ALLOW_INSECURE_ISSUER: 'true' }).issuer,
+        issuer,
+      );
+    });
+  }
+
+  it('a trailing slash is dropped, the path kept', () => {
+    assert.equal(loadConfig({ GATEHOUSE_ISSUER: 'https://as.example/' }).issuer, 'https://as.example');
+    assert.equal(
+      loadConfig({ GATEHOUSE_ISSUER: 'https://as.example/tenant/' }).issuer,
+      'https://as.example/tenant',
+    );
+    assert.equal(loadConfig({ GATEHOUSE_ISSUER: 'http://localhost:3000/' }).issuer, 'http://localhost:3000');
+  });
+
+  it('an empty query or fragment marker, surrounding whitespace or a double slash never reach the issuer', () => {
+    // Each value is either refused (naming GATEHOUSE_ISSUER) or normalised to a clean issuer: WHATWG URL parsing
+    // hides these (search and hash are '' for a lone ? or #, whitespace is stripped), the raw string does not.
+    for (const value of [
+      'https://as.example/?',
+      'https://as.example#',
+      'https://as.example\n',
+      ' https://as.example',
+      'https://as.example//',
+    ]) {
+      let issuer: string | undefined;
+      try {
+        issuer = loadConfig({ GATEHOUSE_ISSUER: value }).issuer;
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.ok(error.message.startsWith('GATEHOUSE_ISSUER: '), error.message);
+        continue;
+      }
+      assert.equal(
+        issuer,
+        'https://as.example',
+        `GATEHOUSE_ISSUER=${JSON.stringify(value)} gave ${JSON.stringify(issuer)}`,
+      );
+    }
+  });
+
+  it('allowing an insecure issuer does not allow a query, fragment or other scheme', () => {
+    const allow = { GATEHOUSE_ALLOW_INSECURE_ISSUER: 'true' };
+    refuses({ ...allow, GATEHOUSE_ISSUER: 'http://as.example/?x=1' }, 'GATEHOUSE_ISSUER');
+    refuses({ ...allow, GATEHOUSE_ISSUER: 'ws://as.example' }, 'GATEHOUSE_ISSUER');
+  });
+});
+
+describe('isLoopbackHost', () => {
+  const cases: [string, boolean][] = [
+    ['localhost', true],
+    ['127.0.0.1', true],
+    ['127.255.0.9', true],
+    ['[::1]', true],
+    ['::1', false],
+    ['localhost.example', false],
+    ['127.0.0.1.example', false],
+    ['128.0.0.1', false],
+    ['10.0.0.1', false],
+  ];
+  for (const [host, expected] of cases) {
+    it(`${host} → ${expected}`, () => assert.equal(isLoopbackHost(host), expected));
+  }
+});

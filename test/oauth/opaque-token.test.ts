@@ -1,0 +1,61 @@
+// Opaque credentials: prefix + 256 bits of CSPRNG output + CRC32 checksum (SECURITY.md C-08, E-13).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+
+const FORMAT = /^gh[rcs]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
+
+describe('mintOpaqueToken', () => {
+  for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {
+    it(`${kind}: prefix ${prefix}, 43 random characters, 6-character checksum, well-formed`, () => {
+      const token = mintOpaqueToken(prefix);
+      assert.ok(token.startsWith(prefix));
+      assert.equal(token.length, prefix.length + 43 + 6);
+      assert.match(token, FORMAT);
+      assert.equal(isWellFormedOpaqueToken(token, prefix), true);
+    });
+  }
+
+  it('the prefixes are distinct, so one kind never passes for another', () => {
+    const prefixes = Object.values(TOKEN_PREFIX);
+    assert.equal(new Set(prefixes).size, prefixes.length);
+    const refresh = mintOpaqueToken(TOKEN_PREFIX.refreshToken);
+    assert.equal(isWellFormedOpaqueToken(refresh, TOKEN_PREFIX.authorizationCode), false);
+    assert.equal(isWellFormedOpaqueToken(refresh, TOKEN_PREFIX.clientSecret), false);
+  });
+
+  it('1,000 values are distinct, each carrying 256 bits, with every 6-bit position varying', () => {
+    const bodies = Array.from({ length: 1000 }, () =>
+      mintOpaqueToken(TOKEN_PREFIX.refreshToken).slice(TOKEN_PREFIX.refreshToken.length, -6),
+    );
+    assert.equal(new Set(bodies).size, 1000);
+    for (const body of bodies) assert.equal(Buffer.from(body, 'base64url').length, 32);
+    assert.equal(new Set(bodies.map((body) => body.slice(0, 8))).size, 1000);
+    for (let position = 0; position < 42; position++) {
+      const symbols = new Set(bodies.map((body) => body[position])).size;
+      assert.ok(symbols >= 50, `position ${position}: ${symbols} symbols`);
+    }
+  });
+});
+
+describe('isWellFormedOpaqueToken', () => {
+  const prefix = TOKEN_PREFIX.authorizationCode;
+  const token = mintOpaqueToken(prefix);
+
+  it('refuses any single changed character', () => {
+    for (let index = prefix.length; index < token.length; index++) {
+      const char = token[index] === 'A' ? 'B' : 'A';
+      const changed = token.slice(0, index) + char + token.slice(index + 1);
+      assert.equal(isWellFormedOpaqueToken(changed, prefix), false, `position ${index}`);
+    }
+  });
+
+  it('refuses truncated, extended, re-prefixed and empty values', () => {
+    assert.equal(isWellFormedOpaqueToken(token.slice(0, -1), prefix), false);
+    assert.equal(isWellFormedOpaqueToken(`${token}A`, prefix), false);
+    assert.equal(isWellFormedOpaqueToken(`x${token}`, prefix), false);
+    assert.equal(isWellFormedOpaqueToken(`ghr_${token.slice(prefix.length)}`, prefix), false);
+    assert.equal(isWellFormedOpaqueToken('', prefix), false);
+    assert.equal(isWellFormedOpaqueToken(prefix, prefix), false);
+  });
+});
