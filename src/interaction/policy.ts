@@ -8,7 +8,10 @@ export function loginRequired(
 ): boolean {
   if (!session) return true;
   if (request.prompt.includes('login')) return true;
-  if (request.maxAge !== null && now - session.authTime > request.maxAge * 1000) return true;
+  // max_age=0 means "sign in again now" (OIDC Core §3.1.2.1; openid/connect issue 993).
+  if (request.maxAge !== null && (request.maxAge === 0 || now - session.authTime > request.maxAge * 1000)) {
+    return true;
+  }
   return false;
 }
 

@@ -6,7 +6,8 @@ const LOOPBACK = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?(\/[^?#]*)?(\?[^#]*
 function withoutPort(uri: string): string | undefined {
   const match = LOOPBACK.exec(uri);
   if (!match) return undefined;
-  const [, host, , path = '', query = ''] = match;
+  const [, host, port, path = '', query = ''] = match;
+  if (port !== undefined && Number(port.slice(1)) > 65535) return undefined;
   return `http://${host}${path}${query}`;
 }
 
@@ -23,11 +24,17 @@ export function findRedirectUri(registered: readonly string[], requested: string
   return registered.find((uri) => redirectUriMatches(uri, requested, nativeClient));
 }
 
-/** Appends response parameters, keeping the registered query (OAuth 2.1 "Client Redirection Endpoint"). */
+/**
+ * Appends response parameters, keeping the registered query byte for byte (OAuth 2.1 "Client Redirection
+ * Endpoint"). Redirect URIs never carry a fragment (registration refuses them), so appending is safe.
+ */
 export function appendParams(uri: string, params: Record<string, string | undefined | null>): string {
-  const url = new URL(uri);
+  const added = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null) url.searchParams.append(key, value);
+    if (value !== undefined && value !== null) added.append(key, value);
   }
-  return url.href;
+  const query = added.toString();
+  if (!query) return uri;
+  const separator = !uri.includes('?') ? '?' : uri.endsWith('?') || uri.endsWith('&') ? '' : '&';
+  return `${uri}${separator}${query}`;
 }

@@ -7,6 +7,12 @@ import { parseScope } from '../../oauth/scope.ts';
 import { csrfToken, sendPage } from '../render.ts';
 import { consentPage } from './view.ts';
 
+/** Where the user will be sent: the origin of a web redirect, the whole URI of an app's private-use scheme. */
+function returnTarget(redirectUri: string): string {
+  const origin = URL.parse(redirectUri)?.origin;
+  return origin && origin !== 'null' ? origin : redirectUri;
+}
+
 export function registerConsent(app: FastifyInstance, deps: Deps) {
   const flow = flowDeps(deps);
   const resume = (id: string) => `/authorize/resume?interaction=${encodeURIComponent(id)}`;
@@ -35,7 +41,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         csrfToken: csrfToken(reply),
         interactionId: interaction.id,
         clientName: client.name,
-        redirectOrigin: new URL(interaction.request.redirectUri).origin,
+        redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
         userEmail: user.email,
       }),

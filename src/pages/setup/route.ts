@@ -46,7 +46,13 @@ function setupPage(deps: Deps, reply: FastifyReply, token: string, error?: strin
 export function registerSetup(app: FastifyInstance, deps: Deps) {
   async function tokenValid(token: string | undefined): Promise<boolean> {
     const stored = await deps.storage.settings.get(SETUP_TOKEN_SETTING);
-    return Boolean(token && stored && constantTimeEqual(sha256(token), stored));
+    if (!token || !stored || !constantTimeEqual(sha256(token), stored)) return false;
+    // The link is for the very first account only: once anyone exists (say, made with the CLI), it is dead.
+    if ((await deps.storage.users.count()) > 0) {
+      await deps.storage.settings.delete(SETUP_TOKEN_SETTING);
+      return false;
+    }
+    return true;
   }
   const gone = (reply: FastifyReply) =>
     sendPage(
