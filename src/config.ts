@@ -5,6 +5,16 @@ import path from 'node:path';
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
 
+export type AccessTokenFormat = 'jwt' | 'opaque';
+
+/** A protected resource (RFC 8707 audience) and the access token format its tokens use. */
+export interface ResourceConfig {
+  uri: string;
+  format: AccessTokenFormat;
+  /** Scopes that belong to this resource; informational, shown in its RFC 9728 metadata. */
+  scopes: string[];
+}
+
 export interface Config {
   /** GATEHOUSE_ISSUER: the issuer identifier, byte-for-byte as it appears in tokens and discovery. */
   issuer: string;
@@ -25,6 +35,17 @@ export interface Config {
   idTokenTtl: number;
   /** GATEHOUSE_REFRESH_TOKEN_TTL (seconds, default 30 days as Credal): absolute lifetime. */
   refreshTokenTtl: number;
+  /** GATEHOUSE_REFRESH_TOKEN_IDLE_TTL (seconds, default 14 days; 0 = off): a refresh token unused this long dies. */
+  refreshTokenIdleTtl: number;
+  /**
+   * GATEHOUSE_REFRESH_GRACE (seconds, default 10; 0 = strict as Credal): how long the immediately previous
+   * refresh token, presented again, gets the same rotation result back instead of counting as reuse.
+   */
+  refreshGrace: number;
+  /** GATEHOUSE_RESOURCES: JSON list of protected resources (audiences), each { uri, format, scopes? }. */
+  resources: ResourceConfig[];
+  /** GATEHOUSE_REALM (default the product name): the realm in WWW-Authenticate: Bearer answers. */
+  realm: string;
   /** GATEHOUSE_SESSION_TTL (seconds, default 8 hours): browser sign-in sessions. */
   sessionTtl: number;
   /** GATEHOUSE_INTERACTION_TTL (seconds, default 30 minutes): a parked authorization request. */
@@ -111,6 +132,43 @@ function issuer(env: Env, port: number, allowInsecure: boolean): string {
   return raw.replace(/\/+$/, '');
 }
 
+function resources(env: Env, issuer: string): ResourceConfig[] {
+  const raw = env.GATEHOUSE_RESOURCES;
+  const list: ResourceConfig[] = [];
+  if (raw) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new ConfigError('GATEHOUSE_RESOURCES', 'is not valid JSON');
+    }
+    if (!Array.isArray(parsed)) throw new ConfigError('GATEHOUSE_RESOURCES', 'must be a JSON array');
+    for (const item of parsed as Record<string, unknown>[]) {
+      const uri = item?.uri;
+      const format = item?.format ?? 'jwt';
+      if (typeof uri !== 'string' || !URL.canParse(uri) || uri.includes('#')) {
+        throw new ConfigError('GATEHOUSE_RESOURCES', `each entry needs an absolute "uri" without a fragment`);
+      }
+      if (format !== 'jwt' && format !== 'opaque') {
+        throw new ConfigError('GATEHOUSE_RESOURCES', `"format" of ${uri} must be "jwt" or "opaque"`);
+      }
+      const scopes = Array.isArray(item.scopes)
+        ? item.scopes.filter((s): s is string => typeof s === 'string')
+        : [];
+      list.push({ uri, format, scopes });
+    }
+  }
+  // Gatehouse's own protected endpoints (userinfo, deauthorize) are a resource too: the default audience.
+  if (!list.some((resource) => resource.uri === issuer)) {
+    list.unshift({
+      uri: issuer,
+      format: env.GATEHOUSE_ACCESS_TOKEN_FORMAT === 'opaque' ? 'opaque' : 'jwt',
+      scopes: [],
+    });
+  }
+  return list;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
@@ -130,8 +188,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (secret !== undefined && secret.length < 32) {
     throw new ConfigError('GATEHOUSE_SECRET', 'must be at least 32 characters of random data');
   }
+  const issuerUrl = issuer(env, port, allowInsecureIssuer);
+  const format = env.GATEHOUSE_ACCESS_TOKEN_FORMAT;
+  if (format !== undefined && format !== '' && format !== 'jwt' && format !== 'opaque') {
+    throw new ConfigError('GATEHOUSE_ACCESS_TOKEN_FORMAT', `expected jwt or opaque, got "${format}"`);
+  }
+  const productName = env.GATEHOUSE_PRODUCT_NAME || 'Gatehouse';
   return {
-    issuer: issuer(env, port, allowInsecureIssuer),
+    issuer: issuerUrl,
     host: env.HOST || 'localhost',
     port,
     databaseUrl,
@@ -141,6 +205,10 @@ export function loadConfig(env: Env = process.env): Config {
     codeTtl: integer(env, 'GATEHOUSE_CODE_TTL', 60, 1, 600),
     idTokenTtl: integer(env, 'GATEHOUSE_ID_TOKEN_TTL', 3600, 1, 86_400),
     refreshTokenTtl: integer(env, 'GATEHOUSE_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 366 * 86_400),
+    refreshTokenIdleTtl: integer(env, 'GATEHOUSE_REFRESH_TOKEN_IDLE_TTL', 14 * 86_400, 0, 366 * 86_400),
+    refreshGrace: integer(env, 'GATEHOUSE_REFRESH_GRACE', 10, 0, 300),
+    resources: resources(env, issuerUrl),
+    realm: env.GATEHOUSE_REALM || productName,
     sessionTtl: integer(env, 'GATEHOUSE_SESSION_TTL', 8 * 3600, 60, 90 * 86_400),
     interactionTtl: integer(env, 'GATEHOUSE_INTERACTION_TTL', 1800, 60, 86_400),
     accessTokenAlg: alg(env, 'GATEHOUSE_ACCESS_TOKEN_ALG', 'ES256'),
@@ -148,7 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
     allowInsecureIssuer,
     trustProxy: boolean(env, 'GATEHOUSE_TRUST_PROXY', false),
-    productName: env.GATEHOUSE_PRODUCT_NAME || 'Gatehouse',
+    productName,
     logLevel: env.LOG_LEVEL || 'info',
     passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', 15, 10, 20),
   };

@@ -10,6 +10,8 @@ export interface Deps {
   storage: Storage;
   keys: KeyRing;
   clock: Clock;
+  /** HMAC key for deriving a refresh token's successor (idempotent replay in the grace period). */
+  rotationKey: Buffer;
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

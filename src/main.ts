@@ -2,6 +2,7 @@
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
 import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
+import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
 import { resolveSecret } from './secret.ts';
 import { buildServer } from './server.ts';
@@ -14,7 +15,15 @@ export async function openDeps(config: Config): Promise<Deps & { dialect: string
   const { storage, dialect } = await openStorage(config.databaseUrl);
   await ensureSigningKeys(storage, secret, [config.accessTokenAlg, config.idTokenAlg], systemClock.now());
   const keys = await loadKeyRing(storage, secret, systemClock);
-  return { config, storage, keys, clock: systemClock, dialect, secretFile: generatedAt };
+  return {
+    config,
+    storage,
+    keys,
+    clock: systemClock,
+    rotationKey: rotationKeyFrom(secret),
+    dialect,
+    secretFile: generatedAt,
+  };
 }
 
 export async function startServer(config: Config) {

@@ -13,7 +13,11 @@ export function parseForm(text: string): FormParams {
   const params: FormParams = Object.create(null);
   for (const [key, value] of new URLSearchParams(text)) {
     if (key in params) {
-      if (REPEATABLE.has(key)) continue;
+      // RFC 8707 lets `resource` repeat; its values (URIs, which cannot contain spaces) are kept space-joined.
+      if (REPEATABLE.has(key)) {
+        params[key] = `${params[key]} ${value}`;
+        continue;
+      }
       throw new OAuthError(
         'invalid_request',
         `Parameter "${key.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)}" is repeated`,

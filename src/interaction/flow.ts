@@ -180,6 +180,7 @@ export async function advance(
       scope,
       nonce: request.nonce,
       codeChallenge: request.codeChallenge,
+      resource: request.resource ?? null,
       authTime: who.authTime,
       createdAt: now,
       expiresAt: now + deps.codeTtl * 1000,

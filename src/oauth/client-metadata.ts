@@ -7,7 +7,7 @@ import { randomToken } from '../util/random.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
 import { isValidScopeToken, parseScope } from './scope.ts';
 
-const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token']);
+const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 const AUTH_METHODS = new Set<TokenEndpointAuthMethod>(['client_secret_basic', 'client_secret_post', 'none']);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 
@@ -20,6 +20,8 @@ export interface ClientInput {
   applicationType?: ApplicationType;
   requirePkce?: boolean;
   allowedCorsOrigins?: string[];
+  allowedResources?: string[];
+  nonExpiringTokens?: boolean;
 }
 
 function invalidRedirect(uri: string, why: string): OAuthError {
@@ -66,13 +68,26 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     throw new OAuthError('invalid_client_metadata', 'Unsupported token_endpoint_auth_method');
   }
   const applicationType = input.applicationType ?? (method === 'none' ? 'native' : 'web');
-  if (input.redirectUris.length === 0 || input.redirectUris.length > 20) {
+  const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
+  if (grantTypes.length === 0 || !grantTypes.every((grant) => SUPPORTED_GRANTS.has(grant))) {
+    throw new OAuthError('invalid_client_metadata', 'Unsupported grant type');
+  }
+  if (method === 'none' && grantTypes.includes('client_credentials')) {
+    // RFC 6749 §4.4: the client credentials grant is for clients that can authenticate.
+    throw new OAuthError('invalid_client_metadata', 'A public client cannot use client_credentials');
+  }
+  const needsRedirect = grantTypes.includes('authorization_code');
+  if ((needsRedirect && input.redirectUris.length === 0) || input.redirectUris.length > 20) {
     throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
   }
   for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType);
-  const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
-  if (!grantTypes.every((grant) => SUPPORTED_GRANTS.has(grant))) {
-    throw new OAuthError('invalid_client_metadata', 'Unsupported grant type');
+  for (const resource of input.allowedResources ?? []) {
+    if (!URL.canParse(resource) || resource.includes('#') || resource.length > 2000) {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        'Each resource must be an absolute URI without a fragment',
+      );
+    }
   }
   const scopes = parseScope(input.scope ?? 'openid profile email offline_access');
   if (!scopes.every(isValidScopeToken)) throw new OAuthError('invalid_client_metadata', 'Malformed scope');
@@ -107,6 +122,8 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       requirePkce,
       allowedCorsOrigins: origins,
       idTokenSignedResponseAlg: null,
+      allowedResources: [...new Set(input.allowedResources ?? [])],
+      nonExpiringTokens: input.nonExpiringTokens ?? false,
       createdAt: now,
       disabledAt: null,
     },

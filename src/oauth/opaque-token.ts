@@ -6,6 +6,8 @@ import { randomToken } from '../util/random.ts';
 
 export const TOKEN_PREFIX = {
   refreshToken: 'ghr_',
+  accessToken: 'gha_',
+  apiKey: 'ghk_',
   authorizationCode: 'ghc_',
   clientSecret: 'ghs_',
 } as const;
@@ -17,7 +19,12 @@ function checksum(value: string): string {
 }
 
 export function mintOpaqueToken(prefix: string): string {
-  const body = prefix + randomToken(32);
+  return opaqueTokenFrom(prefix, randomToken(32));
+}
+
+/** Formats 43 base64url characters (256 bits) as a prefixed, checksummed token. */
+export function opaqueTokenFrom(prefix: string, body43: string): string {
+  const body = prefix + body43;
   return body + checksum(body);
 }
 

@@ -1,38 +1,67 @@
-// Minting access tokens: JWTs per RFC 9068 (typ at+jwt), whose jti is recorded so they can be revoked.
+// Minting access tokens in either format: JWTs per RFC 9068 (typ at+jwt, verifiable offline) whose jti is
+// recorded, or opaque `gha_…` tokens whose SHA-256 is recorded (checked by introspection). Either way the
+// record makes the token revocable.
 import { SignJWT } from 'jose';
-import type { SigningAlg } from '../config.ts';
+import type { AccessTokenFormat, SigningAlg } from '../config.ts';
+import type { AccessTokenRecord } from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
+import { sha256 } from '../util/hash.ts';
 import { randomId } from '../util/random.ts';
 import type { KeyRing } from './keys.ts';
+import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
 
-export interface AccessTokenClaims {
+export interface AccessTokenInput {
+  format: AccessTokenFormat;
+  alg: SigningAlg;
   issuer: string;
+  /** The user's id, or the client's for client_credentials (RFC 9068 §2.2). */
   subject: string;
+  userId: string | null;
   audience: string;
   clientId: string;
+  grantId: string;
   scope: string;
   authTime?: number;
   issuedAt: number;
   expiresAt: number;
 }
 
-export async function signAccessToken(
+export async function mintAccessToken(
   keys: KeyRing,
-  alg: SigningAlg,
-  claims: AccessTokenClaims,
-): Promise<{ token: string; jti: string }> {
-  const key = keys.signingKey(alg);
-  const jti = randomId();
-  const payload: Record<string, unknown> = { client_id: claims.clientId, scope: claims.scope };
-  if (claims.authTime !== undefined) payload.auth_time = epochSeconds(claims.authTime);
-  const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
-    .setIssuer(claims.issuer)
-    .setSubject(claims.subject)
-    .setAudience(claims.audience)
-    .setJti(jti)
-    .setIssuedAt(epochSeconds(claims.issuedAt))
-    .setExpirationTime(epochSeconds(claims.expiresAt))
-    .sign(key.privateKey);
-  return { token, jti };
+  input: AccessTokenInput,
+): Promise<{ token: string; record: AccessTokenRecord }> {
+  let token: string;
+  let id: string;
+  if (input.format === 'opaque') {
+    token = mintOpaqueToken(TOKEN_PREFIX.accessToken);
+    id = sha256(token);
+  } else {
+    const key = keys.signingKey(input.alg);
+    id = randomId();
+    const payload: Record<string, unknown> = { client_id: input.clientId, scope: input.scope };
+    if (input.authTime !== undefined) payload.auth_time = epochSeconds(input.authTime);
+    token = await new SignJWT(payload)
+      .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
+      .setIssuer(input.issuer)
+      .setSubject(input.subject)
+      .setAudience(input.audience)
+      .setJti(id)
+      .setIssuedAt(epochSeconds(input.issuedAt))
+      .setExpirationTime(epochSeconds(input.expiresAt))
+      .sign(key.privateKey);
+  }
+  return {
+    token,
+    record: {
+      id,
+      grantId: input.grantId,
+      clientId: input.clientId,
+      userId: input.userId,
+      scope: input.scope,
+      audience: input.audience,
+      createdAt: input.issuedAt,
+      expiresAt: input.expiresAt,
+      revokedAt: null,
+    },
+  };
 }

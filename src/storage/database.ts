@@ -13,6 +13,8 @@ export interface ClientsTable {
   require_pkce: number;
   allowed_cors_origins: string;
   id_token_signed_response_alg: string | null;
+  allowed_resources: string;
+  non_expiring_tokens: number;
   created_at: number;
   disabled_at: number | null;
 }
@@ -65,6 +67,7 @@ export interface AuthorizationCodesTable {
   scope: string;
   nonce: string | null;
   code_challenge: string | null;
+  resource: string | null;
   auth_time: number;
   created_at: number;
   expires_at: number;
@@ -86,6 +89,7 @@ export interface AccessTokensTable {
   client_id: string;
   user_id: string | null;
   scope: string;
+  audience: string;
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
@@ -98,10 +102,35 @@ export interface RefreshTokensTable {
   client_id: string;
   user_id: string;
   scope: string;
+  resource: string | null;
+  parent_id: string | null;
   created_at: number;
   expires_at: number;
+  idle_expires_at: number | null;
   rotated_at: number | null;
+  rotation_fingerprint: string | null;
   revoked_at: number | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  key_hash: string;
+  user_id: string;
+  name: string;
+  scope: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  type: string;
+  client_id: string | null;
+  user_id: string | null;
+  grant_id: string | null;
+  detail: string;
+  created_at: number;
 }
 
 export interface ConsentsTable {
@@ -144,6 +173,8 @@ export interface Database {
   access_tokens: AccessTokensTable;
   refresh_tokens: RefreshTokensTable;
   consents: ConsentsTable;
+  api_keys: ApiKeysTable;
+  security_events: SecurityEventsTable;
   signing_keys: SigningKeysTable;
   login_throttle: LoginThrottleTable;
   settings: SettingsTable;

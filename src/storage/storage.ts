@@ -22,6 +22,10 @@ export interface Client {
   allowedCorsOrigins: string[];
   /** OIDC Registration: alg for ID tokens; null = the server default. */
   idTokenSignedResponseAlg: string | null;
+  /** RFC 8707 resources (audiences) this client may ask for, besides the issuer itself. */
+  allowedResources: string[];
+  /** Legacy (Readmill's `non-expiring` scope): access tokens that never expire and no refresh token. Off by default. */
+  nonExpiringTokens: boolean;
   createdAt: number;
   disabledAt: number | null;
 }
@@ -77,6 +81,8 @@ export interface AuthorizationRequest {
   state: string | null;
   nonce: string | null;
   codeChallenge: string | null;
+  /** RFC 8707: the resource the tokens are for; null = the issuer's own endpoints. */
+  resource: string | null;
   prompt: string[];
   maxAge: number | null;
 }
@@ -92,6 +98,7 @@ export interface AuthorizationCode {
   scope: string;
   nonce: string | null;
   codeChallenge: string | null;
+  resource: string | null;
   authTime: number;
   createdAt: number;
   expiresAt: number;
@@ -113,12 +120,15 @@ export interface Grant {
 }
 
 export interface AccessTokenRecord {
-  /** The JWT's jti (not a secret: the JWT's signature is what makes the token). */
+  /** The JWT's jti, or SHA-256 of an opaque token. */
   id: string;
   grantId: string;
   clientId: string;
+  /** null for client_credentials tokens. */
   userId: string | null;
   scope: string;
+  /** The resource (RFC 8707) the token is for: its `aud`. */
+  audience: string;
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
@@ -130,12 +140,50 @@ export interface RefreshTokenRecord {
   grantId: string;
   clientId: string;
   userId: string;
+  /** The full scope of the grant; a refresh may narrow the access token's scope, never this. */
   scope: string;
+  /** The resource the refresh token's access tokens are for (RFC 8707), or null for the issuer's own. */
+  resource: string | null;
+  /** The refresh token this one replaced. */
+  parentId: string | null;
   createdAt: number;
+  /** Absolute end of the family: inherited from the first refresh token of the grant. */
   expiresAt: number;
+  /** Idle end: createdAt + idle lifetime; null when idle expiry is off. */
+  idleExpiresAt: number | null;
   /** Set when the token was exchanged for a successor (rotation). */
   rotatedAt: number | null;
+  /** Identifies the request that rotated it (scope and resource asked for), for the grace-period replay rule. */
+  rotationFingerprint: string | null;
   revokedAt: number | null;
+}
+
+/** A refresh token as found, with the state of its grant. */
+export interface FoundRefreshToken extends RefreshTokenRecord {
+  grantRevoked: boolean;
+}
+
+export interface ApiKey {
+  id: string;
+  /** SHA-256 of the key. */
+  keyHash: string;
+  userId: string;
+  name: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface SecurityEvent {
+  id: string;
+  /** e.g. refresh_token_reuse, authorization_code_reuse, login_failed, token_revoked, deauthorized. */
+  type: string;
+  clientId: string | null;
+  userId: string | null;
+  grantId: string | null;
+  detail: Record<string, unknown>;
+  createdAt: number;
 }
 
 export interface Consent {
@@ -222,22 +270,59 @@ export interface GrantStore {
    * Idempotent. After it returns, none of the family's tokens is accepted anywhere.
    */
   revoke(id: string, now: number): Promise<void>;
+  /** Revokes every live grant (and its tokens) of one user for one client. Returns how many. */
+  revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number>;
+  /** The live grants of a user, newest first (for "connected apps"). */
+  listActiveForUser(userId: string): Promise<Grant[]>;
 }
 
 export interface AccessTokenStore {
   create(token: AccessTokenRecord): Promise<void>;
-  /** The token's record if it is neither expired nor revoked (its grant included). */
+  /** The token's record if it is neither expired nor revoked (its grant included). One round trip. */
   findActive(id: string, now: number): Promise<AccessTokenRecord | undefined>;
+  /** Revokes one access token. */
+  revoke(id: string, now: number): Promise<void>;
 }
 
 export interface RefreshTokenStore {
   create(token: RefreshTokenRecord): Promise<void>;
+  /** The token in whatever state, with its grant's state; undefined if unknown. */
+  find(tokenHash: string): Promise<FoundRefreshToken | undefined>;
+  /**
+   * Rotation, atomically: marks the parent rotated (only if it is still live and unrotated) and, in the same
+   * transaction, stores its successor and the new access token. Of concurrent calls for one parent exactly
+   * one gets true; the others write nothing and get false.
+   */
+  rotate(
+    parentHash: string,
+    fingerprint: string,
+    now: number,
+    child: RefreshTokenRecord,
+    access: AccessTokenRecord,
+  ): Promise<boolean>;
+}
+
+export interface ApiKeyStore {
+  create(key: ApiKey): Promise<void>;
+  /** The key if it is neither revoked nor expired. */
+  findActive(keyHash: string, now: number): Promise<ApiKey | undefined>;
+  list(userId?: string): Promise<ApiKey[]>;
+  /** Returns false when no live key has that id. */
+  revoke(id: string, now: number): Promise<boolean>;
+}
+
+export interface SecurityEventStore {
+  record(event: SecurityEvent): Promise<void>;
+  /** Newest first. */
+  list(limit: number): Promise<SecurityEvent[]>;
 }
 
 export interface ConsentStore {
   find(userId: string, clientId: string): Promise<Consent | undefined>;
   /** Stores the union of what was granted before and `scope`. */
   grant(userId: string, clientId: string, scope: string, now: number): Promise<void>;
+  /** Forgets the consent (deauthorize, "Remove access"). */
+  forget(userId: string, clientId: string): Promise<void>;
 }
 
 export interface KeyStore {
@@ -274,6 +359,8 @@ export interface Storage {
   accessTokens: AccessTokenStore;
   refreshTokens: RefreshTokenStore;
   consents: ConsentStore;
+  apiKeys: ApiKeyStore;
+  securityEvents: SecurityEventStore;
   keys: KeyStore;
   loginThrottle: LoginThrottleStore;
   settings: SettingStore;

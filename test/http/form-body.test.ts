@@ -54,9 +54,9 @@ describe('parseForm', () => {
     assert.deepEqual({ ...parseForm('code=a&Code=b') }, { code: 'a', Code: 'b' });
   });
 
-  it('resource may repeat: parseForm keeps the first, allValues returns all in order', () => {
+  it('resource may repeat (RFC 8707): parseForm keeps every value, space-joined; allValues returns all', () => {
     const body = 'resource=https%3A%2F%2Fa.example&grant_type=x&resource=https%3A%2F%2Fb.example';
-    assert.equal(parseForm(body).resource, 'https://a.example');
+    assert.equal(parseForm(body).resource, 'https://a.example https://b.example');
     assert.deepEqual(allValues(body, 'resource'), ['https://a.example', 'https://b.example']);
     assert.deepEqual(allValues(body, 'grant_type'), ['x']);
     assert.deepEqual(allValues(body, 'missing'), []);

@@ -186,10 +186,17 @@ describe('buildClient', () => {
     ['the password grant', { grantTypes: ['authorization_code', 'password'] }, 'invalid_client_metadata'],
     ['the implicit grant', { grantTypes: ['implicit'] }, 'invalid_client_metadata'],
     [
-      'client_credentials (not offered yet)',
-      { grantTypes: ['client_credentials'] },
+      'client_credentials for a public client',
+      { grantTypes: ['client_credentials'], tokenEndpointAuthMethod: 'none' },
       'invalid_client_metadata',
     ],
+    ['no grant type at all', { grantTypes: [] }, 'invalid_client_metadata'],
+    [
+      'a resource with a fragment',
+      { allowedResources: ['https://api.example/#x'] },
+      'invalid_client_metadata',
+    ],
+    ['a relative resource', { allowedResources: ['/api'] }, 'invalid_client_metadata'],
     [
       'an unknown auth method',
       { tokenEndpointAuthMethod: 'private_key_jwt' as never },
@@ -202,6 +209,13 @@ describe('buildClient', () => {
       assert.throws(() => buildClient({ ...base, ...change }, NOW), oauthError(code));
     });
   }
+
+  it('a confidential machine client may use client_credentials without any redirect URI', () => {
+    const built = buildClient({ ...base, redirectUris: [], grantTypes: ['client_credentials'] }, NOW);
+    assert.deepEqual(built.client.grantTypes, ['client_credentials']);
+    assert.deepEqual(built.client.redirectUris, []);
+    assert.ok(built.secret);
+  });
 
   it('accepts 20 redirect URIs', () => {
     const redirectUris = Array.from({ length: 20 }, (_, i) => `https://rp.example/${i}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 
-const FORMAT = /^gh[rcs]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
+const FORMAT = /^gh[rcsak]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {

@@ -49,6 +49,8 @@ function newClient(overrides: Partial<Client> = {}): Client {
     requirePkce: true,
     allowedCorsOrigins: ['https://app.example', 'http://127.0.0.1:5173'],
     idTokenSignedResponseAlg: null,
+    allowedResources: ['https://api.example/v1'],
+    nonExpiringTokens: false,
     createdAt: T0,
     disabledAt: null,
     ...overrides,
@@ -79,6 +81,7 @@ function newRequest(overrides: Partial<AuthorizationRequest> = {}): Authorizatio
     state: 'st-1',
     nonce: 'n-1',
     codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    resource: null,
     prompt: ['login', 'consent'],
     maxAge: 300,
     ...overrides,
@@ -113,6 +116,7 @@ function newCode(overrides: Partial<AuthorizationCode> = {}): AuthorizationCode 
     scope: 'openid profile',
     nonce: 'n-1',
     codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    resource: 'https://api.example/v1',
     authTime: T0 - MINUTE,
     createdAt: T0,
     expiresAt: T0 + MINUTE,
@@ -140,6 +144,7 @@ function newAccessToken(grant: Grant, overrides: Partial<AccessTokenRecord> = {}
     clientId: grant.clientId,
     userId: grant.userId,
     scope: grant.scope,
+    audience: 'https://as.example',
     createdAt: T0,
     expiresAt: T0 + 10 * MINUTE,
     revokedAt: null,
@@ -155,9 +160,13 @@ function newRefreshToken(grant: Grant, overrides: Partial<RefreshTokenRecord> = 
     clientId: grant.clientId,
     userId: grant.userId ?? id('user'),
     scope: grant.scope,
+    resource: null,
+    parentId: null,
     createdAt: T0,
     expiresAt: T0 + 30 * 24 * 60 * MINUTE,
+    idleExpiresAt: null,
     rotatedAt: null,
+    rotationFingerprint: null,
     revokedAt: null,
     ...overrides,
   };
@@ -573,35 +582,75 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.grants.revoke(id('grant'), T0); // an unknown grant: nothing to do, no error
       });
 
-      it('refreshTokens.create stores every field', async () => {
+      it('refreshTokens.create stores every field, find reads it back with its grant state', async () => {
         const grant = newGrant();
         await storage.grants.create(grant);
-        const token = newRefreshToken(grant, { rotatedAt: T0 + 1 });
+        const token = newRefreshToken(grant, {
+          rotatedAt: T0 + 1,
+          resource: 'https://api.example/v1',
+          parentId: 'rt-parent',
+          idleExpiresAt: T0 + 5 * MINUTE,
+          rotationFingerprint: 'fp',
+        });
         await storage.refreshTokens.create(token);
-        const row = await opened.db
-          .selectFrom('refresh_tokens')
-          .selectAll()
-          .where('token_hash', '=', token.tokenHash)
-          .executeTakeFirstOrThrow();
-        assert.deepEqual(
-          {
-            tokenHash: row.token_hash,
-            id: row.id,
-            grantId: row.grant_id,
-            clientId: row.client_id,
-            userId: row.user_id,
-            scope: row.scope,
-            createdAt: Number(row.created_at),
-            expiresAt: Number(row.expires_at),
-            rotatedAt: row.rotated_at === null ? null : Number(row.rotated_at),
-            revokedAt: row.revoked_at,
-          },
-          token,
-        );
+        assert.deepEqual(await storage.refreshTokens.find(token.tokenHash), {
+          ...token,
+          grantRevoked: false,
+        });
+        await storage.grants.revoke(grant.id, T0 + 2);
+        const after = await storage.refreshTokens.find(token.tokenHash);
+        assert.equal(after?.grantRevoked, true);
+        assert.equal(after?.revokedAt, T0 + 2);
+        assert.equal(await storage.refreshTokens.find(hash()), undefined);
         await assert.rejects(
           storage.refreshTokens.create({ ...token, id: id('rt') }),
           'token hashes are unique',
         );
+      });
+
+      it('refreshTokens.rotate: of 20 concurrent rotations of one token exactly one wins and writes', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const parent = newRefreshToken(grant);
+        await storage.refreshTokens.create(parent);
+        const attempts = Array.from({ length: 20 }, (_, i) => {
+          const child = newRefreshToken(grant, { parentId: parent.id, createdAt: T0 + 1 });
+          const access = newAccessToken(grant, { id: id(`jti-${i}`) });
+          return storage.refreshTokens
+            .rotate(parent.tokenHash, `fp-${i}`, T0 + 1, child, access)
+            .then((won) => ({
+              won,
+              child,
+              access,
+            }));
+        });
+        const results = await Promise.all(attempts);
+        const winners = results.filter((result) => result.won);
+        assert.equal(winners.length, 1);
+        const found = await storage.refreshTokens.find(parent.tokenHash);
+        assert.equal(found?.rotatedAt, T0 + 1);
+        assert.equal(found?.rotationFingerprint, `fp-${results.indexOf(winners[0]!)}`);
+        for (const result of results) {
+          const child = await storage.refreshTokens.find(result.child.tokenHash);
+          const access = await storage.accessTokens.findActive(result.access.id, T0 + 2);
+          assert.equal(child !== undefined, result.won, 'only the winner stored its successor');
+          assert.equal(access !== undefined, result.won, 'only the winner stored its access token');
+        }
+      });
+
+      it('refreshTokens.rotate refuses a revoked parent', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const parent = newRefreshToken(grant, { revokedAt: T0 });
+        await storage.refreshTokens.create(parent);
+        const won = await storage.refreshTokens.rotate(
+          parent.tokenHash,
+          'fp',
+          T0 + 1,
+          newRefreshToken(grant),
+          newAccessToken(grant),
+        );
+        assert.equal(won, false);
       });
     });
 

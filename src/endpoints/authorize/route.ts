@@ -49,7 +49,11 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   reply.header('cache-control', 'no-store');
   let validated: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
   try {
-    validated = await validateAuthorizationRequest(query, deps.storage);
+    validated = await validateAuthorizationRequest(query, {
+      storage: deps.storage,
+      issuer: deps.config.issuer,
+      resources: deps.config.resources,
+    });
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {

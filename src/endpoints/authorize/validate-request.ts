@@ -1,9 +1,12 @@
 // RFC 6749 §4.1.1 and §4.1.2.1, OAuth 2.1 "Authorization Request", OIDC Core §3.1.2.1, RFC 7636 §4.3.
 // Errors found before client_id and redirect_uri are verified are shown on a page and never redirected
 // (no open redirector, RFC 9700 §4.11.2); every later error is redirected to the client with state and iss.
+
+import type { ResourceConfig } from '../../config.ts';
 import { OAuthError } from '../../errors.ts';
 import { isValidS256Challenge } from '../../oauth/pkce.ts';
 import { findRedirectUri } from '../../oauth/redirect-uri.ts';
+import { resolveResource } from '../../oauth/resource.ts';
 import { isSubset, isValidScopeToken, parseScope } from '../../oauth/scope.ts';
 import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
 
@@ -31,9 +34,15 @@ const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 const MAX_STATE = 4096;
 const MAX_NONCE = 1024;
 
+export interface AuthorizeContext {
+  storage: Storage;
+  issuer: string;
+  resources: readonly ResourceConfig[];
+}
+
 export async function validateAuthorizationRequest(
   query: URLSearchParams,
-  storage: Storage,
+  { storage, issuer, resources }: AuthorizeContext,
 ): Promise<{ client: Client; request: AuthorizationRequest }> {
   const single = (name: string): string | undefined => {
     const values = query.getAll(name);
@@ -121,6 +130,14 @@ export async function validateAuthorizationRequest(
   const nonce = single('nonce') ?? null;
   if (nonce !== null && nonce.length > MAX_NONCE) fail('invalid_request', 'nonce is too long');
 
+  let resource: string | null = null;
+  try {
+    resource = resolveResource(query.getAll('resource'), client, resources, issuer);
+  } catch (error) {
+    if (error instanceof OAuthError) throw new RedirectError(error, { redirectUri, state });
+    throw error;
+  }
+
   return {
     client,
     request: {
@@ -131,6 +148,7 @@ export async function validateAuthorizationRequest(
       state,
       nonce,
       codeChallenge: challenge ?? null,
+      resource,
       prompt,
       maxAge,
     },

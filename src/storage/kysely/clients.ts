@@ -15,6 +15,8 @@ function toClient(row: ClientsTable): Client {
     requirePkce: fromFlag(row.require_pkce),
     allowedCorsOrigins: fromJson(row.allowed_cors_origins),
     idTokenSignedResponseAlg: row.id_token_signed_response_alg,
+    allowedResources: fromJson(row.allowed_resources),
+    nonExpiringTokens: fromFlag(row.non_expiring_tokens),
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
   };
@@ -56,6 +58,8 @@ export function clientStore(db: Db): ClientStore {
             require_pkce: toFlag(client.requirePkce),
             allowed_cors_origins: toJson(client.allowedCorsOrigins),
             id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+            allowed_resources: toJson(client.allowedResources),
+            non_expiring_tokens: toFlag(client.nonExpiringTokens),
             created_at: client.createdAt,
             disabled_at: client.disabledAt,
           })

@@ -5,7 +5,14 @@ import type { Storage } from '../storage.ts';
 import { authorizationCodeStore } from './authorization-codes.ts';
 import { clientStore } from './clients.ts';
 import { interactionStore } from './interactions.ts';
-import { consentStore, keyStore, loginThrottleStore, settingStore } from './misc.ts';
+import {
+  apiKeyStore,
+  consentStore,
+  keyStore,
+  loginThrottleStore,
+  securityEventStore,
+  settingStore,
+} from './misc.ts';
 import { type Db, inTransaction } from './rows.ts';
 import { accessTokenStore, grantStore, refreshTokenStore } from './tokens.ts';
 import { sessionStore, userStore } from './users.ts';
@@ -64,6 +71,8 @@ export function createKyselyStorage(db: Db): Storage {
     accessTokens: failClosed(accessTokenStore(db)),
     refreshTokens: failClosed(refreshTokenStore(db)),
     consents: failClosed(consentStore(db)),
+    apiKeys: failClosed(apiKeyStore(db)),
+    securityEvents: failClosed(securityEventStore(db)),
     keys: failClosed(keyStore(db)),
     loginThrottle: failClosed(loginThrottleStore(db)),
     settings: failClosed(settingStore(db)),

@@ -1,6 +1,15 @@
 // The small stores: remembered consent, signing keys, login throttling, settings.
 import { sql } from 'kysely';
-import type { ConsentStore, KeyStore, LoginThrottleStore, SettingStore } from '../storage.ts';
+import type { ApiKeysTable } from '../database.ts';
+import type {
+  ApiKey,
+  ApiKeyStore,
+  ConsentStore,
+  KeyStore,
+  LoginThrottleStore,
+  SecurityEventStore,
+  SettingStore,
+} from '../storage.ts';
 import { type Db, inTransaction } from './rows.ts';
 
 export function consentStore(db: Db): ConsentStore {
@@ -34,6 +43,103 @@ export function consentStore(db: Db): ConsentStore {
           )
           .execute();
       });
+    },
+    async forget(userId, clientId) {
+      await db
+        .deleteFrom('consents')
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .execute();
+    },
+  };
+}
+
+export function apiKeyStore(db: Db): ApiKeyStore {
+  const toKey = (row: ApiKeysTable): ApiKey => ({
+    id: row.id,
+    keyHash: row.key_hash,
+    userId: row.user_id,
+    name: row.name,
+    scope: row.scope,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  });
+  return {
+    async create(key) {
+      await db
+        .insertInto('api_keys')
+        .values({
+          id: key.id,
+          key_hash: key.keyHash,
+          user_id: key.userId,
+          name: key.name,
+          scope: key.scope,
+          created_at: key.createdAt,
+          expires_at: key.expiresAt,
+          revoked_at: key.revokedAt,
+        })
+        .execute();
+    },
+    async findActive(keyHash, now) {
+      const row = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('key_hash', '=', keyHash)
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .executeTakeFirst();
+      return row && toKey(row);
+    },
+    async list(userId) {
+      let query = db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc');
+      if (userId !== undefined) query = query.where('user_id', '=', userId);
+      return (await query.execute()).map(toKey);
+    },
+    async revoke(id, now) {
+      const result = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}
+
+export function securityEventStore(db: Db): SecurityEventStore {
+  return {
+    async record(event) {
+      await db
+        .insertInto('security_events')
+        .values({
+          id: event.id,
+          type: event.type,
+          client_id: event.clientId,
+          user_id: event.userId,
+          grant_id: event.grantId,
+          detail: JSON.stringify(event.detail),
+          created_at: event.createdAt,
+        })
+        .execute();
+    },
+    async list(limit) {
+      const rows = await db
+        .selectFrom('security_events')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        type: row.type,
+        clientId: row.client_id,
+        userId: row.user_id,
+        grantId: row.grant_id,
+        detail: JSON.parse(row.detail) as Record<string, unknown>,
+        createdAt: row.created_at,
+      }));
     },
   };
 }

@@ -1,5 +1,79 @@
-import type { AccessTokenStore, GrantStore, RefreshTokenStore } from '../storage.ts';
+import type { AccessTokensTable, GrantsTable, RefreshTokensTable } from '../database.ts';
+import type {
+  AccessTokenRecord,
+  AccessTokenStore,
+  Grant,
+  GrantStore,
+  RefreshTokenRecord,
+  RefreshTokenStore,
+} from '../storage.ts';
 import { type Db, inTransaction } from './rows.ts';
+
+function toGrant(row: GrantsTable): Grant {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scope: row.scope,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function accessRow(token: AccessTokenRecord): AccessTokensTable {
+  return {
+    id: token.id,
+    grant_id: token.grantId,
+    client_id: token.clientId,
+    user_id: token.userId,
+    scope: token.scope,
+    audience: token.audience,
+    created_at: token.createdAt,
+    expires_at: token.expiresAt,
+    revoked_at: token.revokedAt,
+  };
+}
+
+function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
+  return {
+    token_hash: token.tokenHash,
+    id: token.id,
+    grant_id: token.grantId,
+    client_id: token.clientId,
+    user_id: token.userId,
+    scope: token.scope,
+    resource: token.resource,
+    parent_id: token.parentId,
+    created_at: token.createdAt,
+    expires_at: token.expiresAt,
+    idle_expires_at: token.idleExpiresAt,
+    rotated_at: token.rotatedAt,
+    rotation_fingerprint: token.rotationFingerprint,
+    revoked_at: token.revokedAt,
+  };
+}
+
+async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
+  if (grantIds.length === 0) return;
+  await db
+    .updateTable('grants')
+    .set({ revoked_at: now })
+    .where('id', 'in', grantIds)
+    .where('revoked_at', 'is', null)
+    .execute();
+  await db
+    .updateTable('access_tokens')
+    .set({ revoked_at: now })
+    .where('grant_id', 'in', grantIds)
+    .where('revoked_at', 'is', null)
+    .execute();
+  await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('grant_id', 'in', grantIds)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
 
 export function grantStore(db: Db): GrantStore {
   return {
@@ -18,38 +92,37 @@ export function grantStore(db: Db): GrantStore {
     },
     async find(id) {
       const row = await db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
-      return (
-        row && {
-          id: row.id,
-          clientId: row.client_id,
-          userId: row.user_id,
-          scope: row.scope,
-          createdAt: row.created_at,
-          revokedAt: row.revoked_at,
-        }
-      );
+      return row && toGrant(row);
     },
     async revoke(id, now) {
-      await inTransaction(db, async (tx) => {
-        await tx
-          .updateTable('grants')
-          .set({ revoked_at: now })
-          .where('id', '=', id)
+      await inTransaction(db, (tx) => revokeGrants(tx, [id], now));
+    },
+    async revokeForUserAndClient(userId, clientId, now) {
+      return inTransaction(db, async (tx) => {
+        const rows = await tx
+          .selectFrom('grants')
+          .select('id')
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
           .where('revoked_at', 'is', null)
           .execute();
-        await tx
-          .updateTable('access_tokens')
-          .set({ revoked_at: now })
-          .where('grant_id', '=', id)
-          .where('revoked_at', 'is', null)
-          .execute();
-        await tx
-          .updateTable('refresh_tokens')
-          .set({ revoked_at: now })
-          .where('grant_id', '=', id)
-          .where('revoked_at', 'is', null)
-          .execute();
+        await revokeGrants(
+          tx,
+          rows.map((row) => row.id),
+          now,
+        );
+        return rows.length;
       });
+    },
+    async listActiveForUser(userId) {
+      const rows = await db
+        .selectFrom('grants')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .orderBy('created_at', 'desc')
+        .execute();
+      return rows.map(toGrant);
     },
   };
 }
@@ -57,19 +130,7 @@ export function grantStore(db: Db): GrantStore {
 export function accessTokenStore(db: Db): AccessTokenStore {
   return {
     async create(token) {
-      await db
-        .insertInto('access_tokens')
-        .values({
-          id: token.id,
-          grant_id: token.grantId,
-          client_id: token.clientId,
-          user_id: token.userId,
-          scope: token.scope,
-          created_at: token.createdAt,
-          expires_at: token.expiresAt,
-          revoked_at: token.revokedAt,
-        })
-        .execute();
+      await db.insertInto('access_tokens').values(accessRow(token)).execute();
     },
     async findActive(id, now) {
       // One round trip: the token and its grant must both be live.
@@ -89,11 +150,20 @@ export function accessTokenStore(db: Db): AccessTokenStore {
           clientId: row.client_id,
           userId: row.user_id,
           scope: row.scope,
+          audience: row.audience,
           createdAt: row.created_at,
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
         }
       );
+    },
+    async revoke(id, now) {
+      await db
+        .updateTable('access_tokens')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
     },
   };
 }
@@ -101,21 +171,51 @@ export function accessTokenStore(db: Db): AccessTokenStore {
 export function refreshTokenStore(db: Db): RefreshTokenStore {
   return {
     async create(token) {
-      await db
-        .insertInto('refresh_tokens')
-        .values({
-          token_hash: token.tokenHash,
-          id: token.id,
-          grant_id: token.grantId,
-          client_id: token.clientId,
-          user_id: token.userId,
-          scope: token.scope,
-          created_at: token.createdAt,
-          expires_at: token.expiresAt,
-          rotated_at: token.rotatedAt,
-          revoked_at: token.revokedAt,
-        })
-        .execute();
+      await db.insertInto('refresh_tokens').values(refreshRow(token)).execute();
+    },
+    async find(tokenHash) {
+      const row = await db
+        .selectFrom('refresh_tokens')
+        .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
+        .selectAll('refresh_tokens')
+        .select('grants.revoked_at as grant_revoked_at')
+        .where('refresh_tokens.token_hash', '=', tokenHash)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        tokenHash: row.token_hash,
+        id: row.id,
+        grantId: row.grant_id,
+        clientId: row.client_id,
+        userId: row.user_id,
+        scope: row.scope,
+        resource: row.resource,
+        parentId: row.parent_id,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        idleExpiresAt: row.idle_expires_at,
+        rotatedAt: row.rotated_at,
+        rotationFingerprint: row.rotation_fingerprint,
+        revokedAt: row.revoked_at,
+        grantRevoked: row.grant_revoked_at !== null,
+      };
+    },
+    async rotate(parentHash, fingerprint, now, child, access) {
+      return inTransaction(db, async (tx) => {
+        // The atomicity lives in this conditional UPDATE: on PostgreSQL a concurrent caller waits for the row
+        // lock, re-reads rotated_at and updates nothing; on SQLite transactions are serialized.
+        const claimed = await tx
+          .updateTable('refresh_tokens')
+          .set({ rotated_at: now, rotation_fingerprint: fingerprint })
+          .where('token_hash', '=', parentHash)
+          .where('rotated_at', 'is', null)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) !== 1) return false;
+        await tx.insertInto('refresh_tokens').values(refreshRow(child)).execute();
+        await tx.insertInto('access_tokens').values(accessRow(access)).execute();
+        return true;
+      });
     },
   };
 }

@@ -17,6 +17,8 @@ export const initial: Migration = {
       .addColumn('require_pkce', 'integer', (c) => c.notNull())
       .addColumn('allowed_cors_origins', 'text', (c) => c.notNull())
       .addColumn('id_token_signed_response_alg', 'text')
+      .addColumn('allowed_resources', 'text', (c) => c.notNull())
+      .addColumn('non_expiring_tokens', 'integer', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('disabled_at', 'bigint')
       .execute();
@@ -78,6 +80,7 @@ export const initial: Migration = {
       .addColumn('scope', 'text', (c) => c.notNull())
       .addColumn('nonce', 'text')
       .addColumn('code_challenge', 'text')
+      .addColumn('resource', 'text')
       .addColumn('auth_time', 'bigint', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
@@ -111,6 +114,7 @@ export const initial: Migration = {
       .addColumn('client_id', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text')
       .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('audience', 'text', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
       .addColumn('revoked_at', 'bigint')
@@ -130,9 +134,13 @@ export const initial: Migration = {
       .addColumn('client_id', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text')
+      .addColumn('parent_id', 'text')
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('idle_expires_at', 'bigint')
       .addColumn('rotated_at', 'bigint')
+      .addColumn('rotation_fingerprint', 'text')
       .addColumn('revoked_at', 'bigint')
       .execute();
     await db.schema.createIndex('refresh_tokens_grant_id').on('refresh_tokens').column('grant_id').execute();
@@ -140,6 +148,35 @@ export const initial: Migration = {
       .createIndex('refresh_tokens_expires_at')
       .on('refresh_tokens')
       .column('expires_at')
+      .execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('api_keys_user_id').on('api_keys').column('user_id').execute();
+
+    await db.schema
+      .createTable('security_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('client_id', 'text')
+      .addColumn('user_id', 'text')
+      .addColumn('grant_id', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('security_events_created_at')
+      .on('security_events')
+      .column('created_at')
       .execute();
 
     await db.schema

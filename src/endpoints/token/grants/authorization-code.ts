@@ -1,10 +1,12 @@
-// RFC 6749 §4.1.3, RFC 7636 §4.6, OAuth 2.1 "Token Endpoint Extension" and "Reuse of Authorization Codes".
+// RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2, OAuth 2.1 "Token Endpoint Extension" and "Reuse of
+// Authorization Codes".
 import { OAuthError } from '../../../errors.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
 import { verifyPkce } from '../../../oauth/pkce.ts';
+import { parseScope } from '../../../oauth/scope.ts';
 import type { AuthorizationCode, Client } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
-import { issueTokens } from './issue.ts';
+import { mintTokenSet, refreshAllowed } from './issue.ts';
 import type { GrantHandler } from './types.ts';
 
 const invalid = (detail: string) =>
@@ -30,7 +32,7 @@ function checkBinding(stored: AuthorizationCode, client: Client, redirectUri?: s
 
 export const authorizationCode = {
   grantType: 'authorization_code',
-  parameters: ['code', 'redirect_uri', 'code_verifier'],
+  parameters: ['code', 'redirect_uri', 'code_verifier', 'resource'],
   async handle(deps, client, params) {
     const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
     if (!code) throw new OAuthError('invalid_request', 'The request has no code');
@@ -46,6 +48,10 @@ export const authorizationCode = {
     // neither burns the code for the real client (SECURITY.md B-07, C-04) nor triggers the revocation below
     // (a denial of service, C-03). Guessing the verifier is hopeless: it carries at least 256 bits.
     checkBinding(stored, client, redirectUri, verifier);
+    // RFC 8707 §2.2: the token request may repeat the resource; it cannot switch to another.
+    if (params.resource !== undefined && params.resource !== (stored.resource ?? deps.config.issuer)) {
+      throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
+    }
 
     // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL.
     const result =
@@ -54,18 +60,38 @@ export const authorizationCode = {
     if (result === undefined || result.status === 'reused') {
       // RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails.
       await deps.storage.grants.revoke(stored.grantId, now);
+      await deps.storage.securityEvents.record({
+        id: crypto.randomUUID(),
+        type: 'authorization_code_reuse',
+        clientId: client.id,
+        userId: stored.userId,
+        grantId: stored.grantId,
+        detail: {},
+        createdAt: now,
+      });
       throw invalid('authorization code reused; its tokens were revoked');
     }
 
     const user = await deps.storage.users.findById(stored.userId);
     if (!user || user.disabledAt !== null) throw invalid('user no longer exists or is disabled');
-    return issueTokens(deps, {
+    const set = await mintTokenSet(deps, {
       client,
       user,
       grantId: stored.grantId,
       scope: stored.scope,
+      grantScope: stored.scope,
+      resource: stored.resource,
       authTime: stored.authTime,
       nonce: stored.nonce,
+      refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
+      idToken: true,
     });
+    // Every row of this response commits together, or none does. The grant row already exists (it was created
+    // with the code), so a revocation of the grant that races with this insert still covers these tokens.
+    await deps.storage.transaction(async (tx) => {
+      await tx.accessTokens.create(set.access);
+      if (set.refresh) await tx.refreshTokens.create(set.refresh);
+    });
+    return set.response;
   },
 } satisfies GrantHandler;

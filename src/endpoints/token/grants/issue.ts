@@ -1,61 +1,114 @@
-// Minting the token response for a grant: access token (RFC 9068 JWT), refresh token, ID token. Shared by every
-// grant so that each issues tokens the same way.
-
+// Minting a token response: access token (JWT or opaque, per resource), refresh token, ID token. Shared by
+// every grant so that each issues tokens the same way; the grant decides how the records are stored.
 import type { SigningAlg } from '../../../config.ts';
 import type { Deps } from '../../../deps.ts';
 import { userClaims } from '../../../oauth/claims.ts';
 import { signIdToken } from '../../../oauth/id-token.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
+import { resourceConfig } from '../../../oauth/resource.ts';
 import { parseScope } from '../../../oauth/scope.ts';
-import { signAccessToken } from '../../../oauth/tokens.ts';
-import type { Client, User } from '../../../storage/storage.ts';
+import { mintAccessToken } from '../../../oauth/tokens.ts';
+import type { AccessTokenRecord, Client, RefreshTokenRecord, User } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
 import { randomId } from '../../../util/random.ts';
 import type { TokenResponse } from './types.ts';
 
-export interface IssueInput {
+/** Readmill's non-expiring tokens: a hundred years, the value its documentation shows. */
+const NON_EXPIRING_SECONDS = 3_155_673_599;
+
+export interface TokenSetInput {
   client: Client;
-  user: User;
+  /** null for client_credentials. */
+  user: User | null;
   grantId: string;
+  /** The access token's scope (a refresh may narrow it). */
   scope: string;
-  authTime: number;
-  nonce: string | null;
+  /** The grant's full scope, carried by the refresh token. */
+  grantScope: string;
+  resource: string | null;
+  authTime?: number;
+  nonce?: string | null;
+  /** How to produce the refresh token: a new random one, a given successor, or none. */
+  refresh:
+    | { kind: 'new' }
+    | { kind: 'successor'; token: string; parent: RefreshTokenRecord }
+    | { kind: 'none' };
+  idToken: boolean;
 }
 
-export function wantsRefreshToken(deps: Deps, client: Client, scopes: readonly string[]): boolean {
+export interface TokenSet {
+  response: TokenResponse;
+  access: AccessTokenRecord;
+  refresh: RefreshTokenRecord | undefined;
+}
+
+export function refreshAllowed(deps: Deps, client: Client, scopes: readonly string[]): boolean {
   if (!client.grantTypes.includes('refresh_token')) return false;
+  if (nonExpiring(client, scopes)) return false;
   // MCP clients register for the refresh grant and never ask for offline_access; OIDC's stricter reading
   // (offline_access required) is a setting.
   return !deps.config.requireOfflineAccess || scopes.includes('offline_access');
 }
 
-export async function issueTokens(deps: Deps, input: IssueInput): Promise<TokenResponse> {
+function nonExpiring(client: Client, scopes: readonly string[]): boolean {
+  return client.nonExpiringTokens && scopes.includes('non-expiring');
+}
+
+export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<TokenSet> {
   const { config, clock, keys } = deps;
   const now = clock.now();
   const scopes = parseScope(input.scope);
-  const accessExpiresAt = now + config.accessTokenTtl * 1000;
-  const access = await signAccessToken(keys, config.accessTokenAlg, {
+  const resource = resourceConfig(config.resources, input.resource, config.issuer);
+  const lifetime = nonExpiring(input.client, scopes) ? NON_EXPIRING_SECONDS : config.accessTokenTtl;
+  const access = await mintAccessToken(keys, {
+    format: resource.format,
+    alg: config.accessTokenAlg,
     issuer: config.issuer,
-    subject: input.user.id,
-    audience: config.issuer,
+    subject: input.user?.id ?? input.client.id,
+    userId: input.user?.id ?? null,
+    audience: resource.uri,
     clientId: input.client.id,
+    grantId: input.grantId,
     scope: input.scope,
     authTime: input.authTime,
     issuedAt: now,
-    expiresAt: accessExpiresAt,
+    expiresAt: now + lifetime * 1000,
   });
-  const refreshToken = wantsRefreshToken(deps, input.client, scopes)
-    ? mintOpaqueToken(TOKEN_PREFIX.refreshToken)
-    : undefined;
+
+  let refreshToken: string | undefined;
+  let refresh: RefreshTokenRecord | undefined;
+  if (input.refresh.kind !== 'none' && input.user) {
+    refreshToken =
+      input.refresh.kind === 'new' ? mintOpaqueToken(TOKEN_PREFIX.refreshToken) : input.refresh.token;
+    const parent = input.refresh.kind === 'successor' ? input.refresh.parent : undefined;
+    refresh = {
+      tokenHash: sha256(refreshToken),
+      id: randomId(),
+      grantId: input.grantId,
+      clientId: input.client.id,
+      userId: input.user.id,
+      scope: input.grantScope,
+      resource: input.resource,
+      parentId: parent?.id ?? null,
+      createdAt: now,
+      // The family's absolute end never moves; rotation only renews the idle window.
+      expiresAt: parent?.expiresAt ?? now + config.refreshTokenTtl * 1000,
+      idleExpiresAt: config.refreshTokenIdleTtl > 0 ? now + config.refreshTokenIdleTtl * 1000 : null,
+      rotatedAt: null,
+      rotationFingerprint: null,
+      revokedAt: null,
+    };
+  }
+
   let idToken: string | undefined;
-  if (scopes.includes('openid')) {
+  if (input.idToken && input.user && scopes.includes('openid')) {
     const alg = (input.client.idTokenSignedResponseAlg as SigningAlg | null) ?? config.idTokenAlg;
     idToken = await signIdToken(keys, alg, {
       issuer: config.issuer,
       subject: input.user.id,
       clientId: input.client.id,
-      nonce: input.nonce,
-      authTime: input.authTime,
+      nonce: input.nonce ?? null,
+      authTime: input.authTime ?? now,
       issuedAt: now,
       expiresAt: now + config.idTokenTtl * 1000,
       accessToken: access.token,
@@ -63,42 +116,13 @@ export async function issueTokens(deps: Deps, input: IssueInput): Promise<TokenR
     });
   }
 
-  // Every row of this response commits together, or none does. The grant row already exists (it was created
-  // with the code), so a revocation of the grant that races with this insert still covers these tokens.
-  await deps.storage.transaction(async (tx) => {
-    await tx.accessTokens.create({
-      id: access.jti,
-      grantId: input.grantId,
-      clientId: input.client.id,
-      userId: input.user.id,
-      scope: input.scope,
-      createdAt: now,
-      expiresAt: accessExpiresAt,
-      revokedAt: null,
-    });
-    if (refreshToken) {
-      await tx.refreshTokens.create({
-        tokenHash: sha256(refreshToken),
-        id: randomId(),
-        grantId: input.grantId,
-        clientId: input.client.id,
-        userId: input.user.id,
-        scope: input.scope,
-        createdAt: now,
-        expiresAt: now + config.refreshTokenTtl * 1000,
-        rotatedAt: null,
-        revokedAt: null,
-      });
-    }
-  });
-
   const response: TokenResponse = {
     access_token: access.token,
     token_type: 'Bearer',
-    expires_in: config.accessTokenTtl,
+    expires_in: lifetime,
     scope: input.scope,
   };
   if (refreshToken) response.refresh_token = refreshToken;
   if (idToken) response.id_token = idToken;
-  return response;
+  return { response, access: access.record, refresh };
 }

@@ -1,0 +1,55 @@
+// RFC 6749 §4.4, RFC 9068 §2.2 (sub is the client), RFC 8707. Machine to machine: no user, no refresh token.
+import { OAuthError } from '../../../errors.ts';
+import { resolveResource } from '../../../oauth/resource.ts';
+import { formatScope, isSubset, isValidScopeToken, parseScope } from '../../../oauth/scope.ts';
+import { randomId } from '../../../util/random.ts';
+import { mintTokenSet } from './issue.ts';
+import type { GrantHandler } from './types.ts';
+
+// Scopes about a person make no sense without one.
+const USER_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+export const clientCredentials = {
+  grantType: 'client_credentials',
+  parameters: ['scope', 'resource'],
+  async handle(deps, client, params) {
+    if (client.tokenEndpointAuthMethod === 'none') {
+      throw new OAuthError('unauthorized_client', 'Public clients cannot use client_credentials');
+    }
+    const allowed = parseScope(client.scope).filter((scope) => !USER_SCOPES.has(scope));
+    const requested = params.scope === undefined ? allowed : parseScope(params.scope);
+    if (!requested.every(isValidScopeToken) || !isSubset(requested, allowed)) {
+      throw new OAuthError('invalid_scope', 'The client may not request that scope');
+    }
+    const resource = resolveResource(
+      params.resource ? params.resource.split(' ') : [],
+      client,
+      deps.config.resources,
+      deps.config.issuer,
+    );
+    const grantId = randomId();
+    const scope = formatScope(requested);
+    const set = await mintTokenSet(deps, {
+      client,
+      user: null,
+      grantId,
+      scope,
+      grantScope: scope,
+      resource,
+      refresh: { kind: 'none' },
+      idToken: false,
+    });
+    await deps.storage.transaction(async (tx) => {
+      await tx.grants.create({
+        id: grantId,
+        clientId: client.id,
+        userId: null,
+        scope,
+        createdAt: deps.clock.now(),
+        revokedAt: null,
+      });
+      await tx.accessTokens.create(set.access);
+    });
+    return set.response;
+  },
+} satisfies GrantHandler;
