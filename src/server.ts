@@ -7,9 +7,14 @@ import fastifyHelmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Deps } from './deps.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
+import { registerDeauthorize } from './endpoints/deauthorize/route.ts';
 import { registerDiscovery } from './endpoints/discovery/route.ts';
 import { registerHealth } from './endpoints/health/route.ts';
+import { registerIntrospect } from './endpoints/introspect/route.ts';
 import { registerJwks } from './endpoints/jwks/route.ts';
+import { registerResourceMetadata } from './endpoints/resource-metadata/route.ts';
+import { registerRevoke } from './endpoints/revoke/route.ts';
+import { registerTestToken } from './endpoints/test-token/route.ts';
 import { registerToken } from './endpoints/token/route.ts';
 import { registerUserinfo } from './endpoints/userinfo/route.ts';
 import { OAuthError } from './errors.ts';
@@ -17,6 +22,8 @@ import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
+import { tokenIntrospector } from './oauth/introspection.ts';
+import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerConsent } from './pages/consent/route.ts';
 import { registerLogin } from './pages/login/route.ts';
 import { registerSetup } from './pages/setup/route.ts';
@@ -37,6 +44,14 @@ const serializers = {
 
 export async function buildServer(deps: Deps, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
+  const now = () => deps.clock.now();
+  const introspect = tokenIntrospector({
+    storage: deps.storage,
+    keys: deps.keys,
+    issuer: config.issuer,
+    now,
+  });
+  const ownResource = ownResourceVerifier(config, introspect, now);
   const secure = config.issuer.startsWith('https:');
   const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
   const app = Fastify({
@@ -86,12 +101,18 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     enableCors(protocol, deps.storage, [
       '/token',
       '/userinfo',
+      '/revoke',
       '/jwks',
       '/.well-known/openid-configuration',
       '/.well-known/oauth-authorization-server',
     ]);
     registerToken(protocol, deps);
-    registerUserinfo(protocol, deps);
+    registerUserinfo(protocol, deps, ownResource);
+    registerIntrospect(protocol, deps, introspect);
+    registerRevoke(protocol, deps, introspect);
+    registerDeauthorize(protocol, deps, ownResource);
+    registerTestToken(protocol, ownResource);
+    registerResourceMetadata(protocol, deps);
     registerJwks(protocol, deps);
     registerDiscovery(protocol, deps);
     registerHealth(protocol, deps);

@@ -1,26 +1,24 @@
 // OIDC Core §5.3: UserInfo, GET and POST, with the access token in the Authorization header (RFC 6750 §2.1).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
-import { OAuthError } from '../../errors.ts';
-import { bearerVerifier, insufficientScope, readBearer } from '../../oauth/bearer.ts';
 import { userClaims } from '../../oauth/claims.ts';
-import { parseScope } from '../../oauth/scope.ts';
+import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
+import { BearerError } from '../../resource/errors.ts';
+import type { Verifier } from '../../resource/verify.ts';
 
-export function registerUserinfo(app: FastifyInstance, deps: Deps) {
-  const verify = bearerVerifier(deps.keys, deps.storage, deps.config.issuer, () => deps.clock.now());
+export function registerUserinfo(app: FastifyInstance, deps: Deps, verifier: Verifier) {
   async function userinfo(request: FastifyRequest, reply: FastifyReply) {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    const record = await verify(readBearer(request.headers.authorization));
-    const scopes = parseScope(record.scope);
-    if (!scopes.includes('openid')) throw insufficientScope('openid');
-    const user = record.userId ? await deps.storage.users.findById(record.userId) : undefined;
+    const token = tokenOf(request)!;
+    const user =
+      token.subject !== token.clientId ? await deps.storage.users.findById(token.subject) : undefined;
     if (!user || user.disabledAt !== null) {
-      throw new OAuthError('invalid_token', 'The user no longer exists', {
-        headers: { 'WWW-Authenticate': 'Bearer realm="gatehouse", error="invalid_token"' },
-      });
+      const error = new BearerError('invalid_token', 'The token does not speak for a user');
+      return reply.code(401).header('www-authenticate', error.challenge(verifier.options)).send(error.body());
     }
-    return userClaims(user, scopes);
+    return userClaims(user, token.scopes);
   }
-  app.get('/userinfo', userinfo);
-  app.post('/userinfo', userinfo);
+  const options = { preHandler: fastifyAuthenticate(verifier, 'openid') };
+  app.get('/userinfo', options, userinfo);
+  app.post('/userinfo', options, userinfo);
 }

@@ -1,0 +1,18 @@
+// Dialpad's deauthorize: POST with the app's bearer token and an empty body revokes every token the app holds
+// for that user and forgets the consent.
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { deauthorize } from '../../oauth/deauthorize.ts';
+import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
+import type { Verifier } from '../../resource/verify.ts';
+
+export function registerDeauthorize(app: FastifyInstance, deps: Deps, verifier: Verifier) {
+  app.post('/oauth/deauthorize', { preHandler: fastifyAuthenticate(verifier) }, async (request, reply) => {
+    const token = tokenOf(request)!;
+    reply.header('cache-control', 'no-store');
+    // client_credentials tokens speak for no user: there is nothing to deauthorize.
+    if (token.subject === token.clientId) return reply.code(200).send({ revoked: 0 });
+    const revoked = await deauthorize(deps.storage, token.subject, token.clientId, deps.clock.now());
+    return reply.code(200).send({ revoked });
+  });
+}

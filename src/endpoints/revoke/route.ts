@@ -1,0 +1,38 @@
+// RFC 7009: a client revokes one of its own tokens. A refresh token takes its whole family (grant) with it;
+// an access token goes alone. Unknown tokens, and other clients' tokens, answer 200 and change nothing.
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import type { FormParams } from '../../http/form-body.ts';
+import { authenticateClient, readClientCredentials } from '../../oauth/client-auth.ts';
+import type { Introspect } from '../../oauth/introspection.ts';
+
+export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Introspect) {
+  app.post('/revoke', async (request, reply) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    const params = (request.body ?? {}) as FormParams;
+    const client = await authenticateClient(
+      deps.storage,
+      readClientCredentials(request.headers.authorization, params),
+    );
+    if (!params.token) throw new OAuthError('invalid_request', 'The request has no token');
+    // token_type_hint is only a hint (RFC 7009 §2.1): the token's own prefix or shape says what it is.
+    const active = await introspect(params.token, client.id);
+    if (active && active.client_id === client.id) {
+      const now = deps.clock.now();
+      if (active.kind === 'refresh_token' && active.grantId)
+        await deps.storage.grants.revoke(active.grantId, now);
+      else if (active.kind === 'access_token') await deps.storage.accessTokens.revoke(active.recordId, now);
+      await deps.storage.securityEvents.record({
+        id: crypto.randomUUID(),
+        type: 'token_revoked',
+        clientId: client.id,
+        userId: active.userId,
+        grantId: active.grantId,
+        detail: { kind: active.kind },
+        createdAt: now,
+      });
+    }
+    return reply.code(200).send();
+  });
+}

@@ -1,0 +1,21 @@
+// Read AI's GET /oauth/test-token-with-scopes: who a token speaks for, for which client, with which scopes.
+import type { FastifyInstance } from 'fastify';
+import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
+import type { Verifier } from '../../resource/verify.ts';
+
+export function registerTestToken(app: FastifyInstance, verifier: Verifier) {
+  app.get(
+    '/oauth/test-token-with-scopes',
+    { preHandler: fastifyAuthenticate(verifier) },
+    async (request, reply) => {
+      const token = tokenOf(request)!;
+      reply.header('cache-control', 'no-store');
+      return {
+        sub: token.subject,
+        client_id: token.clientId,
+        scopes: token.scopes,
+        expires_at: token.expiresAt ?? null,
+      };
+    },
+  );
+}

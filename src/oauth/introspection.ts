@@ -1,0 +1,141 @@
+// What a token is, for the introspection endpoint (RFC 7662) and Gatehouse's own protected endpoints alike:
+// one function, so that both always agree. Anything inactive (unknown, expired, revoked, malformed) is null,
+// and nobody learns which.
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
+import type { Storage } from '../storage/storage.ts';
+import { epochSeconds } from '../util/clock.ts';
+import { sha256 } from '../util/hash.ts';
+import type { KeyRing } from './keys.ts';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
+
+/** RFC 7662 §2.2, plus the token kind Gatehouse knows it by. */
+export interface ActiveToken {
+  active: true;
+  kind: 'access_token' | 'refresh_token' | 'api_key';
+  scope: string;
+  client_id: string;
+  sub: string;
+  aud: string;
+  iss: string;
+  exp?: number;
+  iat: number;
+  token_type: 'Bearer' | 'refresh_token';
+  /** The record id (jti of a JWT, id of an API key); internal, not sent by the endpoint. */
+  recordId: string;
+  grantId: string | null;
+  userId: string | null;
+}
+
+export interface IntrospectionDeps {
+  storage: Storage;
+  keys: KeyRing;
+  issuer: string;
+  now: () => number;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export function tokenIntrospector(deps: IntrospectionDeps) {
+  let jwks = deps.keys.jwks();
+  let keySet = createLocalJWKSet(jwks as JSONWebKeySet);
+  const currentKeySet = () => {
+    if (deps.keys.jwks() !== jwks) {
+      jwks = deps.keys.jwks();
+      keySet = createLocalJWKSet(jwks as JSONWebKeySet);
+    }
+    return keySet;
+  };
+
+  async function accessTokenRecord(token: string) {
+    if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.accessToken))
+      return deps.storage.accessTokens.findActive(sha256(token), deps.now());
+    if (token.length > 8192 || !JWT_SHAPE.test(token)) return undefined;
+    try {
+      if (decodeProtectedHeader(token).typ !== 'at+jwt') return undefined;
+      const { payload } = await jwtVerify(token, currentKeySet(), {
+        issuer: deps.issuer,
+        typ: 'at+jwt',
+        currentDate: new Date(deps.now()),
+      });
+      return typeof payload.jti === 'string'
+        ? deps.storage.accessTokens.findActive(payload.jti, deps.now())
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The active token, or null. `forClient` limits refresh tokens to the client that holds them. */
+  return async function introspect(token: string, forClient?: string): Promise<ActiveToken | null> {
+    const now = deps.now();
+    if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.refreshToken)) {
+      const found = await deps.storage.refreshTokens.find(sha256(token));
+      if (
+        !found ||
+        found.clientId !== forClient ||
+        found.revokedAt !== null ||
+        found.rotatedAt !== null ||
+        found.grantRevoked ||
+        now >= found.expiresAt ||
+        (found.idleExpiresAt !== null && now >= found.idleExpiresAt)
+      ) {
+        return null;
+      }
+      return {
+        active: true,
+        kind: 'refresh_token',
+        scope: found.scope,
+        client_id: found.clientId,
+        sub: found.userId,
+        aud: found.resource ?? deps.issuer,
+        iss: deps.issuer,
+        exp: epochSeconds(Math.min(found.expiresAt, found.idleExpiresAt ?? Number.POSITIVE_INFINITY)),
+        iat: epochSeconds(found.createdAt),
+        token_type: 'refresh_token',
+        recordId: found.id,
+        grantId: found.grantId,
+        userId: found.userId,
+      };
+    }
+    if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.apiKey)) {
+      const key = await deps.storage.apiKeys.findActive(sha256(token), now);
+      if (!key) return null;
+      const user = await deps.storage.users.findById(key.userId);
+      if (!user || user.disabledAt !== null) return null;
+      return {
+        active: true,
+        kind: 'api_key',
+        scope: key.scope,
+        client_id: `api-key:${key.id}`,
+        sub: key.userId,
+        aud: deps.issuer,
+        iss: deps.issuer,
+        exp: key.expiresAt === null ? undefined : epochSeconds(key.expiresAt),
+        iat: epochSeconds(key.createdAt),
+        token_type: 'Bearer',
+        recordId: key.id,
+        grantId: null,
+        userId: key.userId,
+      };
+    }
+    const record = await accessTokenRecord(token);
+    if (!record) return null;
+    return {
+      active: true,
+      kind: 'access_token',
+      scope: record.scope,
+      client_id: record.clientId,
+      sub: record.userId ?? record.clientId,
+      aud: record.audience,
+      iss: deps.issuer,
+      exp: epochSeconds(record.expiresAt),
+      iat: epochSeconds(record.createdAt),
+      token_type: 'Bearer',
+      recordId: record.id,
+      grantId: record.grantId,
+      userId: record.userId,
+    };
+  };
+}
+
+export type Introspect = ReturnType<typeof tokenIntrospector>;

@@ -1,0 +1,23 @@
+// Gatehouse's own protected endpoints (userinfo, deauthorize, the token test endpoint) check tokens with the
+// same resource-server library an API would use, asking the in-process introspection so that revoked tokens
+// are refused at once.
+import type { Config } from '../config.ts';
+import { createVerifier, type IntrospectionResponse, type Verifier } from '../resource/verify.ts';
+import type { Introspect } from './introspection.ts';
+
+export function ownResourceVerifier(config: Config, introspect: Introspect, now: () => number): Verifier {
+  return createVerifier({
+    issuer: config.issuer,
+    audience: config.issuer,
+    realm: config.realm,
+    resourceMetadata: `${config.issuer}/.well-known/oauth-protected-resource`,
+    introspectEverything: true,
+    now,
+    introspection: async (token): Promise<IntrospectionResponse> => {
+      const active = await introspect(token);
+      if (!active || active.kind === 'refresh_token') return { active: false };
+      const { recordId: _r, grantId: _g, userId: _u, kind: _k, ...response } = active;
+      return response;
+    },
+  });
+}

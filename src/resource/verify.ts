@@ -1,0 +1,251 @@
+// The framework-neutral core of the resource-server library: find the token in a request, check it, and
+// return who it speaks for — or a BearerError that says exactly what RFC 6750 wants said.
+//
+// JWT access tokens (RFC 9068) are checked offline against the issuer's JWKS (fetched once, refetched when an
+// unknown kid appears, at most every 30 s). Opaque tokens (gha_…, ghk_…) are first checked for their CRC32
+// tail, so a mistyped token never costs a network call, then introspected (RFC 7662) with a short cache.
+import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
+import { BearerError, type ChallengeOptions } from './errors.ts';
+
+export interface VerifiedToken {
+  subject: string;
+  clientId: string;
+  scopes: string[];
+  audience: string[];
+  /** Epoch seconds; undefined for a token that does not expire (API keys without an end). */
+  expiresAt: number | undefined;
+  format: 'jwt' | 'opaque';
+  claims: Record<string, unknown>;
+}
+
+/** RFC 7662 response (the fields the library reads). */
+export interface IntrospectionResponse {
+  active: boolean;
+  sub?: string;
+  client_id?: string;
+  scope?: string;
+  aud?: string | string[];
+  exp?: number;
+  iss?: string;
+  token_type?: string;
+  [key: string]: unknown;
+}
+
+export interface VerifierOptions extends ChallengeOptions {
+  /** The authorization server's issuer identifier. */
+  issuer: string;
+  /** This resource's identifier(s): a token must carry one of them in `aud`. */
+  audience: string | string[];
+  /** Where to get the issuer's keys: its jwks_uri, or a key-lookup function (jose's JWTVerifyGetKey). */
+  jwks?: string | JWTVerifyGetKey;
+  /**
+   * How to introspect opaque tokens: the endpoint and this resource server's client credentials, or a function
+   * (in-process use). When `introspectEverything` is true, JWTs are introspected too, which sees revocations.
+   */
+  introspection?:
+    | { endpoint: string; clientId: string; clientSecret: string; cacheSeconds?: number }
+    | ((token: string) => Promise<IntrospectionResponse>);
+  introspectEverything?: boolean;
+  /** Legacy APIs only (off by default): accept `Authorization: OAuth …` (Readmill). */
+  allowOAuthScheme?: boolean;
+  /** Legacy APIs only (off by default, RFC 6750 §2.3 discourages it): accept `?access_token=`. */
+  allowQueryToken?: boolean;
+  /** Seconds of clock skew tolerated on exp/iat. */
+  clockTolerance?: number;
+  now?: () => number;
+}
+
+export interface RequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  /** Path and query, as in node's IncomingMessage.url. */
+  url?: string;
+}
+
+const HEADER = /^(Bearer|OAuth) +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export interface Verifier {
+  /** Checks the request's token; throws BearerError. */
+  verifyRequest(request: RequestLike): Promise<VerifiedToken>;
+  /** Checks a token string; throws BearerError. */
+  verifyToken(token: string): Promise<VerifiedToken>;
+  options: VerifierOptions;
+}
+
+/** Throws 403 insufficient_scope unless the token carries every scope named. */
+export function requireScopes(token: VerifiedToken, ...scopes: string[]): void {
+  const missing = scopes.filter((scope) => !token.scopes.includes(scope));
+  if (missing.length) {
+    throw new BearerError(
+      'insufficient_scope',
+      `The token lacks the scope ${missing.join(' ')}`,
+      scopes.join(' '),
+    );
+  }
+}
+
+export function extractToken(
+  request: RequestLike,
+  options: Pick<VerifierOptions, 'allowOAuthScheme' | 'allowQueryToken'>,
+): string {
+  let header = request.headers.authorization;
+  if (Array.isArray(header)) {
+    if (header.length > 1) throw new BearerError('invalid_request', 'Send one Authorization header');
+    header = header[0];
+  }
+  const query = options.allowQueryToken
+    ? new URLSearchParams(request.url?.split('?')[1] ?? '').getAll('access_token')
+    : [];
+  if (header !== undefined) {
+    if (query.length) throw new BearerError('invalid_request', 'Send the token one way only');
+    const match = HEADER.exec(header);
+    if (!match?.[2]) {
+      if (/^(Bearer|OAuth)\b/i.test(header))
+        throw new BearerError('invalid_request', 'The Authorization header is malformed');
+      throw new BearerError(undefined);
+    }
+    if (match[1]?.toLowerCase() === 'oauth' && !options.allowOAuthScheme) throw new BearerError(undefined);
+    return match[2];
+  }
+  if (query.length === 1 && query[0]) return query[0];
+  if (query.length > 1) throw new BearerError('invalid_request', 'access_token is repeated');
+  throw new BearerError(undefined);
+}
+
+function fromIntrospection(result: IntrospectionResponse, format: 'jwt' | 'opaque'): VerifiedToken {
+  return {
+    subject: String(result.sub ?? ''),
+    clientId: String(result.client_id ?? ''),
+    scopes: typeof result.scope === 'string' ? result.scope.split(' ').filter(Boolean) : [],
+    audience: result.aud === undefined ? [] : Array.isArray(result.aud) ? result.aud : [result.aud],
+    expiresAt: result.exp,
+    format,
+    claims: result,
+  };
+}
+
+function remoteIntrospection(
+  config: { endpoint: string; clientId: string; clientSecret: string; cacheSeconds?: number },
+  now: () => number,
+) {
+  const cache = new Map<string, { result: IntrospectionResponse; until: number }>();
+  const credentials = Buffer.from(
+    `${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`,
+  ).toString('base64');
+  const ttl = (config.cacheSeconds ?? 30) * 1000;
+  return async (token: string): Promise<IntrospectionResponse> => {
+    const cached = cache.get(token);
+    if (cached && cached.until > now()) return cached.result;
+    const response = await fetch(config.endpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${credentials}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+      redirect: 'error',
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error(`introspection answered ${response.status}`);
+    const result = (await response.json()) as IntrospectionResponse;
+    if (result.active === true) {
+      // Never cache past the token's own expiry; never cache "inactive" (a new token may appear at once).
+      const until = Math.min(
+        now() + ttl,
+        typeof result.exp === 'number' ? result.exp * 1000 : Number.POSITIVE_INFINITY,
+      );
+      if (cache.size > 10_000) cache.clear();
+      cache.set(token, { result, until });
+    }
+    return result;
+  };
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const now = options.now ?? Date.now;
+  const audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
+  const keys: JWTVerifyGetKey | undefined =
+    typeof options.jwks === 'string'
+      ? createRemoteJWKSet(new URL(options.jwks), { cooldownDuration: 30_000, timeoutDuration: 5000 })
+      : options.jwks;
+  const introspect =
+    typeof options.introspection === 'function'
+      ? options.introspection
+      : options.introspection
+        ? remoteIntrospection(options.introspection, now)
+        : undefined;
+
+  function checkIntrospected(result: IntrospectionResponse, format: 'jwt' | 'opaque'): VerifiedToken {
+    if (result.active !== true) throw new BearerError('invalid_token', 'The access token is not active');
+    if (result.token_type !== undefined && result.token_type.toLowerCase() !== 'bearer') {
+      throw new BearerError('invalid_token', 'This is not an access token');
+    }
+    if (result.iss !== undefined && result.iss !== options.issuer) {
+      throw new BearerError('invalid_token', 'The access token comes from another issuer');
+    }
+    const verified = fromIntrospection(result, format);
+    if (!verified.audience.some((aud) => audiences.includes(aud))) {
+      throw new BearerError('invalid_token', 'The access token is not meant for this resource');
+    }
+    if (verified.expiresAt !== undefined && verified.expiresAt * 1000 <= now()) {
+      throw new BearerError('invalid_token', 'The access token expired');
+    }
+    return verified;
+  }
+
+  async function callIntrospection(token: string, format: 'jwt' | 'opaque'): Promise<VerifiedToken> {
+    if (!introspect) throw new BearerError('invalid_token', 'The access token is invalid');
+    let result: IntrospectionResponse;
+    try {
+      result = await introspect(token);
+    } catch (cause) {
+      // The authorization server could not be asked: fail closed, and say it is not the client's fault.
+      const error = new BearerError('invalid_token', 'The access token could not be checked right now');
+      (error as { cause?: unknown }).cause = cause;
+      throw error;
+    }
+    return checkIntrospected(result, format);
+  }
+
+  async function verifyToken(token: string): Promise<VerifiedToken> {
+    if (token.startsWith(TOKEN_PREFIX.accessToken) || token.startsWith(TOKEN_PREFIX.apiKey)) {
+      const prefix = token.startsWith(TOKEN_PREFIX.apiKey) ? TOKEN_PREFIX.apiKey : TOKEN_PREFIX.accessToken;
+      if (!isWellFormedOpaqueToken(token, prefix))
+        throw new BearerError('invalid_token', 'The access token is malformed');
+      return callIntrospection(token, 'opaque');
+    }
+    if (!JWT_SHAPE.test(token)) throw new BearerError('invalid_token', 'The access token is malformed');
+    if (options.introspectEverything) return callIntrospection(token, 'jwt');
+    if (!keys) throw new BearerError('invalid_token', 'The access token is invalid');
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        audience: audiences,
+        typ: 'at+jwt',
+        clockTolerance: options.clockTolerance ?? 5,
+        currentDate: new Date(now()),
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
+      });
+      return {
+        subject: String(payload.sub),
+        clientId: String(payload.client_id),
+        scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+        audience: Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [],
+        expiresAt: payload.exp,
+        format: 'jwt',
+        claims: payload as Record<string, unknown>,
+      };
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired)
+        throw new BearerError('invalid_token', 'The access token expired');
+      if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
+        throw new BearerError('invalid_token', 'The access token could not be checked right now');
+      }
+      throw new BearerError('invalid_token', 'The access token is invalid');
+    }
+  }
+
+  return {
+    options,
+    verifyToken,
+    verifyRequest: (request) => verifyToken(extractToken(request, options)),
+  };
+}
