@@ -1,6 +1,7 @@
 // Process entry: loadConfig → open storage (migrate) → keys → buildServer → listen.
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import type { Deps } from './deps.ts';
+import { purgeExpired } from './housekeeping.ts';
 import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
@@ -35,8 +36,14 @@ export async function startServer(config: Config) {
     60_000,
   );
   reload.unref();
+  const housekeeping = setInterval(
+    () => purgeExpired(deps.storage, deps.clock).catch((err) => app.log.warn({ err }, 'purge failed')),
+    10 * 60_000,
+  );
+  housekeeping.unref();
   app.addHook('onClose', async () => {
     clearInterval(reload);
+    clearInterval(housekeeping);
     await deps.storage.close();
   });
   await app.listen({ port: config.port, host: config.host });

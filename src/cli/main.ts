@@ -2,14 +2,27 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
 import { type Command, type CommandIO, UsageError } from './command.ts';
+import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { keysRotate } from './commands/keys-rotate.ts';
 import { migrate } from './commands/migrate.ts';
+import { purge } from './commands/purge.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
 
-export const COMMANDS: readonly Command[] = [start, migrate, usersAdd, clientsAdd, clientsList, keysRotate];
+export const COMMANDS: readonly Command[] = [
+  start,
+  migrate,
+  usersAdd,
+  clientsAdd,
+  clientsList,
+  keysRotate,
+  apiKeysCreate,
+  apiKeysList,
+  apiKeysRevoke,
+  purge,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.words.join(' ').length));

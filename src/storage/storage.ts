@@ -349,6 +349,16 @@ export interface SettingStore {
   delete(key: string): Promise<boolean>;
 }
 
+/** Deleting what has expired, in bounded batches. Safe to run from several processes at once. */
+export interface HousekeepingStore {
+  /**
+   * Deletes up to `batchSize` expired rows of each kind and returns how many went, per table. Used refresh
+   * tokens stay until their family's absolute expiry, so a late replay is still caught as reuse; used codes
+   * stay a day past expiry for the same reason.
+   */
+  purgeExpired(now: number, batchSize: number): Promise<Record<string, number>>;
+}
+
 export interface Storage {
   clients: ClientStore;
   users: UserStore;
@@ -364,6 +374,7 @@ export interface Storage {
   keys: KeyStore;
   loginThrottle: LoginThrottleStore;
   settings: SettingStore;
+  housekeeping: HousekeepingStore;
   /** Runs `work` in one database transaction; the Storage it receives writes inside it. */
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; rejects otherwise. */

@@ -835,6 +835,98 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('housekeeping, API keys, security events, grant management', () => {
+      it('purgeExpired deletes expired rows in bounded batches and keeps live ones and recent used codes', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const now = T0 + 2 * 24 * 60 * MINUTE;
+        const expired = Array.from({ length: 5 }, () => newAccessToken(grant, { expiresAt: now - 1 }));
+        const live = newAccessToken(grant, { expiresAt: now + MINUTE });
+        for (const token of [...expired, live]) await storage.accessTokens.create(token);
+        const oldCode = newCode({ expiresAt: now - 25 * 60 * MINUTE });
+        const recentUsedCode = newCode({ expiresAt: now - MINUTE, consumedAt: now - MINUTE });
+        await storage.authorizationCodes.create(oldCode);
+        await storage.authorizationCodes.create(recentUsedCode);
+        const first = await storage.housekeeping.purgeExpired(now, 3);
+        assert.ok((first.access_tokens ?? 0) <= 3 && (first.access_tokens ?? 0) > 0, JSON.stringify(first));
+        for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 3);
+        for (const token of expired) {
+          assert.equal(await storage.accessTokens.findActive(token.id, now - 2), undefined);
+        }
+        assert.ok(await storage.accessTokens.findActive(live.id, now));
+        assert.equal(await storage.authorizationCodes.find(oldCode.codeHash), undefined);
+        assert.ok(
+          await storage.authorizationCodes.find(recentUsedCode.codeHash),
+          'used codes stay a day for reuse detection',
+        );
+      });
+
+      it('api keys: findActive honours revocation and expiry; revoke answers true once', async () => {
+        const key = {
+          id: id('key'),
+          keyHash: hash(),
+          userId: id('user'),
+          name: 'ci',
+          scope: 'meeting:read',
+          createdAt: T0,
+          expiresAt: T0 + MINUTE,
+          revokedAt: null,
+        };
+        await storage.apiKeys.create(key);
+        assert.deepEqual(await storage.apiKeys.findActive(key.keyHash, T0), key);
+        assert.equal(await storage.apiKeys.findActive(key.keyHash, T0 + MINUTE), undefined);
+        assert.ok((await storage.apiKeys.list(key.userId)).some((k) => k.id === key.id));
+        assert.equal(await storage.apiKeys.revoke(key.id, T0), true);
+        assert.equal(await storage.apiKeys.revoke(key.id, T0), false);
+        assert.equal(await storage.apiKeys.findActive(key.keyHash, T0), undefined);
+      });
+
+      it('security events are listed newest first', async () => {
+        const base = { clientId: null, userId: null, grantId: null, detail: { n: 1 } };
+        await storage.securityEvents.record({
+          ...base,
+          id: id('ev'),
+          type: 'first',
+          createdAt: T0 + 10 * MINUTE,
+        });
+        await storage.securityEvents.record({
+          ...base,
+          id: id('ev'),
+          type: 'second',
+          createdAt: T0 + 11 * MINUTE,
+        });
+        const events = await storage.securityEvents.list(2);
+        assert.deepEqual(
+          events.map((event) => event.type),
+          ['second', 'first'],
+        );
+        assert.deepEqual(events[0]?.detail, { n: 1 });
+      });
+
+      it('revokeForUserAndClient revokes that pair only; consents.forget forgets', async () => {
+        const user = id('user');
+        const client = id('client');
+        const mine = [
+          newGrant({ userId: user, clientId: client }),
+          newGrant({ userId: user, clientId: client }),
+        ];
+        const other = newGrant({ userId: user, clientId: id('client') });
+        for (const grant of [...mine, other]) await storage.grants.create(grant);
+        const token = newAccessToken(mine[0]!);
+        await storage.accessTokens.create(token);
+        assert.equal((await storage.grants.listActiveForUser(user)).length, 3);
+        assert.equal(await storage.grants.revokeForUserAndClient(user, client, T0 + 1), 2);
+        assert.equal(await storage.accessTokens.findActive(token.id, T0), undefined);
+        assert.deepEqual(
+          (await storage.grants.listActiveForUser(user)).map((g) => g.id),
+          [other.id],
+        );
+        await storage.consents.grant(user, client, 'openid', T0);
+        await storage.consents.forget(user, client);
+        assert.equal(await storage.consents.find(user, client), undefined);
+      });
+    });
+
     describe('transaction', () => {
       it('commits on success and returns the work result; reads inside see the writes', async () => {
         const client = newClient();

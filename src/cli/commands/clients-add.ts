@@ -10,7 +10,8 @@ export const clientsAdd: Command = {
   usage:
     'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
     '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]\n' +
-    '                      [--cors-origin https://app.example…]',
+    '                      [--cors-origin https://app.example…] [--grant client_credentials…] [--resource URI…]\n' +
+    '                      [--non-expiring]',
   options: {
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
@@ -20,6 +21,9 @@ export const clientsAdd: Command = {
     'no-refresh': { type: 'boolean' },
     'pkce-optional': { type: 'boolean' },
     'cors-origin': { type: 'string', multiple: true },
+    grant: { type: 'string', multiple: true },
+    resource: { type: 'string', multiple: true },
+    'non-expiring': { type: 'boolean' },
   },
   async run({ values }, io) {
     const config = loadConfig(io.env);
@@ -31,7 +35,11 @@ export const clientsAdd: Command = {
           name: String(values.name ?? ''),
           redirectUris: (values['redirect-uri'] as string[] | undefined) ?? [],
           scope: typeof values.scope === 'string' ? values.scope : undefined,
-          grantTypes: values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token'],
+          grantTypes:
+            (values.grant as string[] | undefined) ??
+            (values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token']),
+          allowedResources: (values.resource as string[] | undefined) ?? [],
+          nonExpiringTokens: values['non-expiring'] === true,
           tokenEndpointAuthMethod: isPublic
             ? 'none'
             : ((values['auth-method'] as 'client_secret_basic' | 'client_secret_post' | undefined) ??
@@ -52,6 +60,9 @@ export const clientsAdd: Command = {
         application_type: client.applicationType,
         require_pkce: client.requirePkce,
       };
+      if (client.allowedResources.length) output.resources = client.allowedResources;
+      if (client.allowedCorsOrigins.length) output.allowed_cors_origins = client.allowedCorsOrigins;
+      if (client.nonExpiringTokens) output.non_expiring_tokens = true;
       if (secret) output.client_secret = secret;
       io.stdout(`${JSON.stringify(output, null, 2)}\n`);
       if (secret) io.stderr('The client_secret is shown once: store it now.\n');

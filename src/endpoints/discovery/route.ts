@@ -18,7 +18,15 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint: `${issuer}/introspect`,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    scopes_supported: [
+      ...new Set([
+        'openid',
+        'profile',
+        'email',
+        'offline_access',
+        ...deps.config.resources.flatMap((r) => r.scopes),
+      ]),
+    ],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: [...GRANTS.keys()],

@@ -4,6 +4,7 @@ import { StorageUnavailableError } from '../../errors.ts';
 import type { Storage } from '../storage.ts';
 import { authorizationCodeStore } from './authorization-codes.ts';
 import { clientStore } from './clients.ts';
+import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
 import {
   apiKeyStore,
@@ -76,6 +77,7 @@ export function createKyselyStorage(db: Db): Storage {
     keys: failClosed(keyStore(db)),
     loginThrottle: failClosed(loginThrottleStore(db)),
     settings: failClosed(settingStore(db)),
+    housekeeping: failClosed(housekeepingStore(db)),
     async transaction(work) {
       try {
         return await inTransaction(db, (tx) => work(createKyselyStorage(tx)));

@@ -79,7 +79,10 @@ function assertTokens(response: LightMyRequestResponse): TokenBody {
 }
 
 /** A refresh response: 200 with a refresh token that differs from the one presented (rotation). */
-function assertRotated(response: LightMyRequestResponse, presented: string): TokenBody & { refresh_token: string } {
+function assertRotated(
+  response: LightMyRequestResponse,
+  presented: string,
+): TokenBody & { refresh_token: string } {
   const body = assertTokens(response);
   assert.ok(body.refresh_token, `no refresh_token in ${response.body}`);
   assert.notEqual(body.refresh_token, presented, 'the refresh token was not rotated');
@@ -210,7 +213,11 @@ describe('refresh: rotation and the grace-period replay', () => {
     const first = assertRotated(await refresh(s, s.rt0), s.rt0);
     server.clock.advance(3000);
     const replay = assertTokens(await refresh(s, s.rt0));
-    assert.equal(replay.refresh_token, first.refresh_token, 'a replay inside grace returns the same successor');
+    assert.equal(
+      replay.refresh_token,
+      first.refresh_token,
+      'a replay inside grace returns the same successor',
+    );
     assert.equal(replay.scope, first.scope);
     assert.notEqual(replay.access_token, first.access_token, 'the replay gets a fresh access token');
     await assertAccessTokenWorks(server, replay.access_token, s.user.id);
@@ -356,11 +363,7 @@ describe('refresh: binding and scope (E-01..E-03, D-13)', () => {
     // Another client's live refresh token, or a well-formed unknown one: refused before any lookup.
     const other = await session();
     assertError(await refresh(party, other.rt0), 400, 'unauthorized_client');
-    assertError(
-      await refresh(party, mintOpaqueToken(TOKEN_PREFIX.refreshToken)),
-      400,
-      'unauthorized_client',
-    );
+    assertError(await refresh(party, mintOpaqueToken(TOKEN_PREFIX.refreshToken)), 400, 'unauthorized_client');
     assertRotated(await refresh(other, other.rt0), other.rt0);
   });
 });
@@ -493,10 +496,7 @@ describe('refresh: token format (E-12, E-13)', () => {
       'one body character flipped': flip(rt, 10),
       'the first body character flipped': flip(rt, TOKEN_PREFIX.refreshToken.length),
       'one checksum character flipped': flip(rt, rt.length - 1),
-      'one character flipped, checksum recomputed': opaqueTokenFrom(
-        TOKEN_PREFIX.refreshToken,
-        flip(body, 5),
-      ),
+      'one character flipped, checksum recomputed': opaqueTokenFrom(TOKEN_PREFIX.refreshToken, flip(body, 5)),
       'the prefix changed': `ghx_${rt.slice(4)}`,
       'an access-token prefix with a valid checksum': opaqueTokenFrom(TOKEN_PREFIX.accessToken, body),
       'truncated by one': rt.slice(0, -1),
@@ -511,7 +511,7 @@ describe('refresh: token format (E-12, E-13)', () => {
       'non-ASCII': `${rt.slice(0, 20)}é${rt.slice(21)}`,
       'a NUL byte': `${rt.slice(0, 20)}\u0000${rt.slice(21)}`,
       'a well-formed unknown token': mintOpaqueToken(TOKEN_PREFIX.refreshToken),
-      "the access token": s.tokens.access_token,
+      'the access token': s.tokens.access_token,
     };
     for (const [label, value] of Object.entries(tampered)) {
       assert.notEqual(value, rt, label);
@@ -588,7 +588,10 @@ describe('refresh: settings', () => {
       const body = assertRotated(await refresh(s, s.rt0), s.rt0);
       assert.equal(body.scope, 'openid offline_access');
       // Narrowing the access token away from offline_access does not cost the refresh token.
-      const narrow = assertRotated(await refresh(s, body.refresh_token, { scope: 'openid' }), body.refresh_token);
+      const narrow = assertRotated(
+        await refresh(s, body.refresh_token, { scope: 'openid' }),
+        body.refresh_token,
+      );
       assertRotated(await refresh(s, narrow.refresh_token), narrow.refresh_token);
     } finally {
       await oidc.close();
@@ -601,7 +604,10 @@ describe('refresh: settings', () => {
   });
 
   it('GATEHOUSE_ACCESS_TOKEN_FORMAT=opaque: refreshed access tokens are opaque gha_ tokens with a record', async () => {
-    const opaque = await buildTestServer({ GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque', GATEHOUSE_REFRESH_GRACE: '0' });
+    const opaque = await buildTestServer({
+      GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque',
+      GATEHOUSE_REFRESH_GRACE: '0',
+    });
     try {
       const s = await session(opaque);
       assert.ok(s.tokens.access_token.startsWith(TOKEN_PREFIX.accessToken), s.tokens.access_token);
@@ -609,7 +615,10 @@ describe('refresh: settings', () => {
       assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
       assert.ok(isWellFormedOpaqueToken(body.access_token, TOKEN_PREFIX.accessToken));
       assert.equal(body.scope, FULL_SCOPE);
-      const record = await opaque.deps.storage.accessTokens.findActive(sha256(body.access_token), opaque.clock.now());
+      const record = await opaque.deps.storage.accessTokens.findActive(
+        sha256(body.access_token),
+        opaque.clock.now(),
+      );
       assert.ok(record, 'the opaque access token has a live record');
       assert.equal(record.clientId, s.client.id);
       assert.equal(record.userId, s.user.id);

@@ -1,0 +1,40 @@
+// Long-lived API keys a user (Dialpad: an admin using the API for their own company) creates for their own
+// account. They are bearer tokens (`ghk_…`) that introspection and the resource-server library accept; only
+// their SHA-256 is stored, and the key is shown once.
+import { mintOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
+import { isValidScopeToken, parseScope } from '../oauth/scope.ts';
+import type { ApiKey, Storage } from '../storage/storage.ts';
+import { sha256 } from '../util/hash.ts';
+import { randomId } from '../util/random.ts';
+import { UserInputError } from './users.ts';
+
+export interface NewApiKeyInput {
+  userId: string;
+  name: string;
+  scope: string;
+  expiresInDays?: number;
+}
+
+export async function createApiKey(
+  storage: Storage,
+  input: NewApiKeyInput,
+  now: number,
+): Promise<{ key: string; record: ApiKey }> {
+  const name = input.name.trim();
+  if (!name || name.length > 200) throw new UserInputError('Give the key a name of at most 200 characters.');
+  const scopes = parseScope(input.scope);
+  if (!scopes.every(isValidScopeToken)) throw new UserInputError('The scope is malformed.');
+  const key = mintOpaqueToken(TOKEN_PREFIX.apiKey);
+  const record: ApiKey = {
+    id: randomId(),
+    keyHash: sha256(key),
+    userId: input.userId,
+    name,
+    scope: scopes.join(' '),
+    createdAt: now,
+    expiresAt: input.expiresInDays ? now + input.expiresInDays * 86_400_000 : null,
+    revokedAt: null,
+  };
+  await storage.apiKeys.create(record);
+  return { key, record };
+}

@@ -1,0 +1,132 @@
+import { createApiKey } from '../../accounts/api-keys.ts';
+import { UserInputError } from '../../accounts/users.ts';
+import { loadConfig } from '../../config.ts';
+import { openStorage } from '../../storage/open.ts';
+import type { ApiKey } from '../../storage/storage.ts';
+import { type Command, UsageError } from '../command.ts';
+
+function describe(key: ApiKey, email: string | undefined) {
+  return {
+    id: key.id,
+    name: key.name,
+    user: email ?? key.userId,
+    scope: key.scope,
+    created_at: new Date(key.createdAt).toISOString(),
+    expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
+    status:
+      key.revokedAt !== null
+        ? 'revoked'
+        : key.expiresAt !== null && key.expiresAt <= Date.now()
+          ? 'expired'
+          : 'active',
+  };
+}
+
+export const apiKeysCreate: Command = {
+  words: ['api-keys', 'create'],
+  summary: 'Create a long-lived API key for a user (printed once)',
+  usage: 'gatehouse api-keys create --user EMAIL --name NAME [--scope "…"] [--expires-in-days N]',
+  options: {
+    user: { type: 'string' },
+    name: { type: 'string' },
+    scope: { type: 'string' },
+    'expires-in-days': { type: 'string' },
+  },
+  async run({ values }, io) {
+    if (typeof values.user !== 'string' || typeof values.name !== 'string') {
+      throw new UsageError('--user and --name are required.');
+    }
+    const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days']);
+    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
+      throw new UsageError('--expires-in-days takes a whole number from 1 to 3650.');
+    }
+    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    try {
+      const user = await storage.users.findByEmail(values.user);
+      if (!user) {
+        io.stderr(`No user with the email ${values.user}.\n`);
+        return 1;
+      }
+      const { key, record } = await createApiKey(
+        storage,
+        {
+          userId: user.id,
+          name: values.name,
+          scope: typeof values.scope === 'string' ? values.scope : '',
+          expiresInDays: days,
+        },
+        Date.now(),
+      );
+      io.stdout(`${JSON.stringify({ ...describe(record, user.email), api_key: key }, null, 2)}\n`);
+      io.stderr('The api_key is shown once: store it now. Send it as "Authorization: Bearer <api_key>".\n');
+      return 0;
+    } catch (error) {
+      if (error instanceof UserInputError) {
+        io.stderr(`${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    } finally {
+      await storage.close();
+    }
+  },
+};
+
+export const apiKeysList: Command = {
+  words: ['api-keys', 'list'],
+  summary: 'List API keys (never the keys themselves)',
+  usage: 'gatehouse api-keys list [--user EMAIL]',
+  options: { user: { type: 'string' } },
+  async run({ values }, io) {
+    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    try {
+      let userId: string | undefined;
+      if (typeof values.user === 'string') {
+        const user = await storage.users.findByEmail(values.user);
+        if (!user) {
+          io.stderr(`No user with the email ${values.user}.\n`);
+          return 1;
+        }
+        userId = user.id;
+      }
+      const keys = await storage.apiKeys.list(userId);
+      const emails = new Map<string, string | undefined>();
+      for (const key of keys) {
+        if (!emails.has(key.userId))
+          emails.set(key.userId, (await storage.users.findById(key.userId))?.email);
+      }
+      io.stdout(
+        `${JSON.stringify(
+          keys.map((key) => describe(key, emails.get(key.userId))),
+          null,
+          2,
+        )}\n`,
+      );
+      return 0;
+    } finally {
+      await storage.close();
+    }
+  },
+};
+
+export const apiKeysRevoke: Command = {
+  words: ['api-keys', 'revoke'],
+  summary: 'Revoke an API key by its id; it stops working at once',
+  usage: 'gatehouse api-keys revoke ID',
+  options: {},
+  async run({ positionals }, io) {
+    const id = positionals[0];
+    if (!id || positionals.length > 1) throw new UsageError('Give exactly one key ID.');
+    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    try {
+      if (!(await storage.apiKeys.revoke(id, Date.now()))) {
+        io.stderr(`No active API key with the id ${id}.\n`);
+        return 1;
+      }
+      io.stdout(`Revoked API key ${id}.\n`);
+      return 0;
+    } finally {
+      await storage.close();
+    }
+  },
+};

@@ -1,0 +1,27 @@
+// The periodic purge of expired codes, tokens, sessions and interactions (and `gatehouse purge`): bounded
+// batches with a pause between them, so requests keep their share of the database.
+import type { Storage } from './storage/storage.ts';
+import type { Clock } from './util/clock.ts';
+
+export interface PurgeOptions {
+  batchSize?: number;
+  /** Stop after this many batches per run; the next run continues. */
+  maxBatches?: number;
+  pauseMs?: number;
+}
+
+export async function purgeExpired(storage: Storage, clock: Clock, options: PurgeOptions = {}) {
+  const batchSize = options.batchSize ?? 500;
+  const totals: Record<string, number> = {};
+  for (let batch = 0; batch < (options.maxBatches ?? 200); batch++) {
+    const counts = await storage.housekeeping.purgeExpired(clock.now(), batchSize);
+    let busiest = 0;
+    for (const [table, count] of Object.entries(counts)) {
+      totals[table] = (totals[table] ?? 0) + count;
+      busiest = Math.max(busiest, count);
+    }
+    if (busiest < batchSize) break;
+    await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 20));
+  }
+  return totals;
+}
