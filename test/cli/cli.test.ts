@@ -105,10 +105,14 @@ describe('gatehouse --help and usage errors', () => {
 
   it('the expected commands exist', () => {
     assert.deepEqual(COMMANDS.map((command) => command.words.join(' ')).sort(), [
+      'api-keys create',
+      'api-keys list',
+      'api-keys revoke',
       'clients add',
       'clients list',
       'keys rotate',
       'migrate',
+      'purge',
       'start',
       'users add',
     ]);
