@@ -2,6 +2,7 @@
 // endpoint parks a validated request here; the login and consent pages report what the user did; advance()
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
 import { OAuthError } from '../errors.ts';
+import { isUsable } from '../oauth/client-metadata.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
 import { appendParams } from '../oauth/redirect-uri.ts';
 import { parseScope } from '../oauth/scope.ts';
@@ -130,7 +131,7 @@ export async function advance(
   if (interaction.denied) return fail(new OAuthError('access_denied', 'The user denied the request'));
 
   const client = await deps.storage.clients.find(interaction.clientId);
-  if (!client || client.disabledAt !== null) return { kind: 'expired' };
+  if (!isUsable(client)) return { kind: 'expired' };
 
   const who = authenticatedUser(interaction, session, now);
   const user = who && (await deps.storage.users.findById(who.userId));

@@ -4,6 +4,7 @@
 import { OAuthError } from '../errors.ts';
 import type { Client, Storage, TokenEndpointAuthMethod } from '../storage/storage.ts';
 import { constantTimeEqual, sha256 } from '../util/hash.ts';
+import { isUsable } from './client-metadata.ts';
 
 export interface ClientCredentials {
   method: TokenEndpointAuthMethod;
@@ -73,7 +74,7 @@ export function readClientCredentials(
 export async function authenticateClient(storage: Storage, credentials: ClientCredentials): Promise<Client> {
   const basicUsed = credentials.method === 'client_secret_basic';
   const client = await storage.clients.find(credentials.clientId);
-  if (!client || client.disabledAt !== null) throw invalidClient(basicUsed, 'unknown or disabled client');
+  if (!isUsable(client)) throw invalidClient(basicUsed, 'unknown, disabled or pending client');
   if (client.tokenEndpointAuthMethod !== credentials.method) {
     throw invalidClient(
       basicUsed,

@@ -1,7 +1,12 @@
 // Client metadata rules (RFC 7591 §2, RFC 8252, OAuth 2.1 "Client Redirection Endpoint"): one rule set for
 // the CLI, and later for dynamic registration and the developer portal.
 import { OAuthError } from '../errors.ts';
-import type { ApplicationType, Client, TokenEndpointAuthMethod } from '../storage/storage.ts';
+import type {
+  ApplicationType,
+  Client,
+  ClientDisplayMetadata,
+  TokenEndpointAuthMethod,
+} from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
 import { randomToken } from '../util/random.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
@@ -22,6 +27,11 @@ export interface ClientInput {
   allowedCorsOrigins?: string[];
   allowedResources?: string[];
   nonExpiringTokens?: boolean;
+  status?: Client['status'];
+  registeredVia?: Client['registeredVia'];
+  metadata?: ClientDisplayMetadata;
+  /** RFC 7592: also mint a registration access token so the client can manage itself. */
+  withRegistrationToken?: boolean;
 }
 
 function invalidRedirect(uri: string, why: string): OAuthError {
@@ -53,10 +63,42 @@ export function checkRedirectUri(uri: string, applicationType: ApplicationType):
   throw invalidRedirect(uri, 'uses a scheme that is not allowed');
 }
 
+/** Display URIs are shown as links and never fetched by the server (SECURITY.md H-05): https only. */
+export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDisplayMetadata {
+  const out: ClientDisplayMetadata = {};
+  for (const field of ['client_uri', 'logo_uri', 'policy_uri', 'tos_uri'] as const) {
+    const value = metadata[field];
+    if (value === undefined) continue;
+    if (
+      typeof value !== 'string' ||
+      value.length > 2000 ||
+      !value.startsWith('https://') ||
+      !URL.canParse(value)
+    ) {
+      throw new OAuthError('invalid_client_metadata', `${field} must be an https URL`);
+    }
+    out[field] = value;
+  }
+  if (metadata.contacts !== undefined) {
+    const contacts = metadata.contacts;
+    if (
+      !Array.isArray(contacts) ||
+      contacts.length > 5 ||
+      !contacts.every((c) => typeof c === 'string' && c.length <= 320)
+    ) {
+      throw new OAuthError('invalid_client_metadata', 'contacts must be at most 5 strings');
+    }
+    out.contacts = contacts;
+  }
+  return out;
+}
+
 export interface NewClient {
   client: Client;
   /** Shown once, never stored. */
   secret: string | undefined;
+  /** RFC 7592 registration access token, shown once, never stored. */
+  registrationAccessToken: string | undefined;
 }
 
 export function buildClient(input: ClientInput, now: number): NewClient {
@@ -108,8 +150,10 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
   const requirePkce = isPublic ? true : (input.requirePkce ?? true);
   const secret = isPublic ? undefined : mintOpaqueToken(TOKEN_PREFIX.clientSecret);
+  const registrationAccessToken = input.withRegistrationToken ? randomToken(32) : undefined;
   return {
     secret,
+    registrationAccessToken,
     client: {
       id: randomToken(16),
       name,
@@ -124,8 +168,18 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       idTokenSignedResponseAlg: null,
       allowedResources: [...new Set(input.allowedResources ?? [])],
       nonExpiringTokens: input.nonExpiringTokens ?? false,
+      status: input.status ?? 'active',
+      registeredVia: input.registeredVia ?? 'cli',
+      registrationAccessTokenHash:
+        registrationAccessToken === undefined ? null : sha256(registrationAccessToken),
+      metadata: checkDisplayMetadata(input.metadata ?? {}),
       createdAt: now,
       disabledAt: null,
     },
   };
+}
+
+/** Whether a client may be used at all: not disabled, not waiting for approval. */
+export function isUsable(client: Client | undefined): client is Client {
+  return client !== undefined && client.disabledAt === null && client.status === 'active';
 }

@@ -15,6 +15,10 @@ export interface ClientsTable {
   id_token_signed_response_alg: string | null;
   allowed_resources: string;
   non_expiring_tokens: number;
+  status: string;
+  registered_via: string;
+  registration_access_token_hash: string | null;
+  metadata: string;
   created_at: number;
   disabled_at: number | null;
 }
@@ -123,6 +127,13 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+export interface InitialAccessTokensTable {
+  token_hash: string;
+  remaining_uses: number;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface SecurityEventsTable {
   id: string;
   type: string;
@@ -175,6 +186,7 @@ export interface Database {
   consents: ConsentsTable;
   api_keys: ApiKeysTable;
   security_events: SecurityEventsTable;
+  initial_access_tokens: InitialAccessTokensTable;
   signing_keys: SigningKeysTable;
   login_throttle: LoginThrottleTable;
   settings: SettingsTable;

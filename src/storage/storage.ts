@@ -26,8 +26,24 @@ export interface Client {
   allowedResources: string[];
   /** Legacy (Readmill's `non-expiring` scope): access tokens that never expire and no refresh token. Off by default. */
   nonExpiringTokens: boolean;
+  /** `pending` clients wait for an administrator's approval and cannot be used. */
+  status: 'active' | 'pending';
+  /** How the client came to be: by an operator (cli), dynamic registration (dcr), or the portal. */
+  registeredVia: 'cli' | 'dcr' | 'portal';
+  /** RFC 7592: SHA-256 of the registration access token; null when the client cannot manage itself. */
+  registrationAccessTokenHash: string | null;
+  /** Display metadata (RFC 7591 §2): client_uri, logo_uri, policy_uri, tos_uri, contacts. Never fetched. */
+  metadata: ClientDisplayMetadata;
   createdAt: number;
   disabledAt: number | null;
+}
+
+export interface ClientDisplayMetadata {
+  client_uri?: string;
+  logo_uri?: string;
+  policy_uri?: string;
+  tos_uri?: string;
+  contacts?: string[];
 }
 
 export interface User {
@@ -217,6 +233,10 @@ export interface ClientStore {
   find(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
   create(client: Client): Promise<void>;
+  /** Replaces the client's fields (not its id or creation time), CORS origins included. */
+  update(client: Client): Promise<void>;
+  /** Deletes the client and revokes every grant it holds. Returns false when there was no such client. */
+  delete(id: string, now: number): Promise<boolean>;
   /** Whether any active client registered this origin for browser-based (CORS) calls. */
   hasCorsOrigin(origin: string): Promise<boolean>;
 }
@@ -311,6 +331,13 @@ export interface ApiKeyStore {
   revoke(id: string, now: number): Promise<boolean>;
 }
 
+/** RFC 7591 §3: tokens an administrator hands out that let a developer register a client. */
+export interface InitialAccessTokenStore {
+  create(tokenHash: string, uses: number, now: number, expiresAt: number): Promise<void>;
+  /** Atomically uses one of the token's remaining uses; false when it is unknown, used up or expired. */
+  consume(tokenHash: string, now: number): Promise<boolean>;
+}
+
 export interface SecurityEventStore {
   record(event: SecurityEvent): Promise<void>;
   /** Newest first. */
@@ -371,6 +398,7 @@ export interface Storage {
   consents: ConsentStore;
   apiKeys: ApiKeyStore;
   securityEvents: SecurityEventStore;
+  initialAccessTokens: InitialAccessTokenStore;
   keys: KeyStore;
   loginThrottle: LoginThrottleStore;
   settings: SettingStore;

@@ -57,6 +57,11 @@ export async function validateAuthorizationRequest(
   if (!client || client.disabledAt !== null) {
     throw new PageError(new OAuthError('invalid_request', 'The application is not registered here'));
   }
+  if (client.status === 'pending') {
+    throw new PageError(
+      new OAuthError('unauthorized_client', 'This application is waiting for approval by an administrator'),
+    );
+  }
 
   if (repeated('redirect_uri'))
     throw new PageError(new OAuthError('invalid_request', 'redirect_uri is repeated'));

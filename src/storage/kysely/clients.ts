@@ -1,6 +1,13 @@
 import type { ClientsTable } from '../database.ts';
-import type { ApplicationType, Client, ClientStore, TokenEndpointAuthMethod } from '../storage.ts';
+import type {
+  ApplicationType,
+  Client,
+  ClientDisplayMetadata,
+  ClientStore,
+  TokenEndpointAuthMethod,
+} from '../storage.ts';
 import { type Db, fromFlag, fromJson, inTransaction, toFlag, toJson } from './rows.ts';
+import { revokeGrants } from './tokens.ts';
 
 function toClient(row: ClientsTable): Client {
   return {
@@ -17,9 +24,47 @@ function toClient(row: ClientsTable): Client {
     idTokenSignedResponseAlg: row.id_token_signed_response_alg,
     allowedResources: fromJson(row.allowed_resources),
     nonExpiringTokens: fromFlag(row.non_expiring_tokens),
+    status: row.status as Client['status'],
+    registeredVia: row.registered_via as Client['registeredVia'],
+    registrationAccessTokenHash: row.registration_access_token_hash,
+    metadata: JSON.parse(row.metadata) as ClientDisplayMetadata,
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
   };
+}
+
+function toRow(client: Client): ClientsTable {
+  return {
+    id: client.id,
+    name: client.name,
+    secret_hash: client.secretHash,
+    redirect_uris: toJson(client.redirectUris),
+    grant_types: toJson(client.grantTypes),
+    scope: client.scope,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    application_type: client.applicationType,
+    require_pkce: toFlag(client.requirePkce),
+    allowed_cors_origins: toJson(client.allowedCorsOrigins),
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    allowed_resources: toJson(client.allowedResources),
+    non_expiring_tokens: toFlag(client.nonExpiringTokens),
+    status: client.status,
+    registered_via: client.registeredVia,
+    registration_access_token_hash: client.registrationAccessTokenHash,
+    metadata: JSON.stringify(client.metadata),
+    created_at: client.createdAt,
+    disabled_at: client.disabledAt,
+  };
+}
+
+async function replaceCorsOrigins(db: Db, client: Client) {
+  await db.deleteFrom('client_cors_origins').where('client_id', '=', client.id).execute();
+  if (client.allowedCorsOrigins.length > 0) {
+    await db
+      .insertInto('client_cors_origins')
+      .values(client.allowedCorsOrigins.map((origin) => ({ origin, client_id: client.id })))
+      .execute();
+  }
 }
 
 export function clientStore(db: Db): ClientStore {
@@ -39,37 +84,35 @@ export function clientStore(db: Db): ClientStore {
         .select('client_cors_origins.origin')
         .where('client_cors_origins.origin', '=', origin)
         .where('clients.disabled_at', 'is', null)
+        .where('clients.status', '=', 'active')
         .executeTakeFirst();
       return row !== undefined;
     },
     async create(client) {
       await inTransaction(db, async (tx) => {
-        await tx
-          .insertInto('clients')
-          .values({
-            id: client.id,
-            name: client.name,
-            secret_hash: client.secretHash,
-            redirect_uris: toJson(client.redirectUris),
-            grant_types: toJson(client.grantTypes),
-            scope: client.scope,
-            token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-            application_type: client.applicationType,
-            require_pkce: toFlag(client.requirePkce),
-            allowed_cors_origins: toJson(client.allowedCorsOrigins),
-            id_token_signed_response_alg: client.idTokenSignedResponseAlg,
-            allowed_resources: toJson(client.allowedResources),
-            non_expiring_tokens: toFlag(client.nonExpiringTokens),
-            created_at: client.createdAt,
-            disabled_at: client.disabledAt,
-          })
-          .execute();
-        if (client.allowedCorsOrigins.length > 0) {
-          await tx
-            .insertInto('client_cors_origins')
-            .values(client.allowedCorsOrigins.map((origin) => ({ origin, client_id: client.id })))
-            .execute();
-        }
+        await tx.insertInto('clients').values(toRow(client)).execute();
+        await replaceCorsOrigins(tx, client);
+      });
+    },
+    async update(client) {
+      const { id: _id, created_at: _created, ...changes } = toRow(client);
+      await inTransaction(db, async (tx) => {
+        await tx.updateTable('clients').set(changes).where('id', '=', client.id).execute();
+        await replaceCorsOrigins(tx, client);
+      });
+    },
+    async delete(id, now) {
+      return inTransaction(db, async (tx) => {
+        const grants = await tx.selectFrom('grants').select('id').where('client_id', '=', id).execute();
+        await revokeGrants(
+          tx,
+          grants.map((grant) => grant.id),
+          now,
+        );
+        await tx.deleteFrom('client_cors_origins').where('client_id', '=', id).execute();
+        await tx.deleteFrom('consents').where('client_id', '=', id).execute();
+        const result = await tx.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
+        return Number(result.numDeletedRows) === 1;
       });
     },
   };

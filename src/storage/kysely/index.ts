@@ -9,6 +9,7 @@ import { interactionStore } from './interactions.ts';
 import {
   apiKeyStore,
   consentStore,
+  initialAccessTokenStore,
   keyStore,
   loginThrottleStore,
   securityEventStore,
@@ -74,6 +75,7 @@ export function createKyselyStorage(db: Db): Storage {
     consents: failClosed(consentStore(db)),
     apiKeys: failClosed(apiKeyStore(db)),
     securityEvents: failClosed(securityEventStore(db)),
+    initialAccessTokens: failClosed(initialAccessTokenStore(db)),
     keys: failClosed(keyStore(db)),
     loginThrottle: failClosed(loginThrottleStore(db)),
     settings: failClosed(settingStore(db)),

@@ -5,6 +5,7 @@ import type {
   ApiKey,
   ApiKeyStore,
   ConsentStore,
+  InitialAccessTokenStore,
   KeyStore,
   LoginThrottleStore,
   SecurityEventStore,
@@ -102,6 +103,27 @@ export function apiKeyStore(db: Db): ApiKeyStore {
         .set({ revoked_at: now })
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}
+
+export function initialAccessTokenStore(db: Db): InitialAccessTokenStore {
+  return {
+    async create(tokenHash, uses, now, expiresAt) {
+      await db
+        .insertInto('initial_access_tokens')
+        .values({ token_hash: tokenHash, remaining_uses: uses, created_at: now, expires_at: expiresAt })
+        .execute();
+    },
+    async consume(tokenHash, now) {
+      const result = await db
+        .updateTable('initial_access_tokens')
+        .set((eb) => ({ remaining_uses: eb('remaining_uses', '-', 1) }))
+        .where('token_hash', '=', tokenHash)
+        .where('remaining_uses', '>', 0)
+        .where('expires_at', '>', now)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

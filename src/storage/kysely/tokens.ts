@@ -53,7 +53,7 @@ function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
   };
 }
 
-async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
+export async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
   if (grantIds.length === 0) return;
   await db
     .updateTable('grants')
@@ -133,15 +133,18 @@ export function accessTokenStore(db: Db): AccessTokenStore {
       await db.insertInto('access_tokens').values(accessRow(token)).execute();
     },
     async findActive(id, now) {
-      // One round trip: the token and its grant must both be live.
+      // One round trip: the token, its grant and its client must all be live (disabling a client stops its
+      // tokens at once).
       const row = await db
         .selectFrom('access_tokens')
         .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
+        .leftJoin('clients', 'clients.id', 'access_tokens.client_id')
         .selectAll('access_tokens')
         .where('access_tokens.id', '=', id)
         .where('access_tokens.expires_at', '>', now)
         .where('access_tokens.revoked_at', 'is', null)
         .where('grants.revoked_at', 'is', null)
+        .where('clients.disabled_at', 'is', null)
         .executeTakeFirst();
       return (
         row && {

@@ -19,6 +19,10 @@ export const initial: Migration = {
       .addColumn('id_token_signed_response_alg', 'text')
       .addColumn('allowed_resources', 'text', (c) => c.notNull())
       .addColumn('non_expiring_tokens', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('registered_via', 'text', (c) => c.notNull())
+      .addColumn('registration_access_token_hash', 'text')
+      .addColumn('metadata', 'text', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('disabled_at', 'bigint')
       .execute();
@@ -162,6 +166,14 @@ export const initial: Migration = {
       .addColumn('revoked_at', 'bigint')
       .execute();
     await db.schema.createIndex('api_keys_user_id').on('api_keys').column('user_id').execute();
+
+    await db.schema
+      .createTable('initial_access_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('remaining_uses', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
 
     await db.schema
       .createTable('security_events')
