@@ -6,6 +6,8 @@ export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
 
 export type AccessTokenFormat = 'jwt' | 'opaque';
+export type RegistrationPolicy = 'open' | 'token' | 'approval' | 'closed';
+const REGISTRATION_POLICIES: readonly RegistrationPolicy[] = ['open', 'token', 'approval', 'closed'];
 
 /** A protected resource (RFC 8707 audience) and the access token format its tokens use. */
 export interface ResourceConfig {
@@ -44,6 +46,16 @@ export interface Config {
   refreshGrace: number;
   /** GATEHOUSE_RESOURCES: JSON list of protected resources (audiences), each { uri, format, scopes? }. */
   resources: ResourceConfig[];
+  /**
+   * GATEHOUSE_REGISTRATION: who may register clients over HTTP (RFC 7591): `open` (anyone; the default, what MCP
+   * clients expect), `token` (an initial access token from an administrator), `approval` (anyone, but the client
+   * waits for an administrator), or `closed`.
+   */
+  registrationPolicy: RegistrationPolicy;
+  /** GATEHOUSE_REGISTRATION_SCOPES: the most a dynamically registered client may ask for; the rest is trimmed. */
+  registrationScopes: string[];
+  /** GATEHOUSE_REGISTRATION_RATE_LIMIT (default 30): registrations per client IP per hour. */
+  registrationRateLimit: number;
   /** GATEHOUSE_REALM (default the product name): the realm in WWW-Authenticate: Bearer answers. */
   realm: string;
   /** GATEHOUSE_SESSION_TTL (seconds, default 8 hours): browser sign-in sessions. */
@@ -194,6 +206,26 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('GATEHOUSE_ACCESS_TOKEN_FORMAT', `expected jwt or opaque, got "${format}"`);
   }
   const productName = env.GATEHOUSE_PRODUCT_NAME || 'Gatehouse';
+  const policy = env.GATEHOUSE_REGISTRATION || 'open';
+  const registrationPolicy = REGISTRATION_POLICIES.find((candidate) => candidate === policy);
+  if (!registrationPolicy) {
+    throw new ConfigError(
+      'GATEHOUSE_REGISTRATION',
+      `expected one of ${REGISTRATION_POLICIES.join(', ')}, got "${policy}"`,
+    );
+  }
+  const resourceList = resources(env, issuerUrl);
+  const registrationScopes = env.GATEHOUSE_REGISTRATION_SCOPES
+    ? env.GATEHOUSE_REGISTRATION_SCOPES.split(' ').filter(Boolean)
+    : [
+        ...new Set([
+          'openid',
+          'profile',
+          'email',
+          'offline_access',
+          ...resourceList.flatMap((r) => r.scopes),
+        ]),
+      ];
   return {
     issuer: issuerUrl,
     host: env.HOST || 'localhost',
@@ -207,7 +239,10 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtl: integer(env, 'GATEHOUSE_REFRESH_TOKEN_TTL', 30 * 86_400, 60, 366 * 86_400),
     refreshTokenIdleTtl: integer(env, 'GATEHOUSE_REFRESH_TOKEN_IDLE_TTL', 14 * 86_400, 0, 366 * 86_400),
     refreshGrace: integer(env, 'GATEHOUSE_REFRESH_GRACE', 10, 0, 300),
-    resources: resources(env, issuerUrl),
+    resources: resourceList,
+    registrationPolicy,
+    registrationScopes,
+    registrationRateLimit: integer(env, 'GATEHOUSE_REGISTRATION_RATE_LIMIT', 30, 1, 100_000),
     realm: env.GATEHOUSE_REALM || productName,
     sessionTtl: integer(env, 'GATEHOUSE_SESSION_TTL', 8 * 3600, 60, 90 * 86_400),
     interactionTtl: integer(env, 'GATEHOUSE_INTERACTION_TTL', 1800, 60, 86_400),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Deps } from './deps.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
@@ -12,6 +13,7 @@ import { registerDiscovery } from './endpoints/discovery/route.ts';
 import { registerHealth } from './endpoints/health/route.ts';
 import { registerIntrospect } from './endpoints/introspect/route.ts';
 import { registerJwks } from './endpoints/jwks/route.ts';
+import { registerRegistration } from './endpoints/register/route.ts';
 import { registerResourceMetadata } from './endpoints/resource-metadata/route.ts';
 import { registerRevoke } from './endpoints/revoke/route.ts';
 import { registerTestToken } from './endpoints/test-token/route.ts';
@@ -62,6 +64,15 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   });
 
   await app.register(fastifyCookie);
+  // Off by default; routes opt in (dynamic registration). Answers with the RFC error shape.
+  await app.register(fastifyRateLimit, {
+    global: false,
+    keyGenerator: (request) => request.ip,
+    errorResponseBuilder: (_request, context) =>
+      new OAuthError('too_many_requests', 'Too many requests; try again later', {
+        headers: { 'Retry-After': String(Math.ceil(context.ttl / 1000)) },
+      }),
+  });
   await app.register(fastifyCsrf, {
     cookieKey: secure ? '__Host-gatehouse_csrf' : 'gatehouse_csrf',
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
@@ -113,6 +124,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerDeauthorize(protocol, deps, ownResource);
     registerTestToken(protocol, ownResource);
     registerResourceMetadata(protocol, deps);
+    registerRegistration(protocol, deps);
     registerJwks(protocol, deps);
     registerDiscovery(protocol, deps);
     registerHealth(protocol, deps);

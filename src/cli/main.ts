@@ -4,10 +4,12 @@ import { ConfigError } from '../config.ts';
 import { type Command, type CommandIO, UsageError } from './command.ts';
 import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.ts';
 import { clientsAdd } from './commands/clients-add.ts';
+import { clientsApprove } from './commands/clients-approve.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { keysRotate } from './commands/keys-rotate.ts';
 import { migrate } from './commands/migrate.ts';
 import { purge } from './commands/purge.ts';
+import { registrationTokensCreate } from './commands/registration-tokens-create.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
 
@@ -17,11 +19,13 @@ export const COMMANDS: readonly Command[] = [
   usersAdd,
   clientsAdd,
   clientsList,
+  clientsApprove,
   keysRotate,
   apiKeysCreate,
   apiKeysList,
   apiKeysRevoke,
   purge,
+  registrationTokensCreate,
 ];
 
 function overview(): string {

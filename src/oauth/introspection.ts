@@ -46,27 +46,39 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
     return keySet;
   };
 
-  async function accessTokenRecord(token: string) {
-    if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.accessToken))
-      return deps.storage.accessTokens.findActive(sha256(token), deps.now());
+  /** The access token's record if it is active at `at` (a past instant tells "expired" from "never valid"). */
+  async function accessTokenRecord(token: string, at: number) {
+    if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.accessToken)) {
+      return deps.storage.accessTokens.findActive(sha256(token), at);
+    }
     if (token.length > 8192 || !JWT_SHAPE.test(token)) return undefined;
     try {
       if (decodeProtectedHeader(token).typ !== 'at+jwt') return undefined;
       const { payload } = await jwtVerify(token, currentKeySet(), {
         issuer: deps.issuer,
         typ: 'at+jwt',
-        currentDate: new Date(deps.now()),
+        currentDate: new Date(at),
       });
       return typeof payload.jti === 'string'
-        ? deps.storage.accessTokens.findActive(payload.jti, deps.now())
+        ? deps.storage.accessTokens.findActive(payload.jti, at)
         : undefined;
     } catch {
       return undefined;
     }
   }
 
+  /**
+   * Whether an inactive access token is inactive only because it expired (genuine, not revoked), so that
+   * Gatehouse's own endpoints can say "The access token expired" as Redbooth's API does. Never used by the
+   * introspection endpoint, which must not say why.
+   */
+  async function expired(token: string): Promise<boolean> {
+    const record = await accessTokenRecord(token, 0);
+    return record !== undefined && record.expiresAt <= deps.now();
+  }
+
   /** The active token, or null. `forClient` limits refresh tokens to the client that holds them. */
-  return async function introspect(token: string, forClient?: string): Promise<ActiveToken | null> {
+  async function introspect(token: string, forClient?: string): Promise<ActiveToken | null> {
     const now = deps.now();
     if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.refreshToken)) {
       const found = await deps.storage.refreshTokens.find(sha256(token));
@@ -118,7 +130,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
         userId: key.userId,
       };
     }
-    const record = await accessTokenRecord(token);
+    const record = await accessTokenRecord(token, now);
     if (!record) return null;
     return {
       active: true,
@@ -135,7 +147,9 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
       grantId: record.grantId,
       userId: record.userId,
     };
-  };
+  }
+
+  return Object.assign(introspect, { expired });
 }
 
 export type Introspect = ReturnType<typeof tokenIntrospector>;

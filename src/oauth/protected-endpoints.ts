@@ -15,7 +15,10 @@ export function ownResourceVerifier(config: Config, introspect: Introspect, now:
     now,
     introspection: async (token): Promise<IntrospectionResponse> => {
       const active = await introspect(token);
-      if (!active || active.kind === 'refresh_token') return { active: false };
+      if (!active || active.kind === 'refresh_token') {
+        // In-process only: lets the library answer "The access token expired" instead of "not active".
+        return (await introspect.expired(token)) ? { active: false, expired: true } : { active: false };
+      }
       const { recordId: _r, grantId: _g, userId: _u, kind: _k, ...response } = active;
       return response;
     },

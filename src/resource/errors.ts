@@ -13,8 +13,8 @@ function quoted(value: string): string {
   let out = '';
   for (const char of value) {
     const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f) out += ' ';
-    else out += char === '"' || char === '\\' ? `\\${char}` : char;
+    if (code < 0x20 || code === 0x7f) continue;
+    out += char === '"' || char === '\\' ? `\\${char}` : char;
   }
   return `"${out}"`;
 }

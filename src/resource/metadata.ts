@@ -23,5 +23,5 @@ export function protectedResourceMetadata(input: ProtectedResourceMetadataInput)
 export function protectedResourceMetadataUrl(resource: string): string {
   const url = new URL(resource);
   const path = url.pathname === '/' ? '' : url.pathname;
-  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+  return `${url.origin}/.well-known/oauth-protected-resource${path}${url.search}`;
 }

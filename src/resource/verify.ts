@@ -174,7 +174,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         : undefined;
 
   function checkIntrospected(result: IntrospectionResponse, format: 'jwt' | 'opaque'): VerifiedToken {
-    if (result.active !== true) throw new BearerError('invalid_token', 'The access token is not active');
+    if (result.active !== true) {
+      // An in-process introspection may say the token merely expired; over HTTP, RFC 7662 never says why.
+      if (result.expired === true) throw new BearerError('invalid_token', 'The access token expired');
+      throw new BearerError('invalid_token', 'The access token is not active');
+    }
     if (result.token_type !== undefined && result.token_type.toLowerCase() !== 'bearer') {
       throw new BearerError('invalid_token', 'This is not an access token');
     }
@@ -246,6 +250,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     options,
     verifyToken,
-    verifyRequest: (request) => verifyToken(extractToken(request, options)),
+    // async, so that a request without a usable token rejects rather than throws (the Node adapter relies on it).
+    verifyRequest: async (request) => verifyToken(extractToken(request, options)),
   };
 }

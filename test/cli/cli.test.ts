@@ -109,10 +109,12 @@ describe('gatehouse --help and usage errors', () => {
       'api-keys list',
       'api-keys revoke',
       'clients add',
+      'clients approve',
       'clients list',
       'keys rotate',
       'migrate',
       'purge',
+      'registration-tokens create',
       'start',
       'users add',
     ]);

@@ -28,7 +28,8 @@ import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const CONCURRENCY = 50;
 const CODE_CONCURRENCY = 20;
-const ITERATIONS = 10;
+/** Iterations per scenario; SECURITY.md asks for 100 in the nightly reliability job (RACE_ITERATIONS=100). */
+const ITERATIONS = Number(process.env.RACE_ITERATIONS) || 10;
 /** A safety net so that a hung request shows up as an outcome instead of hanging the run; not an assertion. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -84,7 +85,11 @@ async function listen(server: TestServer): Promise<Instance> {
   return { server, base: `http://127.0.0.1:${address.port}` };
 }
 
-async function startCluster(databaseUrl: string, nodes: number, env: Record<string, string>): Promise<Cluster> {
+async function startCluster(
+  databaseUrl: string,
+  nodes: number,
+  env: Record<string, string>,
+): Promise<Cluster> {
   const instances: Instance[] = [];
   let db: Kysely<Database> | undefined;
   try {
@@ -239,8 +244,16 @@ async function strictRace(cluster: Cluster, label: string) {
     const { rt0, at0 } = await newFamily(cluster);
     const outcomes = await race(cluster, CONCURRENCY, refreshForm(rt0));
     const where = `${label}, iteration ${iteration}: ${histogram(outcomes)}`;
-    assert.equal(count(outcomes, (o) => o.status >= 500 || o.status === 0), 0, `5xx or failed requests; ${where}`);
-    assert.equal(count(outcomes, (o) => o.status === 200), 1, `expected exactly 1 × 200; ${where}`);
+    assert.equal(
+      count(outcomes, (o) => o.status >= 500 || o.status === 0),
+      0,
+      `5xx or failed requests; ${where}`,
+    );
+    assert.equal(
+      count(outcomes, (o) => o.status === 200),
+      1,
+      `expected exactly 1 × 200; ${where}`,
+    );
     assert.equal(
       count(outcomes, (o) => o.status === 400 && o.error === 'invalid_grant'),
       CONCURRENCY - 1,
@@ -268,10 +281,18 @@ async function graceRace(cluster: Cluster, label: string) {
   for (let iteration = 1; iteration <= ITERATIONS; iteration++) {
     const { rt0 } = await newFamily(cluster);
     const outcomes = await race(cluster, CONCURRENCY, refreshForm(rt0));
-    const successors = new Set(outcomes.map((o) => o.refreshToken));
+    const successors = new Set(outcomes.map((o) => o.refreshToken ?? '(none)'));
     const where = `${label}, iteration ${iteration}: ${histogram(outcomes)}, ${successors.size} distinct refresh_token value(s)`;
-    assert.equal(count(outcomes, (o) => o.status >= 500 || o.status === 0), 0, `5xx or failed requests; ${where}`);
-    assert.equal(count(outcomes, (o) => o.status === 200), CONCURRENCY, `expected ${CONCURRENCY} × 200; ${where}`);
+    assert.equal(
+      count(outcomes, (o) => o.status >= 500 || o.status === 0),
+      0,
+      `5xx or failed requests; ${where}`,
+    );
+    assert.equal(
+      count(outcomes, (o) => o.status === 200),
+      CONCURRENCY,
+      `expected ${CONCURRENCY} × 200; ${where}`,
+    );
     assert.equal(successors.size, 1, `expected one and the same successor; ${where}`);
     const [rt1] = successors;
     assert.ok(rt1 && rt1 !== rt0, where);
@@ -305,8 +326,16 @@ async function codeRace(cluster: Cluster, label: string) {
       code_verifier: flow.verifier,
     });
     const where = `${label}, iteration ${iteration}: ${histogram(outcomes)}`;
-    assert.equal(count(outcomes, (o) => o.status >= 500 || o.status === 0), 0, `5xx or failed requests; ${where}`);
-    assert.equal(count(outcomes, (o) => o.status === 200), 1, `expected exactly 1 × 200; ${where}`);
+    assert.equal(
+      count(outcomes, (o) => o.status >= 500 || o.status === 0),
+      0,
+      `5xx or failed requests; ${where}`,
+    );
+    assert.equal(
+      count(outcomes, (o) => o.status === 200),
+      1,
+      `expected exactly 1 × 200; ${where}`,
+    );
     assert.equal(
       count(outcomes, (o) => o.status === 400 && o.error === 'invalid_grant'),
       CODE_CONCURRENCY - 1,

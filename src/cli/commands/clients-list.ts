@@ -17,7 +17,8 @@ export const clientsList: Command = {
         type: client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential',
         redirect_uris: client.redirectUris,
         scope: client.scope,
-        status: client.disabledAt === null ? 'active' : 'disabled',
+        status: client.disabledAt !== null ? 'disabled' : client.status,
+        registered_via: client.registeredVia,
       }));
       io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;

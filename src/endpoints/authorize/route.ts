@@ -57,6 +57,11 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {
+      // RFC 9700 §4.11.2 (SECURITY.md A-09): a self-registered client's redirect URI is not vouched for by
+      // anyone, so an anonymous visitor is not bounced to it, not even with an error.
+      if (error.client.registeredVia === 'dcr' && !(await currentSession(deps, request))) {
+        return showError(deps, reply, error.oauthError);
+      }
       return reply.redirect(errorRedirect(deps.config.issuer, error.target, error.oauthError), 303);
     }
     throw error;

@@ -23,10 +23,16 @@ export class PageError extends Error {
 export class RedirectError extends Error {
   readonly oauthError: OAuthError;
   readonly target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>;
-  constructor(error: OAuthError, target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>) {
+  readonly client: Client;
+  constructor(
+    error: OAuthError,
+    target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
+    client: Client,
+  ) {
     super(error.message);
     this.oauthError = error;
     this.target = target;
+    this.client = client;
   }
 }
 
@@ -85,7 +91,7 @@ export async function validateAuthorizationRequest(
   // From here on the redirect URI is verified. A repeated state cannot be echoed, so the error goes without it.
   const state = repeated('state') ? null : (single('state') ?? null);
   const fail = (code: ConstructorParameters<typeof OAuthError>[0], description: string): never => {
-    throw new RedirectError(new OAuthError(code, description), { redirectUri, state });
+    throw new RedirectError(new OAuthError(code, description), { redirectUri, state }, client);
   };
   for (const name of new Set(query.keys())) {
     if (name !== 'resource' && repeated(name))
@@ -139,7 +145,7 @@ export async function validateAuthorizationRequest(
   try {
     resource = resolveResource(query.getAll('resource'), client, resources, issuer);
   } catch (error) {
-    if (error instanceof OAuthError) throw new RedirectError(error, { redirectUri, state });
+    if (error instanceof OAuthError) throw new RedirectError(error, { redirectUri, state }, client);
     throw error;
   }
 

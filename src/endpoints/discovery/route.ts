@@ -17,6 +17,9 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     revocation_endpoint: `${issuer}/revoke`,
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint: `${issuer}/introspect`,
+    ...(deps.config.registrationPolicy === 'closed'
+      ? {}
+      : { registration_endpoint: `${issuer}/oauth/register` }),
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: [
       ...new Set([

@@ -254,10 +254,14 @@ describe('refresh: rotation and the grace-period replay', () => {
     const s = await session();
     const first = assertRotated(await refresh(s, s.rt0), s.rt0);
     server.clock.advance(GRACE_MS);
-    assert.equal(assertTokens(await refresh(s, s.rt0)).refresh_token, first.refresh_token);
+    const replay = assertTokens(await refresh(s, s.rt0));
+    assert.equal(replay.refresh_token, first.refresh_token);
     server.clock.advance(1);
     assertError(await refresh(s, s.rt0), 400, 'invalid_grant');
     assertError(await refresh(s, first.refresh_token), 400, 'invalid_grant');
+    // The access token handed out by the replay belongs to the family and dies with it.
+    await assertAccessTokenDead(server, replay.access_token);
+    await assertAccessTokenDead(server, first.access_token);
   });
 });
 
@@ -632,6 +636,53 @@ describe('refresh: settings', () => {
     } finally {
       await opaque.close();
     }
+  });
+});
+
+describe('refresh: resource indicators (RFC 8707)', () => {
+  it('a refresh keeps the authorized resource and its token format; another resource → invalid_target', async () => {
+    const api = 'https://api.example/v1';
+    const withApi = await buildTestServer({
+      GATEHOUSE_RESOURCES: JSON.stringify([{ uri: api, format: 'opaque' }]),
+    });
+    try {
+      const party = await addParty(withApi, { allowedResources: [api] });
+      const flow = await runAuthorizationFlow(withApi, party.client, party.user, {
+        scope: FULL_SCOPE,
+        extra: { resource: api },
+      });
+      const tokens = assertTokens(await exchangeCode(withApi, party.client, party.secret, flow));
+      assert.ok(tokens.access_token.startsWith(TOKEN_PREFIX.accessToken), tokens.access_token);
+      assert.ok(tokens.refresh_token);
+      const s: Session = { ...party, tokens, rt0: tokens.refresh_token };
+      assertError(await refresh(s, s.rt0, { resource: 'https://api.example/other' }), 400, 'invalid_target');
+      assertError(await refresh(s, s.rt0, { resource: ISSUER }), 400, 'invalid_target');
+      const body = assertRotated(await refresh(s, s.rt0), s.rt0);
+      assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
+      const record = await withApi.deps.storage.accessTokens.findActive(
+        sha256(body.access_token),
+        withApi.clock.now(),
+      );
+      assert.equal(record?.audience, api);
+      const again = assertRotated(
+        await refresh(s, body.refresh_token, { resource: api }),
+        body.refresh_token,
+      );
+      const next = await withApi.deps.storage.accessTokens.findActive(
+        sha256(again.access_token),
+        withApi.clock.now(),
+      );
+      assert.equal(next?.audience, api);
+    } finally {
+      await withApi.close();
+    }
+  });
+
+  it('without a resource, the issuer is the audience; naming it explicitly is the same resource', async () => {
+    const s = await session();
+    assertError(await refresh(s, s.rt0, { resource: 'https://api.example/v1' }), 400, 'invalid_target');
+    const body = assertRotated(await refresh(s, s.rt0, { resource: ISSUER }), s.rt0);
+    assert.equal((await verifyJwt(server, body.access_token)).payload.aud, ISSUER);
   });
 });
 

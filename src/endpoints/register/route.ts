@@ -1,0 +1,139 @@
+// RFC 7591 (POST /oauth/register) and RFC 7592 (GET, PUT, DELETE on the registration_client_uri with the
+// registration access token). Policy by GATEHOUSE_REGISTRATION: open, token (initial access token), approval
+// (clients wait as pending), closed. Bodies are JSON, at most 16 KB; a per-IP rate limit keeps an open
+// endpoint from being used to store junk.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import { buildClient } from '../../oauth/client-metadata.ts';
+import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
+import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
+import type { Client } from '../../storage/storage.ts';
+import { constantTimeEqual, sha256 } from '../../util/hash.ts';
+import { randomToken } from '../../util/random.ts';
+
+const MAX_BODY = 16 * 1024;
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
+function invalidToken(description: string): OAuthError {
+  return new OAuthError('invalid_token', description, {
+    headers: { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` },
+  });
+}
+
+export function registerRegistration(app: FastifyInstance, deps: Deps) {
+  const { config, storage, clock } = deps;
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string', bodyLimit: MAX_BODY },
+      (_request, body, done) => {
+        try {
+          done(null, JSON.parse(body as string));
+        } catch {
+          done(new OAuthError('invalid_client_metadata', 'The body is not valid JSON'), undefined);
+        }
+      },
+    );
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return payload;
+    });
+
+    /** RFC 7592 §3: the registration access token authenticates management requests for one client. */
+    async function managedClient(request: FastifyRequest<{ Params: { clientId: string } }>): Promise<Client> {
+      const token = bearerOf(request);
+      if (!token) throw invalidToken('The registration access token is missing');
+      const client = await storage.clients.find(request.params.clientId);
+      if (
+        !client?.registrationAccessTokenHash ||
+        !constantTimeEqual(sha256(token), client.registrationAccessTokenHash)
+      ) {
+        throw invalidToken('The registration access token is invalid');
+      }
+      return client;
+    }
+
+    scope.post(
+      '/oauth/register',
+      { config: { rateLimit: { max: config.registrationRateLimit, timeWindow: '1 hour' } } },
+      async (request, reply: FastifyReply) => {
+        if (config.registrationPolicy === 'closed') {
+          throw new OAuthError('access_denied', 'Registration is closed; ask an administrator for a client', {
+            status: 403,
+          });
+        }
+        if (config.registrationPolicy === 'token') {
+          const token = bearerOf(request);
+          if (!token || !(await storage.initialAccessTokens.consume(sha256(token), clock.now()))) {
+            throw invalidToken('A valid initial access token is required to register');
+          }
+        }
+        const { input, trimmedScopes } = readRegistrationRequest(request.body, config);
+        const { client, secret, registrationAccessToken } = buildClient(
+          { ...input, status: config.registrationPolicy === 'approval' ? 'pending' : 'active' },
+          clock.now(),
+        );
+        await storage.clients.create(client);
+        request.log.info(
+          { event: 'client_registered', clientId: client.id, trimmedScopes },
+          'client registered',
+        );
+        return reply.code(201).send({
+          ...registrationResponse(client, config),
+          ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+          registration_access_token: registrationAccessToken,
+        });
+      },
+    );
+
+    scope.get<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request) =>
+      registrationResponse(await managedClient(request), config),
+    );
+
+    scope.put<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request) => {
+      const current = await managedClient(request);
+      const body = request.body as Record<string, unknown> | undefined;
+      // RFC 7592 §2.2: the body names the client it updates; it cannot set a secret or an id of its own.
+      if (body?.client_id !== current.id) {
+        throw new OAuthError('invalid_request', 'The body must carry this client_id');
+      }
+      if (body.client_secret !== undefined && body.client_secret !== null) {
+        throw new OAuthError('invalid_client_metadata', 'client_secret cannot be set by the client');
+      }
+      const { input } = readRegistrationRequest(body, config);
+      const rebuilt = buildClient(input, current.createdAt).client;
+      const becomesConfidential = rebuilt.tokenEndpointAuthMethod !== 'none' && current.secretHash === null;
+      const secret = becomesConfidential ? mintOpaqueToken(TOKEN_PREFIX.clientSecret) : undefined;
+      // SECURITY.md H-10: every update hands out a new registration access token; the old one dies.
+      const registrationAccessToken = randomToken(32);
+      const updated: Client = {
+        ...rebuilt,
+        id: current.id,
+        createdAt: current.createdAt,
+        status: current.status,
+        disabledAt: current.disabledAt,
+        secretHash:
+          rebuilt.tokenEndpointAuthMethod === 'none' ? null : secret ? sha256(secret) : current.secretHash,
+        registrationAccessTokenHash: sha256(registrationAccessToken),
+      };
+      await storage.clients.update(updated);
+      return {
+        ...registrationResponse(updated, config),
+        ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+        registration_access_token: registrationAccessToken,
+      };
+    });
+
+    scope.delete<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request, reply) => {
+      const client = await managedClient(request);
+      await storage.clients.delete(client.id, clock.now());
+      return reply.code(204).send();
+    });
+  });
+}
