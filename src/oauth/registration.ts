@@ -48,7 +48,7 @@ export function readRegistrationRequest(body: unknown, config: Config): Registra
   }
   const fields = body as Record<string, unknown>;
   const responseTypes = stringList(fields, 'response_types', 5);
-  if (responseTypes && responseTypes.some((type) => type !== 'code')) {
+  if (responseTypes?.some((type) => type !== 'code')) {
     throw metadataError('Only the "code" response type is supported');
   }
   const redirectUris = stringList(fields, 'redirect_uris', 20) ?? [];
