@@ -54,6 +54,7 @@ export async function newSigningKeyRecord(
   alg: SigningAlg,
   secret: string,
   now: number,
+  activatesAt = now,
 ): Promise<SigningKeyRecord> {
   const options = alg === 'RS256' ? { extractable: true, modulusLength: 2048 } : { extractable: true };
   const { publicKey, privateKey } = await generateKeyPair(alg, options);
@@ -66,6 +67,7 @@ export async function newSigningKeyRecord(
     publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
     privateJwkEncrypted: encryptPrivateJwk({ ...privateJwk, kid, alg }, secret),
     createdAt: now,
+    activatesAt,
     rotatedAt: null,
     retireAt: null,
   };
@@ -95,10 +97,11 @@ export async function rotateSigningKeys(
   algs: readonly SigningAlg[],
   now: number,
   retireAfterMs: number,
+  activateAfterMs = 0,
 ): Promise<SigningKeyRecord[]> {
   const added: SigningKeyRecord[] = [];
   for (const alg of new Set(algs)) {
-    const record = await newSigningKeyRecord(alg, secret, now);
+    const record = await newSigningKeyRecord(alg, secret, now, now + activateAfterMs);
     await storage.keys.rotateIn(record, now, retireAfterMs);
     added.push(record);
   }
@@ -121,36 +124,27 @@ export async function loadKeyRing(
   secret: string,
   clock: { now(): number },
 ): Promise<KeyRing> {
-  let signing = new Map<SigningAlg, SigningKey>();
+  let records: SigningKeyRecord[] = [];
   let published: { keys: JWK[] } = { keys: [] };
   // Decrypting and importing happens once per key, at start-up or when a new key appears, never per request.
   const imported = new Map<string, SigningKey>();
 
   async function reload(): Promise<void> {
-    const records = await storage.keys.list();
+    const next = await storage.keys.list();
     const now = clock.now();
-    const nextSigning = new Map<SigningAlg, SigningKey>();
-    for (const record of records) {
-      if (record.rotatedAt !== null) continue;
-      let key = imported.get(record.kid);
-      if (!key) {
-        const alg = record.alg as SigningAlg;
-        const privateKey = (await importJWK(
-          decryptPrivateJwk(record.privateJwkEncrypted, secret),
-          alg,
-        )) as CryptoKey;
-        key = { kid: record.kid, alg, privateKey };
-        imported.set(record.kid, key);
-      }
-      const current = nextSigning.get(key.alg);
-      if (!current) nextSigning.set(key.alg, key);
-      else if (record.createdAt >= (records.find((r) => r.kid === current.kid)?.createdAt ?? 0)) {
-        nextSigning.set(key.alg, key);
-      }
+    for (const record of next) {
+      if (imported.has(record.kid) || (record.retireAt !== null && record.retireAt <= now)) continue;
+      const alg = record.alg as SigningAlg;
+      const jwk = decryptPrivateJwk(record.privateJwkEncrypted, secret);
+      imported.set(record.kid, {
+        kid: record.kid,
+        alg,
+        privateKey: (await importJWK(jwk, alg)) as CryptoKey,
+      });
     }
-    signing = nextSigning;
+    records = next;
     published = {
-      keys: records
+      keys: next
         .filter((record) => record.retireAt === null || record.retireAt > now)
         .map((record) => JSON.parse(record.publicJwk) as JWK),
     };
@@ -159,12 +153,30 @@ export async function loadKeyRing(
   await reload();
   return {
     signingKey(alg) {
-      const key = signing.get(alg);
+      // The newest key of the alg whose activation time has come (a few keys at most: no index needed).
+      const now = clock.now();
+      let best: SigningKeyRecord | undefined;
+      for (const record of records) {
+        if (record.alg !== alg || record.activatesAt > now || !imported.has(record.kid)) continue;
+        if (record.retireAt !== null && record.retireAt <= now) continue;
+        if (
+          !best ||
+          record.activatesAt > best.activatesAt ||
+          (record.activatesAt === best.activatesAt && record.createdAt > best.createdAt)
+        ) {
+          best = record;
+        }
+      }
+      const key = best && imported.get(best.kid);
       if (!key) throw new Error(`no signing key for ${alg}`);
       return key;
     },
     jwks: () => published,
-    algs: () => [...signing.keys()],
+    algs: () => [
+      ...new Set(
+        records.filter((record) => imported.has(record.kid)).map((record) => record.alg as SigningAlg),
+      ),
+    ],
     reload,
   };
 }

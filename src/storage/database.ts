@@ -157,6 +157,7 @@ export interface SigningKeysTable {
   public_jwk: string;
   private_jwk_encrypted: string;
   created_at: number;
+  activates_at: number;
   rotated_at: number | null;
   retire_at: number | null;
 }

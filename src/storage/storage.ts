@@ -216,7 +216,12 @@ export interface SigningKeyRecord {
   /** The private JWK, AES-256-GCM encrypted with a key derived from GATEHOUSE_SECRET. */
   privateJwkEncrypted: string;
   createdAt: number;
-  /** When a newer key took over signing; null while this key signs. */
+  /**
+   * From when this key signs. A rotated-in key is published first and signs only later, so that verifiers
+   * caching the JWKS have seen it before the first token it signs (SECURITY.md R8).
+   */
+  activatesAt: number;
+  /** When a newer key was added to take over; null while this is the newest key of its alg. */
   rotatedAt: number | null;
   /** After this instant the public key leaves the JWKS (every token it signed has expired). */
   retireAt: number | null;
@@ -355,8 +360,8 @@ export interface ConsentStore {
 export interface KeyStore {
   list(): Promise<SigningKeyRecord[]>;
   /**
-   * Adds a key that signs from now on for its alg: older signing keys of that alg get rotatedAt = now and
-   * retireAt = now + retireAfterMs, in one transaction.
+   * Adds a key that signs from its activatesAt on: older keys of that alg get rotatedAt = now and
+   * retireAt = key.activatesAt + retireAfterMs, in one transaction.
    */
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
 }

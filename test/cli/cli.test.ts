@@ -329,7 +329,10 @@ describe('gatehouse keys rotate', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /New ES256 signing key \S+/);
     assert.match(run.stdout, /New RS256 signing key \S+/);
-    assert.match(run.stdout, /Old keys stay in the JWKS for 70 minutes/);
+    assert.match(
+      run.stdout,
+      /published now and sign in 10 minutes; the old keys stay in the JWKS for 70 minutes/,
+    );
     const keys = await withStorage(env, (storage) => storage.keys.list());
     assert.equal(keys.length, 4);
     for (const old of before) {
@@ -337,11 +340,25 @@ describe('gatehouse keys rotate', () => {
       assert.ok(rotated, 'the old key is still stored');
       assert.equal(typeof rotated.rotatedAt, 'number', 'the old key no longer signs');
       assert.equal(typeof rotated.retireAt, 'number', 'the old key has a retire time');
-      assert.equal(rotated.retireAt! - rotated.rotatedAt!, 70 * 60_000);
+      // Published first, signing 10 minutes later (R8); the old key retires 70 minutes after that.
+      assert.equal(rotated.retireAt! - rotated.rotatedAt!, 80 * 60_000);
     }
     const fresh = keys.filter((key) => key.rotatedAt === null);
     assert.deepEqual(fresh.map((key) => key.alg).sort(), ['ES256', 'RS256']);
-    for (const key of fresh) assert.ok(run.stdout.includes(key.kid));
+    for (const key of fresh) {
+      assert.ok(run.stdout.includes(key.kid));
+      assert.equal(key.activatesAt - key.createdAt, 10 * 60_000);
+    }
+  });
+
+  it('--now makes the new keys sign at once', async () => {
+    const run = await cli(['keys', 'rotate', '--now']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /sign at once/);
+    const fresh = (await withStorage(env, (storage) => storage.keys.list())).filter(
+      (key) => key.rotatedAt === null,
+    );
+    for (const key of fresh) assert.equal(key.activatesAt, key.createdAt);
   });
 
   it('uses the secret in the data folder, never printing it', async () => {

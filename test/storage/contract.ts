@@ -184,6 +184,7 @@ function newKey(alg: string, createdAt: number): SigningKeyRecord {
     publicJwk: JSON.stringify({ kty: alg === 'RS256' ? 'RSA' : 'EC', kid, alg, use: 'sig', x: hash() }),
     privateJwkEncrypted: `v1.${hash()}.${hash()}.${hash()}`,
     createdAt,
+    activatesAt: createdAt + MINUTE,
     rotatedAt: null,
     retireAt: null,
   };
@@ -729,7 +730,8 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         const es2 = newKey('ES256', t2);
         await storage.keys.rotateIn(es2, t2, retire);
         keys = await byKid();
-        assert.deepEqual(keys.get(es1.kid), { ...es1, rotatedAt: t2, retireAt: t2 + retire });
+        // Retirement counts from when the new key starts signing (its activatesAt), not from the rotation.
+        assert.deepEqual(keys.get(es1.kid), { ...es1, rotatedAt: t2, retireAt: es2.activatesAt + retire });
         assert.deepEqual(keys.get(es2.kid), es2);
         assert.deepEqual(keys.get(rs1.kid), rs1, 'a key of another alg keeps signing');
 
@@ -738,10 +740,10 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         keys = await byKid();
         assert.deepEqual(
           keys.get(es1.kid),
-          { ...es1, rotatedAt: t2, retireAt: t2 + retire },
+          { ...es1, rotatedAt: t2, retireAt: es2.activatesAt + retire },
           'rotated once only',
         );
-        assert.deepEqual(keys.get(es2.kid), { ...es2, rotatedAt: t3, retireAt: t3 });
+        assert.deepEqual(keys.get(es2.kid), { ...es2, rotatedAt: t3, retireAt: es3.activatesAt });
         assert.deepEqual(keys.get(es3.kid), es3);
         assert.deepEqual(keys.get(rs1.kid), rs1);
 

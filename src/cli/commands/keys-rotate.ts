@@ -2,7 +2,7 @@ import { loadConfig } from '../../config.ts';
 import { rotateSigningKeys } from '../../oauth/keys.ts';
 import { resolveSecret } from '../../secret.ts';
 import { openStorage } from '../../storage/open.ts';
-import type { Command } from '../command.ts';
+import { type Command, UsageError } from '../command.ts';
 
 // Verifiers may cache the JWKS this long; a retired key stays published for it on top of token lifetimes.
 const JWKS_CACHE_MS = 10 * 60_000;
@@ -11,9 +11,19 @@ export const keysRotate: Command = {
   words: ['keys', 'rotate'],
   summary:
     'Add new signing keys that sign from now on; old public keys stay published until their tokens expire',
-  usage: 'gatehouse keys rotate',
-  options: {},
-  async run(_args, io) {
+  usage: 'gatehouse keys rotate [--activate-in-minutes N | --now]',
+  options: { 'activate-in-minutes': { type: 'string' }, now: { type: 'boolean' } },
+  async run({ values }, io) {
+    // Verifiers cache the JWKS (ours says max-age=300): publish first, sign later (SECURITY.md R8). --now is for
+    // a compromised key, when a few rejected tokens are the lesser evil.
+    const minutes = values.now
+      ? 0
+      : values['activate-in-minutes'] === undefined
+        ? 10
+        : Number(values['activate-in-minutes']);
+    if (!Number.isInteger(minutes) || minutes < 0 || minutes > 7 * 24 * 60) {
+      throw new UsageError('--activate-in-minutes takes a whole number of minutes (0 to 10080).');
+    }
     const config = loadConfig(io.env);
     const { secret } = resolveSecret(config);
     const { storage } = await openStorage(config.databaseUrl);
@@ -28,10 +38,10 @@ export const keysRotate: Command = {
         ]),
       ];
       const retireAfter = Math.max(config.accessTokenTtl, config.idTokenTtl) * 1000 + JWKS_CACHE_MS;
-      const added = await rotateSigningKeys(storage, secret, algs, Date.now(), retireAfter);
+      const added = await rotateSigningKeys(storage, secret, algs, Date.now(), retireAfter, minutes * 60_000);
       for (const key of added) io.stdout(`New ${key.alg} signing key ${key.kid}\n`);
       io.stdout(
-        `Old keys stay in the JWKS for ${Math.round(retireAfter / 60_000)} minutes. Running servers switch within a minute.\n`,
+        `The new keys are published now and sign ${minutes === 0 ? 'at once' : `in ${minutes} minutes`}; the old keys stay in the JWKS for ${Math.round(retireAfter / 60_000)} minutes after that.\n`,
       );
       return 0;
     } finally {

@@ -176,6 +176,7 @@ export function keyStore(db: Db): KeyStore {
         publicJwk: row.public_jwk,
         privateJwkEncrypted: row.private_jwk_encrypted,
         createdAt: row.created_at,
+        activatesAt: row.activates_at,
         rotatedAt: row.rotated_at,
         retireAt: row.retire_at,
       }));
@@ -184,7 +185,7 @@ export function keyStore(db: Db): KeyStore {
       await inTransaction(db, async (tx) => {
         await tx
           .updateTable('signing_keys')
-          .set({ rotated_at: now, retire_at: now + retireAfterMs })
+          .set({ rotated_at: now, retire_at: key.activatesAt + retireAfterMs })
           .where('alg', '=', key.alg)
           .where('rotated_at', 'is', null)
           .execute();
@@ -196,6 +197,7 @@ export function keyStore(db: Db): KeyStore {
             public_jwk: key.publicJwk,
             private_jwk_encrypted: key.privateJwkEncrypted,
             created_at: key.createdAt,
+            activates_at: key.activatesAt,
             rotated_at: null,
             retire_at: null,
           })

@@ -207,6 +207,7 @@ export const initial: Migration = {
       .addColumn('public_jwk', 'text', (c) => c.notNull())
       .addColumn('private_jwk_encrypted', 'text', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('activates_at', 'bigint', (c) => c.notNull())
       .addColumn('rotated_at', 'bigint')
       .addColumn('retire_at', 'bigint')
       .execute();
