@@ -17,6 +17,28 @@ export interface ResourceConfig {
   scopes: string[];
 }
 
+/** An entry of the scope catalogue: what consent shows, and whether each client needs approval for it. */
+export interface ScopeConfig {
+  name: string;
+  description: string;
+  /** Dialpad's per-app scope approval: a client asking for it waits for an administrator. */
+  requiresApproval: boolean;
+  /** Granted when an authorization request names no scope. */
+  isDefault: boolean;
+}
+
+const BUILT_IN_SCOPES: ScopeConfig[] = [
+  { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
+  { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
+  { name: 'email', description: 'See your email address', requiresApproval: false, isDefault: false },
+  {
+    name: 'offline_access',
+    description: 'Keep access while you are away',
+    requiresApproval: false,
+    isDefault: false,
+  },
+];
+
 export interface Config {
   /** GATEHOUSE_ISSUER: the issuer identifier, byte-for-byte as it appears in tokens and discovery. */
   issuer: string;
@@ -56,6 +78,15 @@ export interface Config {
   registrationScopes: string[];
   /** GATEHOUSE_REGISTRATION_RATE_LIMIT (default 30): registrations per client IP per hour. */
   registrationRateLimit: number;
+  /**
+   * GATEHOUSE_SCOPES: JSON list of scopes, each { name, description, requires_approval?, default? }, added to
+   * (or overriding) the built-in OIDC scopes.
+   */
+  scopes: ScopeConfig[];
+  /** GATEHOUSE_LOGO_URL: a logo shown on every page (https, or a path on this server). */
+  logoUrl: string | undefined;
+  /** GATEHOUSE_SECRET_ROTATION_OVERLAP (seconds, default 1 day): how long a rotated client secret keeps working. */
+  secretRotationOverlap: number;
   /** GATEHOUSE_REALM (default the product name): the realm in WWW-Authenticate: Bearer answers. */
   realm: string;
   /** GATEHOUSE_SESSION_TTL (seconds, default 8 hours): browser sign-in sessions. */
@@ -181,6 +212,42 @@ function resources(env: Env, issuer: string): ResourceConfig[] {
   return list;
 }
 
+function scopeCatalogue(env: Env): ScopeConfig[] {
+  const catalogue = new Map(BUILT_IN_SCOPES.map((scope) => [scope.name, scope]));
+  const raw = env.GATEHOUSE_SCOPES;
+  if (raw) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new ConfigError('GATEHOUSE_SCOPES', 'is not valid JSON');
+    }
+    if (!Array.isArray(parsed)) throw new ConfigError('GATEHOUSE_SCOPES', 'must be a JSON array');
+    for (const item of parsed as Record<string, unknown>[]) {
+      const name = item?.name;
+      if (typeof name !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(name)) {
+        throw new ConfigError('GATEHOUSE_SCOPES', 'each entry needs a "name" that is a valid scope token');
+      }
+      catalogue.set(name, {
+        name,
+        description: typeof item.description === 'string' ? item.description : name,
+        requiresApproval: item.requires_approval === true,
+        isDefault: item.default === true,
+      });
+    }
+  }
+  return [...catalogue.values()];
+}
+
+function logoUrl(env: Env): string | undefined {
+  const raw = env.GATEHOUSE_LOGO_URL;
+  if (!raw) return undefined;
+  if (!(raw.startsWith('https://') && URL.canParse(raw)) && !/^\/[\w./-]*$/.test(raw)) {
+    throw new ConfigError('GATEHOUSE_LOGO_URL', 'must be an https URL or a path on this server');
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
@@ -215,17 +282,10 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const resourceList = resources(env, issuerUrl);
+  const catalogue = scopeCatalogue(env);
   const registrationScopes = env.GATEHOUSE_REGISTRATION_SCOPES
     ? env.GATEHOUSE_REGISTRATION_SCOPES.split(' ').filter(Boolean)
-    : [
-        ...new Set([
-          'openid',
-          'profile',
-          'email',
-          'offline_access',
-          ...resourceList.flatMap((r) => r.scopes),
-        ]),
-      ];
+    : [...new Set([...catalogue.map((scope) => scope.name), ...resourceList.flatMap((r) => r.scopes)])];
   return {
     issuer: issuerUrl,
     host: env.HOST || 'localhost',
@@ -243,6 +303,9 @@ export function loadConfig(env: Env = process.env): Config {
     registrationPolicy,
     registrationScopes,
     registrationRateLimit: integer(env, 'GATEHOUSE_REGISTRATION_RATE_LIMIT', 30, 1, 100_000),
+    scopes: catalogue,
+    logoUrl: logoUrl(env),
+    secretRotationOverlap: integer(env, 'GATEHOUSE_SECRET_ROTATION_OVERLAP', 86_400, 0, 90 * 86_400),
     realm: env.GATEHOUSE_REALM || productName,
     sessionTtl: integer(env, 'GATEHOUSE_SESSION_TTL', 8 * 3600, 60, 90 * 86_400),
     interactionTtl: integer(env, 'GATEHOUSE_INTERACTION_TTL', 1800, 60, 86_400),

@@ -26,8 +26,11 @@ import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
+import { registerAdmin } from './pages/admin/route.ts';
+import { registerConnectedApps } from './pages/apps/route.ts';
 import { registerConsent } from './pages/consent/route.ts';
 import { registerLogin } from './pages/login/route.ts';
+import { registerPortal } from './pages/portal/route.ts';
 import { registerSetup } from './pages/setup/route.ts';
 
 const STYLESHEET = readFileSync(new URL('./pages/assets/gatehouse.css', import.meta.url));
@@ -157,6 +160,9 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerLogin(pages, deps);
     registerConsent(pages, deps);
     registerSetup(pages, deps);
+    registerConnectedApps(pages, deps);
+    registerPortal(pages, deps);
+    registerAdmin(pages, deps);
   });
 
   return app;

@@ -71,7 +71,11 @@ export function readClientCredentials(
   return { method: 'none', clientId: params.client_id, secret: undefined };
 }
 
-export async function authenticateClient(storage: Storage, credentials: ClientCredentials): Promise<Client> {
+export async function authenticateClient(
+  storage: Storage,
+  credentials: ClientCredentials,
+  now: number = Date.now(),
+): Promise<Client> {
   const basicUsed = credentials.method === 'client_secret_basic';
   const client = await storage.clients.find(credentials.clientId);
   if (!isUsable(client)) throw invalidClient(basicUsed, 'unknown, disabled or pending client');
@@ -85,7 +89,14 @@ export async function authenticateClient(storage: Storage, credentials: ClientCr
     if (client.secretHash === null || credentials.secret === undefined || credentials.secret === '') {
       throw invalidClient(basicUsed, 'missing secret');
     }
-    if (!constantTimeEqual(sha256(credentials.secret), client.secretHash)) {
+    const presented = sha256(credentials.secret);
+    // After a rotation the previous secret keeps working for the configured overlap, then dies.
+    const previousValid =
+      client.previousSecretHash !== null &&
+      client.previousSecretExpiresAt !== null &&
+      client.previousSecretExpiresAt > now &&
+      constantTimeEqual(presented, client.previousSecretHash);
+    if (!constantTimeEqual(presented, client.secretHash) && !previousValid) {
       throw invalidClient(basicUsed, 'wrong secret');
     }
   }

@@ -32,6 +32,9 @@ export interface ClientInput {
   metadata?: ClientDisplayMetadata;
   /** RFC 7592: also mint a registration access token so the client can manage itself. */
   withRegistrationToken?: boolean;
+  ownerUserId?: string | null;
+  /** Scopes that need an administrator's approval per client: asked-for ones wait in requestedScope. */
+  scopesNeedingApproval?: readonly string[];
 }
 
 function invalidRedirect(uri: string, why: string): OAuthError {
@@ -146,6 +149,9 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       );
     }
   }
+  const needsApproval = new Set(input.scopesNeedingApproval ?? []);
+  const grantedScopes = scopes.filter((scope) => !needsApproval.has(scope));
+  const pendingScopes = scopes.filter((scope) => needsApproval.has(scope));
   const isPublic = method === 'none';
   // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
   const requirePkce = isPublic ? true : (input.requirePkce ?? true);
@@ -160,7 +166,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       secretHash: secret === undefined ? null : sha256(secret),
       redirectUris: [...new Set(input.redirectUris)],
       grantTypes,
-      scope: scopes.join(' '),
+      scope: grantedScopes.join(' '),
       tokenEndpointAuthMethod: method,
       applicationType,
       requirePkce,
@@ -173,6 +179,10 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       registrationAccessTokenHash:
         registrationAccessToken === undefined ? null : sha256(registrationAccessToken),
       metadata: checkDisplayMetadata(input.metadata ?? {}),
+      ownerUserId: input.ownerUserId ?? null,
+      requestedScope: pendingScopes.join(' '),
+      previousSecretHash: null,
+      previousSecretExpiresAt: null,
       createdAt: now,
       disabledAt: null,
     },

@@ -93,6 +93,9 @@ export function readRegistrationRequest(body: unknown, config: Config): Registra
       metadata,
       registeredVia: 'dcr',
       withRegistrationToken: true,
+      scopesNeedingApproval: config.scopes
+        .filter((scope) => scope.requiresApproval)
+        .map((scope) => scope.name),
     },
   };
 }
@@ -109,6 +112,7 @@ export function registrationResponse(client: Client, config: Config): Record<str
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     application_type: client.applicationType,
     scope: client.scope,
+    ...(client.requestedScope ? { requested_scope: client.requestedScope } : {}),
     allowed_cors_origins: client.allowedCorsOrigins,
     audience: [config.issuer, ...client.allowedResources],
     ...client.metadata,

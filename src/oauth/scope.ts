@@ -20,10 +20,10 @@ export function isSubset(requested: readonly string[], allowed: readonly string[
   return requested.every((scope) => set.has(scope));
 }
 
-/** Human descriptions shown on the consent page for the built-in scopes. */
-export const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Confirm your identity',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Keep access while you are away',
-};
+/** The consent page's words for a scope: its catalogue description, or its name. */
+export function describeScope(
+  catalogue: readonly { name: string; description: string }[],
+  scope: string,
+): string {
+  return catalogue.find((entry) => entry.name === scope)?.description ?? scope;
+}

@@ -7,6 +7,9 @@ export interface LayoutOptions {
   /** The signed-in user's email, to show the Sign out button. */
   signedInAs?: string | null;
   csrfToken?: string;
+  logoUrl?: string;
+  /** Links shown in the header for signed-in users (portal, admin, connected apps). */
+  nav?: { href: string; label: string }[];
 }
 
 export function layout(options: LayoutOptions): string {
@@ -26,7 +29,11 @@ export function layout(options: LayoutOptions): string {
 <link rel="stylesheet" href="/assets/gatehouse.css">
 </head>
 <body>
-<header><span class="brand">${options.productName}</span>${signOut}</header>
+<header><a class="brand" href="/">${options.logoUrl ? html`<img src="${options.logoUrl}" alt="" class="logo">` : null}${options.productName}</a>${
+    options.nav?.length
+      ? html`<nav>${options.nav.map((link) => html`<a href="${link.href}">${link.label}</a>`)}</nav>`
+      : null
+  }${signOut}</header>
 <main>${options.body}</main>
 </body>
 </html>`.value;

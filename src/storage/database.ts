@@ -19,6 +19,10 @@ export interface ClientsTable {
   registered_via: string;
   registration_access_token_hash: string | null;
   metadata: string;
+  owner_user_id: string | null;
+  requested_scope: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: number | null;
   created_at: number;
   disabled_at: number | null;
 }

@@ -34,6 +34,13 @@ export interface Client {
   registrationAccessTokenHash: string | null;
   /** Display metadata (RFC 7591 §2): client_uri, logo_uri, policy_uri, tos_uri, contacts. Never fetched. */
   metadata: ClientDisplayMetadata;
+  /** The developer who registered it in the portal; null otherwise. */
+  ownerUserId: string | null;
+  /** Scopes asked for that need an administrator's approval (the scope catalogue says which); space-separated. */
+  requestedScope: string;
+  /** After a secret rotation, the old secret keeps working until previousSecretExpiresAt. */
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: number | null;
   createdAt: number;
   disabledAt: number | null;
 }
@@ -237,6 +244,7 @@ export interface LoginThrottle {
 export interface ClientStore {
   find(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
+  listByOwner(userId: string): Promise<Client[]>;
   create(client: Client): Promise<void>;
   /** Replaces the client's fields (not its id or creation time), CORS origins included. */
   update(client: Client): Promise<void>;
@@ -253,10 +261,15 @@ export interface UserStore {
   /** Fails with an error if the email is taken. */
   create(user: User): Promise<void>;
   count(): Promise<number>;
+  list(): Promise<User[]>;
+  /** Replaces name, password hash, admin flag and disabled state (not id, email or creation time). */
+  update(user: User): Promise<void>;
 }
 
 export interface SessionStore {
   create(session: Session): Promise<void>;
+  /** Ends every session of a user (disabled account, password reset). */
+  deleteForUser(userId: string): Promise<void>;
   /** Returns the session only while it has not expired. */
   find(idHash: string, now: number): Promise<Session | undefined>;
   delete(idHash: string): Promise<void>;
@@ -299,6 +312,8 @@ export interface GrantStore {
   revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
+  /** When each client last got an access token for this user (epoch ms), by client id. */
+  lastUsedByClient(userId: string): Promise<Map<string, number>>;
 }
 
 export interface AccessTokenStore {

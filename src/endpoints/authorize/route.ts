@@ -53,6 +53,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
       storage: deps.storage,
       issuer: deps.config.issuer,
       resources: deps.config.resources,
+      defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
     });
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);

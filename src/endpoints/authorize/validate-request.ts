@@ -44,11 +44,12 @@ export interface AuthorizeContext {
   storage: Storage;
   issuer: string;
   resources: readonly ResourceConfig[];
+  defaultScopes?: readonly string[];
 }
 
 export async function validateAuthorizationRequest(
   query: URLSearchParams,
-  { storage, issuer, resources }: AuthorizeContext,
+  { storage, issuer, resources, defaultScopes = [] }: AuthorizeContext,
 ): Promise<{ client: Client; request: AuthorizationRequest }> {
   const single = (name: string): string | undefined => {
     const values = query.getAll(name);
@@ -109,7 +110,12 @@ export async function validateAuthorizationRequest(
   if (query.has('request')) fail('request_not_supported', 'Request objects are not supported');
   if (query.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
 
-  const scopes = parseScope(single('scope'));
+  let scopes = parseScope(single('scope'));
+  if (scopes.length === 0 && single('scope') === undefined) {
+    // No scope asked for: the catalogue's default scopes this client may have (RFC 6749 §3.3).
+    const allowed = new Set(parseScope(client.scope));
+    scopes = defaultScopes.filter((scope) => allowed.has(scope));
+  }
   if (!scopes.every(isValidScopeToken)) fail('invalid_scope', 'The scope is malformed');
   if (!isSubset(scopes, parseScope(client.scope))) {
     fail('invalid_scope', 'The application may not request some of these scopes');

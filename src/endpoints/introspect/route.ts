@@ -14,6 +14,7 @@ export function registerIntrospect(app: FastifyInstance, deps: Deps, introspect:
     const client = await authenticateClient(
       deps.storage,
       readClientCredentials(request.headers.authorization, params),
+      deps.clock.now(),
     );
     // Only a client that can keep a secret may ask what tokens mean.
     if (client.tokenEndpointAuthMethod === 'none') {

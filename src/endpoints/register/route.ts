@@ -68,18 +68,22 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
             status: 403,
           });
         }
-        if (config.registrationPolicy === 'token') {
-          const token = bearerOf(request);
-          if (!token || !(await storage.initialAccessTokens.consume(sha256(token), clock.now()))) {
-            throw invalidToken('A valid initial access token is required to register');
-          }
+        const initialToken = config.registrationPolicy === 'token' ? bearerOf(request) : undefined;
+        if (config.registrationPolicy === 'token' && !initialToken) {
+          throw invalidToken('A valid initial access token is required to register');
         }
         const { input, trimmedScopes } = readRegistrationRequest(request.body, config);
         const { client, secret, registrationAccessToken } = buildClient(
           { ...input, status: config.registrationPolicy === 'approval' ? 'pending' : 'active' },
           clock.now(),
         );
-        await storage.clients.create(client);
+        // A refused request does not use up the initial access token: it is spent together with the insert.
+        await storage.transaction(async (tx) => {
+          if (initialToken && !(await tx.initialAccessTokens.consume(sha256(initialToken), clock.now()))) {
+            throw invalidToken('A valid initial access token is required to register');
+          }
+          await tx.clients.create(client);
+        });
         request.log.info(
           { event: 'client_registered', clientId: client.id, trimmedScopes },
           'client registered',
@@ -103,8 +107,14 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       if (body?.client_id !== current.id) {
         throw new OAuthError('invalid_request', 'The body must carry this client_id');
       }
+      // §2.2: the update echoes the metadata, and an echoed client_secret must be the current one.
       if (body.client_secret !== undefined && body.client_secret !== null) {
-        throw new OAuthError('invalid_client_metadata', 'client_secret cannot be set by the client');
+        const matches =
+          typeof body.client_secret === 'string' &&
+          current.secretHash !== null &&
+          constantTimeEqual(sha256(body.client_secret), current.secretHash);
+        if (!matches)
+          throw new OAuthError('invalid_client_metadata', 'client_secret cannot be set by the client');
       }
       const { input } = readRegistrationRequest(body, config);
       const rebuilt = buildClient(input, current.createdAt).client;

@@ -14,6 +14,7 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
     const client = await authenticateClient(
       deps.storage,
       readClientCredentials(request.headers.authorization, params),
+      deps.clock.now(),
     );
     if (!params.token) throw new OAuthError('invalid_request', 'The request has no token');
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's own prefix or shape says what it is.

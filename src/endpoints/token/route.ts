@@ -20,7 +20,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
 
     const credentials = readClientCredentials(request.headers.authorization, params);
-    const client = await authenticateClient(deps.storage, credentials);
+    const client = await authenticateClient(deps.storage, credentials, deps.clock.now());
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
     }

@@ -44,6 +44,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
         userEmail: user.email,
+        catalogue: deps.config.scopes,
       }),
     );
   });

@@ -1,4 +1,5 @@
-import { SCOPE_DESCRIPTIONS } from '../../oauth/scope.ts';
+import type { ScopeConfig } from '../../config.ts';
+import { describeScope } from '../../oauth/scope.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
 
@@ -10,11 +11,13 @@ export interface ConsentView {
   redirectOrigin: string;
   scopes: string[];
   userEmail: string;
+  catalogue: readonly ScopeConfig[];
+  logoUrl?: string;
 }
 
 export function consentPage(view: ConsentView): string {
   const scopeItems = view.scopes.length
-    ? view.scopes.map((scope) => html`<li>${SCOPE_DESCRIPTIONS[scope] ?? scope} <code>${scope}</code></li>`)
+    ? view.scopes.map((scope) => html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`)
     : [html`<li>Know that you use ${view.clientName}</li>`];
   return layout({
     title: 'Allow access?',

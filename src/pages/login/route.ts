@@ -4,9 +4,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashPassword, verifyPassword } from '../../accounts/password.ts';
 import { recordFailure, recordSuccess, throttleKeys, waitRequired } from '../../accounts/throttle.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
-import { currentSession, endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
+import { endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
 import { acceptLogin, load } from '../../interaction/flow.ts';
 import { randomToken } from '../../util/random.ts';
+import { chrome, safeNext, signedInUser } from '../account.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
 import { csrfToken, sendPage } from '../render.ts';
@@ -16,6 +17,7 @@ interface LoginBody {
   email?: string;
   password?: string;
   interaction?: string;
+  next?: string;
 }
 
 export function registerLogin(app: FastifyInstance, deps: Deps) {
@@ -30,14 +32,16 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     return { interaction, clientName: client?.name };
   }
 
-  app.get<{ Querystring: { interaction?: string } }>('/login', async (request, reply) => {
+  app.get<{ Querystring: { interaction?: string; next?: string } }>('/login', async (request, reply) => {
     const { interaction, clientName } = await clientNameFor(request.query.interaction, request);
     return sendPage(
       reply,
       loginPage({
         productName: deps.config.productName,
+        logoUrl: deps.config.logoUrl,
         csrfToken: csrfToken(reply),
         interactionId: interaction?.id,
+        next: safeNext(request.query.next),
         clientName,
       }),
     );
@@ -55,6 +59,8 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
           productName: deps.config.productName,
           csrfToken: csrfToken(reply),
           interactionId: interaction?.id,
+          next: safeNext(body.next),
+          logoUrl: deps.config.logoUrl,
           clientName,
           email,
           error,
@@ -86,7 +92,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
       await acceptLogin(flow, interaction, user.id, session.authTime);
       return reply.redirect(`/authorize/resume?interaction=${encodeURIComponent(interaction.id)}`, 303);
     }
-    return reply.redirect('/', 303);
+    return reply.redirect(safeNext(body.next) ?? '/', 303);
   });
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
@@ -95,22 +101,17 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
   });
 
   app.get('/', async (request, reply) => {
-    const session = await currentSession(deps, request);
-    const user = session && (await deps.storage.users.findById(session.userId));
-    const token = csrfToken(reply);
+    const user = await signedInUser(deps, request);
     const body = user
-      ? html`<section class="card"><h1>You are signed in</h1><p>Signed in as <strong>${user.email}</strong>.</p></section>`
+      ? html`<section class="card"><h1>You are signed in</h1><p>Signed in as <strong>${user.email}</strong>.</p>
+          <ul class="links">
+            <li><a href="/account/apps">Connected apps</a>: the applications you have given access to</li>
+            <li><a href="/portal">Developer portal</a>: register and manage your own applications</li>
+            <li><a href="/playground">OAuth playground</a>: run a flow and see every request</li>
+            ${user.isAdmin ? html`<li><a href="/admin">Admin console</a></li>` : null}
+          </ul></section>`
       : html`<section class="card"><h1>${deps.config.productName}</h1><p>You are not signed in.</p>
           <p><a href="/login">Sign in</a></p></section>`;
-    return sendPage(
-      reply,
-      layout({
-        title: 'Account',
-        productName: deps.config.productName,
-        body,
-        signedInAs: user?.email,
-        csrfToken: token,
-      }),
-    );
+    return sendPage(reply, layout({ ...chrome(deps, reply, user, 'Account'), body }));
   });
 }

@@ -5,6 +5,8 @@ export interface LoginView {
   productName: string;
   csrfToken: string;
   interactionId?: string;
+  next?: string;
+  logoUrl?: string;
   clientName?: string;
   email?: string;
   error?: string;
@@ -14,6 +16,7 @@ export function loginPage(view: LoginView): string {
   return layout({
     title: 'Sign in',
     productName: view.productName,
+    logoUrl: view.logoUrl,
     body: html`<section class="card">
       <h1>Sign in</h1>
       ${view.clientName ? html`<p class="muted">to continue to <strong>${view.clientName}</strong></p>` : null}
@@ -21,6 +24,7 @@ export function loginPage(view: LoginView): string {
       <form method="post" action="/login">
         <input type="hidden" name="_csrf" value="${view.csrfToken}">
         ${view.interactionId ? html`<input type="hidden" name="interaction" value="${view.interactionId}">` : null}
+        ${view.next ? html`<input type="hidden" name="next" value="${view.next}">` : null}
         <label for="email">Email</label>
         <input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}">
         <label for="password">Password</label>

@@ -28,6 +28,10 @@ function toClient(row: ClientsTable): Client {
     registeredVia: row.registered_via as Client['registeredVia'],
     registrationAccessTokenHash: row.registration_access_token_hash,
     metadata: JSON.parse(row.metadata) as ClientDisplayMetadata,
+    ownerUserId: row.owner_user_id,
+    requestedScope: row.requested_scope,
+    previousSecretHash: row.previous_secret_hash,
+    previousSecretExpiresAt: row.previous_secret_expires_at,
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
   };
@@ -52,6 +56,10 @@ function toRow(client: Client): ClientsTable {
     registered_via: client.registeredVia,
     registration_access_token_hash: client.registrationAccessTokenHash,
     metadata: JSON.stringify(client.metadata),
+    owner_user_id: client.ownerUserId,
+    requested_scope: client.requestedScope,
+    previous_secret_hash: client.previousSecretHash,
+    previous_secret_expires_at: client.previousSecretExpiresAt,
     created_at: client.createdAt,
     disabled_at: client.disabledAt,
   };
@@ -75,6 +83,15 @@ export function clientStore(db: Db): ClientStore {
     },
     async list() {
       const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
+      return rows.map(toClient);
+    },
+    async listByOwner(userId) {
+      const rows = await db
+        .selectFrom('clients')
+        .selectAll()
+        .where('owner_user_id', '=', userId)
+        .orderBy('created_at')
+        .execute();
       return rows.map(toClient);
     },
     async hasCorsOrigin(origin) {

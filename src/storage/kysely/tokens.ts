@@ -114,6 +114,15 @@ export function grantStore(db: Db): GrantStore {
         return rows.length;
       });
     },
+    async lastUsedByClient(userId) {
+      const rows = await db
+        .selectFrom('access_tokens')
+        .select(['client_id', (eb) => eb.fn.max('created_at').as('last_used')])
+        .where('user_id', '=', userId)
+        .groupBy('client_id')
+        .execute();
+      return new Map(rows.map((row) => [row.client_id, Number(row.last_used)]));
+    },
     async listActiveForUser(userId) {
       const rows = await db
         .selectFrom('grants')

@@ -46,6 +46,24 @@ export function userStore(db: Db): UserStore {
         })
         .execute();
     },
+    async list() {
+      const rows = await db.selectFrom('users').selectAll().orderBy('created_at').execute();
+      return rows.map(toUser);
+    },
+    async update(user) {
+      await db
+        .updateTable('users')
+        .set({
+          name: user.name,
+          password_hash: user.passwordHash,
+          is_admin: toFlag(user.isAdmin),
+          email_verified: toFlag(user.emailVerified),
+          updated_at: user.updatedAt,
+          disabled_at: user.disabledAt,
+        })
+        .where('id', '=', user.id)
+        .execute();
+    },
     async count() {
       const row = await db
         .selectFrom('users')
@@ -88,6 +106,9 @@ export function sessionStore(db: Db): SessionStore {
         .where('expires_at', '>', now)
         .executeTakeFirst();
       return row && toSession(row);
+    },
+    async deleteForUser(userId) {
+      await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
     },
     async delete(idHash) {
       await db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();

@@ -23,9 +23,15 @@ export const initial: Migration = {
       .addColumn('registered_via', 'text', (c) => c.notNull())
       .addColumn('registration_access_token_hash', 'text')
       .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('owner_user_id', 'text')
+      .addColumn('requested_scope', 'text', (c) => c.notNull())
+      .addColumn('previous_secret_hash', 'text')
+      .addColumn('previous_secret_expires_at', 'bigint')
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('disabled_at', 'bigint')
       .execute();
+
+    await db.schema.createIndex('clients_owner_user_id').on('clients').column('owner_user_id').execute();
 
     // Origins browser-based clients call from, one row each, so a CORS check is one indexed lookup.
     await db.schema

@@ -1,0 +1,264 @@
+// The admin console (administrators only): approve or reject pending clients and per-client scope requests,
+// disable clients (their tokens stop working at once), manage users, issue initial access tokens, and read the
+// security event log. Plain server-rendered HTML that works with JavaScript off.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hashPassword } from '../../accounts/password.ts';
+import { createUser, UserInputError } from '../../accounts/users.ts';
+import type { Deps } from '../../deps.ts';
+import { formatScope, parseScope } from '../../oauth/scope.ts';
+import type { Client, User } from '../../storage/storage.ts';
+import { sha256 } from '../../util/hash.ts';
+import { randomToken } from '../../util/random.ts';
+import { chrome, signedInUser, toLogin } from '../account.ts';
+import { errorPage } from '../error.ts';
+import { html, type SafeHtml } from '../html.ts';
+import { layout } from '../layout.ts';
+import { csrfToken, sendPage } from '../render.ts';
+
+const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+
+export function registerAdmin(app: FastifyInstance, deps: Deps) {
+  const { storage, clock } = deps;
+
+  /** The signed-in administrator, or an answer already sent (sign-in page, or 403 for everyone else). */
+  async function admin(request: FastifyRequest, reply: FastifyReply): Promise<User | undefined> {
+    const user = await signedInUser(deps, request);
+    if (!user) {
+      await toLogin(request, reply);
+      return undefined;
+    }
+    if (!user.isAdmin) {
+      await sendPage(
+        reply,
+        errorPage(deps.config.productName, 'Administrators only', 'This page is for administrators.'),
+        403,
+      );
+      return undefined;
+    }
+    return user;
+  }
+
+  const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
+    html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
+
+  async function renderConsole(reply: FastifyReply, user: User, notice?: SafeHtml, code = 200) {
+    const clients = await storage.clients.list();
+    const users = await storage.users.list();
+    const events = await storage.securityEvents.list(50);
+    const pending = clients.filter((client) => client.status === 'pending');
+    const scopeRequests = clients.filter((client) => client.status === 'active' && client.requestedScope);
+    const clientRow = (client: Client) => html`<tr>
+      <td>${client.name}<br><code>${client.id}</code></td><td>${client.registeredVia}</td>
+      <td>${client.disabledAt !== null ? 'disabled' : client.status}</td>
+      <td>${
+        client.disabledAt === null
+          ? button(reply, `/admin/clients/${client.id}/disable`, 'Disable', 'danger')
+          : button(reply, `/admin/clients/${client.id}/enable`, 'Enable')
+      }</td></tr>`;
+    const body = html`
+      ${notice ?? null}
+      <section class="card wide"><h1>Admin console</h1>
+        <h2>Applications waiting for approval</h2>
+        ${
+          pending.length
+            ? html`<table><tbody>${pending.map(
+                (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
+                  <td>${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
+                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '')} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
+              )}</tbody></table>`
+            : html`<p class="muted">None.</p>`
+        }
+        <h2>Scope requests</h2>
+        ${
+          scopeRequests.length
+            ? html`<table><tbody>${scopeRequests.map(
+                (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
+                  <td>${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</td>
+                  <td>${button(reply, `/admin/clients/${client.id}/approve-scopes`, 'Approve scopes', '')} ${button(reply, `/admin/clients/${client.id}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
+              )}</tbody></table>`
+            : html`<p class="muted">None.</p>`
+        }
+        <h2>Applications</h2>
+        <table><thead><tr><th>Application</th><th>Registered by</th><th>Status</th><th></th></tr></thead><tbody>${clients.map(clientRow)}</tbody></table>
+      </section>
+      <section class="card wide"><h2>Users</h2>
+        <table><thead><tr><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead><tbody>${users.map(
+          (person) => html`<tr><td>${person.email}</td><td>${person.isAdmin ? 'admin' : 'user'}</td>
+            <td>${person.disabledAt === null ? 'active' : 'disabled'}</td>
+            <td>${
+              person.id === user.id
+                ? html`<span class="muted">you</span>`
+                : html`${
+                    person.disabledAt === null
+                      ? button(reply, `/admin/users/${person.id}/disable`, 'Disable', 'danger')
+                      : button(reply, `/admin/users/${person.id}/enable`, 'Enable')
+                  } ${button(reply, `/admin/users/${person.id}/reset-password`, 'Reset password')}`
+            }</td></tr>`,
+        )}</tbody></table>
+        <h3>Create a user</h3>
+        <form method="post" action="/admin/users">
+          <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
+          <label for="new-email">Email</label><input id="new-email" name="email" type="email" required>
+          <label for="new-name">Name</label><input id="new-name" name="name" type="text">
+          <label class="inline"><input type="checkbox" name="admin" value="yes"> Administrator</label>
+          <div class="actions"><button type="submit">Create user</button></div>
+        </form>
+      </section>
+      <section class="card wide"><h2>Initial access tokens</h2>
+        <p class="muted">For registration policy <code>token</code>: a developer sends one with <code>POST /oauth/register</code>.</p>
+        <form method="post" action="/admin/registration-tokens">
+          <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
+          <label for="uses">Registrations it allows</label><input id="uses" name="uses" type="text" inputmode="numeric" value="1">
+          <div class="actions"><button type="submit">Issue a token</button></div>
+        </form>
+      </section>
+      <section class="card wide"><h2>Security events</h2>
+        ${
+          events.length
+            ? html`<table><thead><tr><th>When</th><th>Event</th><th>Client</th><th>User</th></tr></thead><tbody>${events.map(
+                (event) =>
+                  html`<tr><td>${when(event.createdAt)}</td><td>${event.type}</td><td><code>${event.clientId ?? ''}</code></td><td><code>${event.userId ?? ''}</code></td></tr>`,
+              )}</tbody></table>`
+            : html`<p class="muted">No events yet.</p>`
+        }
+      </section>`;
+    return sendPage(reply, layout({ ...chrome(deps, reply, user, 'Admin'), body }), code);
+  }
+
+  app.get('/admin', async (request, reply) => {
+    const user = await admin(request, reply);
+    return user ? renderConsole(reply, user) : reply;
+  });
+
+  const clientAction = (path: string, change: (client: Client) => Promise<void>) =>
+    app.post<{ Params: { id: string } }>(
+      `/admin/clients/:id/${path}`,
+      { preHandler: app.csrfProtection },
+      async (request, reply) => {
+        const user = await admin(request, reply);
+        if (!user) return reply;
+        const client = await storage.clients.find(request.params.id);
+        if (!client) return reply.callNotFound();
+        await change(client);
+        await storage.securityEvents.record({
+          id: crypto.randomUUID(),
+          type: `client_${path.replace('-', '_')}`,
+          clientId: client.id,
+          userId: user.id,
+          grantId: null,
+          detail: {},
+          createdAt: clock.now(),
+        });
+        return reply.redirect('/admin', 303);
+      },
+    );
+  clientAction('approve', (client) => storage.clients.update({ ...client, status: 'active' }));
+  clientAction('reject', async (client) => {
+    await storage.clients.delete(client.id, clock.now());
+  });
+  clientAction('disable', (client) => storage.clients.update({ ...client, disabledAt: clock.now() }));
+  clientAction('enable', (client) => storage.clients.update({ ...client, disabledAt: null }));
+  clientAction('approve-scopes', (client) =>
+    storage.clients.update({
+      ...client,
+      scope: formatScope(new Set([...parseScope(client.scope), ...parseScope(client.requestedScope)])),
+      requestedScope: '',
+    }),
+  );
+  clientAction('reject-scopes', (client) => storage.clients.update({ ...client, requestedScope: '' }));
+
+  app.post<{ Body: Record<string, string> }>(
+    '/admin/users',
+    { preHandler: app.csrfProtection },
+    async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const password = randomToken(12);
+      try {
+        const created = await createUser(
+          storage,
+          {
+            email: request.body?.email ?? '',
+            name: request.body?.name,
+            password,
+            isAdmin: request.body?.admin === 'yes',
+          },
+          clock.now(),
+          deps.config.passwordCost,
+        );
+        return renderConsole(
+          reply,
+          user,
+          html`<p class="notice card wide" role="status">Created ${created.email}. Password (shown once): <code data-testid="password">${password}</code></p>`,
+        );
+      } catch (error) {
+        if (!(error instanceof UserInputError)) throw error;
+        return renderConsole(
+          reply,
+          user,
+          html`<p class="error card wide" role="alert">${error.message}</p>`,
+          400,
+        );
+      }
+    },
+  );
+
+  const userAction = (path: string, change: (person: User) => Promise<SafeHtml | undefined>) =>
+    app.post<{ Params: { id: string } }>(
+      `/admin/users/:id/${path}`,
+      { preHandler: app.csrfProtection },
+      async (request, reply) => {
+        const user = await admin(request, reply);
+        if (!user) return reply;
+        const person = await storage.users.findById(request.params.id);
+        if (!person || person.id === user.id) return reply.callNotFound();
+        const notice = await change(person);
+        return notice ? renderConsole(reply, user, notice) : reply.redirect('/admin', 303);
+      },
+    );
+  userAction('disable', async (person) => {
+    await storage.users.update({ ...person, disabledAt: clock.now(), updatedAt: clock.now() });
+    await storage.sessions.deleteForUser(person.id);
+    return undefined;
+  });
+  userAction('enable', async (person) => {
+    await storage.users.update({ ...person, disabledAt: null, updatedAt: clock.now() });
+    return undefined;
+  });
+  userAction('reset-password', async (person) => {
+    const password = randomToken(12);
+    await storage.users.update({
+      ...person,
+      passwordHash: await hashPassword(password, deps.config.passwordCost),
+      updatedAt: clock.now(),
+    });
+    await storage.sessions.deleteForUser(person.id);
+    return html`<p class="notice card wide" role="status">New password for ${person.email} (shown once): <code data-testid="password">${password}</code></p>`;
+  });
+
+  app.post<{ Body: Record<string, string> }>(
+    '/admin/registration-tokens',
+    { preHandler: app.csrfProtection },
+    async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const uses = Number(request.body?.uses ?? '1');
+      if (!Number.isInteger(uses) || uses < 1 || uses > 10_000) {
+        return renderConsole(
+          reply,
+          user,
+          html`<p class="error card wide" role="alert">Registrations must be a whole number from 1 to 10000.</p>`,
+          400,
+        );
+      }
+      const token = randomToken(32);
+      const now = clock.now();
+      await storage.initialAccessTokens.create(sha256(token), uses, now, now + 24 * 3_600_000);
+      return renderConsole(
+        reply,
+        user,
+        html`<p class="notice card wide" role="status">Initial access token (shown once, valid 24 hours for ${uses} registration${uses === 1 ? '' : 's'}): <code data-testid="iat">${token}</code></p>`,
+      );
+    },
+  );
+}
