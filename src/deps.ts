@@ -12,6 +12,8 @@ export interface Deps {
   clock: Clock;
   /** HMAC key for deriving a refresh token's successor (idempotent replay in the grace period). */
   rotationKey: Buffer;
+  /** AES-256-GCM key for short-lived sealed cookies (the playground's state). */
+  sealKey: Buffer;
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

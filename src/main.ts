@@ -9,6 +9,7 @@ import { resolveSecret } from './secret.ts';
 import { buildServer } from './server.ts';
 import { openStorage } from './storage/open.ts';
 import { systemClock } from './util/clock.ts';
+import { sealKeyFrom } from './util/seal.ts';
 
 /** Opens storage and keys the way every command needs them. */
 export async function openDeps(config: Config): Promise<Deps & { dialect: string; secretFile?: string }> {
@@ -22,6 +23,7 @@ export async function openDeps(config: Config): Promise<Deps & { dialect: string
     keys,
     clock: systemClock,
     rotationKey: rotationKeyFrom(secret),
+    sealKey: sealKeyFrom(secret),
     dialect,
     secretFile: generatedAt,
   };

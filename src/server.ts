@@ -30,6 +30,7 @@ import { registerAdmin } from './pages/admin/route.ts';
 import { registerConnectedApps } from './pages/apps/route.ts';
 import { registerConsent } from './pages/consent/route.ts';
 import { registerLogin } from './pages/login/route.ts';
+import { registerPlayground } from './pages/playground/route.ts';
 import { registerPortal } from './pages/portal/route.ts';
 import { registerSetup } from './pages/setup/route.ts';
 
@@ -163,6 +164,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerConnectedApps(pages, deps);
     registerPortal(pages, deps);
     registerAdmin(pages, deps);
+    registerPlayground(pages, deps);
   });
 
   return app;

@@ -7,6 +7,7 @@ import type { Deps } from '../../src/deps.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
+import { sealKeyFrom } from '../../src/util/seal.ts';
 import { buildServer } from '../../src/server.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
@@ -45,7 +46,9 @@ export async function buildTestServer(
   const { storage } = await openStorage(config.databaseUrl);
   await ensureSigningKeys(storage, TEST_SECRET, [config.accessTokenAlg, config.idTokenAlg], clock.now());
   const keys = await loadKeyRing(storage, TEST_SECRET, clock);
-  const deps: Deps = { config, storage, keys, clock, rotationKey: rotationKeyFrom(TEST_SECRET) };
+  const deps: Deps = { config, storage, keys, clock, rotationKey: rotationKeyFrom(TEST_SECRET),
+    sealKey: sealKeyFrom(TEST_SECRET),
+  };
   const app = await buildServer(deps, { logger: false });
   await app.ready();
   return {

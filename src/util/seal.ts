@@ -1,0 +1,31 @@
+// Sealing a small JSON value for a cookie: AES-256-GCM under a key derived from the server secret, so the
+// browser can carry it but neither read nor alter it.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+
+export function sealKeyFrom(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'gatehouse', 'cookie-seal/v1', 32));
+}
+
+export function seal(value: unknown, key: Buffer, purpose: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(purpose));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return [iv, body, cipher.getAuthTag()].map((part) => part.toString('base64url')).join('.');
+}
+
+/** The sealed value, or undefined when it was tampered with, sealed for another purpose, or is garbage. */
+export function unseal<T>(sealed: string | undefined, key: Buffer, purpose: string): T | undefined {
+  if (!sealed) return undefined;
+  const [iv, body, tag] = sealed.split('.');
+  if (!iv || !body || !tag) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(purpose));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
+    return JSON.parse(plain.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
