@@ -39,6 +39,50 @@ const BUILT_IN_SCOPES: ScopeConfig[] = [
   },
 ];
 
+/** Where each endpoint lives (GATEHOUSE_PATH_<NAME>), so a deployment can keep a provider's documented URLs. */
+export interface EndpointPaths {
+  authorize: string;
+  token: string;
+  userinfo: string;
+  jwks: string;
+  revoke: string;
+  introspect: string;
+  register: string;
+  deauthorize: string;
+  testToken: string;
+  playground: string;
+  /** A `users/me`-style endpoint returning the token's user (Dialpad's GET /api/v2/users/me); off when unset. */
+  userEndpoint: string | undefined;
+}
+
+export const DEFAULT_PATHS: EndpointPaths = {
+  authorize: '/authorize',
+  token: '/token',
+  userinfo: '/userinfo',
+  jwks: '/jwks',
+  revoke: '/revoke',
+  introspect: '/introspect',
+  register: '/oauth/register',
+  deauthorize: '/oauth/deauthorize',
+  testToken: '/oauth/test-token-with-scopes',
+  playground: '/playground',
+  userEndpoint: undefined,
+};
+
+/** Compatibility switches for documented legacy behaviour. Each is off by default and each is a risk. */
+export interface LegacySwitches {
+  /** Deny answers `error=user_denied` (Readmill) instead of RFC 6749's `access_denied`. */
+  userDeniedError: boolean;
+  /** The token endpoint also reads parameters from the query string of a POST (Readmill's examples): they end up in logs. */
+  tokenParamsInQuery: boolean;
+  /** Gatehouse's own protected endpoints accept `?access_token=` (RFC 6750 §2.3, discouraged: tokens leak into logs). */
+  queryAccessToken: boolean;
+  /** … and the `Authorization: OAuth <token>` scheme (Readmill). */
+  oauthAuthScheme: boolean;
+  /** A confidential client may send its secret by Basic or in the body whatever it registered (Dialpad). */
+  anySecretMethod: boolean;
+}
+
 export interface Config {
   /** GATEHOUSE_ISSUER: the issuer identifier, byte-for-byte as it appears in tokens and discovery. */
   issuer: string;
@@ -87,6 +131,15 @@ export interface Config {
   logoUrl: string | undefined;
   /** GATEHOUSE_SECRET_ROTATION_OVERLAP (seconds, default 1 day): how long a rotated client secret keeps working. */
   secretRotationOverlap: number;
+  paths: EndpointPaths;
+  legacy: LegacySwitches;
+  /** GATEHOUSE_CLIENT_AUTH_METHODS: the token endpoint authentication methods clients may register and use. */
+  clientAuthMethods: ('client_secret_basic' | 'client_secret_post' | 'none')[];
+  /**
+   * GATEHOUSE_PKCE (default `required`): `required` for every client (an operator may still relax one
+   * confidential client), or `optional-for-confidential` (Credal: the secret binds the code).
+   */
+  pkcePolicy: 'required' | 'optional-for-confidential';
   /** GATEHOUSE_REALM (default the product name): the realm in WWW-Authenticate: Bearer answers. */
   realm: string;
   /** GATEHOUSE_SESSION_TTL (seconds, default 8 hours): browser sign-in sessions. */
@@ -248,6 +301,61 @@ function logoUrl(env: Env): string | undefined {
   return raw;
 }
 
+const PATH_ENV: Record<keyof EndpointPaths, string> = {
+  authorize: 'GATEHOUSE_PATH_AUTHORIZE',
+  token: 'GATEHOUSE_PATH_TOKEN',
+  userinfo: 'GATEHOUSE_PATH_USERINFO',
+  jwks: 'GATEHOUSE_PATH_JWKS',
+  revoke: 'GATEHOUSE_PATH_REVOKE',
+  introspect: 'GATEHOUSE_PATH_INTROSPECT',
+  register: 'GATEHOUSE_PATH_REGISTER',
+  deauthorize: 'GATEHOUSE_PATH_DEAUTHORIZE',
+  testToken: 'GATEHOUSE_PATH_TEST_TOKEN',
+  playground: 'GATEHOUSE_PATH_PLAYGROUND',
+  userEndpoint: 'GATEHOUSE_PATH_USER_ENDPOINT',
+};
+
+function paths(env: Env): EndpointPaths {
+  const result: EndpointPaths = { ...DEFAULT_PATHS };
+  for (const [key, variable] of Object.entries(PATH_ENV) as [keyof EndpointPaths, string][]) {
+    const raw = env[variable];
+    if (raw === undefined || raw === '') continue;
+    if (!/^\/[A-Za-z0-9\-._~/]*$/.test(raw) || raw.includes('//') || raw.startsWith('/.well-known/')) {
+      throw new ConfigError(variable, `must be a plain absolute path such as /oauth/token, got "${raw}"`);
+    }
+    result[key] = raw;
+  }
+  const taken = Object.values(result).filter((value): value is string => value !== undefined);
+  if (new Set(taken).size !== taken.length)
+    throw new ConfigError('GATEHOUSE_PATH_*', 'two endpoints share a path');
+  return result;
+}
+
+export const PATH_VARIABLES = PATH_ENV;
+
+function pkcePolicy(env: Env): Config['pkcePolicy'] {
+  const raw = env.GATEHOUSE_PKCE || 'required';
+  if (raw !== 'required' && raw !== 'optional-for-confidential') {
+    throw new ConfigError('GATEHOUSE_PKCE', `expected required or optional-for-confidential, got "${raw}"`);
+  }
+  return raw;
+}
+
+function clientAuthMethods(env: Env): Config['clientAuthMethods'] {
+  const raw = env.GATEHOUSE_CLIENT_AUTH_METHODS;
+  if (!raw) return ['client_secret_basic', 'client_secret_post', 'none'];
+  const methods = raw.split(/[\s,]+/).filter(Boolean);
+  const known = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+  const result: Config['clientAuthMethods'] = [];
+  for (const method of methods) {
+    const found = known.find((candidate) => candidate === method);
+    if (!found) throw new ConfigError('GATEHOUSE_CLIENT_AUTH_METHODS', `unknown method "${method}"`);
+    result.push(found);
+  }
+  if (result.length === 0) throw new ConfigError('GATEHOUSE_CLIENT_AUTH_METHODS', 'name at least one method');
+  return [...new Set(result)];
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
@@ -306,6 +414,16 @@ export function loadConfig(env: Env = process.env): Config {
     scopes: catalogue,
     logoUrl: logoUrl(env),
     secretRotationOverlap: integer(env, 'GATEHOUSE_SECRET_ROTATION_OVERLAP', 86_400, 0, 90 * 86_400),
+    paths: paths(env),
+    legacy: {
+      userDeniedError: boolean(env, 'GATEHOUSE_LEGACY_USER_DENIED', false),
+      tokenParamsInQuery: boolean(env, 'GATEHOUSE_LEGACY_TOKEN_PARAMS_IN_QUERY', false),
+      queryAccessToken: boolean(env, 'GATEHOUSE_LEGACY_QUERY_ACCESS_TOKEN', false),
+      oauthAuthScheme: boolean(env, 'GATEHOUSE_LEGACY_OAUTH_SCHEME', false),
+      anySecretMethod: boolean(env, 'GATEHOUSE_LEGACY_ANY_SECRET_METHOD', false),
+    },
+    clientAuthMethods: clientAuthMethods(env),
+    pkcePolicy: pkcePolicy(env),
     realm: env.GATEHOUSE_REALM || productName,
     sessionTtl: integer(env, 'GATEHOUSE_SESSION_TTL', 8 * 3600, 60, 90 * 86_400),
     interactionTtl: integer(env, 'GATEHOUSE_INTERACTION_TTL', 1800, 60, 86_400),

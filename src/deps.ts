@@ -23,5 +23,7 @@ export function flowDeps(deps: Deps): FlowDeps {
     issuer: deps.config.issuer,
     codeTtl: deps.config.codeTtl,
     interactionTtl: deps.config.interactionTtl,
+    resumePath: `${deps.config.paths.authorize}/resume`,
+    denialError: deps.config.legacy.userDeniedError ? 'user_denied' : 'access_denied',
   };
 }

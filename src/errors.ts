@@ -25,7 +25,9 @@ export const ERROR_STATUS = {
   request_not_supported: 400,
   request_uri_not_supported: 400,
   registration_not_supported: 400,
-  // Not an RFC code: the body is still { error: "rate_limited" } so clients can tell it apart.
+  // Not RFC codes. user_denied: Readmill's legacy name for access_denied, sent only when its switch is on.
+  user_denied: 400,
+  // The body is { error: "rate_limited" } so clients can tell it apart.
   too_many_requests: 429,
 } as const;
 

@@ -114,10 +114,10 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     protocol.removeAllContentTypeParsers();
     registerFormParser(protocol);
     enableCors(protocol, deps.storage, [
-      '/token',
-      '/userinfo',
-      '/revoke',
-      '/jwks',
+      config.paths.token,
+      config.paths.userinfo,
+      config.paths.revoke,
+      config.paths.jwks,
       '/.well-known/openid-configuration',
       '/.well-known/oauth-authorization-server',
     ]);
@@ -126,7 +126,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerIntrospect(protocol, deps, introspect);
     registerRevoke(protocol, deps, introspect);
     registerDeauthorize(protocol, deps, ownResource);
-    registerTestToken(protocol, ownResource);
+    registerTestToken(protocol, config.paths.testToken, ownResource);
     registerResourceMetadata(protocol, deps);
     registerRegistration(protocol, deps);
     registerJwks(protocol, deps);
@@ -144,7 +144,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     // guard). Browsers send `Origin: null` under our no-referrer policy, so Fetch Metadata decides where it
     // is available. POST /authorize is exempt: clients legitimately start the flow with a form on their site.
     pages.addHook('onRequest', async (request) => {
-      if (request.method !== 'POST' || request.url.split('?')[0] === '/authorize') return;
+      if (request.method !== 'POST' || request.url.split('?')[0] === config.paths.authorize) return;
       const site = request.headers['sec-fetch-site'];
       const origin = request.headers.origin;
       const crossSite =

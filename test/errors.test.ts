@@ -31,6 +31,7 @@ describe('ERROR_STATUS', () => {
     request_uri_not_supported: [400, 'OIDC Core §3.1.2.6'],
     registration_not_supported: [400, 'OIDC Core §3.1.2.6'],
     too_many_requests: [429, 'RFC 6585 §4'],
+    user_denied: [400, "Readmill's legacy alias of access_denied (redirected, only behind its switch)"],
   };
 
   for (const [code, [status, source]] of Object.entries(expected)) {

@@ -25,6 +25,10 @@ export interface FlowDeps {
   issuer: string;
   codeTtl: number;
   interactionTtl: number;
+  /** Where a page sends the browser to continue the authorization request. */
+  resumePath: string;
+  /** The error code a denial is answered with: access_denied, or Readmill's legacy user_denied. */
+  denialError: 'access_denied' | 'user_denied';
 }
 
 export type Next =
@@ -128,7 +132,7 @@ export async function advance(
   const fail = (error: OAuthError) =>
     finishWith(deps, interaction, errorRedirect(deps.issuer, request, error));
 
-  if (interaction.denied) return fail(new OAuthError('access_denied', 'The user denied the request'));
+  if (interaction.denied) return fail(new OAuthError(deps.denialError, 'The user denied the request'));
 
   const client = await deps.storage.clients.find(interaction.clientId);
   if (!isUsable(client)) return { kind: 'expired' };

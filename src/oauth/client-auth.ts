@@ -71,15 +71,39 @@ export function readClientCredentials(
   return { method: 'none', clientId: params.client_id, secret: undefined };
 }
 
+export interface ClientAuthOptions {
+  /** Legacy (Dialpad): a confidential client may use Basic or the body, whichever it registered. */
+  anySecretMethod?: boolean;
+  /** The methods this deployment allows at all (GATEHOUSE_CLIENT_AUTH_METHODS). */
+  allowedMethods?: readonly TokenEndpointAuthMethod[];
+}
+
+/** The deployment's client authentication options, from its configuration. */
+export function clientAuthOptions(config: {
+  legacy: { anySecretMethod: boolean };
+  clientAuthMethods: readonly TokenEndpointAuthMethod[];
+}): ClientAuthOptions {
+  return { anySecretMethod: config.legacy.anySecretMethod, allowedMethods: config.clientAuthMethods };
+}
+
 export async function authenticateClient(
   storage: Storage,
   credentials: ClientCredentials,
   now: number = Date.now(),
+  options: ClientAuthOptions = {},
 ): Promise<Client> {
   const basicUsed = credentials.method === 'client_secret_basic';
   const client = await storage.clients.find(credentials.clientId);
   if (!isUsable(client)) throw invalidClient(basicUsed, 'unknown, disabled or pending client');
-  if (client.tokenEndpointAuthMethod !== credentials.method) {
+  if (options.allowedMethods && !options.allowedMethods.includes(credentials.method)) {
+    throw invalidClient(basicUsed, `${credentials.method} is not allowed here`);
+  }
+  const secretMethods: readonly string[] = ['client_secret_basic', 'client_secret_post'];
+  const interchangeable =
+    options.anySecretMethod === true &&
+    secretMethods.includes(client.tokenEndpointAuthMethod) &&
+    secretMethods.includes(credentials.method);
+  if (client.tokenEndpointAuthMethod !== credentials.method && !interchangeable) {
     throw invalidClient(
       basicUsed,
       `client registered ${client.tokenEndpointAuthMethod}, request used ${credentials.method}`,

@@ -35,6 +35,8 @@ export interface ClientInput {
   ownerUserId?: string | null;
   /** Scopes that need an administrator's approval per client: asked-for ones wait in requestedScope. */
   scopesNeedingApproval?: readonly string[];
+  /** The deployment's allowed token endpoint authentication methods (GATEHOUSE_CLIENT_AUTH_METHODS). */
+  allowedAuthMethods?: readonly TokenEndpointAuthMethod[];
 }
 
 function invalidRedirect(uri: string, why: string): OAuthError {
@@ -109,7 +111,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   if (!name || name.length > 200)
     throw new OAuthError('invalid_client_metadata', 'client_name is missing or too long');
   const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
-  if (!AUTH_METHODS.has(method)) {
+  if (!AUTH_METHODS.has(method) || (input.allowedAuthMethods && !input.allowedAuthMethods.includes(method))) {
     throw new OAuthError('invalid_client_metadata', 'Unsupported token_endpoint_auth_method');
   }
   const applicationType = input.applicationType ?? (method === 'none' ? 'native' : 'web');

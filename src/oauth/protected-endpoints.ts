@@ -12,6 +12,8 @@ export function ownResourceVerifier(config: Config, introspect: Introspect, now:
     realm: config.realm,
     resourceMetadata: `${config.issuer}/.well-known/oauth-protected-resource`,
     introspectEverything: true,
+    allowQueryToken: config.legacy.queryAccessToken,
+    allowOAuthScheme: config.legacy.oauthAuthScheme,
     now,
     introspection: async (token): Promise<IntrospectionResponse> => {
       const active = await introspect(token);

@@ -96,6 +96,7 @@ export function readRegistrationRequest(body: unknown, config: Config): Registra
       scopesNeedingApproval: config.scopes
         .filter((scope) => scope.requiresApproval)
         .map((scope) => scope.name),
+      allowedAuthMethods: config.clientAuthMethods,
     },
   };
 }
@@ -116,7 +117,7 @@ export function registrationResponse(client: Client, config: Config): Record<str
     allowed_cors_origins: client.allowedCorsOrigins,
     audience: [config.issuer, ...client.allowedResources],
     ...client.metadata,
-    registration_client_uri: `${config.issuer}/oauth/register/${encodeURIComponent(client.id)}`,
+    registration_client_uri: `${config.issuer}${config.paths.register}/${encodeURIComponent(client.id)}`,
     ...(client.status === 'pending' ? { approval_status: 'pending' } : {}),
   };
 }

@@ -35,7 +35,7 @@ export function chrome(
     ? [
         { href: '/account/apps', label: 'Connected apps' },
         { href: '/portal', label: 'Developer portal' },
-        { href: '/playground', label: 'Playground' },
+        { href: deps.config.paths.playground, label: 'Playground' },
         ...(user.isAdmin ? [{ href: '/admin', label: 'Admin' }] : []),
       ]
     : [];

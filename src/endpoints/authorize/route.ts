@@ -54,6 +54,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
       issuer: deps.config.issuer,
       resources: deps.config.resources,
       defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
+      pkcePolicy: deps.config.pkcePolicy,
     });
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
@@ -73,7 +74,8 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
 }
 
 export function registerAuthorize(app: FastifyInstance, deps: Deps) {
-  app.get('/authorize', (request, reply) => {
+  const { paths } = deps.config;
+  app.get(paths.authorize, (request, reply) => {
     const raw = request.raw.url ?? '';
     const index = raw.indexOf('?');
     return authorize(deps, request, reply, new URLSearchParams(index >= 0 ? raw.slice(index + 1) : ''));
@@ -87,11 +89,11 @@ export function registerAuthorize(app: FastifyInstance, deps: Deps) {
       { parseAs: 'string', bodyLimit: MAX_FORM_BYTES },
       (_request, body, done) => done(null, body),
     );
-    scope.post('/authorize', (request, reply) =>
+    scope.post(paths.authorize, (request, reply) =>
       authorize(deps, request, reply, new URLSearchParams(String(request.body ?? ''))),
     );
   });
-  app.get<{ Querystring: { interaction?: string } }>('/authorize/resume', async (request, reply) => {
+  app.get<{ Querystring: { interaction?: string } }>(`${paths.authorize}/resume`, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const flow = flowDeps(deps);
     const interaction = await load(flow, request.query.interaction, existingBrowserBinding(deps, request));

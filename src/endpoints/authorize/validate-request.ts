@@ -45,11 +45,12 @@ export interface AuthorizeContext {
   issuer: string;
   resources: readonly ResourceConfig[];
   defaultScopes?: readonly string[];
+  pkcePolicy?: 'required' | 'optional-for-confidential';
 }
 
 export async function validateAuthorizationRequest(
   query: URLSearchParams,
-  { storage, issuer, resources, defaultScopes = [] }: AuthorizeContext,
+  { storage, issuer, resources, defaultScopes = [], pkcePolicy = 'required' }: AuthorizeContext,
 ): Promise<{ client: Client; request: AuthorizationRequest }> {
   const single = (name: string): string | undefined => {
     const values = query.getAll(name);
@@ -125,7 +126,9 @@ export async function validateAuthorizationRequest(
   const method = single('code_challenge_method');
   if (challenge === undefined) {
     if (method !== undefined) fail('invalid_request', 'code_challenge_method without code_challenge');
-    if (client.tokenEndpointAuthMethod === 'none' || client.requirePkce) {
+    // Public clients always; confidential ones unless the deployment (Credal) or the operator relaxed it.
+    const relaxed = pkcePolicy === 'optional-for-confidential' || !client.requirePkce;
+    if (client.tokenEndpointAuthMethod === 'none' || !relaxed) {
       fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
     }
   } else {

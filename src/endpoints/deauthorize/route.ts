@@ -7,12 +7,16 @@ import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
 import type { Verifier } from '../../resource/verify.ts';
 
 export function registerDeauthorize(app: FastifyInstance, deps: Deps, verifier: Verifier) {
-  app.post('/oauth/deauthorize', { preHandler: fastifyAuthenticate(verifier) }, async (request, reply) => {
-    const token = tokenOf(request)!;
-    reply.header('cache-control', 'no-store');
-    // client_credentials tokens speak for no user: there is nothing to deauthorize.
-    if (token.subject === token.clientId) return reply.code(200).send({ revoked: 0 });
-    const revoked = await deauthorize(deps.storage, token.subject, token.clientId, deps.clock.now());
-    return reply.code(200).send({ revoked });
-  });
+  app.post(
+    deps.config.paths.deauthorize,
+    { preHandler: fastifyAuthenticate(verifier) },
+    async (request, reply) => {
+      const token = tokenOf(request)!;
+      reply.header('cache-control', 'no-store');
+      // client_credentials tokens speak for no user: there is nothing to deauthorize.
+      if (token.subject === token.clientId) return reply.code(200).send({ revoked: 0 });
+      const revoked = await deauthorize(deps.storage, token.subject, token.clientId, deps.clock.now());
+      return reply.code(200).send({ revoked });
+    },
+  );
 }

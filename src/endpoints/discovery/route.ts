@@ -6,21 +6,23 @@ import { SUPPORTED_CLAIMS } from '../../oauth/claims.ts';
 import { GRANTS } from '../token/grants/index.ts';
 
 export function discoveryDocument(deps: Deps): Record<string, unknown> {
-  const { issuer } = deps.config;
+  const { issuer, paths } = deps.config;
   const algs = [...new Set([deps.config.idTokenAlg, ...deps.keys.algs()])];
   return {
     issuer,
-    authorization_endpoint: `${issuer}/authorize`,
-    token_endpoint: `${issuer}/token`,
-    userinfo_endpoint: `${issuer}/userinfo`,
-    jwks_uri: `${issuer}/jwks`,
-    revocation_endpoint: `${issuer}/revoke`,
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint: `${issuer}/introspect`,
+    authorization_endpoint: `${issuer}${paths.authorize}`,
+    token_endpoint: `${issuer}${paths.token}`,
+    userinfo_endpoint: `${issuer}${paths.userinfo}`,
+    jwks_uri: `${issuer}${paths.jwks}`,
+    revocation_endpoint: `${issuer}${paths.revoke}`,
+    revocation_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
+    introspection_endpoint: `${issuer}${paths.introspect}`,
     ...(deps.config.registrationPolicy === 'closed'
       ? {}
-      : { registration_endpoint: `${issuer}/oauth/register` }),
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      : { registration_endpoint: `${issuer}${paths.register}` }),
+    introspection_endpoint_auth_methods_supported: deps.config.clientAuthMethods.filter(
+      (method) => method !== 'none',
+    ),
     scopes_supported: [
       ...new Set([
         'openid',
@@ -35,7 +37,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     grant_types_supported: [...GRANTS.keys()],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algs,
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    token_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
     code_challenge_methods_supported: ['S256'],
     claims_supported: [
       ...SUPPORTED_CLAIMS,

@@ -4,17 +4,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
-import { authenticateClient, readClientCredentials } from '../../oauth/client-auth.ts';
+import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
 import type { Introspect } from '../../oauth/introspection.ts';
 
 export function registerIntrospect(app: FastifyInstance, deps: Deps, introspect: Introspect) {
-  app.post('/introspect', async (request, reply) => {
+  app.post(deps.config.paths.introspect, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     const params = (request.body ?? {}) as FormParams;
     const client = await authenticateClient(
       deps.storage,
       readClientCredentials(request.headers.authorization, params),
       deps.clock.now(),
+      clientAuthOptions(deps.config),
     );
     // Only a client that can keep a secret may ask what tokens mean.
     if (client.tokenEndpointAuthMethod === 'none') {

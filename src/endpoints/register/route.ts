@@ -60,7 +60,7 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
     }
 
     scope.post(
-      '/oauth/register',
+      config.paths.register,
       { config: { rateLimit: { max: config.registrationRateLimit, timeWindow: '1 hour' } } },
       async (request, reply: FastifyReply) => {
         if (config.registrationPolicy === 'closed') {
@@ -96,11 +96,11 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       },
     );
 
-    scope.get<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request) =>
+    scope.get<{ Params: { clientId: string } }>(`${config.paths.register}/:clientId`, async (request) =>
       registrationResponse(await managedClient(request), config),
     );
 
-    scope.put<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request) => {
+    scope.put<{ Params: { clientId: string } }>(`${config.paths.register}/:clientId`, async (request) => {
       const current = await managedClient(request);
       const body = request.body as Record<string, unknown> | undefined;
       // RFC 7592 §2.2: the body names the client it updates; it cannot set a secret or an id of its own.
@@ -140,10 +140,13 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       };
     });
 
-    scope.delete<{ Params: { clientId: string } }>('/oauth/register/:clientId', async (request, reply) => {
-      const client = await managedClient(request);
-      await storage.clients.delete(client.id, clock.now());
-      return reply.code(204).send();
-    });
+    scope.delete<{ Params: { clientId: string } }>(
+      `${config.paths.register}/:clientId`,
+      async (request, reply) => {
+        const client = await managedClient(request);
+        await storage.clients.delete(client.id, clock.now());
+        return reply.code(204).send();
+      },
+    );
   });
 }

@@ -4,17 +4,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
-import { authenticateClient, readClientCredentials } from '../../oauth/client-auth.ts';
+import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
 import type { Introspect } from '../../oauth/introspection.ts';
 
 export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Introspect) {
-  app.post('/revoke', async (request, reply) => {
+  app.post(deps.config.paths.revoke, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     const params = (request.body ?? {}) as FormParams;
     const client = await authenticateClient(
       deps.storage,
       readClientCredentials(request.headers.authorization, params),
       deps.clock.now(),
+      clientAuthOptions(deps.config),
     );
     if (!params.token) throw new OAuthError('invalid_request', 'The request has no token');
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's own prefix or shape says what it is.

@@ -3,19 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
 import type { Verifier } from '../../resource/verify.ts';
 
-export function registerTestToken(app: FastifyInstance, verifier: Verifier) {
-  app.get(
-    '/oauth/test-token-with-scopes',
-    { preHandler: fastifyAuthenticate(verifier) },
-    async (request, reply) => {
-      const token = tokenOf(request)!;
-      reply.header('cache-control', 'no-store');
-      return {
-        sub: token.subject,
-        client_id: token.clientId,
-        scopes: token.scopes,
-        expires_at: token.expiresAt ?? null,
-      };
-    },
-  );
+export function registerTestToken(app: FastifyInstance, path: string, verifier: Verifier) {
+  app.get(path, { preHandler: fastifyAuthenticate(verifier) }, async (request, reply) => {
+    const token = tokenOf(request)!;
+    reply.header('cache-control', 'no-store');
+    return {
+      sub: token.subject,
+      client_id: token.clientId,
+      scopes: token.scopes,
+      expires_at: token.expiresAt ?? null,
+    };
+  });
 }

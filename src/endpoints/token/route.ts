@@ -3,15 +3,26 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
-import type { FormParams } from '../../http/form-body.ts';
-import { authenticateClient, readClientCredentials } from '../../oauth/client-auth.ts';
+import { type FormParams, parseForm } from '../../http/form-body.ts';
+import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
 import { GRANTS } from './grants/index.ts';
 
 export function registerToken(app: FastifyInstance, deps: Deps) {
-  app.post('/token', async (request, reply) => {
+  const { paths, legacy } = deps.config;
+  const authOptions = clientAuthOptions(deps.config);
+  app.post(paths.token, async (request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    const params = (request.body ?? {}) as FormParams;
-    if (typeof request.body !== 'object' || request.body === null) {
+    let params = (request.body ?? {}) as FormParams;
+    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    if (legacy.tokenParamsInQuery && query) {
+      // Readmill's examples put everything in the query string of the POST. Off by default: it writes codes
+      // and secrets into every access log on the way.
+      const fromQuery = parseForm(query);
+      for (const name of Object.keys(fromQuery)) {
+        if (name in params) throw new OAuthError('invalid_request', `Parameter "${name}" is repeated`);
+      }
+      params = { ...fromQuery, ...params };
+    } else if (typeof request.body !== 'object' || request.body === null) {
       throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
     }
     const grantType = params.grant_type;
@@ -20,7 +31,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
 
     const credentials = readClientCredentials(request.headers.authorization, params);
-    const client = await authenticateClient(deps.storage, credentials, deps.clock.now());
+    const client = await authenticateClient(deps.storage, credentials, deps.clock.now(), authOptions);
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
     }
@@ -33,7 +44,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
   });
 
   // RFC 6749 §3.2: the token endpoint takes POST only; nothing is issued from a query string.
-  app.get('/token', async (_request, reply) => {
+  app.get(paths.token, async (_request, reply) => {
     reply.header('allow', 'POST');
     throw new OAuthError('invalid_request', 'Use POST for the token endpoint', { status: 405 });
   });

@@ -19,6 +19,25 @@ export function registerUserinfo(app: FastifyInstance, deps: Deps, verifier: Ver
     return userClaims(user, token.scopes);
   }
   const options = { preHandler: fastifyAuthenticate(verifier, 'openid') };
-  app.get('/userinfo', options, userinfo);
-  app.post('/userinfo', options, userinfo);
+  app.get(deps.config.paths.userinfo, options, userinfo);
+  app.post(deps.config.paths.userinfo, options, userinfo);
+
+  // A users/me-style endpoint (Dialpad's GET /api/v2/users/me): the token's user, for any scope.
+  const userEndpoint = deps.config.paths.userEndpoint;
+  if (userEndpoint) {
+    app.get(userEndpoint, { preHandler: fastifyAuthenticate(verifier) }, async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const token = tokenOf(request)!;
+      const user =
+        token.subject !== token.clientId ? await deps.storage.users.findById(token.subject) : undefined;
+      if (!user || user.disabledAt !== null) {
+        const error = new BearerError('invalid_token', 'The token does not speak for a user');
+        return reply
+          .code(401)
+          .header('www-authenticate', error.challenge(verifier.options))
+          .send(error.body());
+      }
+      return { id: user.id, email: user.email, name: user.name, is_admin: user.isAdmin };
+    });
+  }
 }

@@ -15,7 +15,7 @@ function returnTarget(redirectUri: string): string {
 
 export function registerConsent(app: FastifyInstance, deps: Deps) {
   const flow = flowDeps(deps);
-  const resume = (id: string) => `/authorize/resume?interaction=${encodeURIComponent(id)}`;
+  const resume = (id: string) => `${flow.resumePath}?interaction=${encodeURIComponent(id)}`;
 
   /** The interaction, its client and the signed-in user it acts for; undefined when any is missing. */
   async function context(request: FastifyRequest, interactionId: string | undefined) {
@@ -31,7 +31,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
 
   app.get<{ Querystring: { interaction?: string } }>('/consent', async (request, reply) => {
     const found = await context(request, request.query.interaction);
-    if (!found) return reply.redirect('/authorize/resume', 303);
+    if (!found) return reply.redirect(flow.resumePath, 303);
     const { interaction, user, client } = found;
     if (!user) return reply.redirect(resume(interaction.id), 303);
     return sendPage(
@@ -54,7 +54,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
     { preHandler: app.csrfProtection },
     async (request, reply) => {
       const found = await context(request, request.body?.interaction);
-      if (!found) return reply.redirect('/authorize/resume', 303);
+      if (!found) return reply.redirect(flow.resumePath, 303);
       const { interaction, user, client } = found;
       if (user && request.body?.action === 'allow') await acceptConsent(flow, interaction, user, client);
       else if (user && request.body?.action === 'deny') await reject(flow, interaction);

@@ -90,7 +90,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const session = await startSession(deps, request, reply, user.id);
     if (interaction) {
       await acceptLogin(flow, interaction, user.id, session.authTime);
-      return reply.redirect(`/authorize/resume?interaction=${encodeURIComponent(interaction.id)}`, 303);
+      return reply.redirect(`${flow.resumePath}?interaction=${encodeURIComponent(interaction.id)}`, 303);
     }
     return reply.redirect(safeNext(body.next) ?? '/', 303);
   });
@@ -107,7 +107,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
           <ul class="links">
             <li><a href="/account/apps">Connected apps</a>: the applications you have given access to</li>
             <li><a href="/portal">Developer portal</a>: register and manage your own applications</li>
-            <li><a href="/playground">OAuth playground</a>: run a flow and see every request</li>
+            <li><a href="${deps.config.paths.playground}">OAuth playground</a>: run a flow and see every request</li>
             ${user.isAdmin ? html`<li><a href="/admin">Admin console</a></li>` : null}
           </ul></section>`
       : html`<section class="card"><h1>${deps.config.productName}</h1><p>You are not signed in.</p>

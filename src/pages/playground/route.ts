@@ -45,7 +45,8 @@ function decoded(token: string | undefined): SafeHtml | null {
 
 export function registerPlayground(app: FastifyInstance, deps: Deps) {
   const { config } = deps;
-  const redirectUri = `${config.issuer}/playground`;
+  const base = config.paths.playground;
+  const redirectUri = `${config.issuer}${base}`;
   const names = cookieNames(config.issuer);
   const cookieName = names.secure ? '__Host-gatehouse_playground' : 'gatehouse_playground';
   const readState = (request: FastifyRequest) =>
@@ -65,7 +66,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
   }
 
   const action = (reply: FastifyReply, path: string, label: string, cls = '') =>
-    html`<form method="post" action="/playground/${path}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}"><button type="submit" class="${cls}">${label}</button></form>`;
+    html`<form method="post" action="${base}/${path}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}"><button type="submit" class="${cls}">${label}</button></form>`;
 
   function tokenCurl(state: PlaygroundState, params: Record<string, string>, path = '/token'): string {
     const auth = state.secret
@@ -125,7 +126,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         ${state.accessToken && state.secret ? action(reply, 'introspect', 'Introspect', 'secondary') : null}
         ${state.accessToken || state.refreshToken ? action(reply, 'revoke', 'Revoke', 'danger') : null}
       </div>
-      <p><a href="/playground">Start over</a></p>
+      <p><a href="${base}">Start over</a></p>
     </section>`;
   }
 
@@ -140,7 +141,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         <p>Run the authorization code flow with PKCE against ${config.productName}, step by step.
           Your application must have <code>${redirectUri}</code> registered as a redirect URI.</p>
         ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-        <form method="post" action="/playground/start">
+        <form method="post" action="${base}/start">
           <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
           <label for="client_id">Client ID</label>
           <input id="client_id" name="client_id" type="text" required list="my-apps" autocomplete="off">
@@ -158,7 +159,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     );
   }
 
-  app.get<{ Querystring: Record<string, string> }>('/playground', async (request, reply) => {
+  app.get<{ Querystring: Record<string, string> }>(base, async (request, reply) => {
     const { code, state, error, iss } = request.query;
     if (code === undefined && error === undefined) return form(request, reply);
     const saved = readState(request);
@@ -172,7 +173,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         reply,
         html`<section class="card wide"><h1>The flow ended with an error</h1>
           <pre data-testid="response">${JSON.stringify({ error, error_description: request.query.error_description }, null, 2)}</pre>
-          <p><a href="/playground">Start over</a></p></section>`,
+          <p><a href="${base}">Start over</a></p></section>`,
       );
     }
     writeState(reply, { ...saved, code });
@@ -196,7 +197,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
   });
 
   app.post<{ Body: Record<string, string> }>(
-    '/playground/start',
+    `${base}/start`,
     { preHandler: app.csrfProtection },
     async (request, reply) => {
       const clientId = String(request.body?.client_id ?? '').trim();
@@ -233,7 +234,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         code_challenge: createHash('sha256').update(verifier).digest('base64url'),
         code_challenge_method: 'S256',
       });
-      return reply.redirect(`/authorize?${query}`, 303);
+      return reply.redirect(`${config.paths.authorize}?${query}`, 303);
     },
   );
 
@@ -243,7 +244,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     run: (state: PlaygroundState) => { endpoint: string; params: Record<string, string> } | undefined,
     after: (state: PlaygroundState, json: Record<string, unknown>) => PlaygroundState,
   ) =>
-    app.post(`/playground/${path}`, { preHandler: app.csrfProtection }, async (request, reply) => {
+    app.post(`${base}/${path}`, { preHandler: app.csrfProtection }, async (request, reply) => {
       const saved = readState(request);
       const plan = saved && run(saved);
       if (!saved || !plan) return form(request, reply, 'Nothing to do yet: start a flow first.', 400);

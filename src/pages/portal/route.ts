@@ -121,6 +121,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
             scopesNeedingApproval: deps.config.scopes
               .filter((entry) => entry.requiresApproval)
               .map((entry) => entry.name),
+            allowedAuthMethods: deps.config.clientAuthMethods,
           },
           deps.clock.now(),
         );
