@@ -1,5 +1,7 @@
 // Process entry: loadConfig → open storage (migrate) → keys → buildServer → listen.
-import { type Config, ConfigError, loadConfig } from './config.ts';
+
+import { type Config, ConfigError } from './config.ts';
+import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
 import { purgeExpired } from './housekeeping.ts';
 import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
@@ -83,7 +85,7 @@ export async function startServer(config: Config) {
 
 if (import.meta.main) {
   try {
-    await startServer(loadConfig());
+    await startServer(configFrom());
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`Configuration error: ${error.message}\n`);

@@ -1,6 +1,6 @@
 import { createApiKey } from '../../accounts/api-keys.ts';
 import { UserInputError } from '../../accounts/users.ts';
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import type { ApiKey } from '../../storage/storage.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -40,7 +40,7 @@ export const apiKeysCreate: Command = {
     if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
       throw new UsageError('--expires-in-days takes a whole number from 1 to 3650.');
     }
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const user = await storage.users.findByEmail(values.user);
       if (!user) {
@@ -78,7 +78,7 @@ export const apiKeysList: Command = {
   usage: 'gatehouse api-keys list [--user EMAIL]',
   options: { user: { type: 'string' } },
   async run({ values }, io) {
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       let userId: string | undefined;
       if (typeof values.user === 'string') {
@@ -117,7 +117,7 @@ export const apiKeysRevoke: Command = {
   async run({ positionals }, io) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('Give exactly one key ID.');
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       if (!(await storage.apiKeys.revoke(id, Date.now()))) {
         io.stderr(`No active API key with the id ${id}.\n`);

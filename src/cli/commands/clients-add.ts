@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { OAuthError } from '../../errors.ts';
 import { openDeps } from '../../main.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
@@ -26,7 +26,7 @@ export const clientsAdd: Command = {
     'non-expiring': { type: 'boolean' },
   },
   async run({ values }, io) {
-    const config = loadConfig(io.env);
+    const config = configFrom(io.env);
     const deps = await openDeps(config);
     try {
       const isPublic = values.public === true;

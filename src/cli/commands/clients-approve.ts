@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import { type Command, UsageError } from '../command.ts';
 
@@ -10,7 +10,7 @@ export const clientsApprove: Command = {
   async run({ positionals }, io) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('Give exactly one CLIENT_ID.');
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const client = await storage.clients.find(id);
       if (!client) {

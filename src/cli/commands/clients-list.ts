@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import type { Command } from '../command.ts';
 
@@ -8,7 +8,7 @@ export const clientsList: Command = {
   usage: 'gatehouse clients list',
   options: {},
   async run(_args, io) {
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const clients = await storage.clients.list();
       const rows = clients.map((client) => ({

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { rotateSigningKeys } from '../../oauth/keys.ts';
 import { resolveSecret } from '../../secret.ts';
 import { openStorage } from '../../storage/open.ts';
@@ -24,7 +24,7 @@ export const keysRotate: Command = {
     if (!Number.isInteger(minutes) || minutes < 0 || minutes > 7 * 24 * 60) {
       throw new UsageError('--activate-in-minutes takes a whole number of minutes (0 to 10080).');
     }
-    const config = loadConfig(io.env);
+    const config = configFrom(io.env);
     const { secret } = resolveSecret(config);
     const { storage } = await openStorage(config.databaseUrl);
     try {

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { migrate as applyMigrations, openDatabase } from '../../storage/open.ts';
 import type { Command } from '../command.ts';
 
@@ -8,7 +8,7 @@ export const migrate: Command = {
   usage: 'gatehouse migrate',
   options: {},
   async run(_args, io) {
-    const config = loadConfig(io.env);
+    const config = configFrom(io.env);
     const { db } = openDatabase(config.databaseUrl);
     try {
       const applied = await applyMigrations(db);

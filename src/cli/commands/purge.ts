@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { purgeExpired } from '../../housekeeping.ts';
 import { openStorage } from '../../storage/open.ts';
 import { systemClock } from '../../util/clock.ts';
@@ -11,7 +11,7 @@ export const purge: Command = {
   usage: 'gatehouse purge',
   options: {},
   async run(_args, io) {
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const totals = await purgeExpired(storage, systemClock, { maxBatches: 1_000_000 });
       io.stdout(`${JSON.stringify(totals)}\n`);

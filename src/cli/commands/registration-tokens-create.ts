@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import { sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
@@ -16,7 +16,7 @@ export const registrationTokensCreate: Command = {
       throw new UsageError('--uses takes 1 to 10000.');
     if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 365)
       throw new UsageError('--expires-in-hours takes 1 to 8760.');
-    const { storage } = await openStorage(loadConfig(io.env).databaseUrl);
+    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const token = randomToken(32);
       const now = Date.now();

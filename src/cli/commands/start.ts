@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { startServer } from '../../main.ts';
 import type { Command } from '../command.ts';
 
@@ -11,7 +11,7 @@ export const start: Command = {
     const env = { ...io.env };
     if (typeof values.port === 'string') env.PORT = values.port;
     if (typeof values.host === 'string') env.HOST = values.host;
-    await startServer(loadConfig(env));
+    await startServer(configFrom(env));
     return undefined; // keeps running
   },
 };

@@ -1,5 +1,5 @@
 import { createUser, UserInputError } from '../../accounts/users.ts';
-import { loadConfig } from '../../config.ts';
+import { configFrom } from '../../config-file.ts';
 import { openDeps } from '../../main.ts';
 import { randomToken } from '../../util/random.ts';
 import { type Command, UsageError } from '../command.ts';
@@ -14,7 +14,7 @@ export const usersAdd: Command = {
     if (!email || positionals.length > 1) throw new UsageError('Give exactly one EMAIL.');
     const generated = values['password-stdin'] ? undefined : randomToken(12);
     const password = generated ?? (await io.readStdin()).replace(/\r?\n$/, '');
-    const config = loadConfig(io.env);
+    const config = configFrom(io.env);
     const deps = await openDeps(config);
     try {
       const user = await createUser(

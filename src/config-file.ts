@@ -1,0 +1,107 @@
+// gatehouse.config.json: the whole configuration in one file, checked against gatehouse.config.schema.json
+// (which editors use to complete and check it). The file is turned into the environment variables it stands
+// for, so that one parser (config.ts) validates both, and a real environment variable overrides the file.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { type Config, ConfigError, loadConfig, PATH_VARIABLES } from './config.ts';
+
+const SCHEMA = JSON.parse(readFileSync(new URL('../gatehouse.config.schema.json', import.meta.url), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+
+type Env = Record<string, string | undefined>;
+type FileConfig = Record<string, unknown>;
+
+const SIMPLE: Record<string, string> = {
+  issuer: 'GATEHOUSE_ISSUER',
+  host: 'HOST',
+  port: 'PORT',
+  databaseUrl: 'DATABASE_URL',
+  dataDir: 'GATEHOUSE_DATA_DIR',
+  productName: 'GATEHOUSE_PRODUCT_NAME',
+  logoUrl: 'GATEHOUSE_LOGO_URL',
+  realm: 'GATEHOUSE_REALM',
+  accessTokenAlg: 'GATEHOUSE_ACCESS_TOKEN_ALG',
+  idTokenAlg: 'GATEHOUSE_ID_TOKEN_ALG',
+  accessTokenFormat: 'GATEHOUSE_ACCESS_TOKEN_FORMAT',
+  requireOfflineAccess: 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS',
+  pkce: 'GATEHOUSE_PKCE',
+};
+const LIFETIMES: Record<string, string> = {
+  accessToken: 'GATEHOUSE_ACCESS_TOKEN_TTL',
+  code: 'GATEHOUSE_CODE_TTL',
+  idToken: 'GATEHOUSE_ID_TOKEN_TTL',
+  refreshToken: 'GATEHOUSE_REFRESH_TOKEN_TTL',
+  refreshTokenIdle: 'GATEHOUSE_REFRESH_TOKEN_IDLE_TTL',
+  refreshGrace: 'GATEHOUSE_REFRESH_GRACE',
+  session: 'GATEHOUSE_SESSION_TTL',
+  interaction: 'GATEHOUSE_INTERACTION_TTL',
+  secretRotationOverlap: 'GATEHOUSE_SECRET_ROTATION_OVERLAP',
+};
+const LEGACY: Record<string, string> = {
+  userDeniedError: 'GATEHOUSE_LEGACY_USER_DENIED',
+  tokenParamsInQuery: 'GATEHOUSE_LEGACY_TOKEN_PARAMS_IN_QUERY',
+  queryAccessToken: 'GATEHOUSE_LEGACY_QUERY_ACCESS_TOKEN',
+  oauthAuthScheme: 'GATEHOUSE_LEGACY_OAUTH_SCHEME',
+  anySecretMethod: 'GATEHOUSE_LEGACY_ANY_SECRET_METHOD',
+};
+
+/** The environment variables a (validated) configuration file stands for. */
+export function environmentFromFile(file: FileConfig): Env {
+  const env: Env = {};
+  const put = (variable: string, value: unknown) => {
+    if (value !== undefined) env[variable] = typeof value === 'string' ? value : String(value);
+  };
+  for (const [key, variable] of Object.entries(SIMPLE)) put(variable, file[key]);
+  const section = (name: string) => (file[name] ?? {}) as Record<string, unknown>;
+  for (const [key, variable] of Object.entries(LIFETIMES)) put(variable, section('lifetimes')[key]);
+  for (const [key, variable] of Object.entries(LEGACY)) put(variable, section('legacy')[key]);
+  for (const [key, variable] of Object.entries(PATH_VARIABLES)) put(variable, section('paths')[key]);
+  const registration = section('registration');
+  put('GATEHOUSE_REGISTRATION', registration.policy);
+  if (Array.isArray(registration.scopes)) put('GATEHOUSE_REGISTRATION_SCOPES', registration.scopes.join(' '));
+  put('GATEHOUSE_REGISTRATION_RATE_LIMIT', registration.rateLimitPerHour);
+  if (Array.isArray(file.clientAuthMethods))
+    put('GATEHOUSE_CLIENT_AUTH_METHODS', file.clientAuthMethods.join(' '));
+  if (file.resources !== undefined) put('GATEHOUSE_RESOURCES', JSON.stringify(file.resources));
+  if (file.scopes !== undefined) put('GATEHOUSE_SCOPES', JSON.stringify(file.scopes));
+  return env;
+}
+
+/**
+ * The environment to configure from: GATEHOUSE_CONFIG's file (or ./gatehouse.config.json when present), with
+ * the real environment on top. A file that does not match the schema stops start-up, naming the bad key.
+ */
+export function environmentWithConfigFile(env: Env = process.env, cwd = process.cwd()): Env {
+  const named = env.GATEHOUSE_CONFIG;
+  const file = named ? path.resolve(cwd, named) : path.join(cwd, 'gatehouse.config.json');
+  if (!named && !existsSync(file)) return env;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('GATEHOUSE_CONFIG', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (!validate(parsed)) {
+    const problems = (validate.errors ?? [])
+      .map(
+        (error) =>
+          `${error.instancePath || '/'} ${error.message}${error.params && 'additionalProperty' in error.params ? ` "${error.params.additionalProperty}"` : ''}`,
+      )
+      .join('; ');
+    throw new ConfigError(
+      'GATEHOUSE_CONFIG',
+      `${file} does not match gatehouse.config.schema.json: ${problems}`,
+    );
+  }
+  const fromFile = environmentFromFile(parsed as FileConfig);
+  const merged: Env = { ...fromFile };
+  for (const [key, value] of Object.entries(env))
+    if (value !== undefined && value !== '') merged[key] = value;
+  return merged;
+}
+
+/** The configuration every command runs with: file, then environment. */
+export function configFrom(env: Env = process.env): Config {
+  return loadConfig(environmentWithConfigFile(env));
+}
