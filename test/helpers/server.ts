@@ -7,11 +7,11 @@ import type { Deps } from '../../src/deps.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
-import { sealKeyFrom } from '../../src/util/seal.ts';
 import { buildServer } from '../../src/server.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { manualClock } from '../../src/util/clock.ts';
+import { sealKeyFrom } from '../../src/util/seal.ts';
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 export const ISSUER = 'http://localhost:3000';
@@ -46,7 +46,12 @@ export async function buildTestServer(
   const { storage } = await openStorage(config.databaseUrl);
   await ensureSigningKeys(storage, TEST_SECRET, [config.accessTokenAlg, config.idTokenAlg], clock.now());
   const keys = await loadKeyRing(storage, TEST_SECRET, clock);
-  const deps: Deps = { config, storage, keys, clock, rotationKey: rotationKeyFrom(TEST_SECRET),
+  const deps: Deps = {
+    config,
+    storage,
+    keys,
+    clock,
+    rotationKey: rotationKeyFrom(TEST_SECRET),
     sealKey: sealKeyFrom(TEST_SECRET),
   };
   const app = await buildServer(deps, { logger: false });
