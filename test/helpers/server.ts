@@ -2,6 +2,7 @@
 // hashing, and helpers to create users and clients. No mocks: the same code paths as production.
 import type { FastifyInstance } from 'fastify';
 import { createUser } from '../../src/accounts/users.ts';
+import { environmentWithConfigFile } from '../../src/config-file.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
@@ -32,9 +33,14 @@ let userCounter = 0;
 
 export async function buildTestServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; configFile?: string } = {},
 ): Promise<TestServer> {
+  // A recipe's gatehouse.config.json, validated against the schema as at start-up; `env` still wins over it.
+  const fromFile = options.configFile
+    ? environmentWithConfigFile({ GATEHOUSE_CONFIG: options.configFile })
+    : {};
   const config = loadConfig({
+    ...fromFile,
     GATEHOUSE_ISSUER: ISSUER,
     GATEHOUSE_SECRET: TEST_SECRET,
     GATEHOUSE_PASSWORD_COST: '10',
