@@ -8,7 +8,9 @@ import { type Config, ConfigError, loadConfig, PATH_VARIABLES } from './config.t
 
 const SCHEMA = JSON.parse(readFileSync(new URL('../gatehouse.config.schema.json', import.meta.url), 'utf8'));
 // Formats (uri) are for editors; config.ts checks URLs itself, with messages that name the variable.
-const validate = new Ajv({ allErrors: true, strict: false, validateFormats: false, logger: false }).compile(SCHEMA);
+const validate = new Ajv({ allErrors: true, strict: false, validateFormats: false, logger: false }).compile(
+  SCHEMA,
+);
 
 type Env = Record<string, string | undefined>;
 type FileConfig = Record<string, unknown>;

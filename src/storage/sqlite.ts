@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Kysely } from 'kysely';
 import { SqliteDialect } from 'kysely-sqlite';
 import type { Database } from './database.ts';
@@ -14,5 +14,21 @@ export function openSqlite(file: string): Kysely<Database> {
   database.exec('PRAGMA synchronous = FULL');
   database.exec('PRAGMA busy_timeout = 5000');
   database.exec('PRAGMA foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // Kysely's dialect prepares every query anew; the queries are a fixed set, so keep each prepared statement
+  // (node:sqlite statements are synchronous, so one statement is never used by two queries at once).
+  const statements = new Map<string, StatementSync>();
+  const cached = {
+    prepare(sql: string): StatementSync {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = database.prepare(sql);
+        if (statements.size < 1000) statements.set(sql, statement);
+      }
+      return statement;
+    },
+    close: () => database.close(),
+  };
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: cached as unknown as DatabaseSync }),
+  });
 }
