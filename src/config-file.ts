@@ -47,6 +47,9 @@ const LEGACY: Record<string, string> = {
   queryAccessToken: 'GATEHOUSE_LEGACY_QUERY_ACCESS_TOKEN',
   oauthAuthScheme: 'GATEHOUSE_LEGACY_OAUTH_SCHEME',
   anySecretMethod: 'GATEHOUSE_LEGACY_ANY_SECRET_METHOD',
+  impliedResponseType: 'GATEHOUSE_LEGACY_IMPLIED_RESPONSE_TYPE',
+  impliedGrantType: 'GATEHOUSE_LEGACY_IMPLIED_GRANT_TYPE',
+  echoAuthorizationParams: 'GATEHOUSE_LEGACY_ECHO_AUTHORIZATION_PARAMS',
 };
 
 /** The environment variables a (validated) configuration file stands for. */

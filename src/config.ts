@@ -81,6 +81,15 @@ export interface LegacySwitches {
   oauthAuthScheme: boolean;
   /** A confidential client may send its secret by Basic or in the body whatever it registered (Dialpad). */
   anySecretMethod: boolean;
+  /** An authorization request without response_type means `code`, the only type there is (Dialpad). */
+  impliedResponseType: boolean;
+  /**
+   * A token request with a `code` and no grant_type is an authorization_code request, and it may leave out the
+   * redirect_uri (Dialpad's documented exchange). The code stays bound to its client, PKCE and redirect URI.
+   */
+  impliedGrantType: boolean;
+  /** The success redirect also echoes client_id, redirect_uri, response_type and scope (Dialpad's callback). */
+  echoAuthorizationParams: boolean;
 }
 
 export interface Config {
@@ -421,6 +430,9 @@ export function loadConfig(env: Env = process.env): Config {
       queryAccessToken: boolean(env, 'GATEHOUSE_LEGACY_QUERY_ACCESS_TOKEN', false),
       oauthAuthScheme: boolean(env, 'GATEHOUSE_LEGACY_OAUTH_SCHEME', false),
       anySecretMethod: boolean(env, 'GATEHOUSE_LEGACY_ANY_SECRET_METHOD', false),
+      impliedResponseType: boolean(env, 'GATEHOUSE_LEGACY_IMPLIED_RESPONSE_TYPE', false),
+      impliedGrantType: boolean(env, 'GATEHOUSE_LEGACY_IMPLIED_GRANT_TYPE', false),
+      echoAuthorizationParams: boolean(env, 'GATEHOUSE_LEGACY_ECHO_AUTHORIZATION_PARAMS', false),
     },
     clientAuthMethods: clientAuthMethods(env),
     pkcePolicy: pkcePolicy(env),

@@ -25,5 +25,6 @@ export function flowDeps(deps: Deps): FlowDeps {
     interactionTtl: deps.config.interactionTtl,
     resumePath: `${deps.config.paths.authorize}/resume`,
     denialError: deps.config.legacy.userDeniedError ? 'user_denied' : 'access_denied',
+    echoAuthorizationParams: deps.config.legacy.echoAuthorizationParams,
   };
 }

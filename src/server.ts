@@ -90,7 +90,12 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
         baseUri: ["'none'"],
         objectSrc: ["'none'"],
         frameAncestors: ["'none'"],
-        imgSrc: ["'self'", 'data:'],
+        // The operator's logo may live on their CDN: its origin, and nothing else off-site.
+        imgSrc: [
+          "'self'",
+          'data:',
+          ...(config.logoUrl?.startsWith('https://') ? [new URL(config.logoUrl).origin] : []),
+        ],
         styleSrc: ["'self'"],
         scriptSrc: ["'self'"],
         // No form-action: browsers apply it to the redirect that follows a form post, which is how the
@@ -136,7 +141,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
 
   // Browser-facing pages: HTML errors, CSRF tokens on every form.
   await app.register(async (pages) => {
-    pages.setErrorHandler(pageErrorHandler(config.productName));
+    pages.setErrorHandler(pageErrorHandler({ productName: config.productName, logoUrl: config.logoUrl }));
     pages.removeAllContentTypeParsers();
     registerFormParser(pages);
     const issuerOrigin = new URL(config.issuer).origin;

@@ -1,9 +1,9 @@
 // Error handler for HTML pages: a plain page, never a stack trace; 503 when the database is down.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.ts';
-import { errorPage } from '../pages/error.ts';
+import { type Brand, errorPage } from '../pages/error.ts';
 
-export function pageErrorHandler(productName: string) {
+export function pageErrorHandler(brand: Brand) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     let status = 500;
     let title = 'Something went wrong';
@@ -37,6 +37,6 @@ export function pageErrorHandler(productName: string) {
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(errorPage(productName, title, message));
+      .send(errorPage(brand, title, message));
   };
 }

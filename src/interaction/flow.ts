@@ -29,6 +29,8 @@ export interface FlowDeps {
   resumePath: string;
   /** The error code a denial is answered with: access_denied, or Readmill's legacy user_denied. */
   denialError: 'access_denied' | 'user_denied';
+  /** Legacy (Dialpad): echo client_id, redirect_uri, response_type and scope on the success redirect. */
+  echoAuthorizationParams: boolean;
 }
 
 export type Next =
@@ -159,7 +161,19 @@ export async function advance(
   const next = await finishWith(
     deps,
     interaction,
-    appendParams(request.redirectUri, { code, state: request.state, iss: deps.issuer }),
+    appendParams(request.redirectUri, {
+      code,
+      state: request.state,
+      iss: deps.issuer,
+      ...(deps.echoAuthorizationParams
+        ? {
+            client_id: client.id,
+            redirect_uri: request.redirectUri,
+            response_type: 'code',
+            scope: interaction.consentedScope ?? request.scope,
+          }
+        : {}),
+    }),
   );
   if (next.kind !== 'redirect') return next;
   const grantId = randomId();

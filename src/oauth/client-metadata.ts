@@ -35,6 +35,8 @@ export interface ClientInput {
   ownerUserId?: string | null;
   /** Scopes that need an administrator's approval per client: asked-for ones wait in requestedScope. */
   scopesNeedingApproval?: readonly string[];
+  /** Redirect URIs on this server itself (the playground), accepted whatever the scheme rules say. */
+  trustedRedirectUris?: readonly string[];
   /** The deployment's allowed token endpoint authentication methods (GATEHOUSE_CLIENT_AUTH_METHODS). */
   allowedAuthMethods?: readonly TokenEndpointAuthMethod[];
 }
@@ -44,7 +46,13 @@ function invalidRedirect(uri: string, why: string): OAuthError {
 }
 
 /** Throws invalid_redirect_uri unless the URI may be registered for a client of this type. */
-export function checkRedirectUri(uri: string, applicationType: ApplicationType): void {
+export function checkRedirectUri(
+  uri: string,
+  applicationType: ApplicationType,
+  trusted: readonly string[] = [],
+): void {
+  // The server's own pages (the playground) are vouched for by the operator, even on a plain-http dev issuer.
+  if (trusted.includes(uri)) return;
   if (uri.length > 2000) throw invalidRedirect(uri, 'is too long');
   let url: URL;
   try {
@@ -127,7 +135,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   if ((needsRedirect && input.redirectUris.length === 0) || input.redirectUris.length > 20) {
     throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
   }
-  for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType);
+  for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType, input.trustedRedirectUris);
   for (const resource of input.allowedResources ?? []) {
     if (!URL.canParse(resource) || resource.includes('#') || resource.length > 2000) {
       throw new OAuthError(

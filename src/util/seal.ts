@@ -20,7 +20,10 @@ export function unseal<T>(sealed: string | undefined, key: Buffer, purpose: stri
   const [iv, body, tag] = sealed.split('.');
   if (!iv || !body || !tag) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    // A full 16-byte tag only: Node would otherwise accept truncated tags, which are far easier to forge.
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), {
+      authTagLength: 16,
+    });
     decipher.setAAD(Buffer.from(purpose));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);

@@ -15,12 +15,7 @@ function showError(deps: Deps, reply: FastifyReply, error: OAuthError, status = 
     .type('text/html; charset=utf-8')
     .header('cache-control', 'no-store')
     .send(
-      errorPage(
-        deps.config.productName,
-        'This request cannot be completed',
-        error.description ?? error.code,
-        error.code,
-      ),
+      errorPage(deps.config, 'This request cannot be completed', error.description ?? error.code, error.code),
     );
 }
 
@@ -55,6 +50,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
       resources: deps.config.resources,
       defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
       pkcePolicy: deps.config.pkcePolicy,
+      impliedResponseType: deps.config.legacy.impliedResponseType,
     });
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);

@@ -46,11 +46,19 @@ export interface AuthorizeContext {
   resources: readonly ResourceConfig[];
   defaultScopes?: readonly string[];
   pkcePolicy?: 'required' | 'optional-for-confidential';
+  impliedResponseType?: boolean;
 }
 
 export async function validateAuthorizationRequest(
   query: URLSearchParams,
-  { storage, issuer, resources, defaultScopes = [], pkcePolicy = 'required' }: AuthorizeContext,
+  {
+    storage,
+    issuer,
+    resources,
+    defaultScopes = [],
+    pkcePolicy = 'required',
+    impliedResponseType = false,
+  }: AuthorizeContext,
 ): Promise<{ client: Client; request: AuthorizationRequest }> {
   const single = (name: string): string | undefined => {
     const values = query.getAll(name);
@@ -101,7 +109,7 @@ export async function validateAuthorizationRequest(
   }
   if (state !== null && state.length > MAX_STATE) fail('invalid_request', 'state is too long');
 
-  const responseType = single('response_type');
+  const responseType = single('response_type') ?? (impliedResponseType ? 'code' : undefined);
   if (!responseType) fail('invalid_request', 'The request has no response_type');
   if (responseType !== 'code') fail('unsupported_response_type', 'Only response_type=code is supported');
   const responseMode = single('response_mode');

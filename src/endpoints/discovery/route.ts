@@ -25,10 +25,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     ),
     scopes_supported: [
       ...new Set([
-        'openid',
-        'profile',
-        'email',
-        'offline_access',
+        ...deps.config.scopes.map((scope) => scope.name),
         ...deps.config.resources.flatMap((r) => r.scopes),
       ]),
     ],

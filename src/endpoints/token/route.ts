@@ -25,7 +25,9 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     } else if (typeof request.body !== 'object' || request.body === null) {
       throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
     }
-    const grantType = params.grant_type;
+    const grantType =
+      params.grant_type ??
+      (legacy.impliedGrantType && params.code !== undefined ? 'authorization_code' : undefined);
     if (!grantType) throw new OAuthError('invalid_request', 'The request has no grant_type');
     const grant = GRANTS.get(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
@@ -40,7 +42,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
       const value = params[name];
       if (value !== undefined) declared[name] = value;
     }
-    return grant.handle(deps, client, declared);
+    return grant.handle(deps, client, declared, { impliedGrantType: params.grant_type === undefined });
   });
 
   // RFC 6749 §3.2: the token endpoint takes POST only; nothing is issued from a query string.

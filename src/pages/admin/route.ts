@@ -30,7 +30,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     if (!user.isAdmin) {
       await sendPage(
         reply,
-        errorPage(deps.config.productName, 'Administrators only', 'This page is for administrators.'),
+        errorPage(deps.config, 'Administrators only', 'This page is for administrators.'),
         403,
       );
       return undefined;

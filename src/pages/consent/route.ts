@@ -45,6 +45,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         scopes: parseScope(interaction.request.scope),
         userEmail: user.email,
         catalogue: deps.config.scopes,
+        logoUrl: deps.config.logoUrl,
       }),
     );
   });

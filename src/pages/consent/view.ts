@@ -22,6 +22,7 @@ export function consentPage(view: ConsentView): string {
   return layout({
     title: 'Allow access?',
     productName: view.productName,
+    logoUrl: view.logoUrl,
     signedInAs: view.userEmail,
     csrfToken: view.csrfToken,
     body: html`<section class="card">

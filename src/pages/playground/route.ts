@@ -29,6 +29,8 @@ interface PlaygroundState {
 
 const PURPOSE = 'playground/v1';
 
+const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+
 /** Single-quotes a value for a POSIX shell. */
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -68,9 +70,14 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
   const action = (reply: FastifyReply, path: string, label: string, cls = '') =>
     html`<form method="post" action="${base}/${path}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}"><button type="submit" class="${cls}">${label}</button></form>`;
 
-  function tokenCurl(state: PlaygroundState, params: Record<string, string>, path = '/token'): string {
+  function tokenCurl(
+    state: PlaygroundState,
+    params: Record<string, string>,
+    path = config.paths.token,
+  ): string {
+    // RFC 6749 §2.3.1: the id and secret are form-encoded inside Basic, and curl -u sends them as given.
     const auth = state.secret
-      ? `  -u ${shellQuote(`${state.clientId}:${state.secret}`)} \\\n`
+      ? `  -u ${shellQuote(`${formEncode(state.clientId)}:${formEncode(state.secret)}`)} \\\n`
       : `  -d ${shellQuote(`client_id=${state.clientId}`)} \\\n`;
     const fields = Object.entries(params)
       .map(([key, value]) => `  -d ${shellQuote(`${key}=${value}`)}`)
@@ -88,8 +95,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     const form = new URLSearchParams(params);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (state.secret) {
-      const encode = (value: string) => encodeURIComponent(value);
-      headers.authorization = `Basic ${Buffer.from(`${encode(state.clientId)}:${encode(state.secret)}`).toString('base64')}`;
+      headers.authorization = `Basic ${Buffer.from(`${formEncode(state.clientId)}:${formEncode(state.secret)}`).toString('base64')}`;
     } else {
       form.set('client_id', state.clientId);
     }
@@ -270,7 +276,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     (state) =>
       state.code
         ? {
-            endpoint: '/token',
+            endpoint: config.paths.token,
             params: {
               grant_type: 'authorization_code',
               code: state.code,
@@ -286,7 +292,10 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     'Refreshed',
     (state) =>
       state.refreshToken
-        ? { endpoint: '/token', params: { grant_type: 'refresh_token', refresh_token: state.refreshToken } }
+        ? {
+            endpoint: config.paths.token,
+            params: { grant_type: 'refresh_token', refresh_token: state.refreshToken },
+          }
         : undefined,
     keepTokens,
   );
@@ -294,7 +303,9 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     'introspect',
     'Introspection',
     (state) =>
-      state.accessToken ? { endpoint: '/introspect', params: { token: state.accessToken } } : undefined,
+      state.accessToken
+        ? { endpoint: config.paths.introspect, params: { token: state.accessToken } }
+        : undefined,
     (state) => state,
   );
   step(
@@ -302,7 +313,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     'Revoked',
     (state) => {
       const token = state.refreshToken ?? state.accessToken;
-      return token ? { endpoint: '/revoke', params: { token } } : undefined;
+      return token ? { endpoint: config.paths.revoke, params: { token } } : undefined;
     },
     (state) => ({ ...state, accessToken: undefined, refreshToken: undefined }),
   );

@@ -19,6 +19,13 @@ function status(client: Client): string {
   return client.status === 'pending' ? 'pending approval' : 'approved';
 }
 
+function overlapText(seconds: number): string {
+  if (seconds === 0) return 'no time at all';
+  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 function lines(text: unknown): string[] {
   return String(text ?? '')
     .split(/\r?\n/)
@@ -113,7 +120,10 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
             name: body.name ?? '',
             redirectUris: lines(body.redirect_uris),
             scope,
-            tokenEndpointAuthMethod: isPublic ? 'none' : 'client_secret_basic',
+            // A confidential app uses the first secret method this deployment allows (Basic unless only post is).
+            tokenEndpointAuthMethod: isPublic
+              ? 'none'
+              : (deps.config.clientAuthMethods.find((method) => method !== 'none') ?? 'client_secret_basic'),
             grantTypes: ['authorization_code', 'refresh_token'],
             registeredVia: 'portal',
             ownerUserId: user.id,
@@ -122,6 +132,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
               .filter((entry) => entry.requiresApproval)
               .map((entry) => entry.name),
             allowedAuthMethods: deps.config.clientAuthMethods,
+            trustedRedirectUris: [`${deps.config.issuer}${deps.config.paths.playground}`],
           },
           deps.clock.now(),
         );
@@ -191,7 +202,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           client.tokenEndpointAuthMethod === 'none'
             ? null
             : html`<h2>Client secret</h2>
-              <p class="muted">Rotating issues a new secret; the old one keeps working for ${Math.round(deps.config.secretRotationOverlap / 3600)} hours.</p>
+              <p class="muted">Rotating issues a new secret; the old one keeps working for ${overlapText(deps.config.secretRotationOverlap)}.</p>
               ${action('rotate-secret', 'Rotate secret', undefined, 'secondary')}`
         }
         <h2>Delete</h2>
@@ -213,7 +224,11 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
         if (redirectUris.length === 0 || redirectUris.length > 20) {
           throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
         }
-        for (const uri of redirectUris) checkRedirectUri(uri, client.applicationType);
+        for (const uri of redirectUris) {
+          checkRedirectUri(uri, client.applicationType, [
+            `${deps.config.issuer}${deps.config.paths.playground}`,
+          ]);
+        }
       } catch (error) {
         if (!(error instanceof OAuthError)) throw error;
         return page(

@@ -57,11 +57,7 @@ export function registerSetup(app: FastifyInstance, deps: Deps) {
   const gone = (reply: FastifyReply) =>
     sendPage(
       reply,
-      errorPage(
-        deps.config.productName,
-        'Setup link not valid',
-        'This setup link has been used or is not valid.',
-      ),
+      errorPage(deps.config, 'Setup link not valid', 'This setup link has been used or is not valid.'),
       404,
     );
 

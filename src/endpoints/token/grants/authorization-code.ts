@@ -15,9 +15,17 @@ const invalid = (detail: string) =>
   });
 
 /** The request must prove it is the client the code was issued to, at the same redirect URI, with the verifier. */
-function checkBinding(stored: AuthorizationCode, client: Client, redirectUri?: string, verifier?: string) {
+function checkBinding(
+  stored: AuthorizationCode,
+  client: Client,
+  redirectUri: string | undefined,
+  verifier: string | undefined,
+  redirectUriOptional: boolean,
+) {
   if (stored.clientId !== client.id) throw invalid('code was issued to another client');
-  if (stored.redirectUriProvided || redirectUri !== undefined) {
+  // RFC 6749 §4.1.3 wants the redirect_uri repeated when the authorization request had one; OAuth 2.1 clients
+  // (and Dialpad's legacy exchange) may leave it out. If it is sent, it must always match.
+  if ((stored.redirectUriProvided && !redirectUriOptional) || redirectUri !== undefined) {
     if (redirectUri !== stored.redirectUri)
       throw invalid('redirect_uri differs from the authorization request');
   }
@@ -33,7 +41,7 @@ function checkBinding(stored: AuthorizationCode, client: Client, redirectUri?: s
 export const authorizationCode = {
   grantType: 'authorization_code',
   parameters: ['code', 'redirect_uri', 'code_verifier', 'resource'],
-  async handle(deps, client, params) {
+  async handle(deps, client, params, request) {
     const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
     if (!code) throw new OAuthError('invalid_request', 'The request has no code');
     // A mistyped or forged code is refused without touching the database.
@@ -47,7 +55,7 @@ export const authorizationCode = {
     // Checked before the code is consumed, so a request with the wrong client, redirect URI or verifier
     // neither burns the code for the real client (SECURITY.md B-07, C-04) nor triggers the revocation below
     // (a denial of service, C-03). Guessing the verifier is hopeless: it carries at least 256 bits.
-    checkBinding(stored, client, redirectUri, verifier);
+    checkBinding(stored, client, redirectUri, verifier, request.impliedGrantType);
     // RFC 8707 §2.2: the token request may repeat the resource; it cannot switch to another.
     if (params.resource !== undefined && params.resource !== (stored.resource ?? deps.config.issuer)) {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');

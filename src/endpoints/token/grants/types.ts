@@ -12,9 +12,15 @@ export interface TokenResponse {
   id_token?: string;
 }
 
+/** What the token endpoint knows about the request beyond its parameters. */
+export interface GrantRequestInfo {
+  /** The request named no grant_type and the legacy switch implied authorization_code (Dialpad). */
+  impliedGrantType: boolean;
+}
+
 export interface GrantHandler {
   grantType: string;
   /** The only request parameters this grant sees; everything else is dropped before handle(). */
   parameters: readonly string[];
-  handle(deps: Deps, client: Client, params: FormParams): Promise<TokenResponse>;
+  handle(deps: Deps, client: Client, params: FormParams, request: GrantRequestInfo): Promise<TokenResponse>;
 }
