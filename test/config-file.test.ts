@@ -47,6 +47,9 @@ describe('gatehouse.config.json', () => {
       queryAccessToken: false,
       oauthAuthScheme: true,
       anySecretMethod: false,
+      impliedResponseType: false,
+      impliedGrantType: false,
+      echoAuthorizationParams: false,
     });
     assert.deepEqual(config.clientAuthMethods, ['client_secret_post']);
     assert.equal(config.pkcePolicy, 'optional-for-confidential');
