@@ -1,6 +1,7 @@
 // Dialpad's deauthorize, and later the "Remove access" button: revoke every token an app holds for a user
 // and forget the consent, so the next authorization asks again.
 import type { Storage } from '../storage/storage.ts';
+import { recordSecurityEvent } from './security-events.ts';
 
 export async function deauthorize(
   storage: Storage,
@@ -10,14 +11,6 @@ export async function deauthorize(
 ): Promise<number> {
   const revoked = await storage.grants.revokeForUserAndClient(userId, clientId, now);
   await storage.consents.forget(userId, clientId);
-  await storage.securityEvents.record({
-    id: crypto.randomUUID(),
-    type: 'deauthorized',
-    clientId,
-    userId,
-    grantId: null,
-    detail: { grants: revoked },
-    createdAt: now,
-  });
+  await recordSecurityEvent(storage, now, 'deauthorized', { clientId, userId, detail: { grants: revoked } });
   return revoked;
 }

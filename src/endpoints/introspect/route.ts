@@ -4,19 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
-import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
 import type { Introspect } from '../../oauth/introspection.ts';
+import { authenticatedClient, noStore } from '../client-request.ts';
 
 export function registerIntrospect(app: FastifyInstance, deps: Deps, introspect: Introspect) {
   app.post(deps.config.paths.introspect, async (request, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    noStore(reply);
     const params = (request.body ?? {}) as FormParams;
-    const client = await authenticateClient(
-      deps.storage,
-      readClientCredentials(request.headers.authorization, params),
-      deps.clock.now(),
-      clientAuthOptions(deps.config),
-    );
+    const client = await authenticatedClient(deps, request, params);
     // Only a client that can keep a secret may ask what tokens mean.
     if (client.tokenEndpointAuthMethod === 'none') {
       throw new OAuthError('invalid_client', 'Public clients cannot introspect tokens');

@@ -4,19 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
-import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
 import type { Introspect } from '../../oauth/introspection.ts';
+import { recordSecurityEvent } from '../../oauth/security-events.ts';
+import { authenticatedClient, noStore } from '../client-request.ts';
 
 export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Introspect) {
   app.post(deps.config.paths.revoke, async (request, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    noStore(reply);
     const params = (request.body ?? {}) as FormParams;
-    const client = await authenticateClient(
-      deps.storage,
-      readClientCredentials(request.headers.authorization, params),
-      deps.clock.now(),
-      clientAuthOptions(deps.config),
-    );
+    const client = await authenticatedClient(deps, request, params);
     if (!params.token) throw new OAuthError('invalid_request', 'The request has no token');
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's own prefix or shape says what it is.
     const active = await introspect(params.token, client.id);
@@ -25,14 +21,11 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
       if (active.kind === 'refresh_token' && active.grantId)
         await deps.storage.grants.revoke(active.grantId, now);
       else if (active.kind === 'access_token') await deps.storage.accessTokens.revoke(active.recordId, now);
-      await deps.storage.securityEvents.record({
-        id: crypto.randomUUID(),
-        type: 'token_revoked',
+      await recordSecurityEvent(deps.storage, now, 'token_revoked', {
         clientId: client.id,
         userId: active.userId,
         grantId: active.grantId,
         detail: { kind: active.kind },
-        createdAt: now,
       });
     }
     return reply.code(200).send();

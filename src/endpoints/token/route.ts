@@ -4,14 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { type FormParams, parseForm } from '../../http/form-body.ts';
-import { authenticateClient, clientAuthOptions, readClientCredentials } from '../../oauth/client-auth.ts';
+import { authenticatedClient, noStore } from '../client-request.ts';
 import { GRANTS } from './grants/index.ts';
 
 export function registerToken(app: FastifyInstance, deps: Deps) {
   const { paths, legacy } = deps.config;
-  const authOptions = clientAuthOptions(deps.config);
   app.post(paths.token, async (request, reply) => {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    noStore(reply);
     let params = (request.body ?? {}) as FormParams;
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     if (legacy.tokenParamsInQuery && query) {
@@ -32,8 +31,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     const grant = GRANTS.get(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
 
-    const credentials = readClientCredentials(request.headers.authorization, params);
-    const client = await authenticateClient(deps.storage, credentials, deps.clock.now(), authOptions);
+    const client = await authenticatedClient(deps, request, params);
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
     }

@@ -6,6 +6,7 @@ import { hashPassword } from '../../accounts/password.ts';
 import { createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
+import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import type { Client, User } from '../../storage/storage.ts';
 import { sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
@@ -140,14 +141,9 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         const client = await storage.clients.find(request.params.id);
         if (!client) return reply.callNotFound();
         await change(client);
-        await storage.securityEvents.record({
-          id: crypto.randomUUID(),
-          type: `client_${path.replace('-', '_')}`,
+        await recordSecurityEvent(storage, clock.now(), `client_${path.replace('-', '_')}`, {
           clientId: client.id,
           userId: user.id,
-          grantId: null,
-          detail: {},
-          createdAt: clock.now(),
         });
         return reply.redirect('/admin', 303);
       },

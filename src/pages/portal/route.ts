@@ -1,7 +1,7 @@
 // The developer portal: signed-in users register applications, see the client id and (once) the secret,
 // rotate the secret with an overlap, edit redirect URIs, delete, and see the status. The same client rules as
 // dynamic registration and the CLI (oauth/client-metadata.ts).
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
@@ -40,6 +40,21 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
   async function ownedClient(user: User, id: string): Promise<Client | undefined> {
     const client = await deps.storage.clients.find(id);
     return client && (client.ownerUserId === user.id || user.isAdmin) ? client : undefined;
+  }
+
+  /** The signed-in user and their app; otherwise the answer (sign-in, or not found) is already on its way. */
+  async function ownerAndApp(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
+    const user = await signedInUser(deps, request);
+    if (!user) {
+      await toLogin(request, reply);
+      return undefined;
+    }
+    const client = await ownedClient(user, request.params.id);
+    if (!client) {
+      await reply.callNotFound();
+      return undefined;
+    }
+    return { user, client };
   }
 
   function newAppForm(reply: FastifyReply, error?: string, values: Record<string, string> = {}) {
@@ -167,10 +182,9 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
   }
 
   app.get<{ Params: { id: string } }>('/portal/apps/:id', async (request, reply) => {
-    const user = await signedInUser(deps, request);
-    if (!user) return toLogin(request, reply);
-    const client = await ownedClient(user, request.params.id);
-    if (!client) return reply.callNotFound();
+    const found = await ownerAndApp(request, reply);
+    if (!found) return reply;
+    const { user, client } = found;
     const token = csrfToken(reply);
     const action = (
       path: string,
@@ -215,10 +229,9 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
     '/portal/apps/:id/redirect-uris',
     { preHandler: app.csrfProtection },
     async (request, reply) => {
-      const user = await signedInUser(deps, request);
-      if (!user) return toLogin(request, reply);
-      const client = await ownedClient(user, request.params.id);
-      if (!client) return reply.callNotFound();
+      const found = await ownerAndApp(request, reply);
+      if (!found) return reply;
+      const { user, client } = found;
       const redirectUris = lines(request.body?.redirect_uris);
       try {
         if (redirectUris.length === 0 || redirectUris.length > 20) {
@@ -249,10 +262,10 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
     '/portal/apps/:id/rotate-secret',
     { preHandler: app.csrfProtection },
     async (request, reply) => {
-      const user = await signedInUser(deps, request);
-      if (!user) return toLogin(request, reply);
-      const client = await ownedClient(user, request.params.id);
-      if (!client || client.secretHash === null) return reply.callNotFound();
+      const found = await ownerAndApp(request, reply);
+      if (!found) return reply;
+      const { user, client } = found;
+      if (client.secretHash === null) return reply.callNotFound();
       const secret = mintOpaqueToken(TOKEN_PREFIX.clientSecret);
       const now = deps.clock.now();
       await deps.storage.clients.update({
@@ -269,10 +282,9 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
     '/portal/apps/:id/delete',
     { preHandler: app.csrfProtection },
     async (request, reply) => {
-      const user = await signedInUser(deps, request);
-      if (!user) return toLogin(request, reply);
-      const client = await ownedClient(user, request.params.id);
-      if (!client) return reply.callNotFound();
+      const found = await ownerAndApp(request, reply);
+      if (!found) return reply;
+      const { client } = found;
       if (request.body?.confirm !== 'yes') return reply.redirect(`/portal/apps/${client.id}`, 303);
       await deps.storage.clients.delete(client.id, deps.clock.now());
       return reply.redirect('/portal', 303);

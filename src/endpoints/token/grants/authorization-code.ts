@@ -4,6 +4,7 @@ import { OAuthError } from '../../../errors.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
 import { verifyPkce } from '../../../oauth/pkce.ts';
 import { parseScope } from '../../../oauth/scope.ts';
+import { recordSecurityEvent } from '../../../oauth/security-events.ts';
 import type { AuthorizationCode, Client } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
 import { mintTokenSet, refreshAllowed } from './issue.ts';
@@ -68,14 +69,10 @@ export const authorizationCode = {
     if (result === undefined || result.status === 'reused') {
       // RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails.
       await deps.storage.grants.revoke(stored.grantId, now);
-      await deps.storage.securityEvents.record({
-        id: crypto.randomUUID(),
-        type: 'authorization_code_reuse',
+      await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
         clientId: client.id,
         userId: stored.userId,
         grantId: stored.grantId,
-        detail: {},
-        createdAt: now,
       });
       throw invalid('authorization code reused; its tokens were revoked');
     }

@@ -11,6 +11,7 @@ import { OAuthError } from '../../../errors.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
 import { rotationFingerprint, successorOf } from '../../../oauth/refresh-rotation.ts';
 import { formatScope, isSubset, parseScope } from '../../../oauth/scope.ts';
+import { recordSecurityEvent } from '../../../oauth/security-events.ts';
 import type { Client, FoundRefreshToken } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
 import { mintTokenSet } from './issue.ts';
@@ -22,14 +23,11 @@ const invalid = (detail: string) =>
 async function revokeFamily(deps: Deps, token: FoundRefreshToken, client: Client, reason: string) {
   const now = deps.clock.now();
   await deps.storage.grants.revoke(token.grantId, now);
-  await deps.storage.securityEvents.record({
-    id: crypto.randomUUID(),
-    type: 'refresh_token_reuse',
+  await recordSecurityEvent(deps.storage, now, 'refresh_token_reuse', {
     clientId: client.id,
     userId: token.userId,
     grantId: token.grantId,
     detail: { reason },
-    createdAt: now,
   });
 }
 
