@@ -35,6 +35,7 @@ import { registerPortal } from './pages/portal/route.ts';
 import { registerSetup } from './pages/setup/route.ts';
 
 const STYLESHEET = readFileSync(new URL('./pages/assets/gatehouse.css', import.meta.url));
+const PLAYGROUND_SCRIPT = readFileSync(new URL('./pages/assets/playground.js', import.meta.url));
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
@@ -108,6 +109,12 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     crossOriginResourcePolicy: false,
   });
 
+  app.get('/assets/playground.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(PLAYGROUND_SCRIPT),
+  );
   app.get('/assets/gatehouse.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );

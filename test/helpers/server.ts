@@ -2,8 +2,8 @@
 // hashing, and helpers to create users and clients. No mocks: the same code paths as production.
 import type { FastifyInstance } from 'fastify';
 import { createUser } from '../../src/accounts/users.ts';
-import { environmentWithConfigFile } from '../../src/config-file.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { environmentWithConfigFile } from '../../src/config-file.ts';
 import type { Deps } from '../../src/deps.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';

@@ -122,7 +122,9 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     return html`<section class="card wide">
       <h1>${title}</h1>
       <h2>Request</h2>
-      <pre data-testid="curl">${curl}</pre>
+      <pre id="command" data-testid="curl">${curl}</pre>
+      <button type="button" class="secondary" data-copy="command">Copy Command</button>
+      <script src="/assets/playground.js"></script>
       <h2>Response <span class="badge">${result.status}</span></h2>
       <pre data-testid="response">${JSON.stringify(result.json, null, 2)}</pre>
       ${decoded(result.json.access_token as string | undefined) ? html`<h2>Access token, decoded</h2>${decoded(result.json.access_token as string)}` : null}
@@ -155,7 +157,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
           <label for="client_secret">Client secret (leave empty for a public client)</label>
           <input id="client_secret" name="client_secret" type="password" autocomplete="off">
           <label for="scope">Scopes</label>
-          <input id="scope" name="scope" type="text" value="openid profile email offline_access">
+          <input id="scope" name="scope" type="text" value="" placeholder="empty: every scope the application registered">
           <label for="redirect_uri">Redirect URI</label>
           <input id="redirect_uri" type="text" value="${redirectUri}" readonly>
           <div class="actions"><button type="submit">Start OAuth flow</button></div>
@@ -196,8 +198,12 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         <h1>You have an authorization code</h1>
         <p>Code: <code data-testid="code">${code}</code></p>
         <p>Exchange it for tokens within ${config.codeTtl} seconds. The command:</p>
-        <pre data-testid="curl">${curl}</pre>
-        <div class="actions">${action(reply, 'exchange', 'Run this request')}</div>
+        <pre id="command" data-testid="curl">${curl}</pre>
+        <div class="actions">
+          <button type="button" class="secondary" data-copy="command">Copy Command</button>
+          ${action(reply, 'exchange', 'Run this request')}
+        </div>
+        <script src="/assets/playground.js"></script>
       </section>`,
     );
   });
@@ -222,11 +228,13 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
           400,
         );
       }
+      // Read AI's playground asks only for the id and secret: no scopes typed means all the app registered.
+      const scopes = scope || client.scope;
       const verifier = randomBytes(32).toString('base64url');
       const state: PlaygroundState = {
         clientId,
         secret,
-        scope,
+        scope: scopes,
         state: randomBytes(16).toString('base64url'),
         verifier,
       };
@@ -235,7 +243,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
         response_type: 'code',
         client_id: clientId,
         redirect_uri: redirectUri,
-        scope,
+        scope: scopes,
         state: state.state,
         code_challenge: createHash('sha256').update(verifier).digest('base64url'),
         code_challenge_method: 'S256',
