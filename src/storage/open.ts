@@ -31,5 +31,5 @@ export async function migrate(db: Kysely<Database>): Promise<string[]> {
 export async function openStorage(url: string, options: { migrate?: boolean } = {}): Promise<OpenedStorage> {
   const { db, dialect } = openDatabase(url);
   if (options.migrate !== false) await migrate(db);
-  return { storage: createKyselyStorage(db), dialect, db };
+  return { storage: createKyselyStorage(db, { groupCommit: dialect === 'sqlite' }), dialect, db };
 }

@@ -995,6 +995,33 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.ok(!(await storage.keys.list()).some((k) => k.kid === key.kid));
       });
 
+      it('concurrent transactions (group commit on SQLite): one that fails rolls back alone, the rest commit', async () => {
+        const clients = Array.from({ length: 10 }, () => newClient());
+        const email = `dup.${randomUUID()}@example.com`;
+        await storage.users.create(newUser({ email }));
+        const results = await Promise.allSettled(
+          clients.map((client, i) =>
+            storage.transaction(async (tx) => {
+              await tx.clients.create(client);
+              if (i === 4) await tx.users.create(newUser({ email })); // unique violation: this one fails
+              return i;
+            }),
+          ),
+        );
+        assert.deepEqual(
+          results.map((result) => result.status),
+          clients.map((_, i) => (i === 4 ? 'rejected' : 'fulfilled')),
+        );
+        for (const [i, client] of clients.entries()) {
+          assert.equal((await storage.clients.find(client.id)) !== undefined, i !== 4, `client ${i}`);
+        }
+        assert.deepEqual(
+          results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+          [0, 1, 2, 3, 5, 6, 7, 8, 9],
+          'each transaction gets its own result',
+        );
+      });
+
       it('a failing statement inside the transaction rolls back the writes before it', async () => {
         const client = newClient();
         const email = `dup.${randomUUID()}@example.com`;

@@ -4,6 +4,7 @@ import { StorageUnavailableError } from '../../errors.ts';
 import type { Storage } from '../storage.ts';
 import { authorizationCodeStore } from './authorization-codes.ts';
 import { clientStore } from './clients.ts';
+import { groupCommit } from './group-commit.ts';
 import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
 import {
@@ -62,7 +63,13 @@ function failClosed<T extends object>(store: T): T {
   });
 }
 
-export function createKyselyStorage(db: Db): Storage {
+export interface KyselyStorageOptions {
+  /** Share one COMMIT between concurrent transactions (SQLite, where every commit is an fsync). */
+  groupCommit?: boolean;
+}
+
+export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}): Storage {
+  const batched = options.groupCommit && !db.isTransaction ? groupCommit(db) : undefined;
   const storage: Storage = {
     clients: failClosed(clientStore(db)),
     users: failClosed(userStore(db)),
@@ -82,6 +89,7 @@ export function createKyselyStorage(db: Db): Storage {
     housekeeping: failClosed(housekeepingStore(db)),
     async transaction(work) {
       try {
+        if (batched) return await batched((tx) => work(createKyselyStorage(tx)));
         return await inTransaction(db, (tx) => work(createKyselyStorage(tx)));
       } catch (error) {
         throw isUnavailable(error) ? new StorageUnavailableError(error) : error;

@@ -75,11 +75,11 @@ export const refreshToken = {
 
     if (token.rotatedAt === null) {
       const set = await mint(token);
-      if (
-        await deps.storage.refreshTokens.rotate(token.tokenHash, fingerprint, now, set.refresh!, set.access)
-      ) {
-        return set.response;
-      }
+      // Through storage.transaction, so that on SQLite the rotation shares its commit with other requests'.
+      const rotated = await deps.storage.transaction((tx) =>
+        tx.refreshTokens.rotate(token.tokenHash, fingerprint, now, set.refresh!, set.access),
+      );
+      if (rotated) return set.response;
       // Lost a race with a concurrent rotation of the same token: judge it as the replay it now is.
     }
 
