@@ -30,7 +30,7 @@ import {
   SECOND,
   signIn,
   startRecipeServer,
-} from './support-rcr.ts';
+} from './support.ts';
 
 const REDIRECT_URI = 'https://integration.example.com/credal/callback';
 const SCOPE = 'openid profile email offline_access';

@@ -30,7 +30,7 @@ import {
   scopeSet,
   signIn,
   startRecipeServer,
-} from './support-rcr.ts';
+} from './support.ts';
 
 // Step 1's request body, byte for byte as the document prints it.
 const DOCUMENT_REGISTRATION_BODY = `{

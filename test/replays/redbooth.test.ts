@@ -26,7 +26,7 @@ import {
   SECOND,
   signIn,
   startRecipeServer,
-} from './support-rcr.ts';
+} from './support.ts';
 
 const CALLBACK = 'https://tasks-sync.example.com/redbooth/callback';
 const RECIPE = recipe('redbooth') as { realm: string; lifetimes: { accessToken: number } };

@@ -50,7 +50,7 @@ export interface RecipeServer {
 
 /** The recipe's server on a real loopback socket, its clock at the real time (the browser checks cookies). */
 export async function startRecipeServer(configFile: string): Promise<RecipeServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-rcr-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-replay-'));
   const databaseUrl = `sqlite:${path.join(dir, 'gatehouse.db')}`;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -214,7 +214,7 @@ export function within<T>(promise: Promise<T>, ms: number, message: () => string
 
 /** On Gatehouse's sign-in page, signs in and waits to leave it. */
 export async function signIn(page: Page, user: { email: string; password: string }): Promise<void> {
-  await page.waitForURL((url) => url.pathname === '/login' && url.searchParams.has('interaction'));
+  await page.waitForURL((url) => url.pathname === '/login');
   await page.getByLabel('Email', { exact: true }).fill(user.email);
   await page.getByLabel('Password', { exact: true }).fill(user.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
