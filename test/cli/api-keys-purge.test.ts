@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { runCli } from '../../src/cli/main.ts';
 import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import { openDatabase, openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
@@ -37,23 +37,7 @@ function envFor(name: string): Record<string, string> {
   };
 }
 
-async function cli(argv: string[], env: Record<string, string>): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    readStdin: async () => {
-      throw new Error('stdin was read although the test gave none');
-    },
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string>): Promise<Run> => runCliCaptured(argv, env);
 
 async function withStorage<T>(
   env: Record<string, string>,

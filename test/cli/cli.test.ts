@@ -9,9 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
-import { COMMANDS, runCli } from '../../src/cli/main.ts';
+import { COMMANDS } from '../../src/cli/main.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { sha256 } from '../../src/util/hash.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,29 +35,8 @@ function envFor(name: string): Record<string, string> {
   };
 }
 
-async function cli(
-  argv: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  let stdinReads = 0;
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    readStdin: async () => {
-      stdinReads += 1;
-      if (options.stdin === undefined) throw new Error('stdin was read although the test gave none');
-      return options.stdin;
-    },
-    env: options.env ?? env,
-  });
-  assert.ok(stdinReads <= 1);
-  return { code, stdout, stderr };
+function cli(argv: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return runCliCaptured(argv, options.env ?? env, options.stdin);
 }
 
 async function withStorage<T>(

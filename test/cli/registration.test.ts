@@ -7,9 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli } from '../../src/cli/main.ts';
 import { openDatabase } from '../../src/storage/open.ts';
 import { sha256 } from '../../src/util/hash.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
@@ -48,23 +48,7 @@ function envFor(name: string): Record<string, string> {
   };
 }
 
-async function cli(argv: string[], env: Record<string, string>): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    readStdin: async () => {
-      throw new Error('stdin was read although the test gave none');
-    },
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: Record<string, string>): Promise<Run> => runCliCaptured(argv, env);
 
 /** The real server on the CLI's database, with its clock at the real time the CLI uses. */
 async function serverOn(env: Record<string, string>, policy: 'token' | 'approval'): Promise<TestServer> {

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { runCli } from '../../src/cli/main.ts';
 import { freePort } from '../e2e/loopback.ts';
 import { BrowserUnavailableError, launchBrowser } from '../helpers/browser.ts';
+import { runCliCaptured } from '../helpers/cli.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -79,23 +79,7 @@ export async function startRecipeServer(configFile: string): Promise<RecipeServe
     return {
       server,
       issuer,
-      async cli(argv) {
-        let stdout = '';
-        let stderr = '';
-        const code = await runCli(argv, {
-          stdout: (text) => {
-            stdout += text;
-          },
-          stderr: (text) => {
-            stderr += text;
-          },
-          readStdin: async () => {
-            throw new Error('the replay gives the CLI no stdin');
-          },
-          env,
-        });
-        return { code, stdout, stderr };
-      },
+      cli: (argv) => runCliCaptured(argv, env),
       async close() {
         await server.close();
         rmSync(dir, { recursive: true, force: true });
