@@ -2,15 +2,30 @@
 // (which editors use to complete and check it). The file is turned into the environment variables it stands
 // for, so that one parser (config.ts) validates both, and a real environment variable overrides the file.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Ajv } from 'ajv';
 import { type Config, ConfigError, loadConfig, PATH_VARIABLES } from './config.ts';
 
-const SCHEMA = JSON.parse(readFileSync(new URL('../gatehouse.config.schema.json', import.meta.url), 'utf8'));
-// Formats (uri) are for editors; config.ts checks URLs itself, with messages that name the variable.
-const validate = new Ajv({ allErrors: true, strict: false, validateFormats: false, logger: false }).compile(
-  SCHEMA,
-);
+type Validator = ((value: unknown) => boolean) & {
+  errors?: { instancePath: string; message?: string; params?: Record<string, unknown> }[] | null;
+};
+let validator: Validator | undefined;
+
+/** The schema's validator, built on first use: a deployment without a config file never loads ajv. */
+function validate(value: unknown): Validator {
+  if (!validator) {
+    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    const schema = JSON.parse(
+      readFileSync(new URL('../gatehouse.config.schema.json', import.meta.url), 'utf8'),
+    );
+    // Formats (uri) are for editors; config.ts checks URLs itself, with messages that name the variable.
+    validator = new Ajv({ allErrors: true, strict: false, validateFormats: false, logger: false }).compile(
+      schema,
+    ) as Validator;
+  }
+  validator(value);
+  return validator;
+}
 
 type Env = Record<string, string | undefined>;
 type FileConfig = Record<string, unknown>;
@@ -88,8 +103,9 @@ export function environmentWithConfigFile(env: Env = process.env, cwd = process.
   } catch (error) {
     throw new ConfigError('GATEHOUSE_CONFIG', `cannot read ${file}: ${(error as Error).message}`);
   }
-  if (!validate(parsed)) {
-    const problems = (validate.errors ?? [])
+  const checked = validate(parsed);
+  if (checked.errors?.length) {
+    const problems = (checked.errors ?? [])
       .map(
         (error) =>
           `${error.instancePath || '/'} ${error.message}${error.params && 'additionalProperty' in error.params ? ` "${error.params.additionalProperty}"` : ''}`,

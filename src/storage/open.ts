@@ -3,7 +3,6 @@ import { Migrator } from 'kysely/migration';
 import type { Database } from './database.ts';
 import { createKyselyStorage } from './kysely/index.ts';
 import { migrationProvider } from './migrations/index.ts';
-import { openPostgres } from './postgres.ts';
 import { openSqlite } from './sqlite.ts';
 import type { Storage } from './storage.ts';
 
@@ -14,8 +13,14 @@ export interface OpenedStorage {
 }
 
 /** Opens the database named by DATABASE_URL: postgres://… or a SQLite path (`sqlite:PATH`, or just PATH). */
-export function openDatabase(url: string): { db: Kysely<Database>; dialect: 'sqlite' | 'postgres' } {
-  if (/^postgres(ql)?:\/\//.test(url)) return { db: openPostgres(url), dialect: 'postgres' };
+export async function openDatabase(
+  url: string,
+): Promise<{ db: Kysely<Database>; dialect: 'sqlite' | 'postgres' }> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    // Loaded only when used: an embedded SQLite deployment never pays for the pg driver at start-up.
+    const { openPostgres } = await import('./postgres.ts');
+    return { db: openPostgres(url), dialect: 'postgres' };
+  }
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   return { db: openSqlite(file), dialect: 'sqlite' };
 }
@@ -29,7 +34,7 @@ export async function migrate(db: Kysely<Database>): Promise<string[]> {
 }
 
 export async function openStorage(url: string, options: { migrate?: boolean } = {}): Promise<OpenedStorage> {
-  const { db, dialect } = openDatabase(url);
+  const { db, dialect } = await openDatabase(url);
   if (options.migrate !== false) await migrate(db);
   return { storage: createKyselyStorage(db, { groupCommit: dialect === 'sqlite' }), dialect, db };
 }

@@ -361,7 +361,7 @@ describe('gatehouse purge', () => {
       login_throttle: 1,
     });
 
-    const { db } = openDatabase(env.DATABASE_URL!);
+    const { db } = await openDatabase(env.DATABASE_URL!);
     try {
       const keys = async (table: string, column: string) => {
         const { rows } = await sql<{

@@ -79,7 +79,7 @@ function assertRefused(response: Awaited<ReturnType<typeof register>>) {
 }
 
 async function tokenRows(env: Record<string, string>): Promise<TokenRow[]> {
-  const { db } = openDatabase(env.DATABASE_URL!);
+  const { db } = await openDatabase(env.DATABASE_URL!);
   try {
     const rows = await db.selectFrom('initial_access_tokens').selectAll().execute();
     return rows.map((row) => ({

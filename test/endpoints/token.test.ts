@@ -44,7 +44,7 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-token-test-'));
   const databaseUrl = `sqlite:${path.join(dir, 'gatehouse.db')}`;
   server = await buildTestServer({}, { databaseUrl });
-  db = openDatabase(databaseUrl).db;
+  db = (await openDatabase(databaseUrl)).db;
 });
 
 after(async () => {

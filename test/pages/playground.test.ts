@@ -62,7 +62,7 @@ async function listen(env: Record<string, string> = {}): Promise<Listening> {
       if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw error;
       continue;
     }
-    const { db } = openDatabase(databaseUrl);
+    const { db } = await openDatabase(databaseUrl);
     return {
       server,
       issuer,

@@ -97,7 +97,7 @@ async function startCluster(
     for (let i = 0; i < nodes; i++) instances.push(await listen(await buildTestServer(env, { databaseUrl })));
     const clocks = new Set(instances.map((instance) => instance.server.clock.now()));
     assert.equal(clocks.size, 1, 'the instances start with equal clocks');
-    db = openDatabase(databaseUrl).db;
+    db = (await openDatabase(databaseUrl)).db;
     const first = instances[0]!.server;
     const user = await first.addUser();
     const { client, secret } = await first.addClient();

@@ -9,7 +9,7 @@ export const migrate: Command = {
   options: {},
   async run(_args, io) {
     const config = configFrom(io.env);
-    const { db } = openDatabase(config.databaseUrl);
+    const { db } = await openDatabase(config.databaseUrl);
     try {
       const applied = await applyMigrations(db);
       io.stdout(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');
