@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Deps } from './deps.ts';
@@ -24,6 +23,7 @@ import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
+import { addSecurityHeaders } from './http/security-headers.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerAdmin } from './pages/admin/route.ts';
@@ -83,7 +83,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
   });
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response.
-  await app.register(fastifyHelmet, {
+  addSecurityHeaders(app, {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
