@@ -22,21 +22,30 @@ async function measure(workers: number): Promise<number> {
     PORT: String(port),
   };
   let out = '';
-  await runCli(['clients', 'add', '--name', 'bench', '--grant', 'client_credentials', '--scope', 'api:read'], {
-    stdout: (text) => {
-      out += text;
+  await runCli(
+    ['clients', 'add', '--name', 'bench', '--grant', 'client_credentials', '--scope', 'api:read'],
+    {
+      stdout: (text) => {
+        out += text;
+      },
+      stderr: () => {},
+      readStdin: async () => '',
+      env,
     },
-    stderr: () => {},
-    readStdin: async () => '',
-    env,
-  });
+  );
   const { client_id: id, client_secret: secret } = JSON.parse(out);
   const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', String(workers)], {
     env: { ...process.env, ...env },
     stdio: 'ignore',
   });
   for (;;) {
-    if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const options = {
