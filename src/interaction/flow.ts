@@ -16,7 +16,7 @@ import type {
 } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
 import { sha256 } from '../util/hash.ts';
-import { randomId, randomToken } from '../util/random.ts';
+import { randomToken, timeOrderedId } from '../util/random.ts';
 import { consentRequired, loginRequired } from './policy.ts';
 
 export interface FlowDeps {
@@ -176,7 +176,7 @@ export async function advance(
     }),
   );
   if (next.kind !== 'redirect') return next;
-  const grantId = randomId();
+  const grantId = timeOrderedId();
   const scope = interaction.consentedScope ?? request.scope;
   await deps.storage.transaction(async (tx) => {
     // The grant (token family) exists from the moment the code does, so revoking it on code reuse also

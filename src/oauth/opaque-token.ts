@@ -1,8 +1,11 @@
 // Opaque credentials (refresh tokens, authorization codes, client secrets) look like `ghr_<43 chars><6 chars>`:
 // a type prefix that secret scanners can match, 256 bits of CSPRNG output, and a CRC32 tail so that a mistyped
 // or truncated value is refused without a database lookup. Only SHA-256 of the whole string is ever stored.
+// Access tokens, written on every token request, also carry their issue time (9 characters before the random
+// part) so that the row that records them can be keyed in time order.
 import { crc32 } from 'node:zlib';
-import { randomToken } from '../util/random.ts';
+import { sha256 } from '../util/hash.ts';
+import { randomToken, timePrefix } from '../util/random.ts';
 
 export const TOKEN_PREFIX = {
   refreshToken: 'ghr_',
@@ -28,9 +31,29 @@ export function opaqueTokenFrom(prefix: string, body43: string): string {
   return body + checksum(body);
 }
 
+const TIME_LENGTH = 9;
+
+/** An opaque access token: `gha_` + issue time (9 characters) + 256 random bits + CRC32. */
+export function mintOpaqueAccessToken(now: number): string {
+  return opaqueTokenFrom(TOKEN_PREFIX.accessToken, timePrefix(now) + randomToken(32));
+}
+
+/**
+ * The key an opaque access token is stored and looked up under: its issue time, then SHA-256 of the whole
+ * token. It sorts by time (see timeOrderedId) and still only a holder of the token can compute it.
+ */
+export function opaqueAccessTokenId(token: string): string {
+  const start = TOKEN_PREFIX.accessToken.length;
+  return token.slice(start, start + TIME_LENGTH) + sha256(token);
+}
+
+function bodyLength(prefix: string): number {
+  return prefix === TOKEN_PREFIX.accessToken ? TIME_LENGTH + 43 : 43;
+}
+
 /** True when the value has the prefix, the length and a matching checksum (it may still be unknown). */
 export function isWellFormedOpaqueToken(value: string, prefix: string): boolean {
-  if (!value.startsWith(prefix) || value.length !== prefix.length + 43 + 6) return false;
+  if (!value.startsWith(prefix) || value.length !== prefix.length + bodyLength(prefix) + 6) return false;
   const body = value.slice(0, -6);
   return checksum(body) === value.slice(-6);
 }

@@ -1,14 +1,13 @@
 // Minting access tokens in either format: JWTs per RFC 9068 (typ at+jwt, verifiable offline) whose jti is
-// recorded, or opaque `gha_…` tokens whose SHA-256 is recorded (checked by introspection). Either way the
+// recorded, or opaque `gha_…` tokens recorded under their issue time and SHA-256 (checked by introspection). Either way the
 // record makes the token revocable.
 import { SignJWT } from 'jose';
 import type { AccessTokenFormat, SigningAlg } from '../config.ts';
 import type { AccessTokenRecord } from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
-import { sha256 } from '../util/hash.ts';
-import { randomId } from '../util/random.ts';
+import { timeOrderedId } from '../util/random.ts';
 import type { KeyRing } from './keys.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
+import { mintOpaqueAccessToken, opaqueAccessTokenId } from './opaque-token.ts';
 
 export interface AccessTokenInput {
   format: AccessTokenFormat;
@@ -33,11 +32,11 @@ export async function mintAccessToken(
   let token: string;
   let id: string;
   if (input.format === 'opaque') {
-    token = mintOpaqueToken(TOKEN_PREFIX.accessToken);
-    id = sha256(token);
+    token = mintOpaqueAccessToken(input.issuedAt);
+    id = opaqueAccessTokenId(token);
   } else {
     const key = keys.signingKey(input.alg);
-    id = randomId();
+    id = timeOrderedId(input.issuedAt);
     const payload: Record<string, unknown> = { client_id: input.clientId, scope: input.scope };
     if (input.authTime !== undefined) payload.auth_time = epochSeconds(input.authTime);
     token = await new SignJWT(payload)

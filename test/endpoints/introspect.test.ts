@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt, SignJWT } from 'jose';
 import { createApiKey } from '../../src/accounts/api-keys.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
@@ -205,7 +205,7 @@ describe('introspection (I-03): JWT access tokens', () => {
         .setExpirationTime('10m')
         .sign(new TextEncoder().encode('a-secret-that-is-not-a-key-of-the-server'));
       const samples: [string, string][] = [
-        ['unknown opaque access token', mintOpaqueToken(TOKEN_PREFIX.accessToken)],
+        ['unknown opaque access token', mintOpaqueAccessToken(Date.now())],
         ['unknown refresh token', mintOpaqueToken(TOKEN_PREFIX.refreshToken)],
         ['unknown API key', mintOpaqueToken(TOKEN_PREFIX.apiKey)],
         ['an authorization code-shaped value', mintOpaqueToken(TOKEN_PREFIX.authorizationCode)],
@@ -426,7 +426,7 @@ describe('introspection (I-03): opaque access tokens (GATEHOUSE_ACCESS_TOKEN_FOR
 
     const mangled = `${first.access_token.slice(0, -1)}${first.access_token.endsWith('A') ? 'B' : 'A'}`;
     assertInactive(await introspect(server, rs, mangled), 'checksum broken');
-    assertInactive(await introspect(server, rs, mintOpaqueToken(TOKEN_PREFIX.accessToken)), 'unknown');
+    assertInactive(await introspect(server, rs, mintOpaqueAccessToken(Date.now())), 'unknown');
 
     server.clock.advance(600_000);
     assertInactive(await introspect(server, rs, first.access_token), 'expired opaque token');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
 import { freshDatabase, PostgresUnavailableError, startPostgres } from '../helpers/postgres.ts';
@@ -209,7 +209,7 @@ describe('revocation (I-01)', () => {
     const c1 = await confidentialApp(server);
     const tokens = await tokensFor(server, c1, user);
     const samples = [
-      mintOpaqueToken(TOKEN_PREFIX.accessToken),
+      mintOpaqueAccessToken(Date.now()),
       mintOpaqueToken(TOKEN_PREFIX.refreshToken),
       mintOpaqueToken(TOKEN_PREFIX.apiKey),
       `${tokens.refresh_token.slice(0, -1)}${tokens.refresh_token.endsWith('A') ? 'B' : 'A'}`,

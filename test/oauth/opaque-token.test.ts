@@ -1,12 +1,20 @@
 // Opaque credentials: prefix + 256 bits of CSPRNG output + CRC32 checksum (SECURITY.md C-08, E-13).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import {
+  isWellFormedOpaqueToken,
+  mintOpaqueAccessToken,
+  mintOpaqueToken,
+  opaqueAccessTokenId,
+  TOKEN_PREFIX,
+} from '../../src/oauth/opaque-token.ts';
+import { sha256 } from '../../src/util/hash.ts';
 
 const FORMAT = /^gh[rcsak]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {
+    if (prefix === TOKEN_PREFIX.accessToken) continue;
     it(`${kind}: prefix ${prefix}, 43 random characters, 6-character checksum, well-formed`, () => {
       const token = mintOpaqueToken(prefix);
       assert.ok(token.startsWith(prefix));
@@ -34,6 +42,41 @@ describe('mintOpaqueToken', () => {
     for (let position = 0; position < 42; position++) {
       const symbols = new Set(bodies.map((body) => body[position])).size;
       assert.ok(symbols >= 50, `position ${position}: ${symbols} symbols`);
+    }
+  });
+});
+
+describe('mintOpaqueAccessToken: issue time, then 256 random bits, then the checksum', () => {
+  const now = Date.UTC(2026, 10, 22, 12);
+
+  it('gha_ + 9 base32hex characters of the issue time + 43 random characters + 6-character checksum', () => {
+    const token = mintOpaqueAccessToken(now);
+    assert.match(token, /^gha_[0-9a-v]{9}[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/);
+    assert.equal(Number.parseInt(token.slice(4, 13), 32), now);
+    assert.equal(Buffer.from(token.slice(13, -6), 'base64url').length, 32);
+    assert.equal(isWellFormedOpaqueToken(token, TOKEN_PREFIX.accessToken), true);
+    // A 43-character body (the other kinds' length) is not an access token.
+    assert.equal(
+      isWellFormedOpaqueToken(mintOpaqueToken(TOKEN_PREFIX.accessToken), TOKEN_PREFIX.accessToken),
+      false,
+    );
+  });
+
+  it('is stored under its issue time and SHA-256, so later tokens sort after earlier ones', () => {
+    const earlier = mintOpaqueAccessToken(now);
+    const later = mintOpaqueAccessToken(now + 1);
+    assert.equal(opaqueAccessTokenId(earlier), earlier.slice(4, 13) + sha256(earlier));
+    assert.ok(opaqueAccessTokenId(earlier) < opaqueAccessTokenId(later));
+    // Two tokens of the same millisecond differ in the random part and in the key.
+    assert.notEqual(opaqueAccessTokenId(earlier), opaqueAccessTokenId(mintOpaqueAccessToken(now)));
+  });
+
+  it('a changed character anywhere (time part included) breaks the checksum', () => {
+    const token = mintOpaqueAccessToken(now);
+    for (let index = 4; index < token.length; index++) {
+      const char = token[index] === 'A' || token[index] === '1' ? 'B' : token[index] === 'B' ? 'A' : '1';
+      const changed = token.slice(0, index) + char + token.slice(index + 1);
+      assert.equal(isWellFormedOpaqueToken(changed, TOKEN_PREFIX.accessToken), false, `position ${index}`);
     }
   });
 });

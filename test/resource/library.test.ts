@@ -19,7 +19,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createApiKey } from '../../src/accounts/api-keys.ts';
 import { rotateSigningKeys } from '../../src/oauth/keys.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import {
   BearerError,
   createVerifier,
@@ -547,7 +547,7 @@ describe('(b) a node:http API checking opaque tokens through remote introspectio
   });
 
   it('an unknown (well-formed) token → 401 invalid_token after introspection', async () => {
-    assertInvalidToken(await call(`${apiOrigin}/me`, bearer(mintOpaqueToken(TOKEN_PREFIX.accessToken))));
+    assertInvalidToken(await call(`${apiOrigin}/me`, bearer(mintOpaqueAccessToken(Date.now()))));
   });
 
   it('a revoked token → 401 once the cache TTL passed (cacheSeconds: 0 → at once)', async () => {
@@ -833,7 +833,7 @@ describe('protectedResourceMetadataUrl (RFC 9728 §3.1)', () => {
 describe('createVerifier: what an introspection answer must say', () => {
   const ISSUER = 'https://as.example';
   const AUDIENCE = 'https://api.example';
-  const opaque = mintOpaqueToken(TOKEN_PREFIX.accessToken);
+  const opaque = mintOpaqueAccessToken(Date.now());
   const future = Math.floor(Date.now() / 1000) + 600;
   const active: IntrospectionResponse = {
     active: true,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openStorage } from '../../src/storage/open.ts';
+import { openSqlite } from '../../src/storage/sqlite.ts';
 import { storageContract } from './contract.ts';
 
 storageContract('SQLite in memory', async () => {
@@ -50,6 +51,95 @@ describe('SQLite file database', () => {
         await second.storage.close();
       }
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite durable commits: the WAL is synced off the event loop, and nothing answers before it', () => {
+  /** A sync that waits until the test opens the gate, and counts how often it ran. */
+  function gatedSync() {
+    let open: () => void = () => {};
+    let gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const state = {
+      calls: 0,
+      release() {
+        open();
+        gate = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+      },
+      async sync(_fd: number) {
+        state.calls++;
+        await gate;
+      },
+    };
+    return state;
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it('runs synchronous=NORMAL only because it syncs the WAL itself (FULL in memory, where there is no WAL)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    const file = openSqlite(join(dir, 'g.db'));
+    const memory = openSqlite(':memory:');
+    try {
+      const synchronous = async (db: typeof file) =>
+        (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(db)).rows[0]?.synchronous;
+      assert.equal(await synchronous(file), 1, 'NORMAL, with WalSync');
+      assert.equal(await synchronous(memory), 2, 'FULL');
+    } finally {
+      await file.destroy();
+      await memory.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a write, and any read after it, waits for the sync; one sync serves every commit made before it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    const sync = gatedSync();
+    const db = openSqlite(join(dir, 'g.db'), { syncFile: (fd) => sync.sync(fd) });
+    try {
+      // The DDL is a commit too: it is answered once the gate opens.
+      const created = sql`create table t (v integer)`.execute(db);
+      await settle();
+      sync.release();
+      await created;
+      const before = sync.calls;
+
+      const answered: string[] = [];
+      const write1 = sql`insert into t values (1)`.execute(db).then(() => answered.push('write1'));
+      const write2 = db
+        .transaction()
+        .execute((tx) => sql`insert into t values (2)`.execute(tx))
+        .then(() => answered.push('write2'));
+      await settle();
+      const read = sql<{ n: number }>`select count(*) as n from t`.execute(db).then((result) => {
+        answered.push('read');
+        return result.rows[0]?.n;
+      });
+      await settle();
+      assert.equal(answered.length, 0, 'nothing is answered while the commits are not on disk');
+      assert.equal(sync.calls, before + 1, 'one sync at a time');
+
+      sync.release(); // covers write1 only (write2 committed after that sync started)
+      await settle();
+      sync.release();
+      await settle();
+      await Promise.all([write1, write2]);
+      assert.equal(await read, 2);
+      assert.deepEqual(answered.slice(0, 1), ['write1']);
+      assert.ok(answered.includes('read') && answered.includes('write2'));
+      assert.ok(sync.calls - before <= 3, `${sync.calls - before} syncs for two commits`);
+
+      // With nothing left to sync, a read answers at once.
+      const calls = sync.calls;
+      assert.equal((await sql<{ n: number }>`select count(*) as n from t`.execute(db)).rows[0]?.n, 2);
+      assert.equal(sync.calls, calls);
+    } finally {
+      sync.release();
+      await db.destroy();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -48,20 +48,84 @@ export function isUnavailable(error: unknown): boolean {
 
 /** Wraps every method of a store so that an outage surfaces as StorageUnavailableError (503). */
 function failClosed<T extends object>(store: T): T {
+  // Each method is wrapped once and the wrapper reused: building a closure per call showed on the hot path.
+  const wrappers = new Map<unknown, unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await value.apply(target, args);
-        } catch (error) {
-          throw isUnavailable(error) ? new StorageUnavailableError(error) : error;
-        }
-      };
+      let wrapped = wrappers.get(value);
+      if (!wrapped) {
+        wrapped = async (...args: unknown[]) => {
+          try {
+            return await value.apply(target, args);
+          } catch (error) {
+            throw isUnavailable(error) ? new StorageUnavailableError(error) : error;
+          }
+        };
+        wrappers.set(value, wrapped);
+      }
+      return wrapped;
     },
   });
 }
+
+const STORES = {
+  clients: clientStore,
+  users: userStore,
+  sessions: sessionStore,
+  interactions: interactionStore,
+  authorizationCodes: authorizationCodeStore,
+  grants: grantStore,
+  accessTokens: accessTokenStore,
+  refreshTokens: refreshTokenStore,
+  consents: consentStore,
+  apiKeys: apiKeyStore,
+  securityEvents: securityEventStore,
+  initialAccessTokens: initialAccessTokenStore,
+  keys: keyStore,
+  loginThrottle: loginThrottleStore,
+  settings: settingStore,
+  housekeeping: housekeepingStore,
+} satisfies { [Name in keyof Storage]?: (db: Db) => Storage[Name] };
+
+type Stores = { [Name in keyof typeof STORES]: Storage[Name] };
+
+/**
+ * The stores over one Kysely handle, each built on first use: a transaction touches two or three of them, and
+ * building all sixteen for every transaction was measurable on the token endpoint. The getters live on one
+ * shared prototype, so a transaction's storage costs one small object.
+ */
+interface LazyStores {
+  db: Db;
+  wrap: <T extends object>(store: T) => T;
+  built: Partial<Stores>;
+}
+const LAZY_STORES: object = Object.create(null);
+for (const [name, create] of Object.entries(STORES)) {
+  Object.defineProperty(LAZY_STORES, name, {
+    enumerable: true,
+    get(this: LazyStores) {
+      const key = name as keyof Stores;
+      let store = this.built[key];
+      if (!store) {
+        store = this.wrap((create as (db: Db) => object)(this.db)) as Stores[typeof key];
+        (this.built as Record<string, unknown>)[key] = store;
+      }
+      return store;
+    },
+  });
+}
+
+function lazyStores(db: Db, wrap: <T extends object>(store: T) => T): Stores {
+  const stores: LazyStores = Object.create(LAZY_STORES);
+  stores.db = db;
+  stores.wrap = wrap;
+  stores.built = {};
+  return stores as unknown as Stores;
+}
+
+const asIs = <T extends object>(store: T): T => store;
 
 export interface KyselyStorageOptions {
   /** Share one COMMIT between concurrent transactions (SQLite, where every commit is an fsync). */
@@ -70,27 +134,13 @@ export interface KyselyStorageOptions {
 
 export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}): Storage {
   const batched = options.groupCommit && !db.isTransaction ? groupCommit(db) : undefined;
-  const storage: Storage = {
-    clients: failClosed(clientStore(db)),
-    users: failClosed(userStore(db)),
-    sessions: failClosed(sessionStore(db)),
-    interactions: failClosed(interactionStore(db)),
-    authorizationCodes: failClosed(authorizationCodeStore(db)),
-    grants: failClosed(grantStore(db)),
-    accessTokens: failClosed(accessTokenStore(db)),
-    refreshTokens: failClosed(refreshTokenStore(db)),
-    consents: failClosed(consentStore(db)),
-    apiKeys: failClosed(apiKeyStore(db)),
-    securityEvents: failClosed(securityEventStore(db)),
-    initialAccessTokens: failClosed(initialAccessTokenStore(db)),
-    keys: failClosed(keyStore(db)),
-    loginThrottle: failClosed(loginThrottleStore(db)),
-    settings: failClosed(settingStore(db)),
-    housekeeping: failClosed(housekeepingStore(db)),
-    async transaction(work) {
+  // Inside a transaction the stores are not wrapped: transaction() below translates an outage for all of them.
+  const inTransactionStorage = (tx: Db): Storage => createKyselyStorage(tx);
+  const storage: Storage = Object.assign(lazyStores(db, db.isTransaction ? asIs : failClosed), {
+    async transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T> {
       try {
-        if (batched) return await batched((tx) => work(createKyselyStorage(tx)));
-        return await inTransaction(db, (tx) => work(createKyselyStorage(tx)));
+        if (batched) return await batched((tx) => work(inTransactionStorage(tx)));
+        return await inTransaction(db, (tx) => work(inTransactionStorage(tx)));
       } catch (error) {
         throw isUnavailable(error) ? new StorageUnavailableError(error) : error;
       }
@@ -101,6 +151,6 @@ export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}):
     async close() {
       await db.destroy();
     },
-  };
+  });
   return storage;
 }

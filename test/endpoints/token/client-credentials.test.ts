@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
-import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../src/oauth/opaque-token.ts';
+import {
+  isWellFormedOpaqueToken,
+  opaqueAccessTokenId,
+  TOKEN_PREFIX,
+} from '../../../src/oauth/opaque-token.ts';
 import type { Client } from '../../../src/storage/storage.ts';
-import { sha256 } from '../../../src/util/hash.ts';
 import { basicAuth } from '../../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../../helpers/server.ts';
 
@@ -211,7 +214,7 @@ describe('client_credentials: resource indicators (RFC 8707, I-07)', () => {
     assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
     assert.ok(isWellFormedOpaqueToken(body.access_token, TOKEN_PREFIX.accessToken));
     const record = await server.deps.storage.accessTokens.findActive(
-      sha256(body.access_token),
+      opaqueAccessTokenId(body.access_token),
       server.clock.now(),
     );
     assert.ok(record, 'the opaque token has a live record');

@@ -13,6 +13,7 @@ import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jos
 import {
   isWellFormedOpaqueToken,
   mintOpaqueToken,
+  opaqueAccessTokenId,
   opaqueTokenFrom,
   TOKEN_PREFIX,
 } from '../../../src/oauth/opaque-token.ts';
@@ -620,7 +621,7 @@ describe('refresh: settings', () => {
       assert.ok(isWellFormedOpaqueToken(body.access_token, TOKEN_PREFIX.accessToken));
       assert.equal(body.scope, FULL_SCOPE);
       const record = await opaque.deps.storage.accessTokens.findActive(
-        sha256(body.access_token),
+        opaqueAccessTokenId(body.access_token),
         opaque.clock.now(),
       );
       assert.ok(record, 'the opaque access token has a live record');
@@ -630,7 +631,10 @@ describe('refresh: settings', () => {
       // Reuse revokes the opaque access tokens of the family too.
       assertError(await refresh(s, s.rt0), 400, 'invalid_grant');
       assert.equal(
-        await opaque.deps.storage.accessTokens.findActive(sha256(body.access_token), opaque.clock.now()),
+        await opaque.deps.storage.accessTokens.findActive(
+          opaqueAccessTokenId(body.access_token),
+          opaque.clock.now(),
+        ),
         undefined,
       );
     } finally {
@@ -660,7 +664,7 @@ describe('refresh: resource indicators (RFC 8707)', () => {
       const body = assertRotated(await refresh(s, s.rt0), s.rt0);
       assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
       const record = await withApi.deps.storage.accessTokens.findActive(
-        sha256(body.access_token),
+        opaqueAccessTokenId(body.access_token),
         withApi.clock.now(),
       );
       assert.equal(record?.audience, api);
@@ -669,7 +673,7 @@ describe('refresh: resource indicators (RFC 8707)', () => {
         body.refresh_token,
       );
       const next = await withApi.deps.storage.accessTokens.findActive(
-        sha256(again.access_token),
+        opaqueAccessTokenId(again.access_token),
         withApi.clock.now(),
       );
       assert.equal(next?.audience, api);

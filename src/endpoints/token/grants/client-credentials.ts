@@ -2,7 +2,7 @@
 import { OAuthError } from '../../../errors.ts';
 import { resolveResource } from '../../../oauth/resource.ts';
 import { formatScope, isSubset, isValidScopeToken, parseScope } from '../../../oauth/scope.ts';
-import { randomId } from '../../../util/random.ts';
+import { timeOrderedId } from '../../../util/random.ts';
 import { mintTokenSet } from './issue.ts';
 import type { GrantHandler } from './types.ts';
 
@@ -27,7 +27,7 @@ export const clientCredentials = {
       deps.config.resources,
       deps.config.issuer,
     );
-    const grantId = randomId();
+    const grantId = timeOrderedId();
     const scope = formatScope(requested);
     const set = await mintTokenSet(deps, {
       client,

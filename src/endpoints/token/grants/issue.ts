@@ -10,7 +10,7 @@ import { parseScope } from '../../../oauth/scope.ts';
 import { mintAccessToken } from '../../../oauth/tokens.ts';
 import type { AccessTokenRecord, Client, RefreshTokenRecord, User } from '../../../storage/storage.ts';
 import { sha256 } from '../../../util/hash.ts';
-import { randomId } from '../../../util/random.ts';
+import { timeOrderedId } from '../../../util/random.ts';
 import type { TokenResponse } from './types.ts';
 
 /** Readmill's non-expiring tokens: a hundred years, the value its documentation shows. */
@@ -83,7 +83,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
     const parent = input.refresh.kind === 'successor' ? input.refresh.parent : undefined;
     refresh = {
       tokenHash: sha256(refreshToken),
-      id: randomId(),
+      id: timeOrderedId(),
       grantId: input.grantId,
       clientId: input.client.id,
       userId: input.user.id,
