@@ -302,6 +302,8 @@ export interface AuthorizationCodeStore {
 
 export interface GrantStore {
   create(grant: Grant): Promise<void>;
+  /** Creates the grant unless one with its id exists (whatever that one's state). */
+  createIfMissing(grant: Grant): Promise<void>;
   find(id: string): Promise<Grant | undefined>;
   /**
    * Revokes the grant and every access and refresh token issued under it, in one transaction.

@@ -514,6 +514,16 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.grants.find(id('grant')), undefined);
       });
 
+      it('createIfMissing creates once and never overwrites (not even a revoked grant), inside a transaction too', async () => {
+        const machine = newGrant({ userId: null, scope: '' });
+        await storage.grants.createIfMissing(machine);
+        await storage.grants.createIfMissing({ ...machine, scope: 'changed' });
+        assert.deepEqual(await storage.grants.find(machine.id), machine);
+        await storage.grants.revoke(machine.id, T0);
+        await storage.transaction((tx) => tx.grants.createIfMissing({ ...machine, revokedAt: null }));
+        assert.equal((await storage.grants.find(machine.id))?.revokedAt, T0);
+      });
+
       it('findActive returns a live token, and nothing once it expired or was revoked', async () => {
         const grant = newGrant();
         await storage.grants.create(grant);

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { prepared } from '../../src/storage/kysely/prepared.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { openSqlite } from '../../src/storage/sqlite.ts';
 import { storageContract } from './contract.ts';
@@ -141,6 +142,34 @@ describe('SQLite durable commits: the WAL is synced off the event loop, and noth
       sync.release();
       await db.destroy();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('prepared: a Kysely query compiled once, run with new values', () => {
+  it('replaces only the named values, keeps literal ones, and runs inside a transaction too', async () => {
+    const db = openSqlite(':memory:') as unknown as Kysely<{ t: { k: string; v: number } }>;
+    try {
+      await sql`create table t (k text, v integer)`.execute(db);
+      await sql`insert into t values ('a', 1), ('a', 7), ('b', 9)`.execute(db);
+      const count = prepared((handle, { k }: { k: string }) =>
+        (handle as unknown as typeof db)
+          .selectFrom('t')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('k', '=', k)
+          .where('v', '>', 5),
+      );
+      const n = async (handle: unknown, k: string) =>
+        Number((await count(handle as never, { k })).rows[0]?.n);
+      assert.equal(await n(db, 'a'), 1);
+      assert.equal(await n(db, 'b'), 1);
+      assert.equal(await n(db, 'c'), 0);
+      await db.transaction().execute(async (tx) => {
+        await sql`insert into t values ('c', 6)`.execute(tx);
+        assert.equal(await n(tx, 'c'), 1);
+      });
+    } finally {
+      await db.destroy();
     }
   });
 });

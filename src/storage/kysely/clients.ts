@@ -6,6 +6,7 @@ import type {
   ClientStore,
   TokenEndpointAuthMethod,
 } from '../storage.ts';
+import { prepared } from './prepared.ts';
 import { type Db, fromFlag, fromJson, inTransaction, toFlag, toJson } from './rows.ts';
 import { revokeGrants } from './tokens.ts';
 
@@ -75,10 +76,15 @@ async function replaceCorsOrigins(db: Db, client: Client) {
   }
 }
 
+// Every token, introspection and revocation request authenticates its client: compiled once.
+const selectClient = prepared((db, { id }: { id: string }) =>
+  db.selectFrom('clients').selectAll().where('id', '=', id),
+);
+
 export function clientStore(db: Db): ClientStore {
   return {
     async find(id) {
-      const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = (await selectClient(db, { id })).rows[0];
       return row && toClient(row);
     },
     async list() {

@@ -7,6 +7,7 @@ import type {
   RefreshTokenRecord,
   RefreshTokenStore,
 } from '../storage.ts';
+import { columnsOf, prepared } from './prepared.ts';
 import { type Db, inTransaction } from './rows.ts';
 
 function toGrant(row: GrantsTable): Grant {
@@ -53,6 +54,84 @@ function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
   };
 }
 
+// The queries of every token request, compiled once (see prepared.ts).
+const insertGrant = prepared(
+  (db, row: GrantsTable) => db.insertInto('grants').values(row),
+  columnsOf<GrantsTable>()(['id', 'client_id', 'user_id', 'scope', 'created_at', 'revoked_at']),
+);
+const insertGrantIfMissing = prepared(
+  (db, row: GrantsTable) =>
+    db
+      .insertInto('grants')
+      .values(row)
+      .onConflict((conflict) => conflict.column('id').doNothing()),
+  columnsOf<GrantsTable>()(['id', 'client_id', 'user_id', 'scope', 'created_at', 'revoked_at']),
+);
+const insertAccessToken = prepared(
+  (db, row: AccessTokensTable) => db.insertInto('access_tokens').values(row),
+  columnsOf<AccessTokensTable>()([
+    'id',
+    'grant_id',
+    'client_id',
+    'user_id',
+    'scope',
+    'audience',
+    'created_at',
+    'expires_at',
+    'revoked_at',
+  ]),
+);
+const insertRefreshToken = prepared(
+  (db, row: RefreshTokensTable) => db.insertInto('refresh_tokens').values(row),
+  columnsOf<RefreshTokensTable>()([
+    'token_hash',
+    'id',
+    'grant_id',
+    'client_id',
+    'user_id',
+    'scope',
+    'resource',
+    'parent_id',
+    'created_at',
+    'expires_at',
+    'idle_expires_at',
+    'rotated_at',
+    'rotation_fingerprint',
+    'revoked_at',
+  ]),
+);
+const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: number }) =>
+  // One round trip: the token, its grant and its client must all be live (disabling a client stops its
+  // tokens at once).
+  db
+    .selectFrom('access_tokens')
+    .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
+    .leftJoin('clients', 'clients.id', 'access_tokens.client_id')
+    .selectAll('access_tokens')
+    .where('access_tokens.id', '=', id)
+    .where('access_tokens.expires_at', '>', now)
+    .where('access_tokens.revoked_at', 'is', null)
+    .where('grants.revoked_at', 'is', null)
+    .where('clients.disabled_at', 'is', null),
+);
+const selectRefreshToken = prepared((db, { tokenHash }: { tokenHash: string }) =>
+  db
+    .selectFrom('refresh_tokens')
+    .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
+    .selectAll('refresh_tokens')
+    .select('grants.revoked_at as grant_revoked_at')
+    .where('refresh_tokens.token_hash', '=', tokenHash),
+);
+const claimRefreshToken = prepared(
+  (db, { tokenHash, now, fingerprint }: { tokenHash: string; now: number; fingerprint: string }) =>
+    db
+      .updateTable('refresh_tokens')
+      .set({ rotated_at: now, rotation_fingerprint: fingerprint })
+      .where('token_hash', '=', tokenHash)
+      .where('rotated_at', 'is', null)
+      .where('revoked_at', 'is', null),
+);
+
 export async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
   if (grantIds.length === 0) return;
   await db
@@ -78,17 +157,24 @@ export async function revokeGrants(db: Db, grantIds: string[], now: number): Pro
 export function grantStore(db: Db): GrantStore {
   return {
     async create(grant) {
-      await db
-        .insertInto('grants')
-        .values({
-          id: grant.id,
-          client_id: grant.clientId,
-          user_id: grant.userId,
-          scope: grant.scope,
-          created_at: grant.createdAt,
-          revoked_at: grant.revokedAt,
-        })
-        .execute();
+      await insertGrant(db, {
+        id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scope: grant.scope,
+        created_at: grant.createdAt,
+        revoked_at: grant.revokedAt,
+      });
+    },
+    async createIfMissing(grant) {
+      await insertGrantIfMissing(db, {
+        id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scope: grant.scope,
+        created_at: grant.createdAt,
+        revoked_at: grant.revokedAt,
+      });
     },
     async find(id) {
       const row = await db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
@@ -139,22 +225,10 @@ export function grantStore(db: Db): GrantStore {
 export function accessTokenStore(db: Db): AccessTokenStore {
   return {
     async create(token) {
-      await db.insertInto('access_tokens').values(accessRow(token)).execute();
+      await insertAccessToken(db, accessRow(token));
     },
     async findActive(id, now) {
-      // One round trip: the token, its grant and its client must all be live (disabling a client stops its
-      // tokens at once).
-      const row = await db
-        .selectFrom('access_tokens')
-        .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
-        .leftJoin('clients', 'clients.id', 'access_tokens.client_id')
-        .selectAll('access_tokens')
-        .where('access_tokens.id', '=', id)
-        .where('access_tokens.expires_at', '>', now)
-        .where('access_tokens.revoked_at', 'is', null)
-        .where('grants.revoked_at', 'is', null)
-        .where('clients.disabled_at', 'is', null)
-        .executeTakeFirst();
+      const row = (await selectActiveAccessToken(db, { id, now })).rows[0];
       return (
         row && {
           id: row.id,
@@ -183,16 +257,10 @@ export function accessTokenStore(db: Db): AccessTokenStore {
 export function refreshTokenStore(db: Db): RefreshTokenStore {
   return {
     async create(token) {
-      await db.insertInto('refresh_tokens').values(refreshRow(token)).execute();
+      await insertRefreshToken(db, refreshRow(token));
     },
     async find(tokenHash) {
-      const row = await db
-        .selectFrom('refresh_tokens')
-        .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
-        .selectAll('refresh_tokens')
-        .select('grants.revoked_at as grant_revoked_at')
-        .where('refresh_tokens.token_hash', '=', tokenHash)
-        .executeTakeFirst();
+      const row = (await selectRefreshToken(db, { tokenHash })).rows[0];
       if (!row) return undefined;
       return {
         tokenHash: row.token_hash,
@@ -216,16 +284,10 @@ export function refreshTokenStore(db: Db): RefreshTokenStore {
       return inTransaction(db, async (tx) => {
         // The atomicity lives in this conditional UPDATE: on PostgreSQL a concurrent caller waits for the row
         // lock, re-reads rotated_at and updates nothing; on SQLite transactions are serialized.
-        const claimed = await tx
-          .updateTable('refresh_tokens')
-          .set({ rotated_at: now, rotation_fingerprint: fingerprint })
-          .where('token_hash', '=', parentHash)
-          .where('rotated_at', 'is', null)
-          .where('revoked_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) !== 1) return false;
-        await tx.insertInto('refresh_tokens').values(refreshRow(child)).execute();
-        await tx.insertInto('access_tokens').values(accessRow(access)).execute();
+        const claimed = await claimRefreshToken(tx, { tokenHash: parentHash, now, fingerprint });
+        if (Number(claimed.numAffectedRows) !== 1) return false;
+        await insertRefreshToken(tx, refreshRow(child));
+        await insertAccessToken(tx, accessRow(access));
         return true;
       });
     },

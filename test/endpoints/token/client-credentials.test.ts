@@ -166,6 +166,38 @@ describe('client_credentials: the token', () => {
     assert.notEqual(a.access_token, b.access_token);
   });
 
+  it('all of a client’s tokens share one grant: no row per token, and revoking one token leaves the others', async () => {
+    const m = await machine();
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++)
+      tokens.push(assertTokens(await clientCredentials(m, { resource: OPAQUE_API })).access_token);
+    const records = await Promise.all(
+      tokens.map((t) =>
+        server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(t), server.clock.now()),
+      ),
+    );
+    const grantIds = new Set(records.map((record) => record?.grantId));
+    assert.equal(grantIds.size, 1);
+    const grant = await server.deps.storage.grants.find([...grantIds][0]!);
+    assert.equal(grant?.clientId, m.client.id);
+    assert.equal(grant?.userId, null);
+    const revoked = await server.app.inject({
+      method: 'POST',
+      url: '/revoke',
+      headers: { ...FORM, authorization: basicAuth(m.client.id, m.secret) },
+      payload: `token=${encodeURIComponent(tokens[0]!)}`,
+    });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    assert.equal(
+      await server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(tokens[0]!), server.clock.now()),
+      undefined,
+    );
+    for (const t of tokens.slice(1))
+      assert.ok(
+        await server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(t), server.clock.now()),
+      );
+  });
+
   it('client_secret_post works for a client registered for it', async () => {
     const m = await machine({ tokenEndpointAuthMethod: 'client_secret_post' });
     const body = assertTokens(

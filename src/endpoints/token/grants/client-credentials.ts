@@ -2,7 +2,6 @@
 import { OAuthError } from '../../../errors.ts';
 import { resolveResource } from '../../../oauth/resource.ts';
 import { formatScope, isSubset, isValidScopeToken, parseScope } from '../../../oauth/scope.ts';
-import { timeOrderedId } from '../../../util/random.ts';
 import { mintTokenSet } from './issue.ts';
 import type { GrantHandler } from './types.ts';
 
@@ -27,7 +26,10 @@ export const clientCredentials = {
       deps.config.resources,
       deps.config.issuer,
     );
-    const grantId = timeOrderedId();
+    // One grant per client holds all of its client_credentials tokens: there is no user or consent to track
+    // per token, and a grant per token was a second insert per request and a row that was never purged.
+    // Revoking one of these tokens revokes only that token (RFC 7009); deleting the client revokes the grant.
+    const grantId = `cc_${client.id}`;
     const scope = formatScope(requested);
     const set = await mintTokenSet(deps, {
       client,
@@ -40,11 +42,11 @@ export const clientCredentials = {
       idToken: false,
     });
     await deps.storage.transaction(async (tx) => {
-      await tx.grants.create({
+      await tx.grants.createIfMissing({
         id: grantId,
         clientId: client.id,
         userId: null,
-        scope,
+        scope: '', // each token carries its own scope
         createdAt: deps.clock.now(),
         revokedAt: null,
       });
