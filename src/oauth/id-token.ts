@@ -1,8 +1,8 @@
 // OIDC Core §2 and §3.1.3.6: the ID token, with at_hash binding it to the access token.
 import { createHash } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { SigningAlg } from '../config.ts';
 import { epochSeconds } from '../util/clock.ts';
+import { signJwt } from './jws.ts';
 import type { KeyRing } from './keys.ts';
 
 /** at_hash: the left half of the hash of the access token, with the hash the alg uses (SHA-512 for Ed25519). */
@@ -34,12 +34,12 @@ export async function signIdToken(keys: KeyRing, alg: SigningAlg, input: IdToken
     azp: input.clientId,
   };
   if (input.nonce !== null) payload.nonce = input.nonce;
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid })
-    .setIssuer(input.issuer)
-    .setSubject(input.subject)
-    .setAudience(input.clientId)
-    .setIssuedAt(epochSeconds(input.issuedAt))
-    .setExpirationTime(epochSeconds(input.expiresAt))
-    .sign(key.privateKey);
+  Object.assign(payload, {
+    iss: input.issuer,
+    sub: input.subject,
+    aud: input.clientId,
+    iat: epochSeconds(input.issuedAt),
+    exp: epochSeconds(input.expiresAt),
+  });
+  return signJwt(key, 'JWT', payload);
 }

@@ -1,7 +1,14 @@
 // Signing keys and the JWKS (RFC 7517). Private keys are stored AES-256-GCM encrypted under a key derived from
 // the server secret. The newest key of each alg signs; rotated keys stay published until every token they
 // signed has expired (retireAt), then leave the JWKS.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  hkdfSync,
+  type JsonWebKey,
+  randomBytes,
+} from 'node:crypto';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -12,12 +19,9 @@ import {
 } from 'jose';
 import type { SigningAlg } from '../config.ts';
 import type { SigningKeyRecord, Storage } from '../storage/storage.ts';
+import type { JwtSigningKey } from './jws.ts';
 
-export interface SigningKey {
-  kid: string;
-  alg: SigningAlg;
-  privateKey: CryptoKey;
-}
+export type SigningKey = JwtSigningKey;
 
 function encryptionKey(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'gatehouse', 'signing-keys/v1', 32));
@@ -142,6 +146,7 @@ export async function loadKeyRing(
         kid: record.kid,
         alg,
         privateKey: (await importJWK(jwk, alg)) as CryptoKey,
+        keyObject: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }),
       });
     }
     records = next;

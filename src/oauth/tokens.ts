@@ -1,11 +1,11 @@
 // Minting access tokens in either format: JWTs per RFC 9068 (typ at+jwt, verifiable offline) whose jti is
 // recorded, or opaque `gha_…` tokens recorded under their issue time and SHA-256 (checked by introspection). Either way the
 // record makes the token revocable.
-import { SignJWT } from 'jose';
 import type { AccessTokenFormat, SigningAlg } from '../config.ts';
 import type { AccessTokenRecord } from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
 import { timeOrderedId } from '../util/random.ts';
+import { signJwt } from './jws.ts';
 import type { KeyRing } from './keys.ts';
 import { mintOpaqueAccessToken, opaqueAccessTokenId } from './opaque-token.ts';
 
@@ -37,17 +37,17 @@ export async function mintAccessToken(
   } else {
     const key = keys.signingKey(input.alg);
     id = timeOrderedId(input.issuedAt);
-    const payload: Record<string, unknown> = { client_id: input.clientId, scope: input.scope };
-    if (input.authTime !== undefined) payload.auth_time = epochSeconds(input.authTime);
-    token = await new SignJWT(payload)
-      .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
-      .setIssuer(input.issuer)
-      .setSubject(input.subject)
-      .setAudience(input.audience)
-      .setJti(id)
-      .setIssuedAt(epochSeconds(input.issuedAt))
-      .setExpirationTime(epochSeconds(input.expiresAt))
-      .sign(key.privateKey);
+    const claims: Record<string, unknown> = { client_id: input.clientId, scope: input.scope };
+    if (input.authTime !== undefined) claims.auth_time = epochSeconds(input.authTime);
+    Object.assign(claims, {
+      iss: input.issuer,
+      sub: input.subject,
+      aud: input.audience,
+      jti: id,
+      iat: epochSeconds(input.issuedAt),
+      exp: epochSeconds(input.expiresAt),
+    });
+    token = await signJwt(key, 'at+jwt', claims);
   }
   return {
     token,
