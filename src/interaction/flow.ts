@@ -53,13 +53,14 @@ export function errorRedirect(
   });
 }
 
-export async function start(
-  deps: FlowDeps,
-  request: AuthorizationRequest,
-  browserHash: string,
-): Promise<Interaction> {
+/**
+ * A new interaction for a validated request. It is stored only when it has to wait for a page (see advance):
+ * a signed-in user whose consent is remembered goes straight back to the client, and that interaction never
+ * needs a row (two writes, and two commits to wait for, fewer on the code flow's hot path).
+ */
+export function start(deps: FlowDeps, request: AuthorizationRequest, browserHash: string): Interaction {
   const now = deps.clock.now();
-  const interaction: Interaction = {
+  return {
     id: randomToken(24),
     browserHash,
     clientId: request.clientId,
@@ -71,8 +72,6 @@ export async function start(
     createdAt: now,
     expiresAt: now + deps.interactionTtl * 1000,
   };
-  await deps.storage.interactions.create(interaction);
-  return interaction;
 }
 
 /** Loads an interaction only for the browser that started it. */
@@ -118,21 +117,33 @@ export function authenticatedUser(interaction: Interaction, session: Session | u
   return { userId: session.userId, authTime: session.authTime };
 }
 
-async function finishWith(deps: FlowDeps, interaction: Interaction, location: string): Promise<Next> {
-  // Atomic: one interaction gives at most one authorization response, even if resumed twice at once.
-  if (!(await deps.storage.interactions.finish(interaction.id))) return { kind: 'expired' };
+async function finishWith(
+  deps: FlowDeps,
+  interaction: Interaction,
+  stored: boolean,
+  location: string,
+): Promise<Next> {
+  // Atomic: one interaction gives at most one authorization response, even if resumed twice at once. One that
+  // was never stored exists only in this request, so nobody else can resume it.
+  if (stored && !(await deps.storage.interactions.finish(interaction.id))) return { kind: 'expired' };
   return { kind: 'redirect', location };
 }
 
+/** `stored`: false for a fresh interaction from start(), which is saved here only if a page must follow. */
 export async function advance(
   deps: FlowDeps,
   interaction: Interaction,
   session: Session | undefined,
+  stored = true,
 ): Promise<Next> {
   const { request } = interaction;
   const now = deps.clock.now();
   const fail = (error: OAuthError) =>
-    finishWith(deps, interaction, errorRedirect(deps.issuer, request, error));
+    finishWith(deps, interaction, stored, errorRedirect(deps.issuer, request, error));
+  const waitFor = async (kind: 'login' | 'consent'): Promise<Next> => {
+    if (!stored) await deps.storage.interactions.create(interaction);
+    return { kind, interactionId: interaction.id };
+  };
 
   if (interaction.denied) return fail(new OAuthError(deps.denialError, 'The user denied the request'));
 
@@ -144,7 +155,7 @@ export async function advance(
   if (!who || !user || user.disabledAt !== null) {
     if (request.prompt.includes('none'))
       return fail(new OAuthError('login_required', 'The user is not signed in'));
-    return { kind: 'login', interactionId: interaction.id };
+    return waitFor('login');
   }
 
   if (interaction.consentedScope === null) {
@@ -153,7 +164,7 @@ export async function advance(
       if (request.prompt.includes('none')) {
         return fail(new OAuthError('consent_required', 'The user has not granted access to this client'));
       }
-      return { kind: 'consent', interactionId: interaction.id };
+      return waitFor('consent');
     }
   }
 
@@ -161,6 +172,7 @@ export async function advance(
   const next = await finishWith(
     deps,
     interaction,
+    stored,
     appendParams(request.redirectUri, {
       code,
       state: request.state,

@@ -65,8 +65,8 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
     throw error;
   }
   const flow = flowDeps(deps);
-  const interaction = await start(flow, validated.request, browserBinding(deps, request, reply));
-  return sendNext(deps, reply, await advance(flow, interaction, await currentSession(deps, request)));
+  const interaction = start(flow, validated.request, browserBinding(deps, request, reply));
+  return sendNext(deps, reply, await advance(flow, interaction, await currentSession(deps, request), false));
 }
 
 export function registerAuthorize(app: FastifyInstance, deps: Deps) {
