@@ -1,5 +1,6 @@
 // RFC 6749 §4.1.3, RFC 7636 §4.6, RFC 8707 §2.2, OAuth 2.1 "Token Endpoint Extension" and "Reuse of
 // Authorization Codes".
+import type { Deps } from '../../../deps.ts';
 import { OAuthError } from '../../../errors.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
 import { verifyPkce } from '../../../oauth/pkce.ts';
@@ -39,6 +40,17 @@ function checkBinding(
   }
 }
 
+/** RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails. */
+async function reused(deps: Deps, client: Client, stored: AuthorizationCode, now: number): Promise<never> {
+  await deps.storage.grants.revoke(stored.grantId, now);
+  await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
+    clientId: client.id,
+    userId: stored.userId,
+    grantId: stored.grantId,
+  });
+  throw invalid('authorization code reused; its tokens were revoked');
+}
+
 export const authorizationCode = {
   grantType: 'authorization_code',
   parameters: ['code', 'redirect_uri', 'code_verifier', 'resource'],
@@ -62,23 +74,12 @@ export const authorizationCode = {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
     }
 
-    // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL.
-    const result =
-      stored.consumedAt === null ? await deps.storage.authorizationCodes.consume(codeHash, now) : undefined;
-    if (result?.status === 'not_found') throw invalid('code expired');
-    if (result === undefined || result.status === 'reused') {
-      // RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails.
-      await deps.storage.grants.revoke(stored.grantId, now);
-      await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
-        clientId: client.id,
-        userId: stored.userId,
-        grantId: stored.grantId,
-      });
-      throw invalid('authorization code reused; its tokens were revoked');
-    }
+    if (stored.consumedAt !== null) return reused(deps, client, stored, now);
 
     const user = await deps.storage.users.findById(stored.userId);
     if (!user || user.disabledAt !== null) throw invalid('user no longer exists or is disabled');
+    // The tokens are minted before the code is claimed so that the claim and the tokens commit together, in
+    // one transaction (one commit to wait for, not two). A lost race only wastes a signature.
     const set = await mintTokenSet(deps, {
       client,
       user,
@@ -91,12 +92,18 @@ export const authorizationCode = {
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idToken: true,
     });
-    // Every row of this response commits together, or none does. The grant row already exists (it was created
-    // with the code), so a revocation of the grant that races with this insert still covers these tokens.
-    await deps.storage.transaction(async (tx) => {
+    const claim = await deps.storage.transaction(async (tx) => {
+      // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL. The grant row
+      // already exists (it was created with the code), so a revocation of the grant that races with these
+      // inserts still covers the tokens.
+      const claimed = await tx.authorizationCodes.consume(codeHash, now);
+      if (claimed.status !== 'ok') return claimed.status;
       await tx.accessTokens.create(set.access);
       if (set.refresh) await tx.refreshTokens.create(set.refresh);
+      return claimed.status;
     });
+    if (claim === 'not_found') throw invalid('code expired');
+    if (claim === 'reused') return reused(deps, client, stored, now);
     return set.response;
   },
 } satisfies GrantHandler;
