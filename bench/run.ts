@@ -1,11 +1,15 @@
 // npm run bench: Gatehouse side by side with node-oidc-provider (in-memory, its fastest) and a bare Fastify
-// ceiling, on loopback. Each server runs pinned to core 0 and autocannon to core 1 (--unpinned to let both
+// ceiling, on loopback. Each server runs pinned to core 0 and the load driver to core 1 (--unpinned to let both
 // float); the servers take turns run after run (A B C, C B A, …) and the table shows medians.
+// Stateless workloads are driven by autocannon (bench/load.ts); the stateful ones (refresh, code-flow), where
+// each request depends on the previous answer, by bench/flow-driver.ts, with Gatehouse also on PostgreSQL.
 // Usage: node bench/run.ts [--runs 3] [--duration 5] [--connections 50] [--unpinned] [--only discovery,cc-opaque]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import type { DriverOptions, DriverResult } from './flow-driver.ts';
+import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,28 +33,64 @@ interface Started {
   port: number;
   clientId: string;
   clientSecret: string;
+  /** Gatehouse started with BENCH_USERS: the users the flow driver signs in as. */
+  users?: { emails: string[]; password: string };
   startupMs: number;
+  /** Other processes doing the server's work (PostgreSQL), whose CPU time counts as the server's. */
+  helperPids: number[];
+  stop(): Promise<void>;
 }
 
-const SERVERS: Record<string, { script: string; env?: Record<string, string> }> = {
+const SERVERS: Record<string, { script: string; env?: Record<string, string>; postgres?: boolean }> = {
   gatehouse: { script: 'bench/servers/gatehouse.ts', env: { GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque' } },
+  'gatehouse-pg': {
+    script: 'bench/servers/gatehouse.ts',
+    env: { GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque' },
+    postgres: true,
+  },
   'gatehouse-jwt': { script: 'bench/servers/gatehouse.ts' },
   'node-oidc-provider': { script: 'bench/servers/oidc-provider.ts' },
   'fastify-ceiling': { script: 'bench/servers/fastify-hello.ts' },
+  'node-http-ceiling': { script: 'bench/servers/node-http-ceiling.ts' },
 };
 
 function pinned(core: number, command: string, args: string[]): [string, string[]] {
   return PINNED ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
 }
 
-async function start(name: string): Promise<Started> {
+/** Started on first use by a gatehouse-pg server, stopped at the end. */
+let postgres: Promise<BenchPostgres> | undefined;
+
+// Servers still running; if the benchmark dies half-way (a driver failing its set-up), they go with it.
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGTERM');
+});
+
+async function start(name: string, workloadEnv: Record<string, string> = {}): Promise<Started> {
   const server = SERVERS[name]!;
+  let database: { url: string; drop(): Promise<void> } | undefined;
+  let helperPids: number[] = [];
+  if (server.postgres) {
+    postgres ??= startBenchPostgres(PINNED ? 0 : undefined);
+    const cluster = await postgres;
+    database = await cluster.fresh();
+    helperPids = cluster.postmasterPid === undefined ? [] : [cluster.postmasterPid];
+  }
   const [command, args] = pinned(0, process.execPath, [server.script]);
   const began = performance.now();
   const child = spawn(command, args, {
-    env: { ...process.env, ...server.env, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      ...server.env,
+      ...workloadEnv,
+      ...(database ? { DATABASE_URL: database.url } : {}),
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const line = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -60,8 +100,14 @@ async function start(name: string): Promise<Started> {
     });
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
   });
-  const ready = JSON.parse(line) as { port: number; clientId: string; clientSecret: string };
-  return { name, child, ...ready, startupMs: performance.now() - began };
+  const ready = JSON.parse(line) as Pick<Started, 'port' | 'clientId' | 'clientSecret' | 'users'>;
+  const stop = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    await database?.drop();
+  };
+  return { name, child, ...ready, startupMs: performance.now() - began, helperPids, stop };
 }
 
 function cpuMs(pid: number): number {
@@ -109,11 +155,22 @@ async function mintToken(server: Started, tokenPath: string): Promise<string> {
   return body.access_token;
 }
 
-interface Workload {
+interface AutocannonWorkload {
   name: string;
   servers: string[];
   request(server: Started): Promise<Record<string, unknown>>;
 }
+
+/** Driven by bench/flow-driver.ts: one op = one refresh, or one whole authorization code flow. */
+interface FlowWorkload {
+  name: string;
+  servers: string[];
+  flow: DriverOptions['workload'];
+  /** Added to every server's environment for this workload. */
+  serverEnv: Record<string, string>;
+}
+
+type Workload = AutocannonWorkload | FlowWorkload;
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const WORKLOADS: Workload[] = [
@@ -124,7 +181,7 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'cc-opaque',
-    servers: ['gatehouse', 'node-oidc-provider', 'fastify-ceiling'],
+    servers: ['gatehouse', 'node-oidc-provider', 'fastify-ceiling', 'node-http-ceiling'],
     request: async (server) => ({
       method: 'POST',
       path: '/token',
@@ -144,10 +201,10 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'introspection',
-    servers: ['gatehouse', 'node-oidc-provider'],
+    servers: ['gatehouse', 'node-oidc-provider', 'node-http-ceiling'],
     request: async (server) => {
       const path = server.name === 'node-oidc-provider' ? '/token/introspection' : '/introspect';
-      const token = await mintToken(server, '/token');
+      const token = server.name === 'node-http-ceiling' ? 'x'.repeat(60) : await mintToken(server, '/token');
       return {
         method: 'POST',
         path,
@@ -156,7 +213,99 @@ const WORKLOADS: Workload[] = [
       };
     },
   },
+  {
+    // 50 chains each holding a refresh token, rotated on every use. Opaque access tokens on both servers, no
+    // ID token (scope api:read, without openid).
+    name: 'refresh',
+    servers: ['gatehouse', 'gatehouse-pg', 'node-oidc-provider', 'node-http-ceiling'],
+    flow: 'refresh',
+    serverEnv: { BENCH_USERS: String(CONNECTIONS) },
+  },
+  {
+    // GET /authorize for a signed-in user with remembered consent → code → POST /token with PKCE and client
+    // secret → opaque access token + ES256 ID token (scope openid api:read).
+    name: 'code-flow',
+    servers: ['gatehouse', 'gatehouse-pg', 'node-oidc-provider', 'node-http-ceiling'],
+    flow: 'code-flow',
+    serverEnv: { BENCH_USERS: String(CONNECTIONS), GATEHOUSE_ID_TOKEN_ALG: 'ES256' },
+  },
 ];
+
+interface RunResult {
+  /** Requests for autocannon workloads, operations for flow workloads. */
+  ops: number;
+  opsPerSecond: number;
+  p50: number;
+  p99: number;
+  failures: number;
+  serverCpuMs: number;
+}
+
+async function autocannonRun(workload: AutocannonWorkload, server: Started): Promise<RunResult> {
+  const { path, ...request } = await workload.request(server);
+  const url = `http://127.0.0.1:${server.port}${path}`;
+  // Warm-up, not measured.
+  await load({ url, ...request, connections: CONNECTIONS, duration: 1 });
+  const cpuBefore = cpuMs(server.child.pid!);
+  const result = await load({ url, ...request, connections: CONNECTIONS, duration: DURATION });
+  return {
+    ops: result.requests,
+    opsPerSecond: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    failures: result.errors + result.timeouts + result.non2xx,
+    serverCpuMs: cpuMs(server.child.pid!) - cpuBefore,
+  };
+}
+
+const shapesShown = new Set<string>();
+
+/** One flow-driver process: signs its chains in, warms up for a second, measures; it reads the server's CPU. */
+async function flowRun(workload: FlowWorkload, server: Started): Promise<RunResult> {
+  const options: DriverOptions = {
+    workload: workload.flow,
+    target: server.name.startsWith('gatehouse')
+      ? 'gatehouse'
+      : server.name === 'node-oidc-provider'
+        ? 'node-oidc-provider'
+        : 'ceiling',
+    port: server.port,
+    clientId: server.clientId,
+    clientSecret: server.clientSecret,
+    authorizePath: server.name === 'node-oidc-provider' ? '/auth' : '/authorize',
+    tokenPath: '/token',
+    users: server.users,
+    chains: CONNECTIONS,
+    warmup: 1,
+    duration: DURATION,
+    cpuPids: [server.child.pid!, ...server.helperPids],
+  };
+  const [command, args] = pinned(1, process.execPath, ['bench/flow-driver.ts', JSON.stringify(options)]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0)
+    throw new Error(`${workload.name} on ${server.name}: the flow driver failed (exit ${code})`);
+  const result = JSON.parse(output) as DriverResult;
+  // What each server answered, once per server and workload: the table compares like with like only if these match.
+  const key = `${workload.name} ${server.name}`;
+  if (!shapesShown.has(key)) {
+    shapesShown.add(key);
+    process.stderr.write(`${key} token answer: ${result.answerShape}\n`);
+  }
+  return {
+    ops: result.ops,
+    opsPerSecond: result.opsPerSecond,
+    // No completed op leaves no percentile: NaN, which JSON carried as null.
+    p50: result.p50 ?? Number.NaN,
+    p99: result.p99 ?? Number.NaN,
+    failures: result.failures,
+    serverCpuMs: result.serverCpuMs,
+  };
+}
 
 const median = (list: number[]) => {
   const sorted = [...list].sort((a, b) => a - b);
@@ -182,25 +331,23 @@ const selected = values.only ? new Set(values.only.split(',')) : undefined;
 for (const workload of WORKLOADS) {
   if (selected && !selected.has(workload.name)) continue;
   const started: Started[] = [];
+  const flow = 'flow' in workload ? workload : undefined;
   for (const name of workload.servers) {
-    const server = await start(name);
+    const server = await start(name, flow?.serverEnv);
     started.push(server);
-    startups.set(name, [...(startups.get(name) ?? []), server.startupMs]);
+    // Start-up and idle memory as an operator sees them: not for flow workloads, whose servers seed users first.
+    if (!flow) startups.set(name, [...(startups.get(name) ?? []), server.startupMs]);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    if (!idle.has(name)) idle.set(name, memoryMb(server.child.pid!, 'VmRSS'));
+    if (!flow && !idle.has(name)) idle.set(name, memoryMb(server.child.pid!, 'VmRSS'));
   }
   const byName = new Map<string, Row>();
   for (let run = 0; run < RUNS; run++) {
     // Alternate the order so no server always runs on a machine warmed (or tired) by the previous one.
     const order = run % 2 === 0 ? started : [...started].reverse();
     for (const server of order) {
-      const { path, ...request } = await workload.request(server);
-      const url = `http://127.0.0.1:${server.port}${path}`;
-      // Warm-up, not measured.
-      await load({ url, ...request, connections: CONNECTIONS, duration: 1 });
-      const cpuBefore = cpuMs(server.child.pid!);
-      const result = await load({ url, ...request, connections: CONNECTIONS, duration: DURATION });
-      const cpu = cpuMs(server.child.pid!) - cpuBefore;
+      const result = flow
+        ? await flowRun(flow, server)
+        : await autocannonRun(workload as AutocannonWorkload, server);
       const row = byName.get(server.name) ?? {
         workload: workload.name,
         server: server.name,
@@ -211,21 +358,22 @@ for (const workload of WORKLOADS) {
         peakRssMb: 0,
         failures: 0,
       };
-      row.rps.push(result.rps);
+      row.rps.push(result.opsPerSecond);
       row.p50.push(result.p50);
       row.p99.push(result.p99);
-      row.cpuUsPerOp.push((cpu * 1000) / Math.max(1, result.requests));
-      row.failures += result.errors + result.timeouts + result.non2xx;
+      row.cpuUsPerOp.push((result.serverCpuMs * 1000) / Math.max(1, result.ops));
+      row.failures += result.failures;
       row.peakRssMb = memoryMb(server.child.pid!, 'VmHWM');
       byName.set(server.name, row);
       process.stderr.write(
-        `${workload.name} ${server.name} run ${run + 1}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, failures ${result.errors + result.timeouts + result.non2xx}\n`,
+        `${workload.name} ${server.name} run ${run + 1}: ${Math.round(result.opsPerSecond)} ${flow ? 'ops' : 'req'}/s, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, failures ${result.failures}\n`,
       );
     }
   }
   rows.push(...byName.values());
-  for (const server of started) server.child.kill('SIGTERM');
+  for (const server of started) await server.stop();
 }
+await (await postgres)?.stop();
 
 /**
  * Restart to first 200, as an operator sees it: `gatehouse start` on a data folder that already has its keys
@@ -276,27 +424,38 @@ async function restartTimes(): Promise<Map<string, number[]>> {
 }
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const flowRows = rows.some((row) => WORKLOADS.some((w) => w.name === row.workload && 'flow' in w));
+const command = `npm run bench -- --runs ${RUNS} --duration ${DURATION}${PINNED ? '' : ' --unpinned'}${values.only ? ` --only ${values.only}` : ''}`;
 const lines = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load generator (autocannon) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL, synchronous=FULL); node-oidc-provider with its in-memory adapter. Command: \`npm run bench -- --runs ${RUNS} --duration ${DURATION}${PINNED ? '' : ' --unpinned'}\`.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load driver (autocannon, or bench/flow-driver.ts for refresh and code-flow) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL, synchronous=FULL)${rows.some((row) => row.server === 'gatehouse-pg') ? ', gatehouse-pg on a local PostgreSQL (fsync off, pinned with the server)' : ''}; node-oidc-provider with its in-memory adapter. Command: \`${command}\`.`,
   '',
-  '| workload | server | req/s | p50 ms | p99 ms | server CPU µs/op | peak RSS MB | vs node-oidc-provider | vs Fastify ceiling | failed requests |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| workload | server | ops/s | p50 ms | p99 ms | server CPU µs/op | peak RSS MB | vs node-oidc-provider | vs Fastify ceiling | vs node:http ceiling | failures |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const row of rows) {
   const peer = rows.find((other) => other.workload === row.workload && other.server === 'node-oidc-provider');
   const ceiling = rows.find((other) => other.workload === row.workload && other.server === 'fastify-ceiling');
+  const bare = rows.find((other) => other.workload === row.workload && other.server === 'node-http-ceiling');
   const ratio = (other: Row | undefined) =>
     other && other !== row ? `${fmt(median(row.rps) / median(other.rps), 2)}×` : '';
   lines.push(
-    `| ${row.workload} | ${row.server} | ${fmt(median(row.rps))} | ${fmt(median(row.p50), 1)} | ${fmt(median(row.p99), 1)} | ${fmt(median(row.cpuUsPerOp))} | ${fmt(row.peakRssMb)} | ${ratio(peer)} | ${ratio(ceiling)} | ${row.failures} |`,
+    `| ${row.workload} | ${row.server} | ${fmt(median(row.rps))} | ${fmt(median(row.p50), 1)} | ${fmt(median(row.p99), 1)} | ${fmt(median(row.cpuUsPerOp))} | ${fmt(row.peakRssMb)} | ${ratio(peer)} | ${ratio(ceiling)} | ${ratio(bare)} | ${row.failures} |`,
+  );
+}
+if (flowRows) {
+  lines.push(
+    '',
+    'ops/s is requests/s for the autocannon workloads; for refresh, refreshes/s (one refresh_token grant, the rotated refresh token replacing the old one); for code-flow, complete flows/s (GET /authorize with the session cookie and remembered consent → 303 with a code → POST /token with PKCE verifier and client_secret_basic → opaque access token + ES256 ID token); latencies are per op. The node:http ceiling rows send the same requests to a server that answers 200 to anything. gatehouse-pg CPU includes the PostgreSQL processes. Failures: any unexpected status or answer.',
   );
 }
 const restarts = selected ? new Map<string, number[]>() : await restartTimes();
-lines.push(
-  '',
-  '| server | first start to ready, ms (fresh data: keys generated) | restart to first 200, ms | idle RSS MB |',
-  '|---|---:|---:|---:|',
-);
+if (startups.size > 0) {
+  lines.push(
+    '',
+    '| server | first start to ready, ms (fresh data: keys generated) | restart to first 200, ms | idle RSS MB |',
+    '|---|---:|---:|---:|',
+  );
+}
 for (const [name, times] of startups) {
   lines.push(
     `| ${name} | ${fmt(median(times))} | ${fmt(median(restarts.get(name) ?? []))} | ${fmt(idle.get(name) ?? Number.NaN)} |`,

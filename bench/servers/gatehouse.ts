@@ -1,12 +1,18 @@
 // Benchmark target: Gatehouse as `npm start` runs it (durable SQLite file in WAL mode, or DATABASE_URL), with
-// one confidential machine client. Prints one JSON line when ready: { port, clientId, clientSecret }.
+// one confidential client (client_credentials, authorization code, refresh token). Prints one JSON line when
+// ready: { port, clientId, clientSecret, users? }.
+//
+// BENCH_USERS=N also seeds N users (bench-0@bench.example, …) with one shared password, for the stateful
+// workloads that sign in through the login page; the ready line then carries { emails, password }.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { hashPassword } from '../../src/accounts/password.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDeps } from '../../src/main.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { buildServer } from '../../src/server.ts';
+import { randomId, randomToken } from '../../src/util/random.ts';
 
 const dataDir = process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'gh-bench-'));
 const config = loadConfig({
@@ -28,8 +34,34 @@ const { client, secret } = buildClient(
   Date.now(),
 );
 await deps.storage.clients.create(client);
+
+let users: { emails: string[]; password: string } | undefined;
+const userCount = Number(process.env.BENCH_USERS ?? 0);
+if (userCount > 0) {
+  const password = randomToken(12);
+  // One hash for all, at scrypt's lowest accepted cost: sign-in is set-up, not what is measured, and the hash
+  // format carries its cost, so the login page verifies it as it would any other.
+  const passwordHash = await hashPassword(password, 10);
+  const now = Date.now();
+  const emails = Array.from({ length: userCount }, (_, index) => `bench-${index}@bench.example`);
+  for (const email of emails) {
+    await deps.storage.users.create({
+      id: randomId(),
+      email,
+      name: null,
+      passwordHash,
+      isAdmin: false,
+      emailVerified: true,
+      createdAt: now,
+      updatedAt: now,
+      disabledAt: null,
+    });
+  }
+  users = { emails, password };
+}
+
 const app = await buildServer(deps, { logger: false });
 await app.listen({ port: config.port, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
-process.stdout.write(`${JSON.stringify({ port, clientId: client.id, clientSecret: secret })}\n`);
+process.stdout.write(`${JSON.stringify({ port, clientId: client.id, clientSecret: secret, users })}\n`);
 process.once('SIGTERM', () => process.exit(0));

@@ -1,0 +1,102 @@
+// In-process workloads, no HTTP: the resource-server library checking a Gatehouse JWT access token (the check
+// an API runs on every request), next to jose's bare jwtVerify as its ceiling; and the password KDF that
+// bounds sign-in by design (scrypt, N = 2^15, r = 8: about 32 MiB and tens of milliseconds per attempt).
+// Usage: node bench/inprocess.ts [--seconds 3]   (run it pinned: taskset -c 0 node bench/inprocess.ts)
+
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JSONWebKeySet,
+  jwtVerify,
+} from 'jose';
+import { hashPassword, verifyPassword } from '../src/accounts/password.ts';
+import { signJwt } from '../src/oauth/jws.ts';
+import { createVerifier } from '../src/resource/verify.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+const SECONDS = Number(values.seconds);
+const ISSUER = 'https://as.example';
+const AUDIENCE = 'https://api.example';
+
+/** Runs `operation` with `concurrency` in flight for SECONDS and returns operations per second (median of 3). */
+async function rate(operation: () => Promise<unknown>, concurrency = 1, seconds = SECONDS): Promise<number> {
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    let done = 0;
+    const deadline = performance.now() + (seconds * 1000) / 3;
+    const began = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < deadline) {
+          await operation();
+          done++;
+        }
+      }),
+    );
+    rates.push(done / ((performance.now() - began) / 1000));
+  }
+  return rates.sort((a, b) => a - b)[1]!;
+}
+
+const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+const privateJwk = await exportJWK(privateKey);
+const publicJwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+const jwks = createLocalJWKSet({ keys: [publicJwk] } as JSONWebKeySet);
+const now = Math.floor(Date.now() / 1000);
+const token = await signJwt(
+  {
+    kid: 'k1',
+    alg: 'ES256',
+    privateKey: (await importJWK(privateJwk, 'ES256')) as CryptoKey,
+    keyObject: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }),
+  },
+  'at+jwt',
+  {
+    client_id: 'client-1',
+    scope: 'openid api:read',
+    iss: ISSUER,
+    sub: 'user-1',
+    aud: AUDIENCE,
+    jti: 'j1',
+    iat: now,
+    exp: now + 3600,
+  },
+);
+const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks });
+
+const rows: string[] = [];
+const checkWithLibrary = () => verifier.verifyToken(token);
+const checkWithJose = () => jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt' });
+// Warm both up (JIT, the key import jose caches) before measuring, then alternate.
+await rate(checkWithLibrary, 1, 1);
+await rate(checkWithJose, 1, 1);
+const bare = await rate(checkWithJose);
+const library = await rate(checkWithLibrary);
+rows.push(
+  `| resource library: verifyToken (JWT, ES256) | ${Math.round(library)} | ${(1e6 / library).toFixed(0)} | ${(library / bare).toFixed(2)}× of jose's bare jwtVerify (${Math.round(bare)}/s) |`,
+);
+
+const stored = await hashPassword('correct horse battery staple');
+const oneAtATime = await rate(() => verifyPassword('correct horse battery staple', stored), 1, 6);
+const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+const pooled = await rate(() => verifyPassword('correct horse battery staple', stored), threads, 6);
+rows.push(
+  `| password check (scrypt N=2^15, r=8), one at a time | ${oneAtATime.toFixed(1)} | ${(1e6 / oneAtATime).toFixed(0)} | the KDF bounds sign-in by design |`,
+  `| password check, ${threads} at once (libuv pool, ${os.cpus().length} cores) | ${pooled.toFixed(1)} | | the event loop keeps serving meanwhile |`,
+);
+
+process.stdout.write(
+  [
+    `In-process, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}:`,
+    '',
+    '| operation | per second | µs per operation | note |',
+    '|---|---:|---:|---|',
+    ...rows,
+    '',
+  ].join('\n'),
+);
