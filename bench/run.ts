@@ -3,10 +3,15 @@
 // float); the servers take turns run after run (A B C, C B A, …) and the table shows medians.
 // Stateless workloads are driven by autocannon (bench/load.ts); the stateful ones (refresh, code-flow), where
 // each request depends on the previous answer, by bench/flow-driver.ts, with Gatehouse also on PostgreSQL.
-// Usage: node bench/run.ts [--runs 3] [--duration 5] [--connections 50] [--unpinned] [--only discovery,cc-opaque]
+// --large-store adds Gatehouse on a store of 100,000 clients and 1,000,000 live access and refresh tokens
+// (bench/seed.ts; about 30 s to build once) to the introspection, refresh, code-flow and client_credentials
+// workloads, and the same store with the housekeeping purge running non-stop (gatehouse-purging).
+// Usage: node bench/run.ts [--runs 3] [--duration 5] [--connections 50] [--unpinned] [--large-store]
+//        [--only discovery,cc-opaque]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DriverOptions, DriverResult } from './flow-driver.ts';
 import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
@@ -17,6 +22,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     unpinned: { type: 'boolean', default: false },
+    'large-store': { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string', default: 'bench/results/latest.md' },
   },
@@ -41,7 +47,12 @@ interface Started {
   stop(): Promise<void>;
 }
 
-const SERVERS: Record<string, { script: string; env?: Record<string, string>; postgres?: boolean }> = {
+const LARGE_STORE = values['large-store'];
+
+const SERVERS: Record<
+  string,
+  { script: string; env?: Record<string, string>; postgres?: boolean; largeStore?: boolean }
+> = {
   gatehouse: { script: 'bench/servers/gatehouse.ts', env: { GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque' } },
   'gatehouse-pg': {
     script: 'bench/servers/gatehouse.ts',
@@ -49,6 +60,16 @@ const SERVERS: Record<string, { script: string; env?: Record<string, string>; po
     postgres: true,
   },
   'gatehouse-jwt': { script: 'bench/servers/gatehouse.ts' },
+  'gatehouse-large': {
+    script: 'bench/servers/gatehouse.ts',
+    env: { GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque' },
+    largeStore: true,
+  },
+  'gatehouse-purging': {
+    script: 'bench/servers/gatehouse.ts',
+    env: { GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque', BENCH_PURGE: '1' },
+    largeStore: true,
+  },
   'node-oidc-provider': { script: 'bench/servers/oidc-provider.ts' },
   'fastify-ceiling': { script: 'bench/servers/fastify-hello.ts' },
   'node-http-ceiling': { script: 'bench/servers/node-http-ceiling.ts' },
@@ -56,6 +77,27 @@ const SERVERS: Record<string, { script: string; env?: Record<string, string>; po
 
 function pinned(core: number, command: string, args: string[]): [string, string[]] {
   return PINNED ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
+}
+
+/** The seeded large store, built once on first use; every server that uses it gets its own copy. */
+let largeStore: Promise<string> | undefined;
+function largeStoreCopy(): Promise<string> {
+  largeStore ??= (async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gh-bench-large-'));
+    const file = path.join(dir, 'gatehouse.db');
+    const { openStorage } = await import('../src/storage/open.ts');
+    await (await openStorage(`sqlite:${file}`)).storage.close();
+    const { seedStore } = await import('./seed.ts');
+    const began = performance.now();
+    seedStore(file);
+    process.stderr.write(`large store seeded in ${Math.round(performance.now() - began)} ms\n`);
+    return dir;
+  })();
+  return largeStore.then((template) => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'gh-bench-large-copy-'));
+    cpSync(template, copy, { recursive: true });
+    return copy;
+  });
 }
 
 /** Started on first use by a gatehouse-pg server, stopped at the end. */
@@ -77,6 +119,7 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
     database = await cluster.fresh();
     helperPids = cluster.postmasterPid === undefined ? [] : [cluster.postmasterPid];
   }
+  const dataDir = server.largeStore ? await largeStoreCopy() : undefined;
   const [command, args] = pinned(0, process.execPath, [server.script]);
   const began = performance.now();
   const child = spawn(command, args, {
@@ -85,6 +128,7 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
       ...server.env,
       ...workloadEnv,
       ...(database ? { DATABASE_URL: database.url } : {}),
+      ...(dataDir ? { GATEHOUSE_DATA_DIR: dataDir } : {}),
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -106,6 +150,7 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
     child.kill('SIGTERM');
     await exited;
     await database?.drop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return { name, child, ...ready, startupMs: performance.now() - began, helperPids, stop };
 }
@@ -181,7 +226,13 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'cc-opaque',
-    servers: ['gatehouse', 'node-oidc-provider', 'fastify-ceiling', 'node-http-ceiling'],
+    servers: [
+      'gatehouse',
+      'node-oidc-provider',
+      'fastify-ceiling',
+      'node-http-ceiling',
+      ...(LARGE_STORE ? ['gatehouse-large', 'gatehouse-purging'] : []),
+    ],
     request: async (server) => ({
       method: 'POST',
       path: '/token',
@@ -201,7 +252,12 @@ const WORKLOADS: Workload[] = [
   },
   {
     name: 'introspection',
-    servers: ['gatehouse', 'node-oidc-provider', 'node-http-ceiling'],
+    servers: [
+      'gatehouse',
+      'node-oidc-provider',
+      'node-http-ceiling',
+      ...(LARGE_STORE ? ['gatehouse-large', 'gatehouse-purging'] : []),
+    ],
     request: async (server) => {
       const path = server.name === 'node-oidc-provider' ? '/token/introspection' : '/introspect';
       const token = server.name === 'node-http-ceiling' ? 'x'.repeat(60) : await mintToken(server, '/token');
@@ -217,7 +273,13 @@ const WORKLOADS: Workload[] = [
     // 50 chains each holding a refresh token, rotated on every use. Opaque access tokens on both servers, no
     // ID token (scope api:read, without openid).
     name: 'refresh',
-    servers: ['gatehouse', 'gatehouse-pg', 'node-oidc-provider', 'node-http-ceiling'],
+    servers: [
+      'gatehouse',
+      'gatehouse-pg',
+      'node-oidc-provider',
+      'node-http-ceiling',
+      ...(LARGE_STORE ? ['gatehouse-large'] : []),
+    ],
     flow: 'refresh',
     serverEnv: { BENCH_USERS: String(CONNECTIONS) },
   },
@@ -225,7 +287,13 @@ const WORKLOADS: Workload[] = [
     // GET /authorize for a signed-in user with remembered consent → code → POST /token with PKCE and client
     // secret → opaque access token + ES256 ID token (scope openid api:read).
     name: 'code-flow',
-    servers: ['gatehouse', 'gatehouse-pg', 'node-oidc-provider', 'node-http-ceiling'],
+    servers: [
+      'gatehouse',
+      'gatehouse-pg',
+      'node-oidc-provider',
+      'node-http-ceiling',
+      ...(LARGE_STORE ? ['gatehouse-large'] : []),
+    ],
     flow: 'code-flow',
     serverEnv: { BENCH_USERS: String(CONNECTIONS), GATEHOUSE_ID_TOKEN_ALG: 'ES256' },
   },
@@ -379,6 +447,7 @@ await (await postgres)?.stop();
  * Restart to first 200, as an operator sees it: `gatehouse start` on a data folder that already has its keys
  * (the first start, which generates them, is not counted), polled on /health; the Fastify hello-world the same way.
  */
+const restartIdle = new Map<string, number[]>();
 async function restartTimes(): Promise<Map<string, number[]>> {
   const { mkdtempSync } = await import('node:fs');
   const path = await import('node:path');
@@ -414,6 +483,10 @@ async function restartTimes(): Promise<Map<string, number[]>> {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const elapsed = performance.now() - began;
+      // Idle memory of a restarted server: what a running deployment holds (the first start also carries the
+      // garbage of key generation and migrations).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (run > 0) restartIdle.set(name, [...(restartIdle.get(name) ?? []), memoryMb(child.pid!, 'VmRSS')]);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
       // Run 0 warms the data folder (keys) and the compile cache; it is not counted.
@@ -425,9 +498,9 @@ async function restartTimes(): Promise<Map<string, number[]>> {
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const flowRows = rows.some((row) => WORKLOADS.some((w) => w.name === row.workload && 'flow' in w));
-const command = `npm run bench -- --runs ${RUNS} --duration ${DURATION}${PINNED ? '' : ' --unpinned'}${values.only ? ` --only ${values.only}` : ''}`;
+const command = `npm run bench -- --runs ${RUNS} --duration ${DURATION}${PINNED ? '' : ' --unpinned'}${LARGE_STORE ? ' --large-store' : ''}${values.only ? ` --only ${values.only}` : ''}`;
 const lines = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load driver (autocannon, or bench/flow-driver.ts for refresh and code-flow) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL, synchronous=FULL)${rows.some((row) => row.server === 'gatehouse-pg') ? ', gatehouse-pg on a local PostgreSQL (fsync off, pinned with the server)' : ''}; node-oidc-provider with its in-memory adapter. Command: \`${command}\`.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load driver (autocannon, or bench/flow-driver.ts for refresh and code-flow) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL; every commit fsynced before anything that depends on it is answered)${rows.some((row) => row.server === 'gatehouse-pg') ? ', gatehouse-pg on a local PostgreSQL (fsync off, pinned with the server)' : ''}; node-oidc-provider with its in-memory adapter. Command: \`${command}\`.`,
   '',
   '| workload | server | ops/s | p50 ms | p99 ms | server CPU µs/op | peak RSS MB | vs node-oidc-provider | vs Fastify ceiling | vs node:http ceiling | failures |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -448,17 +521,40 @@ if (flowRows) {
     'ops/s is requests/s for the autocannon workloads; for refresh, refreshes/s (one refresh_token grant, the rotated refresh token replacing the old one); for code-flow, complete flows/s (GET /authorize with the session cookie and remembered consent → 303 with a code → POST /token with PKCE verifier and client_secret_basic → opaque access token + ES256 ID token); latencies are per op. The node:http ceiling rows send the same requests to a server that answers 200 to anything. gatehouse-pg CPU includes the PostgreSQL processes. Failures: any unexpected status or answer.',
   );
 }
+const growth: string[] = [];
+for (const workload of WORKLOADS) {
+  const find = (server: string) =>
+    rows.find((row) => row.workload === workload.name && row.server === server);
+  const empty = find('gatehouse');
+  const large = find('gatehouse-large');
+  const purging = find('gatehouse-purging');
+  const change = (row: Row, base: Row) => `${fmt((median(row.rps) / median(base.rps) - 1) * 100, 1)} %`;
+  if (empty && large)
+    growth.push(
+      `| ${workload.name} | ${fmt(median(empty.rps))} | ${fmt(median(large.rps))} | ${change(large, empty)} | ${purging ? `${fmt(median(purging.rps))} (${change(purging, large)})` : ''} |`,
+    );
+}
+if (growth.length > 0) {
+  lines.push(
+    '',
+    'Cost of data (Gatehouse, SQLite): an empty store against 100,000 clients, 200,000 grants, 1,000,000 live access tokens, 1,000,000 live refresh tokens and 500,000 expired ones of each (bench/seed.ts); and the same large store while the housekeeping purge runs back to back (its usual batches of 500 with 20 ms pauses).',
+    '',
+    '| workload | empty store ops/s | large store ops/s | change | large store, purge running ops/s (change) |',
+    '|---|---:|---:|---:|---:|',
+    ...growth,
+  );
+}
 const restarts = selected ? new Map<string, number[]>() : await restartTimes();
 if (startups.size > 0) {
   lines.push(
     '',
-    '| server | first start to ready, ms (fresh data: keys generated) | restart to first 200, ms | idle RSS MB |',
-    '|---|---:|---:|---:|',
+    '| server | first start to ready, ms (fresh data: keys generated) | restart to first 200, ms | idle RSS MB after first start | idle RSS MB after restart |',
+    '|---|---:|---:|---:|---:|',
   );
 }
 for (const [name, times] of startups) {
   lines.push(
-    `| ${name} | ${fmt(median(times))} | ${fmt(median(restarts.get(name) ?? []))} | ${fmt(idle.get(name) ?? Number.NaN)} |`,
+    `| ${name} | ${fmt(median(times))} | ${fmt(median(restarts.get(name) ?? []))} | ${fmt(idle.get(name) ?? Number.NaN)} | ${fmt(median(restartIdle.get(name) ?? []))} |`,
   );
 }
 const table = `${lines.join('\n')}\n`;

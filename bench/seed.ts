@@ -1,6 +1,7 @@
 // Fills a migrated Gatehouse SQLite database with a large, realistic store, so the benchmark can show how the
 // hot paths cost grows with data: 100,000 clients, 10,000 users, 200,000 grants, 1,000,000 live access tokens
-// and 1,000,000 live refresh tokens (plus nothing the workloads will touch). Rows have the shapes Gatehouse
+// and 1,000,000 live refresh tokens, plus 500,000 of each that expired during the last hour (what the
+// housekeeping purge, every 10 minutes, finds to delete). Rows have the shapes Gatehouse
 // itself writes: random client ids, time-ordered grant and access-token keys spread over the last hour,
 // random SHA-256 refresh-token hashes. Written with node:sqlite directly in large transactions: seeding is
 // set-up, not something to measure.
@@ -16,6 +17,8 @@ export interface SeedSize {
   grants: number;
   accessTokens: number;
   refreshTokens: number;
+  expiredAccessTokens: number;
+  expiredRefreshTokens: number;
 }
 
 export const LARGE_STORE: SeedSize = {
@@ -24,6 +27,8 @@ export const LARGE_STORE: SeedSize = {
   grants: 200_000,
   accessTokens: 1_000_000,
   refreshTokens: 1_000_000,
+  expiredAccessTokens: 500_000,
+  expiredRefreshTokens: 500_000,
 };
 
 const id = () => randomBytes(16).toString('base64url');
@@ -98,6 +103,13 @@ export function seedStore(file: string, size: SeedSize = LARGE_STORE): void {
     `insert into access_tokens (id, grant_id, client_id, user_id, scope, audience, created_at, expires_at,
       revoked_at) values (?, ?, ?, ?, 'openid api:read', 'https://seeded.example', ?, ?, null)`,
   );
+  // Expired ones first: issued two to three hours ago with a one-hour lifetime.
+  inBatches(size.expiredAccessTokens, (index) => {
+    const createdAt = now - 3 * hour + Math.floor((index / size.expiredAccessTokens) * hour);
+    const grant = grants[index % grants.length]!;
+    const key = createdAt.toString(32).padStart(9, '0') + hash();
+    insertAccess.run(key, grant.id, grant.clientId, grant.userId, createdAt, createdAt + hour);
+  });
   inBatches(size.accessTokens, (index) => {
     const createdAt = now - hour + Math.floor((index / size.accessTokens) * hour);
     const grant = grants[Math.floor((index / size.accessTokens) * grants.length)]!;
@@ -111,6 +123,20 @@ export function seedStore(file: string, size: SeedSize = LARGE_STORE): void {
       created_at, expires_at, idle_expires_at, rotated_at, rotation_fingerprint, revoked_at)
      values (?, ?, ?, ?, ?, 'openid api:read', null, null, ?, ?, ?, null, null, null)`,
   );
+  inBatches(size.expiredRefreshTokens, (index) => {
+    const createdAt = now - 31 * 24 * hour + Math.floor((index / size.expiredRefreshTokens) * hour);
+    const grant = grants[index % grants.length]!;
+    insertRefresh.run(
+      hash(),
+      timeOrderedId(createdAt),
+      grant.id,
+      grant.clientId,
+      grant.userId,
+      createdAt,
+      createdAt + 30 * 24 * hour,
+      createdAt + 14 * 24 * hour,
+    );
+  });
   inBatches(size.refreshTokens, (index) => {
     const createdAt = now - hour + Math.floor((index / size.refreshTokens) * hour);
     const grant = grants[Math.floor((index / size.refreshTokens) * grants.length)]!;

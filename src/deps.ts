@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { FlowDeps } from './interaction/flow.ts';
 import type { KeyRing } from './oauth/keys.ts';
@@ -11,7 +12,7 @@ export interface Deps {
   keys: KeyRing;
   clock: Clock;
   /** HMAC key for deriving a refresh token's successor (idempotent replay in the grace period). */
-  rotationKey: Buffer;
+  rotationKey: KeyObject;
   /** AES-256-GCM key for short-lived sealed cookies (the playground's state). */
   sealKey: Buffer;
 }

@@ -2,6 +2,10 @@
 // one confidential client (client_credentials, authorization code, refresh token). Prints one JSON line when
 // ready: { port, clientId, clientSecret, users? }.
 //
+// BENCH_PURGE=1 runs the housekeeping purge (the same function and batch settings as the 10-minute timer)
+// back to back for the server's whole life, to measure what purging costs the requests; on SIGTERM it prints
+// how many rows it deleted.
+//
 // BENCH_USERS=N also seeds N users (bench-0@bench.example, …) with one shared password, for the stateful
 // workloads that sign in through the login page; the ready line then carries { emails, password }.
 import { mkdtempSync } from 'node:fs';
@@ -9,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { loadConfig } from '../../src/config.ts';
+import { purgeExpired } from '../../src/housekeeping.ts';
 import { openDeps } from '../../src/main.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { buildServer } from '../../src/server.ts';
@@ -64,4 +69,19 @@ const app = await buildServer(deps, { logger: false });
 await app.listen({ port: config.port, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
 process.stdout.write(`${JSON.stringify({ port, clientId: client.id, clientSecret: secret, users })}\n`);
-process.once('SIGTERM', () => process.exit(0));
+let purged = 0;
+let stopping = false;
+if (process.env.BENCH_PURGE === '1') {
+  void (async () => {
+    while (!stopping) {
+      const counts = await purgeExpired(deps.storage, deps.clock);
+      purged += Object.values(counts).reduce((sum, count) => sum + count, 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+}
+process.once('SIGTERM', () => {
+  stopping = true;
+  if (process.env.BENCH_PURGE === '1') process.stderr.write(`housekeeping purged ${purged} expired rows\n`);
+  process.exit(0);
+});

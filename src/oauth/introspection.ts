@@ -6,7 +6,7 @@ import type { Storage } from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
 import { sha256 } from '../util/hash.ts';
 import type { KeyRing } from './keys.ts';
-import { isWellFormedOpaqueToken, opaqueAccessTokenId, TOKEN_PREFIX } from './opaque-token.ts';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX, timeOrderedTokenKey } from './opaque-token.ts';
 
 /** RFC 7662 §2.2, plus the token kind Gatehouse knows it by. */
 export interface ActiveToken {
@@ -49,7 +49,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
   /** The access token's record if it is active at `at` (a past instant tells "expired" from "never valid"). */
   async function accessTokenRecord(token: string, at: number) {
     if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.accessToken)) {
-      return deps.storage.accessTokens.findActive(opaqueAccessTokenId(token), at);
+      return deps.storage.accessTokens.findActive(timeOrderedTokenKey(token), at);
     }
     if (token.length > 8192 || !JWT_SHAPE.test(token)) return undefined;
     try {
@@ -81,7 +81,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
   async function introspect(token: string, forClient?: string): Promise<ActiveToken | null> {
     const now = deps.now();
     if (isWellFormedOpaqueToken(token, TOKEN_PREFIX.refreshToken)) {
-      const found = await deps.storage.refreshTokens.find(sha256(token));
+      const found = await deps.storage.refreshTokens.find(timeOrderedTokenKey(token));
       if (
         !found ||
         found.clientId !== forClient ||

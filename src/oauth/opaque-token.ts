@@ -1,8 +1,8 @@
 // Opaque credentials (refresh tokens, authorization codes, client secrets) look like `ghr_<43 chars><6 chars>`:
 // a type prefix that secret scanners can match, 256 bits of CSPRNG output, and a CRC32 tail so that a mistyped
 // or truncated value is refused without a database lookup. Only SHA-256 of the whole string is ever stored.
-// Access tokens, written on every token request, also carry their issue time (9 characters before the random
-// part) so that the row that records them can be keyed in time order.
+// Access and refresh tokens, written on every token request, also carry their issue time (9 characters before
+// the random part) so that the rows that record them can be keyed in time order.
 import { crc32 } from 'node:zlib';
 import { sha256 } from '../util/hash.ts';
 import { randomToken, timePrefix } from '../util/random.ts';
@@ -33,22 +33,35 @@ export function opaqueTokenFrom(prefix: string, body43: string): string {
 
 const TIME_LENGTH = 9;
 
+/** Access and refresh tokens, one written per token request, carry their issue time (see timeOrderedTokenKey). */
+const TIME_ORDERED: ReadonlySet<string> = new Set([TOKEN_PREFIX.accessToken, TOKEN_PREFIX.refreshToken]);
+
+/** `gha_`/`ghr_` + issue time (9 characters) + 256 random bits (or the given 43 characters) + CRC32. */
+export function mintTimeOrderedToken(
+  prefix: string,
+  issuedAt: number,
+  body43: string = randomToken(32),
+): string {
+  if (!TIME_ORDERED.has(prefix)) throw new Error(`${prefix} tokens do not carry a time`);
+  return opaqueTokenFrom(prefix, timePrefix(issuedAt) + body43);
+}
+
 /** An opaque access token: `gha_` + issue time (9 characters) + 256 random bits + CRC32. */
 export function mintOpaqueAccessToken(now: number): string {
-  return opaqueTokenFrom(TOKEN_PREFIX.accessToken, timePrefix(now) + randomToken(32));
+  return mintTimeOrderedToken(TOKEN_PREFIX.accessToken, now);
 }
 
 /**
- * The key an opaque access token is stored and looked up under: its issue time, then SHA-256 of the whole
- * token. It sorts by time (see timeOrderedId) and still only a holder of the token can compute it.
+ * The key an access or refresh token is stored and looked up under: its issue time, then SHA-256 of the whole
+ * token. It sorts by time (see timeOrderedId), and still only a holder of the token can compute it.
  */
-export function opaqueAccessTokenId(token: string): string {
+export function timeOrderedTokenKey(token: string): string {
   const start = TOKEN_PREFIX.accessToken.length;
   return token.slice(start, start + TIME_LENGTH) + sha256(token);
 }
 
 function bodyLength(prefix: string): number {
-  return prefix === TOKEN_PREFIX.accessToken ? TIME_LENGTH + 43 : 43;
+  return TIME_ORDERED.has(prefix) ? TIME_LENGTH + 43 : 43;
 }
 
 /** True when the value has the prefix, the length and a matching checksum (it may still be unknown). */

@@ -7,7 +7,7 @@ import { epochSeconds } from '../util/clock.ts';
 import { timeOrderedId } from '../util/random.ts';
 import { signJwt } from './jws.ts';
 import type { KeyRing } from './keys.ts';
-import { mintOpaqueAccessToken, opaqueAccessTokenId } from './opaque-token.ts';
+import { mintOpaqueAccessToken, timeOrderedTokenKey } from './opaque-token.ts';
 
 export interface AccessTokenInput {
   format: AccessTokenFormat;
@@ -33,7 +33,7 @@ export async function mintAccessToken(
   let id: string;
   if (input.format === 'opaque') {
     token = mintOpaqueAccessToken(input.issuedAt);
-    id = opaqueAccessTokenId(token);
+    id = timeOrderedTokenKey(token);
   } else {
     const key = keys.signingKey(input.alg);
     id = timeOrderedId(input.issuedAt);

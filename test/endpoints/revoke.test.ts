@@ -12,7 +12,12 @@ import path from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
-import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import {
+  mintOpaqueAccessToken,
+  mintOpaqueToken,
+  mintTimeOrderedToken,
+  TOKEN_PREFIX,
+} from '../../src/oauth/opaque-token.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
 import { freshDatabase, PostgresUnavailableError, startPostgres } from '../helpers/postgres.ts';
@@ -210,14 +215,16 @@ describe('revocation (I-01)', () => {
     const tokens = await tokensFor(server, c1, user);
     const samples = [
       mintOpaqueAccessToken(Date.now()),
-      mintOpaqueToken(TOKEN_PREFIX.refreshToken),
+      mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, Date.now()),
       mintOpaqueToken(TOKEN_PREFIX.apiKey),
       `${tokens.refresh_token.slice(0, -1)}${tokens.refresh_token.endsWith('A') ? 'B' : 'A'}`,
       'aaaa.bbbb.cccc',
       'garbage',
     ];
     for (const token of samples) assertRevokeOk(await revoke(server, c1, token));
-    assertRevokeOk(await revoke(server, c1, mintOpaqueToken(TOKEN_PREFIX.refreshToken), 'no_such_hint'));
+    assertRevokeOk(
+      await revoke(server, c1, mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, Date.now()), 'no_such_hint'),
+    );
     assert.equal((await userinfo(server, tokens.access_token)).statusCode, 200);
     assert.equal(await introspectActive(server, c1, tokens.refresh_token), true);
     assert.deepEqual(await revokedEvents(server, c1.client.id), []);
@@ -501,7 +508,7 @@ if (pgOutage === undefined) {
         for (const token of [
           live.refresh_token,
           live.access_token,
-          mintOpaqueToken(TOKEN_PREFIX.refreshToken),
+          mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, Date.now()),
         ]) {
           for (const node of [nodeA, nodeB]) {
             const response = await revoke(node, c1, token);

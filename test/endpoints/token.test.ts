@@ -12,7 +12,12 @@ import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { type Kysely, sql } from 'kysely';
 import { accessTokenHash } from '../../src/oauth/id-token.ts';
-import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import {
+  isWellFormedOpaqueToken,
+  mintOpaqueToken,
+  TOKEN_PREFIX,
+  timeOrderedTokenKey,
+} from '../../src/oauth/opaque-token.ts';
 import type { Database } from '../../src/storage/database.ts';
 import { openDatabase } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
@@ -134,7 +139,7 @@ async function refreshTokenRow(refreshToken: string) {
   return db
     .selectFrom('refresh_tokens')
     .selectAll()
-    .where('token_hash', '=', sha256(refreshToken))
+    .where('token_hash', '=', timeOrderedTokenKey(refreshToken))
     .executeTakeFirst();
 }
 

@@ -5,8 +5,9 @@ import {
   isWellFormedOpaqueToken,
   mintOpaqueAccessToken,
   mintOpaqueToken,
-  opaqueAccessTokenId,
+  mintTimeOrderedToken,
   TOKEN_PREFIX,
+  timeOrderedTokenKey,
 } from '../../src/oauth/opaque-token.ts';
 import { sha256 } from '../../src/util/hash.ts';
 
@@ -14,7 +15,8 @@ const FORMAT = /^gh[rcsak]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {
-    if (prefix === TOKEN_PREFIX.accessToken) continue;
+    // Access and refresh tokens carry their issue time: see the next block.
+    if (prefix === TOKEN_PREFIX.accessToken || prefix === TOKEN_PREFIX.refreshToken) continue;
     it(`${kind}: prefix ${prefix}, 43 random characters, 6-character checksum, well-formed`, () => {
       const token = mintOpaqueToken(prefix);
       assert.ok(token.startsWith(prefix));
@@ -34,7 +36,7 @@ describe('mintOpaqueToken', () => {
 
   it('1,000 values are distinct, each carrying 256 bits, with every 6-bit position varying', () => {
     const bodies = Array.from({ length: 1000 }, () =>
-      mintOpaqueToken(TOKEN_PREFIX.refreshToken).slice(TOKEN_PREFIX.refreshToken.length, -6),
+      mintOpaqueToken(TOKEN_PREFIX.authorizationCode).slice(TOKEN_PREFIX.authorizationCode.length, -6),
     );
     assert.equal(new Set(bodies).size, 1000);
     for (const body of bodies) assert.equal(Buffer.from(body, 'base64url').length, 32);
@@ -46,7 +48,7 @@ describe('mintOpaqueToken', () => {
   });
 });
 
-describe('mintOpaqueAccessToken: issue time, then 256 random bits, then the checksum', () => {
+describe('access and refresh tokens: issue time, then 256 random bits, then the checksum', () => {
   const now = Date.UTC(2026, 10, 22, 12);
 
   it('gha_ + 9 base32hex characters of the issue time + 43 random characters + 6-character checksum', () => {
@@ -65,10 +67,18 @@ describe('mintOpaqueAccessToken: issue time, then 256 random bits, then the chec
   it('is stored under its issue time and SHA-256, so later tokens sort after earlier ones', () => {
     const earlier = mintOpaqueAccessToken(now);
     const later = mintOpaqueAccessToken(now + 1);
-    assert.equal(opaqueAccessTokenId(earlier), earlier.slice(4, 13) + sha256(earlier));
-    assert.ok(opaqueAccessTokenId(earlier) < opaqueAccessTokenId(later));
+    assert.equal(timeOrderedTokenKey(earlier), earlier.slice(4, 13) + sha256(earlier));
+    assert.ok(timeOrderedTokenKey(earlier) < timeOrderedTokenKey(later));
+    const refresh = mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now);
+    assert.match(refresh, /^ghr_[0-9a-v]{9}[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/);
+    assert.equal(isWellFormedOpaqueToken(refresh, TOKEN_PREFIX.refreshToken), true);
+    assert.ok(
+      timeOrderedTokenKey(refresh) <
+        timeOrderedTokenKey(mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now + 1)),
+    );
+    assert.throws(() => mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, now), /do not carry a time/);
     // Two tokens of the same millisecond differ in the random part and in the key.
-    assert.notEqual(opaqueAccessTokenId(earlier), opaqueAccessTokenId(mintOpaqueAccessToken(now)));
+    assert.notEqual(timeOrderedTokenKey(earlier), timeOrderedTokenKey(mintOpaqueAccessToken(now)));
   });
 
   it('a changed character anywhere (time part included) breaks the checksum', () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kysely } from 'kysely';
+import { timeOrderedTokenKey } from '../../src/oauth/opaque-token.ts';
 import type { Database } from '../../src/storage/database.ts';
 import { openDatabase } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
@@ -216,7 +217,7 @@ async function childrenOf(cluster: Cluster, refreshToken: string): Promise<numbe
   const parent = await cluster.db
     .selectFrom('refresh_tokens')
     .select('id')
-    .where('token_hash', '=', sha256(refreshToken))
+    .where('token_hash', '=', timeOrderedTokenKey(refreshToken))
     .executeTakeFirstOrThrow();
   const rows = await cluster.db
     .selectFrom('refresh_tokens')

@@ -908,3 +908,76 @@ describe('createVerifier: what an introspection answer must say', () => {
     assert.equal((await refusal(verifier, 'not a token')).code, 'invalid_token');
   });
 });
+
+describe('createVerifier: the verified-JWT cache', () => {
+  const ISSUER = 'https://as.example';
+  const AUDIENCE = 'https://api.example';
+
+  async function setup(options: { jwtCacheSeconds?: number } = {}) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    let clock = Date.UTC(2026, 10, 22, 12);
+    let keyLookups = 0;
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      now: () => clock,
+      // Counting key lookups counts signature checks: jose asks for the key once per verification.
+      jwks: async () => {
+        keyLookups++;
+        return publicKey;
+      },
+      ...options,
+    });
+    const sign = (lifetimeSeconds: number) =>
+      new SignJWT({ client_id: 'c1', scope: 'read write' })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject('u1')
+        .setIssuedAt(Math.floor(clock / 1000))
+        .setExpirationTime(Math.floor(clock / 1000) + lifetimeSeconds)
+        .sign(privateKey);
+    return {
+      verifier,
+      sign,
+      lookups: () => keyLookups,
+      advance: (ms: number) => {
+        clock += ms;
+      },
+    };
+  }
+
+  it('a token seen again within 30 s is not verified again, and each caller gets its own copy', async () => {
+    const t = await setup();
+    const token = await t.sign(600);
+    const first = await t.verifier.verifyToken(token);
+    first.scopes.push('admin');
+    const second = await t.verifier.verifyToken(token);
+    assert.equal(t.lookups(), 1);
+    assert.deepEqual(second.scopes, ['read', 'write']);
+    t.advance(31_000);
+    await t.verifier.verifyToken(token);
+    assert.equal(t.lookups(), 2, 'verified again once the cache entry aged out');
+  });
+
+  it('never serves a token past its exp (plus the tolerance), even inside the cache window', async () => {
+    const t = await setup();
+    const token = await t.sign(10);
+    await t.verifier.verifyToken(token);
+    t.advance(16_000);
+    await assert.rejects(t.verifier.verifyToken(token), /expired/);
+  });
+
+  it('jwtCacheSeconds: 0 verifies every time; a bad token is never cached', async () => {
+    const t = await setup({ jwtCacheSeconds: 0 });
+    const token = await t.sign(600);
+    await t.verifier.verifyToken(token);
+    await t.verifier.verifyToken(token);
+    assert.equal(t.lookups(), 2);
+    const cached = await setup();
+    const forged = `${(await cached.sign(600)).slice(0, -4)}AAAA`;
+    await assert.rejects(cached.verifier.verifyToken(forged));
+    await assert.rejects(cached.verifier.verifyToken(forged));
+    assert.equal(cached.lookups(), 2);
+  });
+});

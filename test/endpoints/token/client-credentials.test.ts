@@ -7,8 +7,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import {
   isWellFormedOpaqueToken,
-  opaqueAccessTokenId,
   TOKEN_PREFIX,
+  timeOrderedTokenKey,
 } from '../../../src/oauth/opaque-token.ts';
 import type { Client } from '../../../src/storage/storage.ts';
 import { basicAuth } from '../../helpers/flow.ts';
@@ -173,7 +173,7 @@ describe('client_credentials: the token', () => {
       tokens.push(assertTokens(await clientCredentials(m, { resource: OPAQUE_API })).access_token);
     const records = await Promise.all(
       tokens.map((t) =>
-        server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(t), server.clock.now()),
+        server.deps.storage.accessTokens.findActive(timeOrderedTokenKey(t), server.clock.now()),
       ),
     );
     const grantIds = new Set(records.map((record) => record?.grantId));
@@ -189,12 +189,12 @@ describe('client_credentials: the token', () => {
     });
     assert.equal(revoked.statusCode, 200, revoked.body);
     assert.equal(
-      await server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(tokens[0]!), server.clock.now()),
+      await server.deps.storage.accessTokens.findActive(timeOrderedTokenKey(tokens[0]!), server.clock.now()),
       undefined,
     );
     for (const t of tokens.slice(1))
       assert.ok(
-        await server.deps.storage.accessTokens.findActive(opaqueAccessTokenId(t), server.clock.now()),
+        await server.deps.storage.accessTokens.findActive(timeOrderedTokenKey(t), server.clock.now()),
       );
   });
 
@@ -246,7 +246,7 @@ describe('client_credentials: resource indicators (RFC 8707, I-07)', () => {
     assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
     assert.ok(isWellFormedOpaqueToken(body.access_token, TOKEN_PREFIX.accessToken));
     const record = await server.deps.storage.accessTokens.findActive(
-      opaqueAccessTokenId(body.access_token),
+      timeOrderedTokenKey(body.access_token),
       server.clock.now(),
     );
     assert.ok(record, 'the opaque token has a live record');

@@ -4,6 +4,7 @@
 // client with the same request gets the same successor back; anything else is reuse and revokes the family.
 // Tests that move the clock a long way or need other settings build their own server.
 import assert from 'node:assert/strict';
+import { createSecretKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,13 +14,13 @@ import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jos
 import {
   isWellFormedOpaqueToken,
   mintOpaqueToken,
-  opaqueAccessTokenId,
+  mintTimeOrderedToken,
   opaqueTokenFrom,
   TOKEN_PREFIX,
+  timeOrderedTokenKey,
 } from '../../../src/oauth/opaque-token.ts';
 import { successorOf } from '../../../src/oauth/refresh-rotation.ts';
 import type { Client, User } from '../../../src/storage/storage.ts';
-import { sha256 } from '../../../src/util/hash.ts';
 import { randomId } from '../../../src/util/random.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../../helpers/server.ts';
@@ -32,7 +33,8 @@ const FULL_SCOPE = 'openid profile email';
 const GRACE_MS = 10_000; // GATEHOUSE_REFRESH_GRACE's default
 /** RFC 6749 Appendix A.17: refresh-token = 1*VSCHAR, VSCHAR = %x20-7E. */
 const VSCHAR = /^[\x20-\x7e]+$/;
-const RT_FORMAT = /^ghr_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
+/** ghr_ + issue time (9 base32hex characters) + 256 random bits + CRC32. */
+const RT_FORMAT = /^ghr_[0-9a-v]{9}[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 interface TokenBody {
   access_token: string;
@@ -315,7 +317,7 @@ describe('refresh: binding and scope (E-01..E-03, D-13)', () => {
     assert.equal(claims.sub, s.user.id);
     assert.equal(claims.email, undefined, 'the narrowed access token does not reach the email claim');
     // The new refresh token still carries the grant's full scope.
-    const stored = await server.deps.storage.refreshTokens.find(sha256(narrow.refresh_token));
+    const stored = await server.deps.storage.refreshTokens.find(timeOrderedTokenKey(narrow.refresh_token));
     assert.equal(stored?.scope, FULL_SCOPE);
     const full = assertRotated(await refresh(s, narrow.refresh_token), narrow.refresh_token);
     assert.equal(full.scope, FULL_SCOPE);
@@ -368,7 +370,11 @@ describe('refresh: binding and scope (E-01..E-03, D-13)', () => {
     // Another client's live refresh token, or a well-formed unknown one: refused before any lookup.
     const other = await session();
     assertError(await refresh(party, other.rt0), 400, 'unauthorized_client');
-    assertError(await refresh(party, mintOpaqueToken(TOKEN_PREFIX.refreshToken)), 400, 'unauthorized_client');
+    assertError(
+      await refresh(party, mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, Date.now())),
+      400,
+      'unauthorized_client',
+    );
     assertRotated(await refresh(other, other.rt0), other.rt0);
   });
 });
@@ -472,14 +478,14 @@ describe('refresh: lifetimes (E-06, E-08, E-09)', () => {
     const capped = await buildTestServer({ GATEHOUSE_REFRESH_TOKEN_TTL: '600' });
     try {
       const s = await session(capped);
-      const rt0 = await capped.deps.storage.refreshTokens.find(sha256(s.rt0));
+      const rt0 = await capped.deps.storage.refreshTokens.find(timeOrderedTokenKey(s.rt0));
       assert.ok(rt0);
       assert.equal(rt0.expiresAt, capped.clock.now() + 600_000);
       let current = s.rt0;
       for (let minute = 1; minute <= 9; minute++) {
         capped.clock.advance(60_000);
         current = assertRotated(await refresh(s, current), current).refresh_token;
-        const stored = await capped.deps.storage.refreshTokens.find(sha256(current));
+        const stored = await capped.deps.storage.refreshTokens.find(timeOrderedTokenKey(current));
         assert.equal(stored?.expiresAt, rt0.expiresAt, `rotation ${minute} moved the absolute end`);
       }
       capped.clock.advance(60_000); // 10 min after the code exchange
@@ -515,7 +521,7 @@ describe('refresh: token format (E-12, E-13)', () => {
       '10 KB built from the real token': rt.repeat(Math.ceil(10_240 / rt.length)),
       'non-ASCII': `${rt.slice(0, 20)}é${rt.slice(21)}`,
       'a NUL byte': `${rt.slice(0, 20)}\u0000${rt.slice(21)}`,
-      'a well-formed unknown token': mintOpaqueToken(TOKEN_PREFIX.refreshToken),
+      'a well-formed unknown token': mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, Date.now()),
       'the access token': s.tokens.access_token,
     };
     for (const [label, value] of Object.entries(tampered)) {
@@ -533,14 +539,19 @@ describe('refresh: token format (E-12, E-13)', () => {
     assert.deepEqual(await reuseEventsFor(server, grantId), []);
   });
 
-  it('E-13: 1,000 minted refresh tokens are distinct, VSCHAR only, 256 bits with no positional structure', () => {
-    const tokens = Array.from({ length: 1000 }, () => mintOpaqueToken(TOKEN_PREFIX.refreshToken));
+  it('E-13: 1,000 minted refresh tokens are distinct, VSCHAR only, 256 random bits with no positional structure', () => {
+    const issuedAt = Date.now();
+    const tokens = Array.from({ length: 1000 }, () =>
+      mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, issuedAt),
+    );
     assert.equal(new Set(tokens).size, 1000);
     const bodies = tokens.map((token) => {
       assert.match(token, VSCHAR);
       assert.match(token, RT_FORMAT);
       assert.ok(isWellFormedOpaqueToken(token, TOKEN_PREFIX.refreshToken));
-      return token.slice(TOKEN_PREFIX.refreshToken.length, -6);
+      // The 9 characters after the prefix are the issue time, not secret; the entropy is in the rest.
+      assert.equal(Number.parseInt(token.slice(4, 13), 32), issuedAt);
+      return token.slice(TOKEN_PREFIX.refreshToken.length + 9, -6);
     });
     for (const body of bodies) assert.equal(Buffer.from(body, 'base64url').length, 32);
     // No shared 8-character prefix (48 bits): a counter or timestamp prefix would show up here.
@@ -553,19 +564,22 @@ describe('refresh: token format (E-12, E-13)', () => {
 
   it('E-13: 1,000 rotation successors are distinct and have the same format; successors differ per key', () => {
     const parents = Array.from({ length: 1000 }, () => randomId());
-    const successors = parents.map((id) => successorOf(server.deps.rotationKey, id));
+    const rotatedAt = Date.now();
+    const successors = parents.map((id) => successorOf(server.deps.rotationKey, id, rotatedAt));
     assert.equal(new Set(successors).size, 1000);
     for (const token of successors) {
       assert.match(token, RT_FORMAT);
       assert.ok(isWellFormedOpaqueToken(token, TOKEN_PREFIX.refreshToken));
     }
-    const bodies = successors.map((token) => token.slice(4, -6));
+    const bodies = successors.map((token) => token.slice(13, -6));
     for (let position = 0; position < 42; position++) {
       const symbols = new Set(bodies.map((body) => body[position]));
       assert.ok(symbols.size >= 50, `position ${position} shows only ${symbols.size} symbols`);
     }
-    const otherKey = Buffer.alloc(32, 7);
-    assert.notEqual(successorOf(otherKey, parents[0]!), successors[0]);
+    const otherKey = createSecretKey(Buffer.alloc(32, 7));
+    assert.notEqual(successorOf(otherKey, parents[0]!, rotatedAt), successors[0]);
+    // The same parent and rotation time give the same successor (a replay in the grace period relies on it).
+    assert.equal(successorOf(server.deps.rotationKey, parents[0]!, rotatedAt), successors[0]);
   });
 
   it('E-13: refresh tokens from real rotations are distinct and well formed', async () => {
@@ -621,7 +635,7 @@ describe('refresh: settings', () => {
       assert.ok(isWellFormedOpaqueToken(body.access_token, TOKEN_PREFIX.accessToken));
       assert.equal(body.scope, FULL_SCOPE);
       const record = await opaque.deps.storage.accessTokens.findActive(
-        opaqueAccessTokenId(body.access_token),
+        timeOrderedTokenKey(body.access_token),
         opaque.clock.now(),
       );
       assert.ok(record, 'the opaque access token has a live record');
@@ -632,7 +646,7 @@ describe('refresh: settings', () => {
       assertError(await refresh(s, s.rt0), 400, 'invalid_grant');
       assert.equal(
         await opaque.deps.storage.accessTokens.findActive(
-          opaqueAccessTokenId(body.access_token),
+          timeOrderedTokenKey(body.access_token),
           opaque.clock.now(),
         ),
         undefined,
@@ -664,7 +678,7 @@ describe('refresh: resource indicators (RFC 8707)', () => {
       const body = assertRotated(await refresh(s, s.rt0), s.rt0);
       assert.ok(body.access_token.startsWith(TOKEN_PREFIX.accessToken), body.access_token);
       const record = await withApi.deps.storage.accessTokens.findActive(
-        opaqueAccessTokenId(body.access_token),
+        timeOrderedTokenKey(body.access_token),
         withApi.clock.now(),
       );
       assert.equal(record?.audience, api);
@@ -673,7 +687,7 @@ describe('refresh: resource indicators (RFC 8707)', () => {
         body.refresh_token,
       );
       const next = await withApi.deps.storage.accessTokens.findActive(
-        opaqueAccessTokenId(again.access_token),
+        timeOrderedTokenKey(again.access_token),
         withApi.clock.now(),
       );
       assert.equal(next?.audience, api);

@@ -4,12 +4,11 @@ import type { SigningAlg } from '../../../config.ts';
 import type { Deps } from '../../../deps.ts';
 import { userClaims } from '../../../oauth/claims.ts';
 import { signIdToken } from '../../../oauth/id-token.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
+import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../../../oauth/opaque-token.ts';
 import { resourceConfig } from '../../../oauth/resource.ts';
 import { parseScope } from '../../../oauth/scope.ts';
 import { mintAccessToken } from '../../../oauth/tokens.ts';
 import type { AccessTokenRecord, Client, RefreshTokenRecord, User } from '../../../storage/storage.ts';
-import { sha256 } from '../../../util/hash.ts';
 import { timeOrderedId } from '../../../util/random.ts';
 import type { TokenResponse } from './types.ts';
 
@@ -79,10 +78,12 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
   let refresh: RefreshTokenRecord | undefined;
   if (input.refresh.kind !== 'none' && input.user) {
     refreshToken =
-      input.refresh.kind === 'new' ? mintOpaqueToken(TOKEN_PREFIX.refreshToken) : input.refresh.token;
+      input.refresh.kind === 'new'
+        ? mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now)
+        : input.refresh.token;
     const parent = input.refresh.kind === 'successor' ? input.refresh.parent : undefined;
     refresh = {
-      tokenHash: sha256(refreshToken),
+      tokenHash: timeOrderedTokenKey(refreshToken),
       id: timeOrderedId(),
       grantId: input.grantId,
       clientId: input.client.id,

@@ -8,12 +8,11 @@
 
 import type { Deps } from '../../../deps.ts';
 import { OAuthError } from '../../../errors.ts';
-import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../../../oauth/opaque-token.ts';
 import { rotationFingerprint, successorOf } from '../../../oauth/refresh-rotation.ts';
 import { formatScope, isSubset, parseScope } from '../../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../../oauth/security-events.ts';
 import type { Client, FoundRefreshToken } from '../../../storage/storage.ts';
-import { sha256 } from '../../../util/hash.ts';
 import { mintTokenSet } from './issue.ts';
 import type { GrantHandler, TokenResponse } from './types.ts';
 
@@ -39,7 +38,7 @@ export const refreshToken = {
     if (!presented) throw new OAuthError('invalid_request', 'The request has no refresh_token');
     if (!isWellFormedOpaqueToken(presented, TOKEN_PREFIX.refreshToken)) throw invalid('malformed token');
     const now = deps.clock.now();
-    const token = await deps.storage.refreshTokens.find(sha256(presented));
+    const token = await deps.storage.refreshTokens.find(timeOrderedTokenKey(presented));
     if (!token) throw invalid('unknown token');
     // Bound to its client (E-01); another client's attempt changes nothing for the real one.
     if (token.clientId !== client.id) throw invalid('token belongs to another client');
@@ -60,8 +59,7 @@ export const refreshToken = {
     if (!user || user.disabledAt !== null) throw invalid('user no longer exists or is disabled');
 
     const fingerprint = rotationFingerprint(params.scope, params.resource);
-    const successor = successorOf(deps.rotationKey, token.id);
-    const mint = (parent: FoundRefreshToken) =>
+    const mint = (parent: FoundRefreshToken, successor: string) =>
       mintTokenSet(deps, {
         client,
         user,
@@ -74,7 +72,7 @@ export const refreshToken = {
       });
 
     if (token.rotatedAt === null) {
-      const set = await mint(token);
+      const set = await mint(token, successorOf(deps.rotationKey, token.id, now));
       // Through storage.transaction, so that on SQLite the rotation shares its commit with other requests'.
       const rotated = await deps.storage.transaction((tx) =>
         tx.refreshTokens.rotate(token.tokenHash, fingerprint, now, set.refresh!, set.access),
@@ -86,7 +84,9 @@ export const refreshToken = {
     const current = token.rotatedAt === null ? await deps.storage.refreshTokens.find(token.tokenHash) : token;
     const graceMs = deps.config.refreshGrace * 1000;
     if (current && current.rotatedAt !== null && graceMs > 0 && now - current.rotatedAt <= graceMs) {
-      const child = await deps.storage.refreshTokens.find(sha256(successor));
+      // The successor the rotation issued: the same HMAC body, the time of that rotation.
+      const successor = successorOf(deps.rotationKey, token.id, current.rotatedAt);
+      const child = await deps.storage.refreshTokens.find(timeOrderedTokenKey(successor));
       const sameRequest = current.rotationFingerprint === fingerprint;
       if (
         sameRequest &&
@@ -96,7 +96,7 @@ export const refreshToken = {
         !child.grantRevoked
       ) {
         // Idempotent replay: the same successor again, with a fresh access token in the same family.
-        const set = await mint(current);
+        const set = await mint(current, successor);
         await deps.storage.accessTokens.create(set.access);
         set.response.refresh_token = successor;
         return set.response;
