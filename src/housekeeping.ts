@@ -4,6 +4,8 @@ import type { Storage } from './storage/storage.ts';
 import type { Clock } from './util/clock.ts';
 
 export interface PurgeOptions {
+  /** The longest one refresh token row can be usable (see HousekeepingStore); default 30 days. */
+  refreshTokenLifetimeMs?: number;
   batchSize?: number;
   /** Stop after this many batches per run; the next run continues. */
   maxBatches?: number;
@@ -14,7 +16,11 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
   const batchSize = options.batchSize ?? 500;
   const totals: Record<string, number> = {};
   for (let batch = 0; batch < (options.maxBatches ?? 200); batch++) {
-    const counts = await storage.housekeeping.purgeExpired(clock.now(), batchSize);
+    const counts = await storage.housekeeping.purgeExpired(
+      clock.now(),
+      batchSize,
+      options.refreshTokenLifetimeMs ?? 30 * 86_400_000,
+    );
     let busiest = 0;
     for (const [table, count] of Object.entries(counts)) {
       totals[table] = (totals[table] ?? 0) + count;
@@ -24,4 +30,16 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
     await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 20));
   }
   return totals;
+}
+
+/** What the configuration allows a refresh token row to live: its idle window, or the absolute lifetime. */
+export function refreshTokenLifetimeMs(config: {
+  refreshTokenTtl: number;
+  refreshTokenIdleTtl: number;
+}): number {
+  const seconds =
+    config.refreshTokenIdleTtl > 0
+      ? Math.min(config.refreshTokenIdleTtl, config.refreshTokenTtl)
+      : config.refreshTokenTtl;
+  return seconds * 1000;
 }

@@ -3,7 +3,7 @@
 import { type Config, ConfigError } from './config.ts';
 import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
-import { purgeExpired } from './housekeeping.ts';
+import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
 import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
@@ -102,7 +102,10 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   );
   reload.unref();
   const housekeeping = setInterval(
-    () => purgeExpired(deps.storage, deps.clock).catch((err) => app.log.warn({ err }, 'purge failed')),
+    () =>
+      purgeExpired(deps.storage, deps.clock, {
+        refreshTokenLifetimeMs: refreshTokenLifetimeMs(deps.config),
+      }).catch((err) => app.log.warn({ err }, 'purge failed')),
     10 * 60_000,
   );
   housekeeping.unref();

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../../src/accounts/password.ts';
 import { loadConfig } from '../../src/config.ts';
-import { purgeExpired } from '../../src/housekeeping.ts';
+import { purgeExpired, refreshTokenLifetimeMs } from '../../src/housekeeping.ts';
 import { openDeps } from '../../src/main.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { buildServer } from '../../src/server.ts';
@@ -74,7 +74,9 @@ let stopping = false;
 if (process.env.BENCH_PURGE === '1') {
   void (async () => {
     while (!stopping) {
-      const counts = await purgeExpired(deps.storage, deps.clock);
+      const counts = await purgeExpired(deps.storage, deps.clock, {
+        refreshTokenLifetimeMs: refreshTokenLifetimeMs(deps.config),
+      });
       purged += Object.values(counts).reduce((sum, count) => sum + count, 0);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -401,11 +401,17 @@ export interface SettingStore {
 /** Deleting what has expired, in bounded batches. Safe to run from several processes at once. */
 export interface HousekeepingStore {
   /**
-   * Deletes up to `batchSize` expired rows of each kind and returns how many went, per table. Used refresh
-   * tokens stay until their family's absolute expiry, so a late replay is still caught as reuse; used codes
-   * stay a day past expiry for the same reason.
+   * Deletes up to `batchSize` expired rows of each kind and returns how many went, per table. Used codes stay
+   * a day past expiry, so a late replay is still caught as reuse. A refresh token row goes once it is expired
+   * (family end or idle window) and older than `refreshTokenLifetimeMs`, the longest any one row can be
+   * usable (the idle window, or the absolute lifetime without one): until then a used token stays, so its
+   * replay is caught as reuse (a replay past the idle window is refused before that check anyway).
    */
-  purgeExpired(now: number, batchSize: number): Promise<Record<string, number>>;
+  purgeExpired(
+    now: number,
+    batchSize: number,
+    refreshTokenLifetimeMs: number,
+  ): Promise<Record<string, number>>;
 }
 
 export interface Storage {

@@ -289,7 +289,12 @@ describe('gatehouse purge', () => {
         });
       await access(ids.expiredAccess, now - 1000);
       await access(ids.liveAccess, now + 600_000);
-      const refresh = (tokenHash: string, expiresAt: number, rotatedAt: number | null) =>
+      const refresh = (
+        tokenHash: string,
+        expiresAt: number,
+        rotatedAt: number | null,
+        createdAt = now - DAY,
+      ) =>
         storage.refreshTokens.create({
           tokenHash,
           id: tokenHash.slice(0, 16),
@@ -299,14 +304,15 @@ describe('gatehouse purge', () => {
           scope: 'openid',
           resource: null,
           parentId: null,
-          createdAt: now - DAY,
+          createdAt,
           expiresAt,
           idleExpiresAt: null,
           rotatedAt,
           rotationFingerprint: null,
           revokedAt: null,
         });
-      await refresh(ids.expiredRefresh, now - 1000, null);
+      // Expired, and older than the longest a refresh token row can live (30 days without an idle window).
+      await refresh(ids.expiredRefresh, now - 1000, null, now - 31 * DAY);
       // A used (rotated) refresh token whose family lives on: kept, so a replay is still caught as reuse.
       await refresh(ids.tombstone, now + 30 * DAY, now - 3_600_000);
       const session = (idHash: string, expiresAt: number) =>

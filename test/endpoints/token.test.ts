@@ -169,9 +169,20 @@ describe('token endpoint: the authorization code (C-01..C-06, C-08..C-10)', () =
     const after = await userinfo(first.access_token);
     assert.equal(after.statusCode, 401, after.body);
     assert.match(String(after.headers['www-authenticate']), /^Bearer .*error="invalid_token"/);
-    const row = await refreshTokenRow(first.refresh_token);
-    assert.ok(row, 'the refresh token row exists');
-    assert.equal(typeof row.revoked_at, 'number', 'the refresh token of the first redemption is revoked');
+    // The family is revoked through its grant: the refresh token of the first redemption is dead.
+    const found = await server.deps.storage.refreshTokens.find(timeOrderedTokenKey(first.refresh_token));
+    assert.ok(found, 'the refresh token row exists');
+    assert.equal(found.grantRevoked, true, 'the refresh token of the first redemption is revoked');
+    const refreshed = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basicAuth(client.id, secret!),
+      },
+      payload: `grant_type=refresh_token&refresh_token=${encodeURIComponent(first.refresh_token)}`,
+    });
+    assertError(refreshed, 400, 'invalid_grant');
   });
 
   it('C-03: replays with a wrong secret, verifier, client or redirect_uri do not revoke anything', async () => {

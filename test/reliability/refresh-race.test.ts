@@ -16,7 +16,6 @@ import { timeOrderedTokenKey } from '../../src/oauth/opaque-token.ts';
 import type { Database } from '../../src/storage/database.ts';
 import { openDatabase } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
-import { sha256 } from '../../src/util/hash.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
 import {
   type FreshDatabase,

@@ -1,5 +1,5 @@
 import { configFrom } from '../../config-file.ts';
-import { purgeExpired } from '../../housekeeping.ts';
+import { purgeExpired, refreshTokenLifetimeMs } from '../../housekeeping.ts';
 import { openStorage } from '../../storage/open.ts';
 import { systemClock } from '../../util/clock.ts';
 import type { Command } from '../command.ts';
@@ -11,9 +11,13 @@ export const purge: Command = {
   usage: 'gatehouse purge',
   options: {},
   async run(_args, io) {
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
+    const config = configFrom(io.env);
+    const { storage } = await openStorage(config.databaseUrl);
     try {
-      const totals = await purgeExpired(storage, systemClock, { maxBatches: 1_000_000 });
+      const totals = await purgeExpired(storage, systemClock, {
+        maxBatches: 1_000_000,
+        refreshTokenLifetimeMs: refreshTokenLifetimeMs(config),
+      });
       io.stdout(`${JSON.stringify(totals)}\n`);
       return 0;
     } finally {

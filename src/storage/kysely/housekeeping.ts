@@ -7,8 +7,8 @@ export function housekeepingStore(db: Db): HousekeepingStore {
   // Each delete removes at most `batchSize` rows picked through an index on the expiry column, so it holds
   // locks briefly and never scans a table.
   async function purge(
-    table: 'authorization_codes' | 'interactions' | 'sessions' | 'access_tokens' | 'refresh_tokens',
-    key: 'code_hash' | 'id' | 'id_hash' | 'token_hash',
+    table: 'authorization_codes' | 'interactions' | 'sessions' | 'access_tokens',
+    key: 'code_hash' | 'id' | 'id_hash',
     before: number,
     batchSize: number,
   ): Promise<number> {
@@ -26,13 +26,25 @@ export function housekeepingStore(db: Db): HousekeepingStore {
   }
 
   return {
-    async purgeExpired(now, batchSize) {
+    async purgeExpired(now, batchSize, refreshTokenLifetimeMs) {
       const counts: Record<string, number> = {};
       counts.authorization_codes = await purge('authorization_codes', 'code_hash', now - DAY, batchSize);
       counts.interactions = await purge('interactions', 'id', now, batchSize);
       counts.sessions = await purge('sessions', 'id_hash', now, batchSize);
       counts.access_tokens = await purge('access_tokens', 'id', now, batchSize);
-      counts.refresh_tokens = await purge('refresh_tokens', 'token_hash', now, batchSize);
+      // Through the created_at index (rows are appended in that order); the expiry columns decide.
+      const refresh = await db
+        .deleteFrom('refresh_tokens')
+        .where('token_hash', 'in', (eb) =>
+          eb
+            .selectFrom('refresh_tokens')
+            .select('token_hash')
+            .where('created_at', '<', now - refreshTokenLifetimeMs)
+            .where((row) => row.or([row('expires_at', '<=', now), row('idle_expires_at', '<=', now)]))
+            .limit(batchSize),
+        )
+        .executeTakeFirst();
+      counts.refresh_tokens = Number(refresh.numDeletedRows);
       const throttle = await db
         .deleteFrom('login_throttle')
         .where('blocked_until', '<', now)

@@ -132,24 +132,16 @@ const claimRefreshToken = prepared(
       .where('revoked_at', 'is', null),
 );
 
+/**
+ * Revokes grants, and with them every token issued under them: each token check joins its grant (findActive,
+ * find), so marking the grant is enough, including for a token a concurrent request is still writing.
+ */
 export async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
   if (grantIds.length === 0) return;
   await db
     .updateTable('grants')
     .set({ revoked_at: now })
     .where('id', 'in', grantIds)
-    .where('revoked_at', 'is', null)
-    .execute();
-  await db
-    .updateTable('access_tokens')
-    .set({ revoked_at: now })
-    .where('grant_id', 'in', grantIds)
-    .where('revoked_at', 'is', null)
-    .execute();
-  await db
-    .updateTable('refresh_tokens')
-    .set({ revoked_at: now })
-    .where('grant_id', 'in', grantIds)
     .where('revoked_at', 'is', null)
     .execute();
 }

@@ -13,7 +13,6 @@ import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import {
   isWellFormedOpaqueToken,
-  mintOpaqueToken,
   mintTimeOrderedToken,
   opaqueTokenFrom,
   TOKEN_PREFIX,
