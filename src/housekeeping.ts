@@ -1,5 +1,8 @@
 // The periodic purge of expired codes, tokens, sessions and interactions (and `gatehouse purge`): bounded
-// batches with a pause between them, so requests keep their share of the database.
+// batches with a pause between them, so requests keep their share of the database. The pause grows with the
+// batch: a batch that took T ms is followed by at least 9·T ms of rest, so the purge holds the database (and
+// the event loop) at most a tenth of the time. Measured with the benchmark's large store: a 20 ms fixed pause
+// cost 33–38 % of client_credentials and introspection throughput while it ran.
 import type { Storage } from './storage/storage.ts';
 import type { Clock } from './util/clock.ts';
 
@@ -9,6 +12,7 @@ export interface PurgeOptions {
   batchSize?: number;
   /** Stop after this many batches per run; the next run continues. */
   maxBatches?: number;
+  /** The least pause between batches; the pause is also at least 9 times the last batch's duration. */
   pauseMs?: number;
 }
 
@@ -16,6 +20,7 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
   const batchSize = options.batchSize ?? 500;
   const totals: Record<string, number> = {};
   for (let batch = 0; batch < (options.maxBatches ?? 200); batch++) {
+    const began = performance.now();
     const counts = await storage.housekeeping.purgeExpired(
       clock.now(),
       batchSize,
@@ -27,7 +32,8 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
       busiest = Math.max(busiest, count);
     }
     if (busiest < batchSize) break;
-    await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 20));
+    const took = performance.now() - began;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(options.pauseMs ?? 20, 9 * took)));
   }
   return totals;
 }
