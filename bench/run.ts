@@ -225,6 +225,14 @@ interface FlowWorkload {
 type Workload = AutocannonWorkload | FlowWorkload;
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
+/** The stateful workloads run on Gatehouse (SQLite, PostgreSQL, and the large store), the peer and the ceiling. */
+const FLOW_SERVERS = [
+  'gatehouse',
+  'gatehouse-pg',
+  'node-oidc-provider',
+  'node-http-ceiling',
+  ...(LARGE_STORE ? ['gatehouse-large'] : []),
+];
 const WORKLOADS: Workload[] = [
   {
     name: 'discovery',
@@ -280,13 +288,7 @@ const WORKLOADS: Workload[] = [
     // 50 chains each holding a refresh token, rotated on every use. Opaque access tokens on both servers, no
     // ID token (scope api:read, without openid).
     name: 'refresh',
-    servers: [
-      'gatehouse',
-      'gatehouse-pg',
-      'node-oidc-provider',
-      'node-http-ceiling',
-      ...(LARGE_STORE ? ['gatehouse-large'] : []),
-    ],
+    servers: FLOW_SERVERS,
     flow: 'refresh',
     serverEnv: { BENCH_USERS: String(CONNECTIONS) },
   },
@@ -294,13 +296,7 @@ const WORKLOADS: Workload[] = [
     // GET /authorize for a signed-in user with remembered consent → code → POST /token with PKCE and client
     // secret → opaque access token + ES256 ID token (scope openid api:read).
     name: 'code-flow',
-    servers: [
-      'gatehouse',
-      'gatehouse-pg',
-      'node-oidc-provider',
-      'node-http-ceiling',
-      ...(LARGE_STORE ? ['gatehouse-large'] : []),
-    ],
+    servers: FLOW_SERVERS,
     flow: 'code-flow',
     serverEnv: { BENCH_USERS: String(CONNECTIONS), GATEHOUSE_ID_TOKEN_ALG: 'ES256' },
   },

@@ -1,10 +1,10 @@
 // Fills a migrated Gatehouse SQLite database with a large, realistic store, so the benchmark can show how the
 // hot paths cost grows with data: 100,000 clients, 10,000 users, 200,000 grants, 1,000,000 live access tokens
 // and 1,000,000 live refresh tokens, plus 500,000 of each that expired during the last hour (what the
-// housekeeping purge, every 10 minutes, finds to delete). Rows have the shapes Gatehouse
-// itself writes: random client ids, time-ordered grant and access-token keys spread over the last hour,
-// random SHA-256 refresh-token hashes. Written with node:sqlite directly in large transactions: seeding is
-// set-up, not something to measure.
+// housekeeping purge, every 10 minutes, finds to delete). Rows have the shapes Gatehouse itself writes: random
+// client ids; grant, access-token and refresh-token keys in time order (issue time, then randomness or SHA-256),
+// spread over the last hour. Written with node:sqlite directly in large transactions: seeding is set-up, not
+// something to measure.
 // Usage (alone): node bench/seed.ts FILE [--tokens 1000000] [--clients 100000]
 import { createHash, randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
@@ -123,11 +123,10 @@ export function seedStore(file: string, size: SeedSize = LARGE_STORE): void {
       created_at, expires_at, idle_expires_at, rotated_at, rotation_fingerprint, revoked_at)
      values (?, ?, ?, ?, ?, 'openid api:read', null, null, ?, ?, ?, null, null, null)`,
   );
-  inBatches(size.expiredRefreshTokens, (index) => {
-    const createdAt = now - 31 * 24 * hour + Math.floor((index / size.expiredRefreshTokens) * hour);
-    const grant = grants[index % grants.length]!;
+  // Keyed as Gatehouse keys them: issue time, then SHA-256 of the token.
+  const refreshRow = (createdAt: number, grant: (typeof grants)[number]) =>
     insertRefresh.run(
-      hash(),
+      createdAt.toString(32).padStart(9, '0') + hash(),
       timeOrderedId(createdAt),
       grant.id,
       grant.clientId,
@@ -136,21 +135,19 @@ export function seedStore(file: string, size: SeedSize = LARGE_STORE): void {
       createdAt + 30 * 24 * hour,
       createdAt + 14 * 24 * hour,
     );
-  });
-  inBatches(size.refreshTokens, (index) => {
-    const createdAt = now - hour + Math.floor((index / size.refreshTokens) * hour);
-    const grant = grants[Math.floor((index / size.refreshTokens) * grants.length)]!;
-    insertRefresh.run(
-      hash(),
-      timeOrderedId(createdAt),
-      grant.id,
-      grant.clientId,
-      grant.userId,
-      createdAt,
-      createdAt + 30 * 24 * hour,
-      createdAt + 14 * 24 * hour,
-    );
-  });
+  // Expired: issued 31 days ago (past the 30-day family end and the 14-day idle window).
+  inBatches(size.expiredRefreshTokens, (index) =>
+    refreshRow(
+      now - 31 * 24 * hour + Math.floor((index / size.expiredRefreshTokens) * hour),
+      grants[index % grants.length]!,
+    ),
+  );
+  inBatches(size.refreshTokens, (index) =>
+    refreshRow(
+      now - hour + Math.floor((index / size.refreshTokens) * hour),
+      grants[Math.floor((index / size.refreshTokens) * grants.length)]!,
+    ),
+  );
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
 }

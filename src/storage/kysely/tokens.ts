@@ -55,17 +55,22 @@ function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
 }
 
 // The queries of every token request, compiled once (see prepared.ts).
-const insertGrant = prepared(
-  (db, row: GrantsTable) => db.insertInto('grants').values(row),
-  columnsOf<GrantsTable>()(['id', 'client_id', 'user_id', 'scope', 'created_at', 'revoked_at']),
-);
+const GRANT_COLUMNS = columnsOf<GrantsTable>()([
+  'id',
+  'client_id',
+  'user_id',
+  'scope',
+  'created_at',
+  'revoked_at',
+]);
+const insertGrant = prepared((db, row: GrantsTable) => db.insertInto('grants').values(row), GRANT_COLUMNS);
 const insertGrantIfMissing = prepared(
   (db, row: GrantsTable) =>
     db
       .insertInto('grants')
       .values(row)
       .onConflict((conflict) => conflict.column('id').doNothing()),
-  columnsOf<GrantsTable>()(['id', 'client_id', 'user_id', 'scope', 'created_at', 'revoked_at']),
+  GRANT_COLUMNS,
 );
 const insertAccessToken = prepared(
   (db, row: AccessTokensTable) => db.insertInto('access_tokens').values(row),
