@@ -3,7 +3,7 @@
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
 import { OAuthError } from '../errors.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
+import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../oauth/opaque-token.ts';
 import { appendParams } from '../oauth/redirect-uri.ts';
 import { parseScope } from '../oauth/scope.ts';
 import type {
@@ -15,7 +15,6 @@ import type {
   User,
 } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
-import { sha256 } from '../util/hash.ts';
 import { randomToken, timeOrderedId } from '../util/random.ts';
 import { consentRequired, loginRequired } from './policy.ts';
 
@@ -168,7 +167,7 @@ export async function advance(
     }
   }
 
-  const code = mintOpaqueToken(TOKEN_PREFIX.authorizationCode);
+  const code = mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, now);
   const next = await finishWith(
     deps,
     interaction,
@@ -202,7 +201,7 @@ export async function advance(
       revokedAt: null,
     });
     await tx.authorizationCodes.create({
-      codeHash: sha256(code),
+      codeHash: timeOrderedTokenKey(code),
       grantId,
       clientId: client.id,
       userId: user.id,

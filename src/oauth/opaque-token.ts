@@ -1,8 +1,8 @@
 // Opaque credentials (refresh tokens, authorization codes, client secrets) look like `ghr_<43 chars><6 chars>`:
 // a type prefix that secret scanners can match, 256 bits of CSPRNG output, and a CRC32 tail so that a mistyped
 // or truncated value is refused without a database lookup. Only SHA-256 of the whole string is ever stored.
-// Access and refresh tokens, written on every token request, also carry their issue time (9 characters before
-// the random part) so that the rows that record them can be keyed in time order.
+// Access tokens, refresh tokens and codes, written on every flow, also carry their issue time (9 characters
+// before the random part) so that the rows that record them can be keyed in time order.
 import { crc32 } from 'node:zlib';
 import { sha256 } from '../util/hash.ts';
 import { randomToken, timePrefix } from '../util/random.ts';
@@ -33,10 +33,17 @@ export function opaqueTokenFrom(prefix: string, body43: string): string {
 
 const TIME_LENGTH = 9;
 
-/** Access and refresh tokens, one written per token request, carry their issue time (see timeOrderedTokenKey). */
-const TIME_ORDERED: ReadonlySet<string> = new Set([TOKEN_PREFIX.accessToken, TOKEN_PREFIX.refreshToken]);
+/**
+ * Access tokens, refresh tokens and codes, one or more written per request, carry their issue time (see
+ * timeOrderedTokenKey).
+ */
+const TIME_ORDERED: ReadonlySet<string> = new Set([
+  TOKEN_PREFIX.accessToken,
+  TOKEN_PREFIX.refreshToken,
+  TOKEN_PREFIX.authorizationCode,
+]);
 
-/** `gha_`/`ghr_` + issue time (9 characters) + 256 random bits (or the given 43 characters) + CRC32. */
+/** `gha_`/`ghr_`/`ghc_` + issue time (9 characters) + 256 random bits (or the given 43 characters) + CRC32. */
 export function mintTimeOrderedToken(
   prefix: string,
   issuedAt: number,
@@ -52,8 +59,8 @@ export function mintOpaqueAccessToken(now: number): string {
 }
 
 /**
- * The key an access or refresh token is stored and looked up under: its issue time, then SHA-256 of the whole
- * token. It sorts by time (see timeOrderedId), and still only a holder of the token can compute it.
+ * The key an access token, refresh token or code is stored and looked up under: its issue time, then SHA-256
+ * of the whole token. It sorts by time (see timeOrderedId), and still only a holder of the token can compute it.
  */
 export function timeOrderedTokenKey(token: string): string {
   const start = TOKEN_PREFIX.accessToken.length;

@@ -7,7 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt, SignJWT } from 'jose';
 import { createApiKey } from '../../src/accounts/api-keys.ts';
-import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import {
+  mintOpaqueAccessToken,
+  mintOpaqueToken,
+  mintTimeOrderedToken,
+  TOKEN_PREFIX,
+} from '../../src/oauth/opaque-token.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
@@ -208,7 +213,10 @@ describe('introspection (I-03): JWT access tokens', () => {
         ['unknown opaque access token', mintOpaqueAccessToken(Date.now())],
         ['unknown refresh token', mintOpaqueToken(TOKEN_PREFIX.refreshToken)],
         ['unknown API key', mintOpaqueToken(TOKEN_PREFIX.apiKey)],
-        ['an authorization code-shaped value', mintOpaqueToken(TOKEN_PREFIX.authorizationCode)],
+        [
+          'an authorization code-shaped value',
+          mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
+        ],
         ['a client secret-shaped value', mintOpaqueToken(TOKEN_PREFIX.clientSecret)],
         ['garbage', 'not-a-token'],
         ['JWT-shaped garbage', 'aaaa.bbbb.cccc'],

@@ -14,7 +14,7 @@ import { type Kysely, sql } from 'kysely';
 import { accessTokenHash } from '../../src/oauth/id-token.ts';
 import {
   isWellFormedOpaqueToken,
-  mintOpaqueToken,
+  mintTimeOrderedToken,
   TOKEN_PREFIX,
   timeOrderedTokenKey,
 } from '../../src/oauth/opaque-token.ts';
@@ -305,7 +305,8 @@ describe('token endpoint: the authorization code (C-01..C-06, C-08..C-10)', () =
     const agent = new Agent(server.app);
     for (let i = 0; i < 5; i++) {
       const flow = await runAuthorizationFlow(server, client, user, { agent, expectNoConsent: i > 0 });
-      assert.match(flow.code, /^ghc_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/);
+      // ghc_ + issue time (9 base32hex characters) + 256 random bits + checksum.
+      assert.match(flow.code, /^ghc_[0-9a-v]{9}[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/);
       assert.ok(isWellFormedOpaqueToken(flow.code, TOKEN_PREFIX.authorizationCode));
       codes.add(flow.code);
     }
@@ -313,14 +314,19 @@ describe('token endpoint: the authorization code (C-01..C-06, C-08..C-10)', () =
   });
 
   it('C-08: 1,000 minted codes are distinct, carry ≥128 bits and show no positional structure', () => {
-    const codes = Array.from({ length: 1000 }, () => mintOpaqueToken(TOKEN_PREFIX.authorizationCode));
+    const issuedAt = Date.now();
+    const codes = Array.from({ length: 1000 }, () =>
+      mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, issuedAt),
+    );
     assert.equal(new Set(codes).size, 1000);
-    const bodies = codes.map((code) => code.slice(TOKEN_PREFIX.authorizationCode.length, -6));
+    // The 9 characters after the prefix are the issue time (not secret); the entropy is in the rest.
+    for (const code of codes) assert.equal(Number.parseInt(code.slice(4, 13), 32), issuedAt);
+    const bodies = codes.map((code) => code.slice(TOKEN_PREFIX.authorizationCode.length + 9, -6));
     for (const body of bodies) {
       assert.match(body, /^[A-Za-z0-9_-]{43}$/);
       assert.equal(Buffer.from(body, 'base64url').length, 32); // 256 bits of CSPRNG output
     }
-    // No shared 8-character prefix (48 bits): a counter or timestamp prefix would show up here.
+    // No shared 8-character prefix (48 bits) in the random part: a counter would show up here.
     assert.equal(new Set(bodies.map((body) => body.slice(0, 8))).size, 1000);
     // Every full 6-bit position varies: with 1,000 random samples each shows ~64 of 64 symbols.
     for (let position = 0; position < 42; position++) {
@@ -487,7 +493,10 @@ describe('token endpoint: client authentication (D-01..D-06, D-11, D-12)', () =>
 
   it('D-01: Basic naming an unknown client → 401 with WWW-Authenticate: Basic', async () => {
     const response = await postToken(
-      { grant_type: 'authorization_code', code: mintOpaqueToken(TOKEN_PREFIX.authorizationCode) },
+      {
+        grant_type: 'authorization_code',
+        code: mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
+      },
       { authorization: basicAuth('no-such-client', 'whatever') },
     );
     assertError(response, 401, 'invalid_client');
@@ -563,7 +572,10 @@ describe('token endpoint: client authentication (D-01..D-06, D-11, D-12)', () =>
     ];
     for (const authorization of headers) {
       const response = await postToken(
-        { grant_type: 'authorization_code', code: mintOpaqueToken(TOKEN_PREFIX.authorizationCode) },
+        {
+          grant_type: 'authorization_code',
+          code: mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
+        },
         { authorization },
       );
       assertError(response, 401, 'invalid_client');
@@ -659,7 +671,7 @@ describe('token endpoint: responses and request hygiene (F-01..F-07)', () => {
     const { client, secret, flow } = await confidentialCode();
     assertError(
       await exchangeCode(server, client, secret, flow, {
-        code: mintOpaqueToken(TOKEN_PREFIX.authorizationCode),
+        code: mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
       }),
       400,
       'invalid_grant',
@@ -687,7 +699,7 @@ describe('token endpoint: responses and request hygiene (F-01..F-07)', () => {
     const response = await postToken(
       {
         grant_type: 'authorization_code',
-        code: mintOpaqueToken(TOKEN_PREFIX.authorizationCode),
+        code: mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
         code_verifier: pkcePair().verifier,
       },
       { authorization: basicAuth(client.id, secret!) },

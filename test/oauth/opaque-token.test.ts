@@ -15,8 +15,13 @@ const FORMAT = /^gh[rcsak]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {
-    // Access and refresh tokens carry their issue time: see the next block.
-    if (prefix === TOKEN_PREFIX.accessToken || prefix === TOKEN_PREFIX.refreshToken) continue;
+    // Access tokens, refresh tokens and codes carry their issue time: see the next block.
+    const timed: readonly string[] = [
+      TOKEN_PREFIX.accessToken,
+      TOKEN_PREFIX.refreshToken,
+      TOKEN_PREFIX.authorizationCode,
+    ];
+    if (timed.includes(prefix)) continue;
     it(`${kind}: prefix ${prefix}, 43 random characters, 6-character checksum, well-formed`, () => {
       const token = mintOpaqueToken(prefix);
       assert.ok(token.startsWith(prefix));
@@ -36,7 +41,7 @@ describe('mintOpaqueToken', () => {
 
   it('1,000 values are distinct, each carrying 256 bits, with every 6-bit position varying', () => {
     const bodies = Array.from({ length: 1000 }, () =>
-      mintOpaqueToken(TOKEN_PREFIX.authorizationCode).slice(TOKEN_PREFIX.authorizationCode.length, -6),
+      mintOpaqueToken(TOKEN_PREFIX.clientSecret).slice(TOKEN_PREFIX.clientSecret.length, -6),
     );
     assert.equal(new Set(bodies).size, 1000);
     for (const body of bodies) assert.equal(Buffer.from(body, 'base64url').length, 32);
@@ -76,7 +81,7 @@ describe('access and refresh tokens: issue time, then 256 random bits, then the 
       timeOrderedTokenKey(refresh) <
         timeOrderedTokenKey(mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now + 1)),
     );
-    assert.throws(() => mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, now), /do not carry a time/);
+    assert.throws(() => mintTimeOrderedToken(TOKEN_PREFIX.clientSecret, now), /do not carry a time/);
     // Two tokens of the same millisecond differ in the random part and in the key.
     assert.notEqual(timeOrderedTokenKey(earlier), timeOrderedTokenKey(mintOpaqueAccessToken(now)));
   });
@@ -93,7 +98,7 @@ describe('access and refresh tokens: issue time, then 256 random bits, then the 
 
 describe('isWellFormedOpaqueToken', () => {
   const prefix = TOKEN_PREFIX.authorizationCode;
-  const token = mintOpaqueToken(prefix);
+  const token = mintTimeOrderedToken(prefix, Date.now());
 
   it('refuses any single changed character', () => {
     for (let index = prefix.length; index < token.length; index++) {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, test } from 'node:test';
 import pg from 'pg';
 import { StorageUnavailableError } from '../../src/errors.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
+import { mintTimeOrderedToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import { isUnavailable } from '../../src/storage/kysely/index.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent } from '../helpers/agent.ts';
@@ -217,7 +217,7 @@ if (outage === undefined) {
         // A well-formed code the server never issued is refused the same way (no lookup succeeds).
         const unknown = await exchangeCode(server, client, secret, {
           ...pending,
-          code: mintOpaqueToken(TOKEN_PREFIX.authorizationCode),
+          code: mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, Date.now()),
         });
         assert.equal(unknown.statusCode, 503, unknown.body);
         assert.equal(unknown.json().error, 'temporarily_unavailable');

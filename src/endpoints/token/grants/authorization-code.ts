@@ -2,12 +2,11 @@
 // Authorization Codes".
 import type { Deps } from '../../../deps.ts';
 import { OAuthError } from '../../../errors.ts';
-import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../../oauth/opaque-token.ts';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../../../oauth/opaque-token.ts';
 import { verifyPkce } from '../../../oauth/pkce.ts';
 import { parseScope } from '../../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../../oauth/security-events.ts';
 import type { AuthorizationCode, Client } from '../../../storage/storage.ts';
-import { sha256 } from '../../../util/hash.ts';
 import { mintTokenSet, refreshAllowed } from './issue.ts';
 import type { GrantHandler } from './types.ts';
 
@@ -59,7 +58,7 @@ export const authorizationCode = {
     if (!code) throw new OAuthError('invalid_request', 'The request has no code');
     // A mistyped or forged code is refused without touching the database.
     if (!isWellFormedOpaqueToken(code, TOKEN_PREFIX.authorizationCode)) throw invalid('malformed code');
-    const codeHash = sha256(code);
+    const codeHash = timeOrderedTokenKey(code);
     const now = deps.clock.now();
 
     const stored = await deps.storage.authorizationCodes.find(codeHash);
