@@ -14,7 +14,7 @@ export interface Deps {
   /** HMAC key for deriving a refresh token's successor (idempotent replay in the grace period). */
   rotationKey: KeyObject;
   /** AES-256-GCM key for short-lived sealed cookies (the playground's state). */
-  sealKey: Buffer;
+  sealKey: KeyObject;
 }
 
 export function flowDeps(deps: Deps): FlowDeps {
