@@ -1,6 +1,7 @@
 // buildServer(deps): THE route table. Every route is registered here, explicitly, in one of two scopes:
 // the protocol scope answers errors as RFC 6749 JSON; the pages scope answers them as HTML pages.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -49,6 +50,17 @@ const serializers = {
   },
 };
 
+/**
+ * Fastify's schema compilers (ajv and fast-json-stringify, about 110 modules) load only if a route declares a
+ * schema. Gatehouse's routes parse their own input, so a start never loads them: about 40 ms less to the
+ * first answer. Loaded from Fastify's own dependencies, so the versions are the ones it expects.
+ */
+const fastifyRequire = createRequire(import.meta.resolve('fastify'));
+const lazySchemaCompilers = {
+  buildValidator: (...args: unknown[]) => fastifyRequire('@fastify/ajv-compiler')()(...args),
+  buildSerializer: (...args: unknown[]) => fastifyRequire('@fastify/fast-json-stringify-compiler')()(...args),
+};
+
 export async function buildServer(deps: Deps, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { config } = deps;
   const now = () => deps.clock.now();
@@ -66,6 +78,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: false },
+    schemaController: { compilersFactory: lazySchemaCompilers },
   });
 
   await app.register(fastifyCookie);
