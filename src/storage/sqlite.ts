@@ -1,20 +1,23 @@
 import { closeSync, existsSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type {
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import {
   CompiledQuery,
-  DatabaseConnection,
-  DatabaseIntrospector,
-  Dialect,
-  DialectAdapter,
-  Driver,
-  QueryCompiler,
-  QueryResult,
-  TransactionSettings,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type TransactionSettings,
 } from 'kysely';
-import { Kysely } from 'kysely';
-import { SqliteDialect } from 'kysely-sqlite';
 import type { Database } from './database.ts';
+import { setDirectRunner } from './kysely/direct.ts';
 
 /** The part of a node:sqlite statement the Kysely dialect uses, with the column list read once. */
 interface PreparedStatement {
@@ -91,78 +94,142 @@ export type SyncFile = (fd: number) => Promise<void>;
 const fdatasyncFile: SyncFile = (fd) =>
   new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 
-/** kysely-sqlite's dialect, with every query's answer held back until the commits before it are durable. */
-class DurableSqliteDialect implements Dialect {
-  #inner: SqliteDialect;
+/**
+ * The one node:sqlite connection, shared by every query. node:sqlite is synchronous, so a statement runs to
+ * completion before anything else does; only the wait for durability is asynchronous.
+ */
+class SqliteConnection implements DatabaseConnection {
   #database: DatabaseSync;
-  #wal: WalSync;
-  constructor(inner: SqliteDialect, database: DatabaseSync, wal: WalSync) {
-    this.#inner = inner;
+  #statements: Map<string, PreparedStatement>;
+  #wal: WalSync | undefined;
+  constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
+    this.#statements = new Map();
     this.#wal = wal;
   }
-  createDriver(): Driver {
-    return new DurableDriver(this.#inner.createDriver(), this.#database, this.#wal);
+
+  // Kysely's dialect prepared every query anew and asked each statement for its columns (to tell a query that
+  // returns rows from one that does not). The queries are a fixed set, so each prepared statement and its
+  // answer are kept: `columns()` alone cost about as much as a primary-key lookup.
+  #prepare(sql: string): PreparedStatement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = prepared(this.#database.prepare(sql));
+      if (this.#statements.size < 1000) this.#statements.set(sql, statement);
+    }
+    return statement;
   }
-  createQueryCompiler(): QueryCompiler {
-    return this.#inner.createQueryCompiler();
+
+  /** Runs one statement now; the answer may still have to wait for durability (see WalSync). */
+  run<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> | Promise<QueryResult<R>> {
+    const statement = this.#prepare(sql);
+    let result: QueryResult<R>;
+    if (statement.columns().length > 0) {
+      result = { rows: statement.all(...(parameters as SQLInputValue[])) as R[] };
+    } else {
+      const { changes, lastInsertRowid } = statement.run(...(parameters as SQLInputValue[]));
+      result = { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    }
+    const waiting = this.#wal?.afterStatement(sql, this.#database.isTransaction);
+    return waiting ? waiting.then(() => result) : result;
   }
-  createAdapter(): DialectAdapter {
-    return this.#inner.createAdapter();
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.run<R>(query.sql, query.parameters);
   }
-  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
-    return this.#inner.createIntrospector(db);
+
+  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    for (const row of this.#prepare(query.sql).iterate(...(query.parameters as SQLInputValue[]))) {
+      yield { rows: [row as R] };
+    }
   }
 }
 
-class DurableDriver implements Driver {
-  #inner: Driver;
+const BEGIN = CompiledQuery.raw('begin');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
+/**
+ * Kysely's driver for the one connection: a FIFO lock gives it to one user at a time (a transaction holds it
+ * from BEGIN to COMMIT). `runNow` lets the hot-path queries skip Kysely's executor (its connection provider,
+ * lock and promise layers cost a few microseconds per query, several queries per token request) whenever
+ * running at once is what the lock would have allowed anyway.
+ */
+class SqliteDriver implements Driver {
   #database: DatabaseSync;
-  #wal: WalSync;
-  #connections = new WeakMap<DatabaseConnection, DatabaseConnection>();
-  constructor(inner: Driver, database: DatabaseSync, wal: WalSync) {
-    this.#inner = inner;
+  #wal: WalSync | undefined;
+  #connection: SqliteConnection;
+  #held = false;
+  #waiting: ((connection: DatabaseConnection) => void)[] = [];
+  constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
     this.#wal = wal;
+    this.#connection = new SqliteConnection(database, wal);
   }
-  init() {
-    return this.#inner.init();
-  }
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const connection = await this.#inner.acquireConnection();
-    let durable = this.#connections.get(connection);
-    if (!durable) {
-      const database = this.#database;
-      const wal = this.#wal;
-      durable = {
-        async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-          const result = await connection.executeQuery<R>(query);
-          const waiting = wal.afterStatement(query.sql, database.isTransaction);
-          if (waiting) await waiting;
-          return result;
-        },
-        streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
-      };
-      this.#connections.set(connection, durable);
+  async init(): Promise<void> {}
+  acquireConnection(): Promise<DatabaseConnection> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve(this.#connection);
     }
-    return durable;
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
-    return this.#inner.beginTransaction(connection, settings);
+  async releaseConnection(): Promise<void> {
+    const next = this.#waiting.shift();
+    if (next) next(this.#connection);
+    else this.#held = false;
   }
-  commitTransaction(connection: DatabaseConnection) {
-    return this.#inner.commitTransaction(connection);
+  async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
+    await connection.executeQuery(BEGIN);
   }
-  rollbackTransaction(connection: DatabaseConnection) {
-    return this.#inner.rollbackTransaction(connection);
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(COMMIT);
   }
-  releaseConnection(connection: DatabaseConnection) {
-    return this.#inner.releaseConnection(connection);
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(ROLLBACK);
   }
-  async destroy() {
-    await this.#wal.durable();
-    await this.#inner.destroy();
-    this.#wal.close();
+  async destroy(): Promise<void> {
+    await this.#wal?.durable();
+    this.#database.close();
+    this.#wal?.close();
+  }
+
+  /**
+   * Runs a query without going through Kysely, if that is safe now: inside a transaction (whose caller holds
+   * the connection), or outside one while nobody holds it. Otherwise undefined, and the caller queues through
+   * Kysely as usual. A statement that throws rejects, as through Kysely.
+   */
+  runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean) {
+    if (!inTransaction && this.#held) return undefined;
+    try {
+      return Promise.resolve(this.#connection.run<R>(sql, parameters));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+/** Kysely's own SQLite compiler, adapter and introspector over the driver above. */
+class DurableSqliteDialect implements Dialect {
+  #driver: SqliteDriver;
+  constructor(driver: SqliteDriver) {
+    this.#driver = driver;
+  }
+  createDriver(): Driver {
+    return this.#driver;
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter(): DialectAdapter {
+    const adapter = new SqliteAdapter();
+    setDirectRunner(adapter, (sql, parameters, inTransaction) =>
+      this.#driver.runNow(sql, parameters, inTransaction),
+    );
+    return adapter;
+  }
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
   }
 }
 
@@ -188,22 +255,5 @@ export function openSqlite(file: string, options: { syncFile?: SyncFile } = {}):
   // A commit must be on disk before the token it stores is handed out, even across power loss: FULL syncs
   // inside COMMIT; with WalSync, NORMAL plus a sync after COMMIT, off the event loop, is the same guarantee.
   database.exec(`PRAGMA synchronous = ${wal ? 'NORMAL' : 'FULL'}`);
-  // Kysely's dialect prepares every query anew and asks each statement for its columns (to tell a query that
-  // returns rows from one that does not). The queries are a fixed set, so keep each prepared statement and
-  // its answer: `columns()` alone costs about as much as running a primary-key lookup. node:sqlite statements
-  // are synchronous, so one statement is never used by two queries at once.
-  const statements = new Map<string, PreparedStatement>();
-  const cached = {
-    prepare(sql: string): PreparedStatement {
-      let statement = statements.get(sql);
-      if (!statement) {
-        statement = prepared(database.prepare(sql));
-        if (statements.size < 1000) statements.set(sql, statement);
-      }
-      return statement;
-    },
-    close: () => database.close(),
-  };
-  const dialect = new SqliteDialect({ database: cached as unknown as DatabaseSync });
-  return new Kysely<Database>({ dialect: wal ? new DurableSqliteDialect(dialect, database, wal) : dialect });
+  return new Kysely<Database>({ dialect: new DurableSqliteDialect(new SqliteDriver(database, wal)) });
 }

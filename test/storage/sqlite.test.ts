@@ -173,3 +173,116 @@ describe('prepared: a Kysely query compiled once, run with new values', () => {
     }
   });
 });
+
+describe('SQLite driver: prepared queries run directly only when the lock allows it', () => {
+  type T = { t: { k: string; v: number } };
+  const valueOf = prepared((handle, { k }: { k: string }) =>
+    (handle as unknown as Kysely<T>).selectFrom('t').select('v').where('k', '=', k),
+  );
+  const insert = prepared(
+    (handle, row: { k: string; v: number }) => (handle as unknown as Kysely<T>).insertInto('t').values(row),
+    ['k', 'v'],
+  );
+
+  it('a read outside a transaction waits for the transaction holding the connection, and never sees its uncommitted rows', async () => {
+    const db = openSqlite(':memory:') as unknown as Kysely<T>;
+    try {
+      await sql`create table t (k text primary key, v integer)`.execute(db);
+      let finish: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      let inserted: () => void = () => {};
+      const insertedYet = new Promise<void>((resolve) => {
+        inserted = resolve;
+      });
+      const transaction = db.transaction().execute(async (tx) => {
+        await insert(tx as never, { k: 'a', v: 1 });
+        assert.equal(
+          (await valueOf(tx as never, { k: 'a' })).rows[0]?.v,
+          1,
+          'the transaction sees its own row',
+        );
+        inserted();
+        await gate;
+      });
+      await insertedYet;
+      let answered = false;
+      const outside = valueOf(db as never, { k: 'a' }).then((result) => {
+        answered = true;
+        return result.rows.map((row) => ({ ...row }));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(answered, false, 'the outside read queued behind the open transaction');
+      finish();
+      await transaction;
+      assert.deepEqual(await outside, [{ v: 1 }], 'and then saw the committed row');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('a failing statement rejects its promise (it does not throw at the call), with the rest of the transaction intact', async () => {
+    const db = openSqlite(':memory:') as unknown as Kysely<T>;
+    try {
+      await sql`create table t (k text primary key, v integer)`.execute(db);
+      await insert(db as never, { k: 'a', v: 1 });
+      let pending: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => {
+        pending = insert(db as never, { k: 'a', v: 2 });
+      });
+      await assert.rejects(pending!, /UNIQUE constraint failed/);
+      await db.transaction().execute(async (tx) => {
+        await insert(tx as never, { k: 'b', v: 2 });
+        await assert.rejects(insert(tx as never, { k: 'b', v: 3 }), /UNIQUE constraint failed/);
+      });
+      const rows = await db.selectFrom('t').selectAll().orderBy('k').execute();
+      assert.deepEqual(
+        rows.map((row) => ({ ...row })),
+        [
+          { k: 'a', v: 1 },
+          { k: 'b', v: 2 },
+        ],
+      );
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('a direct read is answered only once the commits before it are on disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    let open: () => void = () => {};
+    let syncs = 0;
+    const db = openSqlite(join(dir, 'g.db'), {
+      syncFile: async () => {
+        syncs++;
+        await new Promise<void>((resolve) => {
+          open = resolve;
+        });
+      },
+    }) as unknown as Kysely<T>;
+    try {
+      const created = sql`create table t (k text primary key, v integer)`.execute(db);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      open();
+      await created;
+      const write = insert(db as never, { k: 'a', v: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      let answered = false;
+      const read = valueOf(db as never, { k: 'a' }).then((result) => {
+        answered = true;
+        return result.rows.map((row) => ({ ...row }));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(answered, false, 'the read ran, but its answer waits for the sync of the write before it');
+      assert.ok(syncs >= 2);
+      open();
+      await write;
+      assert.deepEqual(await read, [{ v: 1 }]);
+    } finally {
+      open();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // answers its own error; the others commit. A transaction's caller still gets its answer only after the
 // COMMIT that made its writes durable. On PostgreSQL, where a pool commits in parallel, it is not used.
 import { CompiledQuery } from 'kysely';
+import { runCompiled } from './direct.ts';
 import type { Db } from './rows.ts';
 
 interface Job {
@@ -37,14 +38,14 @@ export function groupCommit(db: Db) {
     try {
       await db.transaction().execute(async (tx) => {
         for (const job of batch) {
-          await tx.executeQuery(SAVEPOINT);
+          await runCompiled(tx, SAVEPOINT);
           try {
             const value = await job.work(tx);
-            await tx.executeQuery(RELEASE);
+            await runCompiled(tx, RELEASE);
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await tx.executeQuery(ROLLBACK_TO);
-            await tx.executeQuery(RELEASE);
+            await runCompiled(tx, ROLLBACK_TO);
+            await runCompiled(tx, RELEASE);
             outcomes.push({ ok: false, error });
           }
         }

@@ -3,6 +3,7 @@
 // times per token request. The query is still written with Kysely's builder, so its types and each dialect's
 // SQL stay Kysely's; only the compiling is done once.
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
+import { type DirectRunner, directRunner } from './direct.ts';
 import type { Db } from './rows.ts';
 
 const MARK = '\u0000gatehouse-parameter:';
@@ -33,7 +34,10 @@ export function prepared<Values extends object, Row>(
   keys?: readonly string[],
 ): (db: Db, values: Values) => Promise<QueryResult<Row>> {
   // One compiled form per dialect: a transaction shares its database's adapter, so they share the entry.
-  const compiled = new WeakMap<object, { query: CompiledQuery<Row>; slots: Slot[] }>();
+  const compiled = new WeakMap<
+    object,
+    { query: CompiledQuery<Row>; slots: Slot[]; direct: DirectRunner | undefined }
+  >();
   return (db, values) => {
     const adapter = db.getExecutor().adapter;
     let entry = compiled.get(adapter);
@@ -50,11 +54,15 @@ export function prepared<Values extends object, Row>(
             ? { name: value.slice(MARK.length) }
             : { value },
       );
-      entry = { query, slots };
+      entry = { query, slots, direct: directRunner(db) };
       compiled.set(adapter, entry);
     }
     const named = values as Record<string, unknown>;
     const parameters = entry.slots.map((slot) => ('name' in slot ? named[slot.name] : slot.value));
-    return db.executeQuery<Row>({ ...entry.query, parameters });
+    const direct = entry.direct?.(entry.query.sql, parameters, db.isTransaction);
+    return (
+      (direct as Promise<QueryResult<Row>> | undefined) ??
+      db.executeQuery<Row>({ ...entry.query, parameters })
+    );
   };
 }
