@@ -37,6 +37,8 @@ function prepared(statement: StatementSync): PreparedStatement {
   };
 }
 
+const OPENS_OR_RELEASES = /^(begin|savepoint |release )/i;
+
 /**
  * Durable commits without stopping the event loop. SQLite's `synchronous = FULL` fsyncs the WAL inside COMMIT,
  * on the JavaScript thread: every request waits while the disk flushes. Instead the database runs with
@@ -63,7 +65,13 @@ class WalSync {
 
   /** After each statement: count a commit (any non-SELECT outside a transaction), then wait for the disk. */
   afterStatement(sql: string, inTransaction: boolean): Promise<void> | undefined {
-    if (!inTransaction && !sql.startsWith('select ')) this.#committed++;
+    if (!inTransaction) {
+      if (!sql.startsWith('select ')) this.#committed++;
+    } else if (OPENS_OR_RELEASES.test(sql)) {
+      // BEGIN, SAVEPOINT and an inner RELEASE say nothing about the data; the statements after them still
+      // wait. (An outermost RELEASE commits: it leaves no transaction open and is counted above.)
+      return undefined;
+    }
     return this.#synced < this.#committed ? this.durable() : undefined;
   }
 
@@ -95,33 +103,36 @@ const fdatasyncFile: SyncFile = (fd) =>
   new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 
 /**
- * The one node:sqlite connection, shared by every query. node:sqlite is synchronous, so a statement runs to
- * completion before anything else does; only the wait for durability is asynchronous.
+ * The one node:sqlite connection's statements. node:sqlite is synchronous, so a statement runs to completion
+ * before anything else does; only the wait for durability is asynchronous.
  */
-class SqliteConnection implements DatabaseConnection {
+class Statements {
   #database: DatabaseSync;
-  #statements: Map<string, PreparedStatement>;
+  #cache = new Map<string, PreparedStatement>();
   #wal: WalSync | undefined;
   constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
-    this.#statements = new Map();
     this.#wal = wal;
+  }
+
+  get inTransaction(): boolean {
+    return this.#database.isTransaction;
   }
 
   // Kysely's dialect prepared every query anew and asked each statement for its columns (to tell a query that
   // returns rows from one that does not). The queries are a fixed set, so each prepared statement and its
   // answer are kept: `columns()` alone cost about as much as a primary-key lookup.
   #prepare(sql: string): PreparedStatement {
-    let statement = this.#statements.get(sql);
+    let statement = this.#cache.get(sql);
     if (!statement) {
       statement = prepared(this.#database.prepare(sql));
-      if (this.#statements.size < 1000) this.#statements.set(sql, statement);
+      if (this.#cache.size < 1000) this.#cache.set(sql, statement);
     }
     return statement;
   }
 
-  /** Runs one statement now; the answer may still have to wait for durability (see WalSync). */
-  run<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> | Promise<QueryResult<R>> {
+  /** Runs one statement now. Its answer may be given only once `durable` (if any) resolves: see WalSync. */
+  run<R>(sql: string, parameters: readonly unknown[]): { result: QueryResult<R>; durable?: Promise<void> } {
     const statement = this.#prepare(sql);
     let result: QueryResult<R>;
     if (statement.columns().length > 0) {
@@ -130,18 +141,27 @@ class SqliteConnection implements DatabaseConnection {
       const { changes, lastInsertRowid } = statement.run(...(parameters as SQLInputValue[]));
       result = { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     }
-    const waiting = this.#wal?.afterStatement(sql, this.#database.isTransaction);
-    return waiting ? waiting.then(() => result) : result;
+    return { result, durable: this.#wal?.afterStatement(sql, this.#database.isTransaction) };
   }
 
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.run<R>(query.sql, query.parameters);
+  iterate(sql: string, parameters: readonly unknown[]) {
+    return this.#prepare(sql).iterate(...(parameters as SQLInputValue[]));
   }
+}
 
+/** One user's turn with the connection, from Kysely's acquireConnection to its releaseConnection. */
+class Turn implements DatabaseConnection {
+  /** Holding the lock; 'lent' while waiting for the disk after its last statement; 'over' once released. */
+  state: 'holding' | 'lent' | 'over' = 'holding';
+  #driver: SqliteDriver;
+  constructor(driver: SqliteDriver) {
+    this.#driver = driver;
+  }
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.#driver.execute<R>(this, query);
+  }
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    for (const row of this.#prepare(query.sql).iterate(...(query.parameters as SQLInputValue[]))) {
-      yield { rows: [row as R] };
-    }
+    for (const row of this.#driver.iterate(query)) yield { rows: [row as R] };
   }
 }
 
@@ -151,34 +171,69 @@ const ROLLBACK = CompiledQuery.raw('rollback');
 
 /**
  * Kysely's driver for the one connection: a FIFO lock gives it to one user at a time (a transaction holds it
- * from BEGIN to COMMIT). `runNow` lets the hot-path queries skip Kysely's executor (its connection provider,
- * lock and promise layers cost a few microseconds per query, several queries per token request) whenever
- * running at once is what the lock would have allowed anyway.
+ * from BEGIN to COMMIT). Two things Kysely's own SQLite dialects do not do:
+ * - A turn that has committed (an autocommit write, or a COMMIT) and now only waits for the fsync lends the
+ *   connection to the next user meanwhile, and takes it back if it runs another statement. Holding the lock
+ *   through the fsync made every other query, reads included, wait for the disk too.
+ * - `runNow` lets the hot-path queries skip Kysely's executor (its connection provider, lock and promise layers
+ *   cost a few microseconds per query, several queries per token request) whenever running at once is what
+ *   the lock would have allowed anyway.
  */
 class SqliteDriver implements Driver {
   #database: DatabaseSync;
   #wal: WalSync | undefined;
-  #connection: SqliteConnection;
+  #statements: Statements;
   #held = false;
-  #waiting: ((connection: DatabaseConnection) => void)[] = [];
+  #waiting: (() => void)[] = [];
   constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
     this.#wal = wal;
-    this.#connection = new SqliteConnection(database, wal);
+    this.#statements = new Statements(database, wal);
   }
   async init(): Promise<void> {}
-  acquireConnection(): Promise<DatabaseConnection> {
+
+  #lock(): Promise<void> | undefined {
     if (!this.#held) {
       this.#held = true;
-      return Promise.resolve(this.#connection);
+      return undefined;
     }
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
-  async releaseConnection(): Promise<void> {
+  #unlock(): void {
     const next = this.#waiting.shift();
-    if (next) next(this.#connection);
+    if (next) next();
     else this.#held = false;
   }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#lock();
+    return new Turn(this);
+  }
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const turn = connection as Turn;
+    if (turn.state === 'holding') this.#unlock();
+    turn.state = 'over';
+  }
+
+  async execute<R>(turn: Turn, query: CompiledQuery): Promise<QueryResult<R>> {
+    if (turn.state === 'lent') {
+      await this.#lock();
+      turn.state = 'holding';
+    }
+    const { result, durable } = this.#statements.run<R>(query.sql, query.parameters);
+    if (durable) {
+      if (!this.#statements.inTransaction && turn.state === 'holding') {
+        turn.state = 'lent';
+        this.#unlock();
+      }
+      await durable;
+    }
+    return result;
+  }
+  iterate(query: CompiledQuery) {
+    return this.#statements.iterate(query.sql, query.parameters);
+  }
+
   async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
     await connection.executeQuery(BEGIN);
   }
@@ -202,10 +257,18 @@ class SqliteDriver implements Driver {
   runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean) {
     if (!inTransaction && this.#held) return undefined;
     try {
-      return Promise.resolve(this.#connection.run<R>(sql, parameters));
+      const { result, durable } = this.#statements.run<R>(sql, parameters);
+      return durable ? durable.then(() => result) : Promise.resolve(result);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+}
+
+/** Kysely's SQLite adapter, minus Kysely's own connection lock: SqliteDriver keeps the one lock (it can lend). */
+class SqliteAdapterOwnLock extends SqliteAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
@@ -222,7 +285,7 @@ class DurableSqliteDialect implements Dialect {
     return new SqliteQueryCompiler();
   }
   createAdapter(): DialectAdapter {
-    const adapter = new SqliteAdapter();
+    const adapter = new SqliteAdapterOwnLock();
     setDirectRunner(adapter, (sql, parameters, inTransaction) =>
       this.#driver.runNow(sql, parameters, inTransaction),
     );

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import { prepared } from '../../src/storage/kysely/prepared.ts';
@@ -176,7 +177,7 @@ describe('prepared: a Kysely query compiled once, run with new values', () => {
 
 describe('SQLite driver: prepared queries run directly only when the lock allows it', () => {
   type T = { t: { k: string; v: number } };
-  const valueOf = prepared((handle, { k }: { k: string }) =>
+  const selectValue = prepared((handle, { k }: { k: string }) =>
     (handle as unknown as Kysely<T>).selectFrom('t').select('v').where('k', '=', k),
   );
   const insert = prepared(
@@ -199,7 +200,7 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       const transaction = db.transaction().execute(async (tx) => {
         await insert(tx as never, { k: 'a', v: 1 });
         assert.equal(
-          (await valueOf(tx as never, { k: 'a' })).rows[0]?.v,
+          (await selectValue(tx as never, { k: 'a' })).rows[0]?.v,
           1,
           'the transaction sees its own row',
         );
@@ -208,7 +209,7 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       });
       await insertedYet;
       let answered = false;
-      const outside = valueOf(db as never, { k: 'a' }).then((result) => {
+      const outside = selectValue(db as never, { k: 'a' }).then((result) => {
         answered = true;
         return result.rows.map((row) => ({ ...row }));
       });
@@ -269,7 +270,7 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       const write = insert(db as never, { k: 'a', v: 1 });
       await new Promise((resolve) => setTimeout(resolve, 20));
       let answered = false;
-      const read = valueOf(db as never, { k: 'a' }).then((result) => {
+      const read = selectValue(db as never, { k: 'a' }).then((result) => {
         answered = true;
         return result.rows.map((row) => ({ ...row }));
       });
@@ -279,6 +280,93 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       open();
       await write;
       assert.deepEqual(await read, [{ v: 1 }]);
+    } finally {
+      open();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a commit waiting for the disk lends the connection: the next write commits meanwhile, and is answered after its own sync', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    let open: () => void = () => {};
+    const file = join(dir, 'g.db');
+    const db = openSqlite(file, {
+      syncFile: () =>
+        new Promise<void>((resolve) => {
+          open = resolve;
+        }),
+    }) as unknown as Kysely<T>;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    const other = new DatabaseSync(file); // another connection sees only what is committed
+    const committed = () => Number((other.prepare('select count(*) as n from t').get() as { n: number }).n);
+    try {
+      const created = sql`create table t (k text primary key, v integer)`.execute(db);
+      await settle();
+      open();
+      await created;
+      const answered: string[] = [];
+      const first = sql`insert into t values ('a', 1)`.execute(db).then(() => answered.push('a'));
+      await settle();
+      const second = sql`insert into t values ('b', 2)`.execute(db).then(() => answered.push('b'));
+      await settle();
+      assert.equal(committed(), 2, 'the second write committed while the first waited for its sync');
+      assert.deepEqual(answered, [], 'neither is answered before a sync');
+      open();
+      await settle();
+      assert.deepEqual(answered, ['a']);
+      open();
+      await Promise.all([first, second]);
+      assert.deepEqual(answered, ['a', 'b']);
+    } finally {
+      open();
+      other.close();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a connection that lent itself while syncing takes the lock back before its next statement', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    let open: () => void = () => {};
+    const db = openSqlite(join(dir, 'g.db'), {
+      syncFile: () =>
+        new Promise<void>((resolve) => {
+          open = resolve;
+        }),
+    }) as unknown as Kysely<T>;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    try {
+      const created = sql`create table t (k text primary key, v integer)`.execute(db);
+      await settle();
+      open();
+      await created;
+      let finish: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      let seen: unknown[] | undefined;
+      const held = db.connection().execute(async (connection) => {
+        await sql`insert into t values ('a', 1)`.execute(connection); // commits, lends while syncing
+        // Someone else's transaction may now be open with an uncommitted row; this read must wait for it.
+        seen = (await sql<{ k: string }>`select k from t order by k`.execute(connection)).rows.map(
+          (r) => r.k,
+        );
+      });
+      await settle();
+      const other = db.transaction().execute(async (tx) => {
+        await sql`insert into t values ('b', 2)`.execute(tx);
+        await gate;
+      });
+      await settle();
+      open(); // the first insert is durable; its next statement needs the lock the transaction holds
+      await settle();
+      assert.equal(seen, undefined, 'the second statement waits for the open transaction');
+      finish();
+      await settle();
+      open();
+      await Promise.all([held, other]);
+      assert.deepEqual(seen, ['a', 'b'], 'and then sees its committed row, never an uncommitted one');
     } finally {
       open();
       await db.destroy();

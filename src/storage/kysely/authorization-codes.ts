@@ -1,5 +1,6 @@
 import type { AuthorizationCodesTable } from '../database.ts';
 import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
+import { columnsOf, prepared } from './prepared.ts';
 import { type Db, fromFlag, toFlag } from './rows.ts';
 
 function toCode(row: AuthorizationCodesTable): AuthorizationCode {
@@ -21,53 +22,68 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
   };
 }
 
+// Every authorization-code flow runs these once each: compiled once.
+const insertCode = prepared(
+  (db, row: AuthorizationCodesTable) => db.insertInto('authorization_codes').values(row),
+  columnsOf<AuthorizationCodesTable>()([
+    'code_hash',
+    'grant_id',
+    'client_id',
+    'user_id',
+    'redirect_uri',
+    'redirect_uri_provided',
+    'scope',
+    'nonce',
+    'code_challenge',
+    'resource',
+    'auth_time',
+    'created_at',
+    'expires_at',
+    'consumed_at',
+  ]),
+);
+const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
+  db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash),
+);
+// The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL.
+const claimCode = prepared((db, { codeHash, now }: { codeHash: string; now: number }) =>
+  db
+    .updateTable('authorization_codes')
+    .set({ consumed_at: now })
+    .where('code_hash', '=', codeHash)
+    .where('consumed_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returningAll(),
+);
+
 export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
   return {
     async create(code) {
-      await db
-        .insertInto('authorization_codes')
-        .values({
-          code_hash: code.codeHash,
-          grant_id: code.grantId,
-          client_id: code.clientId,
-          user_id: code.userId,
-          redirect_uri: code.redirectUri,
-          redirect_uri_provided: toFlag(code.redirectUriProvided),
-          scope: code.scope,
-          nonce: code.nonce,
-          code_challenge: code.codeChallenge,
-          resource: code.resource,
-          auth_time: code.authTime,
-          created_at: code.createdAt,
-          expires_at: code.expiresAt,
-          consumed_at: code.consumedAt,
-        })
-        .execute();
+      await insertCode(db, {
+        code_hash: code.codeHash,
+        grant_id: code.grantId,
+        client_id: code.clientId,
+        user_id: code.userId,
+        redirect_uri: code.redirectUri,
+        redirect_uri_provided: toFlag(code.redirectUriProvided),
+        scope: code.scope,
+        nonce: code.nonce,
+        code_challenge: code.codeChallenge,
+        resource: code.resource,
+        auth_time: code.authTime,
+        created_at: code.createdAt,
+        expires_at: code.expiresAt,
+        consumed_at: code.consumedAt,
+      });
     },
     async find(codeHash) {
-      const row = await db
-        .selectFrom('authorization_codes')
-        .selectAll()
-        .where('code_hash', '=', codeHash)
-        .executeTakeFirst();
+      const row = (await selectCode(db, { codeHash })).rows[0];
       return row && toCode(row);
     },
     async consume(codeHash, now) {
-      // The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL.
-      const claimed = await db
-        .updateTable('authorization_codes')
-        .set({ consumed_at: now })
-        .where('code_hash', '=', codeHash)
-        .where('consumed_at', 'is', null)
-        .where('expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst();
+      const claimed = (await claimCode(db, { codeHash, now })).rows[0];
       if (claimed) return { status: 'ok', code: toCode(claimed) };
-      const existing = await db
-        .selectFrom('authorization_codes')
-        .selectAll()
-        .where('code_hash', '=', codeHash)
-        .executeTakeFirst();
+      const existing = (await selectCode(db, { codeHash })).rows[0];
       if (existing && existing.consumed_at !== null) return { status: 'reused', code: toCode(existing) };
       return { status: 'not_found' };
     },

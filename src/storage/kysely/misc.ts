@@ -11,17 +11,18 @@ import type {
   SecurityEventStore,
   SettingStore,
 } from '../storage.ts';
+import { prepared } from './prepared.ts';
 import { type Db, inTransaction } from './rows.ts';
+
+// Every signed-in /authorize asks whether consent is remembered: compiled once.
+const selectConsent = prepared((db, { userId, clientId }: { userId: string; clientId: string }) =>
+  db.selectFrom('consents').selectAll().where('user_id', '=', userId).where('client_id', '=', clientId),
+);
 
 export function consentStore(db: Db): ConsentStore {
   return {
     async find(userId, clientId) {
-      const row = await db
-        .selectFrom('consents')
-        .selectAll()
-        .where('user_id', '=', userId)
-        .where('client_id', '=', clientId)
-        .executeTakeFirst();
+      const row = (await selectConsent(db, { userId, clientId })).rows[0];
       return (
         row && { userId: row.user_id, clientId: row.client_id, scope: row.scope, updatedAt: row.updated_at }
       );

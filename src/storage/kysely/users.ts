@@ -1,5 +1,6 @@
 import type { SessionsTable, UsersTable } from '../database.ts';
 import type { Session, SessionStore, User, UserStore } from '../storage.ts';
+import { prepared } from './prepared.ts';
 import { type Db, fromFlag, toFlag } from './rows.ts';
 
 function toUser(row: UsersTable): User {
@@ -16,10 +17,18 @@ function toUser(row: UsersTable): User {
   };
 }
 
+// On the token endpoint (refresh, code exchange) and every signed-in /authorize: compiled once.
+const selectUser = prepared((db, { id }: { id: string }) =>
+  db.selectFrom('users').selectAll().where('id', '=', id),
+);
+const selectSession = prepared((db, { idHash, now }: { idHash: string; now: number }) =>
+  db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).where('expires_at', '>', now),
+);
+
 export function userStore(db: Db): UserStore {
   return {
     async findById(id) {
-      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = (await selectUser(db, { id })).rows[0];
       return row && toUser(row);
     },
     async findByEmail(email) {
@@ -99,12 +108,7 @@ export function sessionStore(db: Db): SessionStore {
         .execute();
     },
     async find(idHash, now) {
-      const row = await db
-        .selectFrom('sessions')
-        .selectAll()
-        .where('id_hash', '=', idHash)
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
+      const row = (await selectSession(db, { idHash, now })).rows[0];
       return row && toSession(row);
     },
     async deleteForUser(userId) {
