@@ -185,15 +185,32 @@ class SqliteDriver implements Driver {
   #statements: Statements;
   #held = false;
   #waiting: (() => void)[] = [];
+  /**
+   * The direct reads made while nobody holds the connection share one read transaction, until the event loop
+   * moves on or someone needs the connection. In WAL mode every autocommit read takes and drops a read lock
+   * on the shared-memory file (two fcntl calls, and checking the WAL index): per statement that cost more
+   * than the B-tree lookup itself. Reads that share a snapshot are as correct as reads made at its start.
+   */
+  #readSnapshot = false;
+  #beginRead: StatementSync;
+  #endRead: StatementSync;
+  readonly #endReadSnapshot = () => {
+    if (!this.#readSnapshot) return;
+    this.#readSnapshot = false;
+    this.#endRead.run();
+  };
   constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
     this.#wal = wal;
     this.#statements = new Statements(database, wal);
+    this.#beginRead = database.prepare('begin');
+    this.#endRead = database.prepare('commit');
   }
   async init(): Promise<void> {}
 
   #lock(): Promise<void> | undefined {
     if (!this.#held) {
+      this.#endReadSnapshot();
       this.#held = true;
       return undefined;
     }
@@ -244,6 +261,7 @@ class SqliteDriver implements Driver {
     await connection.executeQuery(ROLLBACK);
   }
   async destroy(): Promise<void> {
+    this.#endReadSnapshot();
     await this.#wal?.durable();
     this.#database.close();
     this.#wal?.close();
@@ -255,7 +273,16 @@ class SqliteDriver implements Driver {
    * Kysely as usual. A statement that throws rejects, as through Kysely.
    */
   runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean) {
-    if (!inTransaction && this.#held) return undefined;
+    if (!inTransaction) {
+      if (this.#held) return undefined;
+      if (!sql.startsWith('select ')) {
+        this.#endReadSnapshot(); // a write commits on its own, now
+      } else if (!this.#readSnapshot) {
+        this.#beginRead.run();
+        this.#readSnapshot = true;
+        setImmediate(this.#endReadSnapshot);
+      }
+    }
     try {
       const { result, durable } = this.#statements.run<R>(sql, parameters);
       return durable ? durable.then(() => result) : Promise.resolve(result);

@@ -373,4 +373,36 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('direct reads share one read transaction only until the event loop moves on; a direct write ends it and commits at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    const file = join(dir, 'g.db');
+    const db = openSqlite(file) as unknown as Kysely<T>;
+    const other = new DatabaseSync(file);
+    const count = prepared((handle, _: { none?: never }) =>
+      (handle as unknown as Kysely<T>).selectFrom('t').select((eb) => eb.fn.countAll<number>().as('n')),
+    );
+    const countNow = async () => Number((await count(db as never, {})).rows[0]?.n);
+    try {
+      await sql`create table t (k text primary key, v integer)`.execute(db);
+      assert.equal(await countNow(), 0);
+      // A direct write right after a direct read commits on its own: another connection sees it at once.
+      await insert(db as never, { k: 'a', v: 1 });
+      assert.equal(Number((other.prepare('select count(*) as n from t').get() as { n: number }).n), 1);
+      // Another process's commit is seen by the next turn of the event loop at the latest.
+      assert.equal(await countNow(), 1);
+      other.prepare("insert into t values ('b', 2)").run();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(await countNow(), 2);
+      // And the read transaction never stops another process from writing.
+      assert.equal(await countNow(), 2);
+      other.prepare("insert into t values ('c', 3)").run();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(await countNow(), 3);
+    } finally {
+      other.close();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
