@@ -81,7 +81,6 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     schemaController: { compilersFactory: lazySchemaCompilers },
   });
 
-  await app.register(fastifyCookie);
   // Off by default; routes opt in (dynamic registration). Answers with the RFC error shape.
   await app.register(fastifyRateLimit, {
     global: false,
@@ -90,10 +89,6 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
       new OAuthError('too_many_requests', 'Too many requests; try again later', {
         headers: { 'Retry-After': String(Math.ceil(context.ttl / 1000)) },
       }),
-  });
-  await app.register(fastifyCsrf, {
-    cookieKey: secure ? '__Host-gatehouse_csrf' : 'gatehouse_csrf',
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
   });
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response.
   addSecurityHeaders(app, {
@@ -161,6 +156,13 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
 
   // Browser-facing pages: HTML errors, CSRF tokens on every form.
   await app.register(async (pages) => {
+    // Cookies (sessions, browser binding, CSRF) are a pages concern: the protocol endpoints neither read nor
+    // set any, and skip the plugin's two hooks on every token and introspection request.
+    await pages.register(fastifyCookie);
+    await pages.register(fastifyCsrf, {
+      cookieKey: secure ? '__Host-gatehouse_csrf' : 'gatehouse_csrf',
+      cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
+    });
     pages.setErrorHandler(pageErrorHandler({ productName: config.productName, logoUrl: config.logoUrl }));
     pages.removeAllContentTypeParsers();
     registerFormParser(pages);

@@ -46,6 +46,12 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+const translateOutage = (error: unknown) =>
+  isUnavailable(error) ? new StorageUnavailableError(error) : error;
+const rejectTranslated = (error: unknown): never => {
+  throw translateOutage(error);
+};
+
 /** Wraps every method of a store so that an outage surfaces as StorageUnavailableError (503). */
 function failClosed<T extends object>(store: T): T {
   // Each method is wrapped once and the wrapper reused: building a closure per call showed on the hot path.
@@ -56,12 +62,15 @@ function failClosed<T extends object>(store: T): T {
       if (typeof value !== 'function') return value;
       let wrapped = wrappers.get(value);
       if (!wrapped) {
-        wrapped = async (...args: unknown[]) => {
+        // Not an async function: that would add two promises and a resumption to every storage call.
+        wrapped = (...args: unknown[]) => {
+          let result: unknown;
           try {
-            return await value.apply(target, args);
+            result = value.apply(target, args);
           } catch (error) {
-            throw isUnavailable(error) ? new StorageUnavailableError(error) : error;
+            return Promise.reject(translateOutage(error));
           }
+          return result instanceof Promise ? result.then(undefined, rejectTranslated) : result;
         };
         wrappers.set(value, wrapped);
       }

@@ -8,6 +8,19 @@ import type { GrantHandler } from './types.ts';
 // Scopes about a person make no sense without one.
 const USER_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
+// The client_credentials grants this process has seen committed, per storage. Grant rows are never deleted
+// (revoking marks them), so once one exists it always will: the insert-if-missing is skipped from then on.
+const knownGrantsByStorage = new WeakMap<object, Set<string>>();
+const MAX_KNOWN_GRANTS = 100_000;
+function knownGrants(storage: object): Set<string> {
+  let known = knownGrantsByStorage.get(storage);
+  if (!known) {
+    known = new Set();
+    knownGrantsByStorage.set(storage, known);
+  }
+  return known;
+}
+
 export const clientCredentials = {
   grantType: 'client_credentials',
   parameters: ['scope', 'resource'],
@@ -41,17 +54,25 @@ export const clientCredentials = {
       refresh: { kind: 'none' },
       idToken: false,
     });
+    const known = knownGrants(deps.storage);
+    const grantKnown = known.has(grantId);
     await deps.storage.transaction(async (tx) => {
-      await tx.grants.createIfMissing({
-        id: grantId,
-        clientId: client.id,
-        userId: null,
-        scope: '', // each token carries its own scope
-        createdAt: deps.clock.now(),
-        revokedAt: null,
-      });
+      if (!grantKnown) {
+        await tx.grants.createIfMissing({
+          id: grantId,
+          clientId: client.id,
+          userId: null,
+          scope: '', // each token carries its own scope
+          createdAt: deps.clock.now(),
+          revokedAt: null,
+        });
+      }
       await tx.accessTokens.create(set.access);
     });
+    if (!grantKnown) {
+      if (known.size >= MAX_KNOWN_GRANTS) known.clear();
+      known.add(grantId);
+    }
     return set.response;
   },
 } satisfies GrantHandler;
