@@ -1,4 +1,4 @@
-// In-process workloads, no HTTP: the resource-server library checking a Gatehouse JWT access token (the check
+// In-process workloads, no HTTP: signing a JWT access token; the resource-server library checking a Gatehouse JWT access token (the check
 // an API runs on every request), next to jose's bare jwtVerify as its ceiling; and the password KDF that
 // bounds sign-in by design (scrypt, N = 2^15, r = 8: about 32 MiB and tens of milliseconds per attempt).
 // Usage: node bench/inprocess.ts [--seconds 3]   (run it pinned: taskset -c 0 node bench/inprocess.ts)
@@ -48,25 +48,23 @@ const privateJwk = await exportJWK(privateKey);
 const publicJwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
 const jwks = createLocalJWKSet({ keys: [publicJwk] } as JSONWebKeySet);
 const now = Math.floor(Date.now() / 1000);
-const token = await signJwt(
-  {
-    kid: 'k1',
-    alg: 'ES256',
-    privateKey: (await importJWK(privateJwk, 'ES256')) as CryptoKey,
-    keyObject: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }),
-  },
-  'at+jwt',
-  {
-    client_id: 'client-1',
-    scope: 'openid api:read',
-    iss: ISSUER,
-    sub: 'user-1',
-    aud: AUDIENCE,
-    jti: 'j1',
-    iat: now,
-    exp: now + 3600,
-  },
-);
+const signingKey = {
+  kid: 'k1',
+  alg: 'ES256' as const,
+  privateKey: (await importJWK(privateJwk, 'ES256')) as CryptoKey,
+  keyObject: createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' }),
+};
+const claims = {
+  client_id: 'client-1',
+  scope: 'openid api:read',
+  iss: ISSUER,
+  sub: 'user-1',
+  aud: AUDIENCE,
+  jti: 'j1',
+  iat: now,
+  exp: now + 3600,
+};
+const token = await signJwt(signingKey, 'at+jwt', claims);
 // The default verifier remembers a verified JWT for 30 s (a client sends the same token request after
 // request); the uncached one checks the signature every time, as for a token seen for the first time.
 const verifier = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks });
@@ -81,6 +79,13 @@ for (const check of [checkWithLibrary, checkUncached, checkWithJose]) await rate
 const bare = await rate(checkWithJose);
 const first = await rate(checkUncached);
 const repeated = await rate(checkWithLibrary);
+// The signature term of the JWT access-token bound (opaque path + one signature).
+const signOnce = () => signJwt(signingKey, 'at+jwt', claims);
+await rate(signOnce, 1, 1);
+const signed = await rate(signOnce);
+rows.push(
+  `| signJwt: an ES256 access token (header, claims, signature) | ${Math.round(signed)} | ${(1e6 / signed).toFixed(0)} | what a JWT costs over an opaque token |`,
+);
 rows.push(
   `| resource library: verifyToken, a JWT (ES256) seen before (cached) | ${Math.round(repeated)} | ${(1e6 / repeated).toFixed(1)} | a map lookup and a copy |`,
   `| resource library: verifyToken, a JWT seen for the first time | ${Math.round(first)} | ${(1e6 / first).toFixed(0)} | ${(first / bare).toFixed(2)}× of jose's bare jwtVerify (${Math.round(bare)}/s), the ceiling |`,

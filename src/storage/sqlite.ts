@@ -55,6 +55,8 @@ class WalSync {
   #committed = 0;
   #synced = 0;
   #running: Promise<void> | undefined;
+  /** Once a sync fails, nothing is durable any more: Linux may have dropped the unwritten pages. */
+  #failed: Error | undefined;
 
   constructor(walFile: string, syncFile: SyncFile) {
     // Read-only is enough for fdatasync. Never closed before the database: closing a descriptor drops the
@@ -66,16 +68,22 @@ class WalSync {
   /** After each statement: count a commit (any non-SELECT outside a transaction), then wait for the disk. */
   afterStatement(sql: string, inTransaction: boolean): Promise<void> | undefined {
     if (!inTransaction) {
-      if (!sql.startsWith('select ')) this.#committed++;
+      if (!sql.startsWith('select ') && !sql.startsWith('rollback')) this.#committed++;
     } else if (OPENS_OR_RELEASES.test(sql)) {
       // BEGIN, SAVEPOINT and an inner RELEASE say nothing about the data; the statements after them still
       // wait. (An outermost RELEASE commits: it leaves no transaction open and is counted above.)
       return undefined;
     }
-    return this.#synced < this.#committed ? this.durable() : undefined;
+    return this.pending();
+  }
+
+  /** The wait for every commit so far, if any is not yet on disk. */
+  pending(): Promise<void> | undefined {
+    return this.#synced < this.#committed || this.#failed ? this.durable() : undefined;
   }
 
   async durable(): Promise<void> {
+    if (this.#failed) throw this.#failed;
     const target = this.#committed;
     while (this.#synced < target) {
       this.#running ??= this.#sync().finally(() => {
@@ -87,7 +95,16 @@ class WalSync {
 
   async #sync(): Promise<void> {
     const upTo = this.#committed;
-    await this.#syncFile(this.#fd);
+    try {
+      await this.#syncFile(this.#fd);
+    } catch (error) {
+      // A later successful fsync would not bring back what this one lost: refuse everything until a restart
+      // (PostgreSQL does the same), answered as an outage (503).
+      this.#failed ??= new Error('WAL sync failed; the database is unavailable until restart', {
+        cause: error,
+      });
+      throw this.#failed;
+    }
     this.#synced = Math.max(this.#synced, upTo);
   }
 
@@ -144,8 +161,13 @@ class Statements {
     return { result, durable: this.#wal?.afterStatement(sql, this.#database.isTransaction) };
   }
 
-  iterate(sql: string, parameters: readonly unknown[]) {
-    return this.#prepare(sql).iterate(...(parameters as SQLInputValue[]));
+  /**
+   * A statement's error is an answer too (a UNIQUE conflict says a row exists): it is told only once the
+   * commits before it are on disk.
+   */
+  failed(error: unknown): Promise<never> {
+    const durable = this.#wal?.pending();
+    return durable ? durable.then(() => Promise.reject(error)) : Promise.reject(error);
   }
 }
 
@@ -160,8 +182,10 @@ class Turn implements DatabaseConnection {
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     return this.#driver.execute<R>(this, query);
   }
+  // Streams go through executeQuery, so that they take the lock and wait for durability like any query
+  // (Gatehouse streams nothing; the rows are small and few).
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    for (const row of this.#driver.iterate(query)) yield { rows: [row as R] };
+    for (const row of (await this.executeQuery<R>(query)).rows) yield { rows: [row] };
   }
 }
 
@@ -192,6 +216,8 @@ class SqliteDriver implements Driver {
    * than the B-tree lookup itself. Reads that share a snapshot are as correct as reads made at its start.
    */
   #readSnapshot = false;
+  /** Set while Kysely's migrator holds its lock: a migration's turn keeps the connection between statements. */
+  pinned = false;
   #beginRead: StatementSync;
   #endRead: StatementSync;
   readonly #endReadSnapshot = () => {
@@ -233,22 +259,26 @@ class SqliteDriver implements Driver {
   }
 
   async execute<R>(turn: Turn, query: CompiledQuery): Promise<QueryResult<R>> {
+    if (turn.state === 'over') throw new Error('This connection was already released');
     if (turn.state === 'lent') {
       await this.#lock();
       turn.state = 'holding';
     }
-    const { result, durable } = this.#statements.run<R>(query.sql, query.parameters);
+    let ran: ReturnType<Statements['run']>;
+    try {
+      ran = this.#statements.run<R>(query.sql, query.parameters);
+    } catch (error) {
+      return this.#statements.failed(error);
+    }
+    const { result, durable } = ran as { result: QueryResult<R>; durable?: Promise<void> };
     if (durable) {
-      if (!this.#statements.inTransaction && turn.state === 'holding') {
+      if (!this.#statements.inTransaction && turn.state === 'holding' && !this.pinned) {
         turn.state = 'lent';
         this.#unlock();
       }
       await durable;
     }
     return result;
-  }
-  iterate(query: CompiledQuery) {
-    return this.#statements.iterate(query.sql, query.parameters);
   }
 
   async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
@@ -258,7 +288,9 @@ class SqliteDriver implements Driver {
     await connection.executeQuery(COMMIT);
   }
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(ROLLBACK);
+    // SQLite may already have rolled the transaction back itself (SQLITE_FULL, IOERR): then a ROLLBACK would
+    // fail with "no transaction is active" and hide the error that matters.
+    if (this.#statements.inTransaction) await connection.executeQuery(ROLLBACK);
   }
   async destroy(): Promise<void> {
     this.#endReadSnapshot();
@@ -273,29 +305,47 @@ class SqliteDriver implements Driver {
    * Kysely as usual. A statement that throws rejects, as through Kysely.
    */
   runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean) {
-    if (!inTransaction) {
-      if (this.#held) return undefined;
-      if (!sql.startsWith('select ')) {
-        this.#endReadSnapshot(); // a write commits on its own, now
-      } else if (!this.#readSnapshot) {
-        this.#beginRead.run();
-        this.#readSnapshot = true;
-        setImmediate(this.#endReadSnapshot);
-      }
+    if (inTransaction) {
+      // Only for a live transaction of the lock's holder; a handle that outlived its transaction, or one that
+      // SQLite rolled back, goes through Kysely, which refuses it.
+      if (!this.#held || !this.#statements.inTransaction || this.#readSnapshot) return undefined;
+    } else if (this.#held || (this.#statements.inTransaction && !this.#readSnapshot)) {
+      return undefined;
     }
     try {
+      if (!inTransaction) {
+        if (!sql.startsWith('select ')) {
+          this.#endReadSnapshot(); // a write commits on its own, now
+        } else if (!this.#readSnapshot) {
+          this.#beginRead.run();
+          this.#readSnapshot = true;
+          setImmediate(this.#endReadSnapshot);
+        }
+      }
       const { result, durable } = this.#statements.run<R>(sql, parameters);
       return durable ? durable.then(() => result) : Promise.resolve(result);
     } catch (error) {
-      return Promise.reject(error);
+      return this.#statements.failed(error);
     }
   }
 }
 
 /** Kysely's SQLite adapter, minus Kysely's own connection lock: SqliteDriver keeps the one lock (it can lend). */
 class SqliteAdapterOwnLock extends SqliteAdapter {
+  #driver: SqliteDriver;
+  constructor(driver: SqliteDriver) {
+    super();
+    this.#driver = driver;
+  }
   override get supportsMultipleConnections(): boolean {
     return true;
+  }
+  // Kysely's SQLite migrator relies on its turn keeping the one connection from start to end.
+  override async acquireMigrationLock(): Promise<void> {
+    this.#driver.pinned = true;
+  }
+  override async releaseMigrationLock(): Promise<void> {
+    this.#driver.pinned = false;
   }
 }
 
@@ -312,7 +362,7 @@ class DurableSqliteDialect implements Dialect {
     return new SqliteQueryCompiler();
   }
   createAdapter(): DialectAdapter {
-    const adapter = new SqliteAdapterOwnLock();
+    const adapter = new SqliteAdapterOwnLock(this.#driver);
     setDirectRunner(adapter, (sql, parameters, inTransaction) =>
       this.#driver.runNow(sql, parameters, inTransaction),
     );

@@ -405,4 +405,98 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('an error is an answer too: a failing statement is told only after the commits before it are synced', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    let open: () => void = () => {};
+    const db = openSqlite(join(dir, 'g.db'), {
+      syncFile: () =>
+        new Promise<void>((resolve) => {
+          open = resolve;
+        }),
+    }) as unknown as Kysely<T>;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    try {
+      const created = sql`create table t (k text primary key, v integer)`.execute(db);
+      await settle();
+      open();
+      await created;
+      const first = insert(db as never, { k: 'a', v: 1 }); // committed, waiting for its sync
+      await settle();
+      let told = false;
+      const conflict = insert(db as never, { k: 'a', v: 2 }).catch((error: Error) => {
+        told = true;
+        return error;
+      });
+      await settle();
+      assert.equal(told, false, 'the UNIQUE conflict rests on a commit that is not on disk yet');
+      open();
+      await first;
+      assert.match(String(await conflict), /UNIQUE constraint failed/);
+    } finally {
+      open();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed WAL sync is final: every later query is refused as an outage, even if the disk recovers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));
+    let failNext = false;
+    const db = openSqlite(join(dir, 'g.db'), {
+      syncFile: async () => {
+        if (failNext) {
+          failNext = false;
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        }
+      },
+    }) as unknown as Kysely<T>;
+    try {
+      await sql`create table t (k text primary key, v integer)`.execute(db);
+      failNext = true;
+      await assert.rejects(insert(db as never, { k: 'a', v: 1 }), /WAL sync failed/);
+      assert.equal(failNext, false);
+      await assert.rejects(selectValue(db as never, { k: 'a' }), /WAL sync failed/);
+      await assert.rejects(insert(db as never, { k: 'b', v: 2 }), /WAL sync failed/);
+      const { isUnavailable } = await import('../../src/storage/kysely/index.ts');
+      const error = await selectValue(db as never, { k: 'a' }).catch((caught: unknown) => caught);
+      assert.equal(isUnavailable(error), true, 'answered 503, not 500');
+    } finally {
+      await db.destroy().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a transaction handle used after its transaction ended never runs on the shared connection', async () => {
+    const db = openSqlite(':memory:') as unknown as Kysely<T>;
+    try {
+      await sql`create table t (k text primary key, v integer)`.execute(db);
+      let leaked: Kysely<T> | undefined;
+      await db.transaction().execute(async (tx) => {
+        leaked = tx;
+        await insert(tx as never, { k: 'a', v: 1 });
+      });
+      let finish: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      const other = db.transaction().execute(async (tx) => {
+        await insert(tx as never, { k: 'b', v: 2 });
+        await gate;
+        throw new Error('roll back');
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await assert.rejects(insert(leaked as never, { k: 'c', v: 3 }));
+      finish();
+      await assert.rejects(other, /roll back/);
+      const rows = await db.selectFrom('t').select('k').orderBy('k').execute();
+      assert.deepEqual(
+        rows.map((row) => row.k),
+        ['a'],
+        'neither the rolled-back row nor the stray one',
+      );
+    } finally {
+      await db.destroy();
+    }
+  });
 });

@@ -15,6 +15,28 @@ export type DirectRunner = (
 // Keyed by the Kysely adapter: one per database handle, shared by its transactions.
 const runners = new WeakMap<object, DirectRunner>();
 
+/**
+ * The transaction handles whose callback is running. Only these may run directly inside their transaction: a
+ * handle kept after its transaction ended would otherwise run inside whichever transaction holds the
+ * connection now. Others go through Kysely, which refuses them.
+ */
+const liveTransactions = new WeakSet<object>();
+
+/** Runs a transaction's callback with its handle marked live (see liveTransactions). */
+export async function whileLive<T>(tx: Db, work: (tx: Db) => Promise<T>): Promise<T> {
+  liveTransactions.add(tx);
+  try {
+    return await work(tx);
+  } finally {
+    liveTransactions.delete(tx);
+  }
+}
+
+/** Whether a handle may run directly: outside any transaction, or inside its own live one. */
+export function mayRunDirectly(db: Db): boolean {
+  return !db.isTransaction || liveTransactions.has(db);
+}
+
 export function setDirectRunner(adapter: object, runner: DirectRunner): void {
   runners.set(adapter, runner);
 }
@@ -25,6 +47,8 @@ export function directRunner(db: Db): DirectRunner | undefined {
 
 /** Runs a compiled query directly where the dialect allows it, through Kysely otherwise. */
 export function runCompiled<R>(db: Db, query: CompiledQuery<R>): Promise<QueryResult<R>> {
-  const direct = directRunner(db)?.(query.sql, query.parameters, db.isTransaction);
+  const direct = mayRunDirectly(db)
+    ? directRunner(db)?.(query.sql, query.parameters, db.isTransaction)
+    : undefined;
   return (direct as Promise<QueryResult<R>> | undefined) ?? db.executeQuery(query);
 }

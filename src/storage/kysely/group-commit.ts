@@ -3,7 +3,7 @@
 // answers its own error; the others commit. A transaction's caller still gets its answer only after the
 // COMMIT that made its writes durable. On PostgreSQL, where a pool commits in parallel, it is not used.
 import { CompiledQuery } from 'kysely';
-import { runCompiled } from './direct.ts';
+import { runCompiled, whileLive } from './direct.ts';
 import type { Db } from './rows.ts';
 
 interface Job {
@@ -36,7 +36,7 @@ export function groupCommit(db: Db) {
     const batch = queue.splice(0, MAX_BATCH);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      await db.transaction().execute(async (tx) => {
+      const runBatch = async (tx: Db) => {
         for (const job of batch) {
           await runCompiled(tx, SAVEPOINT);
           try {
@@ -44,12 +44,19 @@ export function groupCommit(db: Db) {
             await runCompiled(tx, RELEASE);
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await runCompiled(tx, ROLLBACK_TO);
-            await runCompiled(tx, RELEASE);
+            try {
+              await runCompiled(tx, ROLLBACK_TO);
+              await runCompiled(tx, RELEASE);
+            } catch {
+              // No savepoint left: the database rolled the whole transaction back (disk full, I/O error).
+              // The batch fails with the error that says why, not with "no such savepoint".
+              throw error;
+            }
             outcomes.push({ ok: false, error });
           }
         }
-      });
+      };
+      await db.transaction().execute((tx) => whileLive(tx, runBatch));
       batch.forEach((job, i) => {
         const outcome = outcomes[i]!;
         if (outcome.ok) job.resolve(outcome.value);

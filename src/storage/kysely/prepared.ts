@@ -3,7 +3,7 @@
 // times per token request. The query is still written with Kysely's builder, so its types and each dialect's
 // SQL stay Kysely's; only the compiling is done once.
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
-import { type DirectRunner, directRunner } from './direct.ts';
+import { type DirectRunner, directRunner, mayRunDirectly } from './direct.ts';
 import type { Db } from './rows.ts';
 
 const MARK = '\u0000gatehouse-parameter:';
@@ -59,7 +59,9 @@ export function prepared<Values extends object, Row>(
     }
     const named = values as Record<string, unknown>;
     const parameters = entry.slots.map((slot) => ('name' in slot ? named[slot.name] : slot.value));
-    const direct = entry.direct?.(entry.query.sql, parameters, db.isTransaction);
+    const direct = mayRunDirectly(db)
+      ? entry.direct?.(entry.query.sql, parameters, db.isTransaction)
+      : undefined;
     return (
       (direct as Promise<QueryResult<Row>> | undefined) ??
       db.executeQuery<Row>({ ...entry.query, parameters })

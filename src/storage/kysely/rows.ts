@@ -1,6 +1,7 @@
 // Row ↔ domain mapping helpers: the only place that knows lists are JSON text and booleans are 0/1.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../database.ts';
+import { whileLive } from './direct.ts';
 
 export type Db = Kysely<Database>;
 
@@ -12,5 +13,5 @@ export const fromFlag = (value: number): boolean => value === 1;
 /** Runs `work` in a transaction, or directly when `db` already is one (Kysely cannot nest them). */
 export function inTransaction<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
   if (db.isTransaction) return work(db);
-  return db.transaction().execute((tx: Transaction<Database>) => work(tx));
+  return db.transaction().execute((tx: Transaction<Database>) => whileLive(tx, work));
 }
