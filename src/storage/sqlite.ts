@@ -264,13 +264,13 @@ class SqliteDriver implements Driver {
       await this.#lock();
       turn.state = 'holding';
     }
-    let ran: ReturnType<Statements['run']>;
+    let ran: { result: QueryResult<R>; durable?: Promise<void> };
     try {
       ran = this.#statements.run<R>(query.sql, query.parameters);
     } catch (error) {
       return this.#statements.failed(error);
     }
-    const { result, durable } = ran as { result: QueryResult<R>; durable?: Promise<void> };
+    const { result, durable } = ran;
     if (durable) {
       if (!this.#statements.inTransaction && turn.state === 'holding' && !this.pinned) {
         turn.state = 'lent';
