@@ -6,16 +6,27 @@ import type { Storage } from '../storage/storage.ts';
 
 const ORIGIN = /^https?:\/\/[^/\s]+$/;
 
+type OnSendDone = (error: Error | null, payload: unknown) => void;
+
 async function allowedOrigin(storage: Storage, request: FastifyRequest): Promise<string | undefined> {
   const origin = request.headers.origin;
   if (origin === undefined || !ORIGIN.test(origin)) return undefined;
   return (await storage.clients.hasCorsOrigin(origin)) ? origin : undefined;
 }
 
-/** Adds CORS to the routes registered in `scope` (call before registering them); preflight for `paths`. */
+/**
+ * Adds CORS to the routes for `paths` registered in `scope` after this call, with a preflight for each. Other
+ * routes of the scope (introspection, registration, …) get no CORS headers at all: browsers cannot call them
+ * cross-origin, and they pay nothing for it.
+ */
 export function enableCors(scope: FastifyInstance, storage: Storage, paths: readonly string[]): void {
   // A callback hook rather than an async one: most requests carry no Origin and should pay nothing for CORS.
-  scope.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done) => {
+  const addCorsHeaders = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: OnSendDone,
+  ) => {
     reply.header('vary', 'Origin');
     const origin = request.headers.origin;
     if (origin === undefined || !ORIGIN.test(origin)) return done(null, payload);
@@ -29,6 +40,12 @@ export function enableCors(scope: FastifyInstance, storage: Storage, paths: read
       },
       () => done(null, payload),
     );
+  };
+  const corsPaths = new Set(paths);
+  scope.addHook('onRoute', (route) => {
+    if (!corsPaths.has(route.url) || route.method === 'OPTIONS') return;
+    const existing = route.onSend === undefined ? [] : [route.onSend].flat();
+    route.onSend = [...existing, addCorsHeaders] as typeof route.onSend;
   });
   const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
     const origin = await allowedOrigin(storage, request);

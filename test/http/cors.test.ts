@@ -38,6 +38,29 @@ describe('CORS', () => {
     assert.equal(opaque.headers['access-control-allow-origin'], undefined);
   });
 
+  it('sends CORS headers only on the endpoints browsers may call: not on introspection or registration', async () => {
+    const headers = { origin: 'https://spa.example', 'content-type': 'application/x-www-form-urlencoded' };
+    const token = await server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers,
+      payload: 'grant_type=x',
+    });
+    assert.equal(token.headers['access-control-allow-origin'], 'https://spa.example');
+    assert.equal(token.headers.vary, 'Origin');
+    for (const url of ['/introspect', '/register']) {
+      const response = await server.app.inject({ method: 'POST', url, headers, payload: 'token=x' });
+      assert.ok(response.statusCode >= 400, url);
+      assert.equal(response.headers['access-control-allow-origin'], undefined, url);
+      const preflight = await server.app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: { origin: 'https://spa.example', 'access-control-request-method': 'POST' },
+      });
+      assert.equal(preflight.headers['access-control-allow-origin'], undefined, url);
+    }
+  });
+
   it('never sends CORS headers on the authorization endpoint', async () => {
     for (const method of ['GET', 'OPTIONS'] as const) {
       const response = await server.app.inject({
