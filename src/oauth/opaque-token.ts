@@ -15,10 +15,19 @@ export const TOKEN_PREFIX = {
   clientSecret: 'ghs_',
 } as const;
 
-function checksum(value: string): string {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32BE(crc32(value));
-  return buffer.toString('base64url');
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** CRC32 as base64url (6 characters), spelled out: checked on every token a request presents. */
+export function checksum(value: string): string {
+  const crc = crc32(value);
+  return (
+    BASE64URL[crc >>> 26]! +
+    BASE64URL[(crc >>> 20) & 63]! +
+    BASE64URL[(crc >>> 14) & 63]! +
+    BASE64URL[(crc >>> 8) & 63]! +
+    BASE64URL[(crc >>> 2) & 63]! +
+    BASE64URL[(crc & 3) << 4]!
+  );
 }
 
 export function mintOpaqueToken(prefix: string): string {

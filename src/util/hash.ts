@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** SHA-256 as base64url: how every token, code and client secret is stored (they are random, so no KDF). */
+// crypto.hash is the one-shot form: no Hash object, and a third of createHash().update().digest()'s cost.
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return hash('sha256', value, 'base64url');
 }
 
 /** Constant-time comparison of two strings (lengths are not secret: both sides are fixed-size hashes). */

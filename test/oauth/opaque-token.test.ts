@@ -1,7 +1,9 @@
 // Opaque credentials: prefix + 256 bits of CSPRNG output + CRC32 checksum (SECURITY.md C-08, E-13).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import {
+  checksum,
   isWellFormedOpaqueToken,
   mintOpaqueAccessToken,
   mintOpaqueToken,
@@ -115,5 +117,29 @@ describe('isWellFormedOpaqueToken', () => {
     assert.equal(isWellFormedOpaqueToken(`ghr_${token.slice(prefix.length)}`, prefix), false);
     assert.equal(isWellFormedOpaqueToken('', prefix), false);
     assert.equal(isWellFormedOpaqueToken(prefix, prefix), false);
+  });
+});
+
+describe('checksum', () => {
+  // Tokens already issued carry the checksum as Buffer's base64url of the big-endian CRC32: the spelled-out
+  // encoding must give exactly the same six characters, or upgrading would reject every live token.
+  const asBuffer = (value: string) => {
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32BE(crc32(value));
+    return buffer.toString('base64url');
+  };
+
+  it('matches the base64url of the big-endian CRC32 for many values', () => {
+    for (let index = 0; index < 20_000; index++) {
+      const value = mintOpaqueToken(TOKEN_PREFIX.clientSecret).slice(0, 8 + (index % 40));
+      assert.equal(checksum(value), asBuffer(value));
+    }
+  });
+
+  it('a known value', () => {
+    // crc32('') = 0 and crc32('a') = 0xe8b7be43
+    assert.equal(checksum(''), 'AAAAAA');
+    assert.equal(checksum('a'), Buffer.from([0xe8, 0xb7, 0xbe, 0x43]).toString('base64url'));
+    assert.equal(checksum('a'), '6Le-Qw');
   });
 });
