@@ -24,7 +24,7 @@ import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
-import { addSecurityHeaders } from './http/security-headers.ts';
+import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/security-headers.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerAdmin } from './pages/admin/route.ts';
@@ -90,8 +90,9 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
         headers: { 'Retry-After': String(Math.ceil(context.ttl / 1000)) },
       }),
   });
-  // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response.
-  addSecurityHeaders(app, {
+  // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response: helmet's
+  // full set on pages, assets and 404s; the JSON set (apiSecurityHeaders) on the protocol endpoints.
+  const pageHeaders = securityHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -116,19 +117,33 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     hsts: secure ? { maxAge: 31_536_000 } : false,
     crossOriginResourcePolicy: false,
   });
-
-  app.get('/assets/playground.js', async (_request, reply) =>
+  app.setNotFoundHandler((request, reply) =>
     reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=3600')
-      .send(PLAYGROUND_SCRIPT),
+      .headers(pageHeaders)
+      .code(404)
+      .send({
+        message: `Route ${request.method}:${request.url.split('?')[0]} not found`,
+        error: 'Not Found',
+        statusCode: 404,
+      }),
   );
-  app.get('/assets/gatehouse.css', async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
-  );
+
+  await app.register(async (assets) => {
+    addSecurityHeaders(assets, pageHeaders);
+    assets.get('/assets/playground.js', async (_request, reply) =>
+      reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=3600')
+        .send(PLAYGROUND_SCRIPT),
+    );
+    assets.get('/assets/gatehouse.css', async (_request, reply) =>
+      reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+    );
+  });
 
   // Protocol endpoints: JSON errors per RFC 6749 §5.2.
   await app.register(async (protocol) => {
+    addSecurityHeaders(protocol, apiSecurityHeaders(secure));
     protocol.setErrorHandler(oauthErrorHandler);
     // Form bodies only (RFC 6749 §3.2): Fastify's JSON and text parsers would let other media types through.
     protocol.removeAllContentTypeParsers();
@@ -156,6 +171,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
 
   // Browser-facing pages: HTML errors, CSRF tokens on every form.
   await app.register(async (pages) => {
+    addSecurityHeaders(pages, pageHeaders);
     // Cookies (sessions, browser binding, CSRF) are a pages concern: the protocol endpoints neither read nor
     // set any, and skip the plugin's two hooks on every token and introspection request.
     await pages.register(fastifyCookie);
