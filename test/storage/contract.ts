@@ -36,7 +36,7 @@ const MINUTE = 60_000;
 const id = (prefix: string) => `${prefix}-${randomUUID()}`;
 const hash = () => randomBytes(32).toString('base64url');
 
-function newClient(overrides: Partial<Client> = {}): Client {
+export function newClient(overrides: Partial<Client> = {}): Client {
   return {
     id: id('client'),
     name: 'Contract Client',

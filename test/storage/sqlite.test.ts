@@ -9,7 +9,7 @@ import { type Kysely, sql } from 'kysely';
 import { prepared } from '../../src/storage/kysely/prepared.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { openSqlite } from '../../src/storage/sqlite.ts';
-import { storageContract } from './contract.ts';
+import { newClient, storageContract } from './contract.ts';
 
 storageContract('SQLite in memory', async () => {
   const { storage, db, dialect } = await openStorage('sqlite::memory:');
@@ -497,6 +497,107 @@ describe('SQLite driver: prepared queries run directly only when the lock allows
       );
     } finally {
       await db.destroy();
+    }
+  });
+});
+
+describe('SQLite: clients are cached between lookups only while nothing can have changed them', () => {
+  async function twoConnections() {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-client-cache-'));
+    const url = `sqlite:${join(dir, 'gatehouse.db')}`;
+    const server = await openStorage(url);
+    const other = await openStorage(url);
+    return {
+      server: server.storage,
+      other: other.storage,
+      async close() {
+        await server.storage.close();
+        await other.storage.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it("sees another connection's change at the next lookup (a CLI command, another worker)", async () => {
+    const { server, other, close } = await twoConnections();
+    try {
+      const client = newClient();
+      await server.clients.create(client);
+      assert.equal((await server.clients.find(client.id))?.disabledAt, null);
+      assert.equal((await server.clients.find(client.id))?.disabledAt, null, 'now served from the cache');
+      await other.clients.update({ ...client, disabledAt: 5, status: 'pending' });
+      const seen = await server.clients.find(client.id);
+      assert.equal(seen?.disabledAt, 5);
+      assert.equal(seen?.status, 'pending');
+      assert.equal(await other.clients.delete(client.id, 6), true);
+      assert.equal(await server.clients.find(client.id), undefined);
+    } finally {
+      await close();
+    }
+  });
+
+  it("sees this process's own updates, and never a rolled-back transaction's", async () => {
+    const { server, close } = await twoConnections();
+    try {
+      const client = newClient();
+      await server.clients.create(client);
+      await server.clients.find(client.id);
+      await server.clients.update({ ...client, name: 'Renamed' });
+      assert.equal((await server.clients.find(client.id))?.name, 'Renamed');
+
+      await assert.rejects(
+        server.transaction(async (tx) => {
+          await tx.clients.update({ ...client, name: 'Uncommitted' });
+          assert.equal((await tx.clients.find(client.id))?.name, 'Uncommitted');
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.equal((await server.clients.find(client.id))?.name, 'Renamed');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a lookup that read the row before an update finished does not keep the old row', async () => {
+    const { server, close } = await twoConnections();
+    try {
+      const client = newClient();
+      await server.clients.create(client);
+      // Started together: the lookup may read before the update commits, and must then not cache what it read.
+      const [before] = await Promise.all([
+        server.clients.find(client.id),
+        server.clients.update({ ...client, name: 'After' }),
+      ]);
+      assert.ok(before);
+      assert.equal((await server.clients.find(client.id))?.name, 'After');
+      // The other order: the lookup starts while the update waits for the connection, reads the committed row
+      // and caches it; the update must drop it again once it has committed.
+      const [, during] = await Promise.all([
+        server.clients.update({ ...client, name: 'Later' }),
+        server.clients.find(client.id),
+      ]);
+      assert.ok(during);
+      assert.equal((await server.clients.find(client.id))?.name, 'Later');
+    } finally {
+      await close();
+    }
+  });
+
+  it('hands out frozen clients, so that no caller can change what the next one reads', async () => {
+    const { server, close } = await twoConnections();
+    try {
+      const client = newClient();
+      await server.clients.create(client);
+      const found = await server.clients.find(client.id);
+      assert.ok(found);
+      assert.throws(() => {
+        (found as { name: string }).name = 'x';
+      }, TypeError);
+      assert.throws(() => (found.redirectUris as string[]).push('https://evil.example/cb'), TypeError);
+      assert.deepEqual((await server.clients.find(client.id))?.redirectUris, client.redirectUris);
+    } finally {
+      await close();
     }
   });
 });

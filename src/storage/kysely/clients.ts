@@ -6,6 +6,7 @@ import type {
   ClientStore,
   TokenEndpointAuthMethod,
 } from '../storage.ts';
+import { type DataVersion, dataVersion } from './direct.ts';
 import { prepared } from './prepared.ts';
 import { type Db, fromFlag, fromJson, inTransaction, toFlag, toJson } from './rows.ts';
 import { revokeGrants } from './tokens.ts';
@@ -81,11 +82,88 @@ const selectClient = prepared((db, { id }: { id: string }) =>
   db.selectFrom('clients').selectAll().where('id', '=', id),
 );
 
+/**
+ * Clients as read, kept per database while nothing can have changed them: a code flow looks its client up
+ * three times, and every token and introspection request once; the row has 25 columns, five of them JSON.
+ * - Another process's commit (a `gatehouse clients …` command, another worker) changes the database's data
+ *   version, checked on every lookup: then everything is dropped.
+ * - This process's own writes all go through clientStore, which drops everything before and after each one;
+ *   a lookup caches what it read only if no write began or ended meanwhile (`writes`).
+ * - Lookups inside a transaction neither use nor fill it: they may see that transaction's uncommitted rows.
+ * Only a dialect with a data version (SQLite) has one. The cached clients are frozen: callers share them.
+ */
+interface ClientCache {
+  readVersion: DataVersion;
+  version: number;
+  writes: number;
+  clients: Map<string, Client>;
+}
+
+const caches = new WeakMap<object, ClientCache>();
+
+function cacheOf(db: Db): ClientCache | undefined {
+  if (db.isTransaction) return undefined;
+  const adapter = db.getExecutor().adapter;
+  let cache = caches.get(adapter);
+  if (!cache) {
+    const readVersion = dataVersion(db);
+    if (!readVersion) return undefined;
+    cache = { readVersion, version: readVersion(), writes: 0, clients: new Map() };
+    caches.set(adapter, cache);
+  }
+  return cache;
+}
+
+/** Drops every cached client of the database `db` belongs to (a transaction shares its database's cache). */
+function forgetClients(db: Db): void {
+  const cache = caches.get(db.getExecutor().adapter);
+  if (!cache) return;
+  cache.writes += 1;
+  cache.clients.clear();
+}
+
+async function writingClients<T>(db: Db, write: (tx: Db) => Promise<T>): Promise<T> {
+  forgetClients(db);
+  try {
+    return await inTransaction(db, write);
+  } finally {
+    forgetClients(db);
+  }
+}
+
+function frozen(client: Client): Client {
+  Object.freeze(client.redirectUris);
+  Object.freeze(client.grantTypes);
+  Object.freeze(client.allowedCorsOrigins);
+  Object.freeze(client.allowedResources);
+  Object.freeze(client.metadata);
+  return Object.freeze(client);
+}
+
 export function clientStore(db: Db): ClientStore {
   return {
     async find(id) {
+      const cache = cacheOf(db);
+      if (!cache) {
+        const row = (await selectClient(db, { id })).rows[0];
+        return row && toClient(row);
+      }
+      const version = cache.readVersion();
+      if (version !== cache.version) {
+        cache.version = version;
+        cache.clients.clear();
+      }
+      const cached = cache.clients.get(id);
+      if (cached) return cached;
+      const writes = cache.writes;
       const row = (await selectClient(db, { id })).rows[0];
-      return row && toClient(row);
+      if (!row) return undefined;
+      const client = frozen(toClient(row));
+      // Read at `version` or later: if it was later, the next lookup sees the new version and drops it.
+      if (cache.writes === writes && cache.version === version && cache.clients.size < 10_000) {
+        cache.clients.set(id, client);
+      }
+      return client;
     },
     async list() {
       const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
@@ -112,20 +190,20 @@ export function clientStore(db: Db): ClientStore {
       return row !== undefined;
     },
     async create(client) {
-      await inTransaction(db, async (tx) => {
+      await writingClients(db, async (tx) => {
         await tx.insertInto('clients').values(toRow(client)).execute();
         await replaceCorsOrigins(tx, client);
       });
     },
     async update(client) {
       const { id: _id, created_at: _created, ...changes } = toRow(client);
-      await inTransaction(db, async (tx) => {
+      await writingClients(db, async (tx) => {
         await tx.updateTable('clients').set(changes).where('id', '=', client.id).execute();
         await replaceCorsOrigins(tx, client);
       });
     },
     async delete(id, now) {
-      return inTransaction(db, async (tx) => {
+      return writingClients(db, async (tx) => {
         const grants = await tx.selectFrom('grants').select('id').where('client_id', '=', id).execute();
         await revokeGrants(
           tx,
