@@ -88,6 +88,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
         found.revokedAt !== null ||
         found.rotatedAt !== null ||
         found.grantRevoked ||
+        !found.userActive ||
         now >= found.expiresAt ||
         (found.idleExpiresAt !== null && now >= found.idleExpiresAt)
       ) {

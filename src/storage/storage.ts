@@ -181,9 +181,11 @@ export interface RefreshTokenRecord {
   revokedAt: number | null;
 }
 
-/** A refresh token as found, with the state of its grant. */
+/** A refresh token as found, with the state of its grant and of its user (read in the same query). */
 export interface FoundRefreshToken extends RefreshTokenRecord {
   grantRevoked: boolean;
+  /** The user exists and is not disabled. */
+  userActive: boolean;
 }
 
 export interface ApiKey {

@@ -602,8 +602,10 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.grants.revoke(id('grant'), T0); // an unknown grant: nothing to do, no error
       });
 
-      it('refreshTokens.create stores every field, find reads it back with its grant state', async () => {
-        const grant = newGrant();
+      it('refreshTokens.create stores every field, find reads it back with its grant and user state', async () => {
+        const user = newUser();
+        await storage.users.create(user);
+        const grant = newGrant({ userId: user.id });
         await storage.grants.create(grant);
         const token = newRefreshToken(grant, {
           rotatedAt: T0 + 1,
@@ -616,10 +618,18 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.deepEqual(await storage.refreshTokens.find(token.tokenHash), {
           ...token,
           grantRevoked: false,
+          userActive: true,
         });
+        await storage.users.update({ ...user, disabledAt: T0 + 1 });
+        assert.equal((await storage.refreshTokens.find(token.tokenHash))?.userActive, false, 'user disabled');
+        await storage.users.update({ ...user, disabledAt: null });
+        assert.equal((await storage.refreshTokens.find(token.tokenHash))?.userActive, true, 'enabled again');
         await storage.grants.revoke(grant.id, T0 + 2);
         const after = await storage.refreshTokens.find(token.tokenHash);
         assert.equal(after?.grantRevoked, true);
+        const orphan = newRefreshToken(grant, { userId: id('user') });
+        await storage.refreshTokens.create(orphan);
+        assert.equal((await storage.refreshTokens.find(orphan.tokenHash))?.userActive, false, 'no such user');
         assert.equal(await storage.refreshTokens.find(hash()), undefined);
         await assert.rejects(
           storage.refreshTokens.create({ ...token, id: id('rt') }),

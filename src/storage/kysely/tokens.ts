@@ -120,11 +120,17 @@ const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: nu
     .where('clients.disabled_at', 'is', null),
 );
 const selectRefreshToken = prepared((db, { tokenHash }: { tokenHash: string }) =>
+  // One round trip for everything a refresh checks: the token, its grant, and that its user may still act.
   db
     .selectFrom('refresh_tokens')
     .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
+    .leftJoin('users', 'users.id', 'refresh_tokens.user_id')
     .selectAll('refresh_tokens')
-    .select('grants.revoked_at as grant_revoked_at')
+    .select([
+      'grants.revoked_at as grant_revoked_at',
+      'users.id as user_found',
+      'users.disabled_at as user_disabled_at',
+    ])
     .where('refresh_tokens.token_hash', '=', tokenHash),
 );
 const claimRefreshToken = prepared(
@@ -275,6 +281,7 @@ export function refreshTokenStore(db: Db): RefreshTokenStore {
         rotationFingerprint: row.rotation_fingerprint,
         revokedAt: row.revoked_at,
         grantRevoked: row.grant_revoked_at !== null,
+        userActive: row.user_found !== null && row.user_disabled_at === null,
       };
     },
     async rotate(parentHash, fingerprint, now, child, access) {

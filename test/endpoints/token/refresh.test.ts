@@ -378,6 +378,29 @@ describe('refresh: binding and scope (E-01..E-03, D-13)', () => {
   });
 });
 
+describe('refresh: the user behind the token', () => {
+  it('a disabled user: refresh → invalid_grant and introspection says inactive; enabled again, both work', async () => {
+    const party = await session();
+    const { storage } = party.server.deps;
+    const introspect = () =>
+      party.server.app.inject({
+        method: 'POST',
+        url: '/introspect',
+        payload: new URLSearchParams({ token: party.rt0 }).toString(),
+        headers: { ...FORM, authorization: basicAuth(party.client.id, party.secret ?? '') },
+      });
+    assert.equal((await introspect()).json().active, true);
+    const user = await storage.users.findById(party.user.id);
+    assert.ok(user);
+    await storage.users.update({ ...user, disabledAt: party.server.clock.now() });
+    assertError(await refresh(party, party.rt0), 400, 'invalid_grant');
+    assert.deepEqual((await introspect()).json(), { active: false });
+    await storage.users.update({ ...user, disabledAt: null });
+    assert.equal((await introspect()).json().active, true, 'the failed refresh did not consume the token');
+    assertRotated(await refresh(party, party.rt0), party.rt0);
+  });
+});
+
 describe('refresh: reuse detection (E-04, E-05/R1c, strict mode)', () => {
   it('E-04: reuse after the grace period revokes the family and records a security event', async () => {
     const s = await session();

@@ -81,7 +81,7 @@ export const authorizationCode = {
     // one transaction (one commit to wait for, not two). A lost race only wastes a signature.
     const set = await mintTokenSet(deps, {
       client,
-      user,
+      userId: user.id,
       grantId: stored.grantId,
       scope: stored.scope,
       grantScope: stored.scope,
@@ -89,7 +89,7 @@ export const authorizationCode = {
       authTime: stored.authTime,
       nonce: stored.nonce,
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
-      idToken: true,
+      idTokenFor: user,
     });
     const claim = await deps.storage.transaction(async (tx) => {
       // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL. The grant row

@@ -46,13 +46,12 @@ export const clientCredentials = {
     const scope = formatScope(requested);
     const set = await mintTokenSet(deps, {
       client,
-      user: null,
+      userId: null,
       grantId,
       scope,
       grantScope: scope,
       resource,
       refresh: { kind: 'none' },
-      idToken: false,
     });
     const known = knownGrants(deps.storage);
     const grantKnown = known.has(grantId);

@@ -18,7 +18,7 @@ const NON_EXPIRING_SECONDS = 3_155_673_599;
 export interface TokenSetInput {
   client: Client;
   /** null for client_credentials. */
-  user: User | null;
+  userId: string | null;
   grantId: string;
   /** The access token's scope (a refresh may narrow it). */
   scope: string;
@@ -32,7 +32,8 @@ export interface TokenSetInput {
     | { kind: 'new' }
     | { kind: 'successor'; token: string; parent: RefreshTokenRecord }
     | { kind: 'none' };
-  idToken: boolean;
+  /** The user whose claims an ID token carries, when one is issued (the scope must also hold openid). */
+  idTokenFor?: User;
 }
 
 export interface TokenSet {
@@ -63,8 +64,8 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
     format: resource.format,
     alg: config.accessTokenAlg,
     issuer: config.issuer,
-    subject: input.user?.id ?? input.client.id,
-    userId: input.user?.id ?? null,
+    subject: input.userId ?? input.client.id,
+    userId: input.userId,
     audience: resource.uri,
     clientId: input.client.id,
     grantId: input.grantId,
@@ -76,7 +77,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
 
   let refreshToken: string | undefined;
   let refresh: RefreshTokenRecord | undefined;
-  if (input.refresh.kind !== 'none' && input.user) {
+  if (input.refresh.kind !== 'none' && input.userId !== null) {
     refreshToken =
       input.refresh.kind === 'new'
         ? mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now)
@@ -87,7 +88,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       id: timeOrderedId(),
       grantId: input.grantId,
       clientId: input.client.id,
-      userId: input.user.id,
+      userId: input.userId,
       scope: input.grantScope,
       resource: input.resource,
       parentId: parent?.id ?? null,
@@ -102,18 +103,18 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
   }
 
   let idToken: string | undefined;
-  if (input.idToken && input.user && scopes.includes('openid')) {
+  if (input.idTokenFor && scopes.includes('openid')) {
     const alg = (input.client.idTokenSignedResponseAlg as SigningAlg | null) ?? config.idTokenAlg;
     idToken = await signIdToken(keys, alg, {
       issuer: config.issuer,
-      subject: input.user.id,
+      subject: input.idTokenFor.id,
       clientId: input.client.id,
       nonce: input.nonce ?? null,
       authTime: input.authTime ?? now,
       issuedAt: now,
       expiresAt: now + config.idTokenTtl * 1000,
       accessToken: access.token,
-      claims: userClaims(input.user, scopes),
+      claims: userClaims(input.idTokenFor, scopes),
     });
   }
 

@@ -55,20 +55,18 @@ export const refreshToken = {
     if (params.resource !== undefined && params.resource !== (token.resource ?? deps.config.issuer)) {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
     }
-    const user = await deps.storage.users.findById(token.userId);
-    if (!user || user.disabledAt !== null) throw invalid('user no longer exists or is disabled');
+    if (!token.userActive) throw invalid('user no longer exists or is disabled');
 
     const fingerprint = rotationFingerprint(params.scope, params.resource);
     const mint = (parent: FoundRefreshToken, successor: string) =>
       mintTokenSet(deps, {
         client,
-        user,
+        userId: token.userId,
         grantId: token.grantId,
         scope: formatScope(requested),
         grantScope: token.scope,
         resource: token.resource,
         refresh: { kind: 'successor', token: successor, parent },
-        idToken: false,
       });
 
     if (token.rotatedAt === null) {
