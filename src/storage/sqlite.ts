@@ -221,9 +221,12 @@ class SqliteDriver implements Driver {
   #beginRead: StatementSync;
   #endRead: StatementSync;
   #dataVersion: StatementSync;
+  /** data_version as read inside the current read snapshot, where it cannot change. */
+  #snapshotVersion: number | undefined;
   readonly #endReadSnapshot = () => {
     if (!this.#readSnapshot) return;
     this.#readSnapshot = false;
+    this.#snapshotVersion = undefined;
     this.#endRead.run();
   };
   #beginReadSnapshot(): void {
@@ -310,11 +313,14 @@ class SqliteDriver implements Driver {
    * SQLite's data_version, which changes when another connection commits. Read at once whoever holds the
    * connection: it changes no state, and inside a transaction or a read snapshot it is the value as of that
    * snapshot, which is what a query run there would see. When the connection is free it opens the event-loop
-   * turn's read snapshot, which the reads that follow then share.
+   * turn's read snapshot, which the reads that follow then share; within that snapshot it is read only once.
    */
   dataVersion(): number {
+    if (this.#snapshotVersion !== undefined) return this.#snapshotVersion;
     if (!this.#held && !this.#statements.inTransaction) this.#beginReadSnapshot();
-    return Number((this.#dataVersion.get() as { data_version: number }).data_version);
+    const version = Number((this.#dataVersion.get() as { data_version: number }).data_version);
+    if (this.#readSnapshot) this.#snapshotVersion = version;
+    return version;
   }
 
   /**
