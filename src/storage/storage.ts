@@ -322,7 +322,10 @@ export interface GrantStore {
 
 export interface AccessTokenStore {
   create(token: AccessTokenRecord): Promise<void>;
-  /** The token's record if it is neither expired nor revoked (its grant included). One round trip. */
+  /**
+   * The token's record if it is neither expired nor revoked, and its grant, client and user (if any) are live.
+   * One round trip.
+   */
   findActive(id: string, now: number): Promise<AccessTokenRecord | undefined>;
   /** Revokes one access token. */
   revoke(id: string, now: number): Promise<void>;

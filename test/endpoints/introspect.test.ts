@@ -423,6 +423,18 @@ describe('introspection (I-03): opaque access tokens (GATEHOUSE_ACCESS_TOKEN_FOR
     assert.equal(body.client_id, rs.client.id);
   });
 
+  it("a disabled user's access token → inactive at once (and active again once the user is enabled)", async () => {
+    const person = await server.addUser();
+    const { access_token } = await userTokens(server, app, person);
+    assertActive(await introspect(server, rs, access_token));
+    const stored = await server.deps.storage.users.findById(person.id);
+    assert.ok(stored);
+    await server.deps.storage.users.update({ ...stored, disabledAt: server.clock.now() });
+    assertInactive(await introspect(server, rs, access_token), 'user disabled');
+    await server.deps.storage.users.update({ ...stored, disabledAt: null });
+    assertActive(await introspect(server, rs, access_token));
+  });
+
   it('expired, revoked, unknown and mangled opaque tokens → exactly {"active":false}', async () => {
     const first = await userTokens(server, app, user);
     const second = await userTokens(server, app, user);

@@ -543,6 +543,20 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.accessTokens.findActive(id('jti'), T0), undefined);
       });
 
+      it("findActive: a disabled user's tokens are not active, and are again once the user is enabled", async () => {
+        const user = newUser();
+        await storage.users.create(user);
+        const grant = newGrant({ userId: user.id });
+        await storage.grants.create(grant);
+        const token = newAccessToken(grant);
+        await storage.accessTokens.create(token);
+        assert.deepEqual(await storage.accessTokens.findActive(token.id, T0), token);
+        await storage.users.update({ ...user, disabledAt: T0 + 1 });
+        assert.equal(await storage.accessTokens.findActive(token.id, T0 + 2), undefined);
+        await storage.users.update({ ...user, disabledAt: null });
+        assert.deepEqual(await storage.accessTokens.findActive(token.id, T0 + 3), token);
+      });
+
       it('revoke revokes the grant and so all its access and refresh tokens, and only those', async () => {
         const grant = newGrant();
         const bystander = newGrant();

@@ -106,18 +106,20 @@ const insertRefreshToken = prepared(
   ]),
 );
 const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: number }) =>
-  // One round trip: the token, its grant and its client must all be live (disabling a client stops its
-  // tokens at once).
+  // One round trip: the token, its grant, its client and its user (if any) must all be live (disabling a
+  // client or a user stops their tokens at once).
   db
     .selectFrom('access_tokens')
     .innerJoin('grants', 'grants.id', 'access_tokens.grant_id')
     .leftJoin('clients', 'clients.id', 'access_tokens.client_id')
+    .leftJoin('users', 'users.id', 'access_tokens.user_id')
     .selectAll('access_tokens')
     .where('access_tokens.id', '=', id)
     .where('access_tokens.expires_at', '>', now)
     .where('access_tokens.revoked_at', 'is', null)
     .where('grants.revoked_at', 'is', null)
-    .where('clients.disabled_at', 'is', null),
+    .where('clients.disabled_at', 'is', null)
+    .where('users.disabled_at', 'is', null),
 );
 const selectRefreshToken = prepared((db, { tokenHash }: { tokenHash: string }) =>
   // One round trip for everything a refresh checks: the token, its grant, and that its user may still act.
