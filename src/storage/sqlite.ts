@@ -17,7 +17,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import type { Database } from './database.ts';
-import { setDataVersion, setDirectRunner } from './kysely/direct.ts';
+import { setDirectRunner } from './kysely/direct.ts';
 
 /** The part of a node:sqlite statement the Kysely dialect uses, with the column list read once. */
 interface PreparedStatement {
@@ -220,27 +220,17 @@ class SqliteDriver implements Driver {
   pinned = false;
   #beginRead: StatementSync;
   #endRead: StatementSync;
-  #dataVersion: StatementSync;
-  /** data_version as read inside the current read snapshot, where it cannot change. */
-  #snapshotVersion: number | undefined;
   readonly #endReadSnapshot = () => {
     if (!this.#readSnapshot) return;
     this.#readSnapshot = false;
-    this.#snapshotVersion = undefined;
     this.#endRead.run();
   };
-  #beginReadSnapshot(): void {
-    this.#beginRead.run();
-    this.#readSnapshot = true;
-    setImmediate(this.#endReadSnapshot);
-  }
   constructor(database: DatabaseSync, wal: WalSync | undefined) {
     this.#database = database;
     this.#wal = wal;
     this.#statements = new Statements(database, wal);
     this.#beginRead = database.prepare('begin');
     this.#endRead = database.prepare('commit');
-    this.#dataVersion = database.prepare('pragma data_version');
   }
   async init(): Promise<void> {}
 
@@ -310,20 +300,6 @@ class SqliteDriver implements Driver {
   }
 
   /**
-   * SQLite's data_version, which changes when another connection commits. Read at once whoever holds the
-   * connection: it changes no state, and inside a transaction or a read snapshot it is the value as of that
-   * snapshot, which is what a query run there would see. When the connection is free it opens the event-loop
-   * turn's read snapshot, which the reads that follow then share; within that snapshot it is read only once.
-   */
-  dataVersion(): number {
-    if (this.#snapshotVersion !== undefined) return this.#snapshotVersion;
-    if (!this.#held && !this.#statements.inTransaction) this.#beginReadSnapshot();
-    const version = Number((this.#dataVersion.get() as { data_version: number }).data_version);
-    if (this.#readSnapshot) this.#snapshotVersion = version;
-    return version;
-  }
-
-  /**
    * Runs a query without going through Kysely, if that is safe now: inside a transaction (whose caller holds
    * the connection), or outside one while nobody holds it. Otherwise undefined, and the caller queues through
    * Kysely as usual. A statement that throws rejects, as through Kysely.
@@ -341,7 +317,9 @@ class SqliteDriver implements Driver {
         if (!sql.startsWith('select ')) {
           this.#endReadSnapshot(); // a write commits on its own, now
         } else if (!this.#readSnapshot) {
-          this.#beginReadSnapshot();
+          this.#beginRead.run();
+          this.#readSnapshot = true;
+          setImmediate(this.#endReadSnapshot);
         }
       }
       const { result, durable } = this.#statements.run<R>(sql, parameters);
@@ -388,7 +366,6 @@ class DurableSqliteDialect implements Dialect {
     setDirectRunner(adapter, (sql, parameters, inTransaction) =>
       this.#driver.runNow(sql, parameters, inTransaction),
     );
-    setDataVersion(adapter, () => this.#driver.dataVersion());
     return adapter;
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {

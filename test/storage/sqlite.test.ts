@@ -571,8 +571,9 @@ describe('SQLite: clients are cached between lookups only while nothing can have
       ]);
       assert.ok(before);
       assert.equal((await server.clients.find(client.id))?.name, 'After');
-      // The other order: the lookup starts while the update waits for the connection, reads the committed row
-      // and caches it; the update must drop it again once it has committed.
+      // The other order: the update's transaction takes the connection first, so the lookup queues behind it
+      // and reads the committed row. (The FIFO lock makes both orders safe on its own; clientStore's drops
+      // around each write keep the cache right without relying on it, which no test here can tell apart.)
       const [, during] = await Promise.all([
         server.clients.update({ ...client, name: 'Later' }),
         server.clients.find(client.id),
@@ -581,6 +582,92 @@ describe('SQLite: clients are cached between lookups only while nothing can have
       assert.equal((await server.clients.find(client.id))?.name, 'Later');
     } finally {
       await close();
+    }
+  });
+
+  it("while this process's transaction holds an old read snapshot, a lookup still sees another connection's disable", async () => {
+    const { server, other, close } = await twoConnections();
+    try {
+      const victim = newClient();
+      const bystander = newClient();
+      await server.clients.create(victim);
+      await server.clients.create(bystander);
+      await server.clients.find(victim.id);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let snapshotTaken!: () => void;
+      const taken = new Promise<void>((resolve) => {
+        snapshotTaken = resolve;
+      });
+      // A transaction whose first statement is a read: its snapshot predates the other connection's commit.
+      const transaction = server.transaction(async (tx) => {
+        await tx.clients.find(bystander.id);
+        snapshotTaken();
+        await held;
+      });
+      await taken;
+      await other.clients.update({ ...victim, disabledAt: 123 });
+      const lookup = server.clients.find(victim.id);
+      setTimeout(release, 50);
+      assert.equal((await lookup)?.disabledAt, 123);
+      await transaction;
+    } finally {
+      await close();
+    }
+  });
+
+  it("a lookup between another caller's BEGIN and its first write does not break that transaction", async () => {
+    const { server, other, close } = await twoConnections();
+    try {
+      const client = newClient();
+      await server.clients.create(client);
+      await server.clients.find(client.id);
+      let begun!: () => void;
+      const opened = new Promise<void>((resolve) => {
+        begun = resolve;
+      });
+      const transaction = server.transaction(async (tx) => {
+        begun();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await tx.settings.set('k', 'v');
+      });
+      await opened;
+      // Had the lookup started the transaction's read snapshot, this commit would make its write fail
+      // with SQLITE_BUSY_SNAPSHOT.
+      const lookup = server.clients.find(client.id);
+      await other.settings.set('other', 'x');
+      await transaction;
+      assert.equal((await lookup)?.id, client.id);
+      assert.equal(await server.settings.get('k'), 'v');
+    } finally {
+      await close();
+    }
+  });
+
+  it('after a failed WAL sync, a cached client is refused like every other read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-client-cache-'));
+    let failing = false;
+    const db = openSqlite(join(dir, 'gatehouse.db'), {
+      syncFile: async () => {
+        if (failing) throw new Error('EIO');
+      },
+    });
+    const { createKyselyStorage } = await import('../../src/storage/kysely/index.ts');
+    const { migrate } = await import('../../src/storage/open.ts');
+    await migrate(db);
+    const storage = createKyselyStorage(db, { groupCommit: true });
+    try {
+      const client = newClient();
+      await storage.clients.create(client);
+      assert.ok(await storage.clients.find(client.id));
+      failing = true;
+      await assert.rejects(storage.settings.set('k', 'v'));
+      await assert.rejects(storage.clients.find(client.id), /WAL sync failed|unavailable/i);
+    } finally {
+      await db.destroy().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

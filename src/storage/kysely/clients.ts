@@ -1,3 +1,4 @@
+import { type CompiledQuery, SqliteAdapter, sql } from 'kysely';
 import type { ClientsTable } from '../database.ts';
 import type {
   ApplicationType,
@@ -6,7 +7,7 @@ import type {
   ClientStore,
   TokenEndpointAuthMethod,
 } from '../storage.ts';
-import { type DataVersion, dataVersion } from './direct.ts';
+import { runCompiled } from './direct.ts';
 import { prepared } from './prepared.ts';
 import { type Db, fromFlag, fromJson, inTransaction, toFlag, toJson } from './rows.ts';
 import { revokeGrants } from './tokens.ts';
@@ -85,30 +86,34 @@ const selectClient = prepared((db, { id }: { id: string }) =>
 /**
  * Clients as read, kept per database while nothing can have changed them: a code flow looks its client up
  * three times, and every token and introspection request once; the row has 25 columns, five of them JSON.
- * - Another process's commit (a `gatehouse clients …` command, another worker) changes the database's data
- *   version, checked on every lookup: then everything is dropped.
+ * - Another process's commit (a `gatehouse clients …` command, another worker) changes SQLite's data
+ *   version, read on every lookup: then everything is dropped. It is read by an ordinary query, so it queues
+ *   for the connection, shares the read snapshot and waits for durability exactly as reading the row would
+ *   (a bare PRAGMA run while another caller holds the connection would start that caller's snapshot).
  * - This process's own writes all go through clientStore, which drops everything before and after each one;
- *   a lookup caches what it read only if no write began or ended meanwhile (`writes`).
+ *   a lookup caches what it read only if no write began or ended meanwhile (`writes`). With the SQLite
+ *   driver's FIFO lock a lookup cannot overtake a write anyway; these make the cache correct without relying
+ *   on that.
  * - Lookups inside a transaction neither use nor fill it: they may see that transaction's uncommitted rows.
- * Only a dialect with a data version (SQLite) has one. The cached clients are frozen: callers share them.
+ * SQLite only (PostgreSQL has no such counter). The cached clients are frozen: callers share them.
  */
 interface ClientCache {
-  readVersion: DataVersion;
-  version: number;
+  readVersion: CompiledQuery<{ data_version: number }>;
+  version: number | undefined;
   writes: number;
   clients: Map<string, Client>;
 }
 
 const caches = new WeakMap<object, ClientCache>();
+const DATA_VERSION = sql<{ data_version: number }>`select data_version from pragma_data_version`;
 
 function cacheOf(db: Db): ClientCache | undefined {
   if (db.isTransaction) return undefined;
   const adapter = db.getExecutor().adapter;
   let cache = caches.get(adapter);
   if (!cache) {
-    const readVersion = dataVersion(db);
-    if (!readVersion) return undefined;
-    cache = { readVersion, version: readVersion(), writes: 0, clients: new Map() };
+    if (!(adapter instanceof SqliteAdapter)) return undefined;
+    cache = { readVersion: DATA_VERSION.compile(db), version: undefined, writes: 0, clients: new Map() };
     caches.set(adapter, cache);
   }
   return cache;
@@ -148,14 +153,14 @@ export function clientStore(db: Db): ClientStore {
         const row = (await selectClient(db, { id })).rows[0];
         return row && toClient(row);
       }
-      const version = cache.readVersion();
+      const writes = cache.writes;
+      const version = Number((await runCompiled(db, cache.readVersion)).rows[0]?.data_version);
       if (version !== cache.version) {
         cache.version = version;
         cache.clients.clear();
       }
       const cached = cache.clients.get(id);
-      if (cached) return cached;
-      const writes = cache.writes;
+      if (cached && cache.writes === writes) return cached;
       const row = (await selectClient(db, { id })).rows[0];
       if (!row) return undefined;
       const client = frozen(toClient(row));

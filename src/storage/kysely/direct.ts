@@ -52,20 +52,3 @@ export function runCompiled<R>(db: Db, query: CompiledQuery<R>): Promise<QueryRe
     : undefined;
   return (direct as Promise<QueryResult<R>> | undefined) ?? db.executeQuery(query);
 }
-
-/**
- * A number that changes whenever another connection commits to the database (SQLite's `PRAGMA data_version`),
- * read at once; undefined for a dialect that has none. It lets a cache of rows this process also writes itself
- * (clients.ts) notice the writes of other processes: `gatehouse clients …` commands and other workers.
- */
-export type DataVersion = () => number;
-
-const dataVersions = new WeakMap<object, DataVersion>();
-
-export function setDataVersion(adapter: object, read: DataVersion): void {
-  dataVersions.set(adapter, read);
-}
-
-export function dataVersion(db: Db): DataVersion | undefined {
-  return dataVersions.get(db.getExecutor().adapter);
-}
