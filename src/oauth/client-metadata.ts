@@ -8,7 +8,7 @@ import type {
   TokenEndpointAuthMethod,
 } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
-import { randomToken } from '../util/random.ts';
+import { randomId, randomToken } from '../util/random.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
 import { isValidScopeToken, parseScope } from './scope.ts';
 
@@ -171,7 +171,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     secret,
     registrationAccessToken,
     client: {
-      id: randomToken(16),
+      id: randomId(),
       name,
       secretHash: secret === undefined ? null : sha256(secret),
       redirectUris: [...new Set(input.redirectUris)],

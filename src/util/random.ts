@@ -27,9 +27,17 @@ export function randomToken(bytes = 32): string {
   return randomBase64url(bytes);
 }
 
-/** A random identifier for rows that are not secrets (grant ids, key ids). 128 bits. */
+/**
+ * A random identifier for rows that are not secrets (client, user and API key ids). 128 random bits, redrawn
+ * until it starts with a letter or digit: an id that starts with "-" reads as an option on a command line
+ * (`gatehouse api-keys revoke -9x…`).
+ */
 export function randomId(): string {
-  return randomBase64url(16);
+  for (;;) {
+    const id = randomBase64url(16);
+    const first = id.charCodeAt(0);
+    if (first !== 0x2d && first !== 0x5f) return id; // "-", "_"
+  }
 }
 
 /**

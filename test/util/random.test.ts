@@ -37,6 +37,14 @@ describe('random values', () => {
     assert.notEqual(timeOrderedId(5).slice(9), timeOrderedId(5).slice(9));
   });
 
+  it('ids never start with "-" or "_", so a command line never reads one as an option', () => {
+    const firsts = new Set<string>();
+    for (let index = 0; index < 20_000; index++) firsts.add(randomId()[0]!);
+    assert.equal(firsts.has('-'), false);
+    assert.equal(firsts.has('_'), false);
+    assert.equal(firsts.size, 62, 'every letter and digit still occurs first');
+  });
+
   it('refuses more than the pool holds at once', () => {
     assert.throws(() => randomToken(4096), RangeError);
   });

@@ -95,7 +95,7 @@ const selectClient = prepared((db, { id }: { id: string }) =>
  *   driver's FIFO lock a lookup cannot overtake a write anyway; these make the cache correct without relying
  *   on that.
  * - Lookups inside a transaction neither use nor fill it: they may see that transaction's uncommitted rows.
- * SQLite only (PostgreSQL has no such counter). The cached clients are frozen: callers share them.
+ * SQLite only (PostgreSQL has no such counter). Found clients are frozen: callers share them.
  */
 interface ClientCache {
   readVersion: CompiledQuery<{ data_version: number }>;
@@ -141,6 +141,7 @@ function frozen(client: Client): Client {
   Object.freeze(client.grantTypes);
   Object.freeze(client.allowedCorsOrigins);
   Object.freeze(client.allowedResources);
+  for (const value of Object.values(client.metadata)) if (typeof value === 'object') Object.freeze(value);
   Object.freeze(client.metadata);
   return Object.freeze(client);
 }
@@ -150,8 +151,9 @@ export function clientStore(db: Db): ClientStore {
     async find(id) {
       const cache = cacheOf(db);
       if (!cache) {
+        // Frozen here too, so that a caller that changes a found client fails on every database alike.
         const row = (await selectClient(db, { id })).rows[0];
-        return row && toClient(row);
+        return row && frozen(toClient(row));
       }
       const writes = cache.writes;
       const version = Number((await runCompiled(db, cache.readVersion)).rows[0]?.data_version);
