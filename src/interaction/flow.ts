@@ -199,6 +199,7 @@ export async function advance(
       scope,
       createdAt: now,
       revokedAt: null,
+      lastUsedAt: null,
     });
     await tx.authorizationCodes.create({
       codeHash: timeOrderedTokenKey(code),

@@ -89,6 +89,8 @@ export interface GrantsTable {
   scope: string;
   created_at: number;
   revoked_at: number | null;
+  /** When the grant last issued tokens after its first exchange (a refresh), kept to the minute; null: never. */
+  last_used_at: number | null;
 }
 
 export interface AccessTokensTable {

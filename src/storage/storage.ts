@@ -140,7 +140,12 @@ export interface Grant {
   scope: string;
   createdAt: number;
   revokedAt: number | null;
+  /** When it last issued tokens after the first exchange (a refresh), to within GRANT_USE_RESOLUTION_MS. */
+  lastUsedAt: number | null;
 }
+
+/** How stale a grant's lastUsedAt may be: refreshing a grant writes it at most once per this interval. */
+export const GRANT_USE_RESOLUTION_MS = 60_000;
 
 export interface AccessTokenRecord {
   /** The JWT's jti, or SHA-256 of an opaque token. */
@@ -184,6 +189,7 @@ export interface RefreshTokenRecord {
 /** A refresh token as found, with the state of its grant and of its user (read in the same query). */
 export interface FoundRefreshToken extends RefreshTokenRecord {
   grantRevoked: boolean;
+  grantLastUsedAt: number | null;
   /** The user exists and is not disabled. */
   userActive: boolean;
 }
@@ -316,7 +322,12 @@ export interface GrantStore {
   revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
-  /** When each client last got an access token for this user (epoch ms), by client id. */
+  /** Records that the grant issued tokens at `now` (a refresh). */
+  markUsed(id: string, now: number): Promise<void>;
+  /**
+   * When each client last got tokens for this user (epoch ms), by client id: the latest use or creation of its
+   * grants. One indexed lookup, whatever the number of tokens.
+   */
   lastUsedByClient(userId: string): Promise<Map<string, number>>;
 }
 

@@ -141,6 +141,7 @@ function newGrant(overrides: Partial<Grant> = {}): Grant {
     scope: 'openid profile offline_access',
     createdAt: T0,
     revokedAt: null,
+    lastUsedAt: null,
     ...overrides,
   };
 }
@@ -514,6 +515,39 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.grants.find(id('grant')), undefined);
       });
 
+      it('markUsed records the latest use and never moves it back; lastUsedByClient reads the grants', async () => {
+        const user = id('user');
+        const [clientA, clientB] = [id('client'), id('client')];
+        const older = newGrant({ userId: user, clientId: clientA, createdAt: T0 });
+        const newer = newGrant({ userId: user, clientId: clientA, createdAt: T0 + 5 });
+        const onlyCreated = newGrant({ userId: user, clientId: clientB, createdAt: T0 + 7 });
+        const someoneElse = newGrant({ clientId: clientA, createdAt: T0 + 99 });
+        for (const grant of [older, newer, onlyCreated, someoneElse]) await storage.grants.create(grant);
+        await storage.grants.markUsed(older.id, T0 + 50);
+        await storage.grants.markUsed(older.id, T0 + 40);
+        assert.equal((await storage.grants.find(older.id))?.lastUsedAt, T0 + 50, 'never moves back');
+        await storage.grants.revoke(older.id, T0 + 60);
+        assert.deepEqual(
+          await storage.grants.lastUsedByClient(user),
+          new Map([
+            [clientA, T0 + 50],
+            [clientB, T0 + 7],
+          ]),
+          'the latest use, else the latest creation, of each client (revoked grants included: it is history)',
+        );
+        assert.deepEqual(await storage.grants.lastUsedByClient(id('user')), new Map());
+      });
+
+      it("refreshTokens.find carries its grant's last use", async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const token = newRefreshToken(grant);
+        await storage.refreshTokens.create(token);
+        assert.equal((await storage.refreshTokens.find(token.tokenHash))?.grantLastUsedAt, null);
+        await storage.grants.markUsed(grant.id, T0 + 3);
+        assert.equal((await storage.refreshTokens.find(token.tokenHash))?.grantLastUsedAt, T0 + 3);
+      });
+
       it('createIfMissing creates once and never overwrites (not even a revoked grant), inside a transaction too', async () => {
         const machine = newGrant({ userId: null, scope: '' });
         await storage.grants.createIfMissing(machine);
@@ -632,6 +666,7 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.deepEqual(await storage.refreshTokens.find(token.tokenHash), {
           ...token,
           grantRevoked: false,
+          grantLastUsedAt: null,
           userActive: true,
         });
         await storage.users.update({ ...user, disabledAt: T0 + 1 });

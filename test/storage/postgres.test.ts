@@ -11,6 +11,7 @@ import {
   startPostgres,
 } from '../helpers/postgres.ts';
 import { storageContract } from './contract.ts';
+import { migrationTests } from './migrations.ts';
 
 let server: RunningPostgres | undefined;
 let skipReason: string | undefined;
@@ -41,5 +42,11 @@ if (server === undefined) {
     const { storage, db, dialect } = await openStorage(database.url);
     assert.equal(dialect, 'postgres');
     return { storage, db, close: () => storage.close() };
+  });
+  migrationTests('PostgreSQL', async () => {
+    const database = await freshDatabase(baseUrl);
+    databases.push(database);
+    const { storage, db } = await openStorage(database.url, { migrate: false });
+    return { db, close: () => storage.close() };
   });
 }

@@ -10,6 +10,7 @@ import { prepared } from '../../src/storage/kysely/prepared.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { openSqlite } from '../../src/storage/sqlite.ts';
 import { newClient, storageContract } from './contract.ts';
+import { migrationTests } from './migrations.ts';
 
 storageContract('SQLite in memory', async () => {
   const { storage, db, dialect } = await openStorage('sqlite::memory:');
@@ -31,6 +32,11 @@ storageContract('SQLite file (WAL)', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+migrationTests('SQLite', async () => {
+  const { storage, db } = await openStorage('sqlite::memory:', { migrate: false });
+  return { db, close: () => storage.close() };
 });
 
 describe('SQLite file database', () => {

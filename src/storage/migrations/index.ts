@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import { initial } from './0001-initial.ts';
 import { tokenIndexes } from './0002-token-indexes.ts';
+import { grantLastUsed } from './0003-grant-last-used.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-token-indexes': tokenIndexes,
+  '0003-grant-last-used': grantLastUsed,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -378,6 +378,31 @@ describe('refresh: binding and scope (E-01..E-03, D-13)', () => {
   });
 });
 
+describe('refresh: the grant remembers when it was last used (connected apps)', () => {
+  it('a refresh records its time on the grant, at most once a minute', async () => {
+    const target = await buildTestServer();
+    try {
+      const party = await session(target);
+      const grantId = await grantOf(target, party.tokens.access_token);
+      const { grants } = target.deps.storage;
+      assert.equal((await grants.find(grantId))?.lastUsedAt, null, 'the code exchange alone');
+      const first = target.clock.now();
+      const rt1 = assertRotated(await refresh(party, party.rt0), party.rt0).refresh_token;
+      assert.equal((await grants.find(grantId))?.lastUsedAt, first);
+      target.clock.advance(30_000);
+      const rt2 = assertRotated(await refresh(party, rt1), rt1).refresh_token;
+      assert.equal((await grants.find(grantId))?.lastUsedAt, first, 'within the minute: not written again');
+      target.clock.advance(31_000);
+      assertRotated(await refresh(party, rt2), rt2);
+      assert.equal((await grants.find(grantId))?.lastUsedAt, target.clock.now());
+      const lastUsed = await grants.lastUsedByClient(party.user.id);
+      assert.equal(lastUsed.get(party.client.id), target.clock.now());
+    } finally {
+      await target.close();
+    }
+  });
+});
+
 describe('refresh: the user behind the token', () => {
   it('a disabled user: refresh → invalid_grant and introspection says inactive; enabled again, both work', async () => {
     const party = await session();

@@ -64,6 +64,7 @@ export const clientCredentials = {
           scope: '', // each token carries its own scope
           createdAt: deps.clock.now(),
           revokedAt: null,
+          lastUsedAt: null,
         });
       }
       await tx.accessTokens.create(set.access);

@@ -12,7 +12,7 @@ import { isWellFormedOpaqueToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../.
 import { rotationFingerprint, successorOf } from '../../../oauth/refresh-rotation.ts';
 import { formatScope, isSubset, parseScope } from '../../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../../oauth/security-events.ts';
-import type { Client, FoundRefreshToken } from '../../../storage/storage.ts';
+import { type Client, type FoundRefreshToken, GRANT_USE_RESOLUTION_MS } from '../../../storage/storage.ts';
 import { mintTokenSet } from './issue.ts';
 import type { GrantHandler, TokenResponse } from './types.ts';
 
@@ -72,9 +72,20 @@ export const refreshToken = {
     if (token.rotatedAt === null) {
       const set = await mint(token, successorOf(deps.rotationKey, token.id, now));
       // Through storage.transaction, so that on SQLite the rotation shares its commit with other requests'.
-      const rotated = await deps.storage.transaction((tx) =>
-        tx.refreshTokens.rotate(token.tokenHash, fingerprint, now, set.refresh!, set.access),
-      );
+      // "Last used" on the connected-apps page, written at most once per GRANT_USE_RESOLUTION_MS per grant.
+      const markUsed =
+        token.grantLastUsedAt === null || now - token.grantLastUsedAt >= GRANT_USE_RESOLUTION_MS;
+      const rotated = await deps.storage.transaction(async (tx) => {
+        const done = await tx.refreshTokens.rotate(
+          token.tokenHash,
+          fingerprint,
+          now,
+          set.refresh!,
+          set.access,
+        );
+        if (done && markUsed) await tx.grants.markUsed(token.grantId, now);
+        return done;
+      });
       if (rotated) return set.response;
       // Lost a race with a concurrent rotation of the same token: judge it as the replay it now is.
     }

@@ -1,0 +1,51 @@
+// Migrations that change existing data, run from the previous schema with rows in it, on each database.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Kysely, sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { Database } from '../../src/storage/database.ts';
+import { migrationProvider } from '../../src/storage/migrations/index.ts';
+
+export function migrationTests(
+  name: string,
+  open: () => Promise<{ db: Kysely<Database>; close(): Promise<void> }>,
+) {
+  describe(`migrations with data: ${name}`, () => {
+    it("0003 fills grants.last_used_at with each user grant's newest access token, in one pass", async () => {
+      const { db, close } = await open();
+      try {
+        const migrator = new Migrator({ db, provider: migrationProvider });
+        const before = await migrator.migrateTo('0002-token-indexes');
+        assert.equal(before.error, undefined);
+        const grant = (id: string, userId: string | null) =>
+          sql`insert into grants (id, client_id, user_id, scope, created_at, revoked_at)
+              values (${id}, 'c', ${userId}, 'openid', 1000, null)`.execute(db);
+        const token = (id: string, grantId: string, createdAt: number) =>
+          sql`insert into access_tokens (id, grant_id, client_id, user_id, scope, audience, created_at, expires_at, revoked_at)
+              values (${id}, ${grantId}, 'c', null, 'openid', 'aud', ${createdAt}, ${createdAt + 600_000}, null)`.execute(
+            db,
+          );
+        await grant('used', 'u1');
+        await grant('unused', 'u1');
+        await grant('machine', null);
+        await token('t1', 'used', 2000);
+        await token('t2', 'used', 5000);
+        await token('t3', 'used', 3000);
+        await token('t4', 'machine', 9000);
+        const after = await migrator.migrateToLatest();
+        assert.equal(after.error, undefined);
+        const rows = await db.selectFrom('grants').select(['id', 'last_used_at']).orderBy('id').execute();
+        assert.deepEqual(
+          rows.map((row) => [row.id, row.last_used_at === null ? null : Number(row.last_used_at)]),
+          [
+            ['machine', null],
+            ['unused', null],
+            ['used', 5000],
+          ],
+        );
+      } finally {
+        await close();
+      }
+    });
+  });
+}
