@@ -268,7 +268,8 @@ export interface UserStore {
   findByEmail(email: string): Promise<User | undefined>;
   /** Fails with an error if the email is taken. */
   create(user: User): Promise<void>;
-  count(): Promise<number>;
+  /** Whether any user exists (the first-run setup is offered only while none does). */
+  exists(): Promise<boolean>;
   list(): Promise<User[]>;
   /** Replaces name, password hash, admin flag and disabled state (not id, email or creation time). */
   update(user: User): Promise<void>;

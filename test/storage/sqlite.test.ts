@@ -39,6 +39,29 @@ migrationTests('SQLite', async () => {
   return { db, close: () => storage.close() };
 });
 
+describe('SQLite: deleting a popular client', () => {
+  it('revokes more grants than one statement may have parameters (32,766)', async () => {
+    const { storage, db } = await openStorage('sqlite::memory:');
+    try {
+      const client = newClient();
+      await storage.clients.create(client);
+      await sql`
+        with recursive n(i) as (select 1 union all select i + 1 from n where i < 33000)
+        insert into grants (id, client_id, user_id, scope, created_at, revoked_at, last_used_at)
+        select 'g' || i, ${client.id}, 'u' || i, 'openid', 1, null, null from n`.execute(db);
+      assert.equal(await storage.clients.delete(client.id, 5), true);
+      const { live } = await db
+        .selectFrom('grants')
+        .select((eb) => eb.fn.countAll<number>().as('live'))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(live), 0);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
 describe('SQLite file database', () => {
   it('uses WAL and keeps what was written across a close and reopen', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sqlite-'));

@@ -14,7 +14,7 @@ export const SETUP_TOKEN_SETTING = 'setup_token_hash';
 
 /** Creates (or replaces) the setup token while no user exists; returns it, or undefined once set up. */
 export async function issueSetupToken(deps: Pick<Deps, 'storage'>): Promise<string | undefined> {
-  if ((await deps.storage.users.count()) > 0) return undefined;
+  if (await deps.storage.users.exists()) return undefined;
   const token = randomToken(24);
   await deps.storage.settings.set(SETUP_TOKEN_SETTING, sha256(token));
   return token;
@@ -48,7 +48,7 @@ export function registerSetup(app: FastifyInstance, deps: Deps) {
     const stored = await deps.storage.settings.get(SETUP_TOKEN_SETTING);
     if (!token || !stored || !constantTimeEqual(sha256(token), stored)) return false;
     // The link is for the very first account only: once anyone exists (say, made with the CLI), it is dead.
-    if ((await deps.storage.users.count()) > 0) {
+    if (await deps.storage.users.exists()) {
       await deps.storage.settings.delete(SETUP_TOKEN_SETTING);
       return false;
     }

@@ -47,8 +47,14 @@ export function housekeepingStore(db: Db): HousekeepingStore {
       counts.refresh_tokens = Number(refresh.numDeletedRows);
       const throttle = await db
         .deleteFrom('login_throttle')
-        .where('blocked_until', '<', now)
-        .where('last_failure_at', '<', now - DAY)
+        .where('key', 'in', (eb) =>
+          eb
+            .selectFrom('login_throttle')
+            .select('key')
+            .where('last_failure_at', '<', now - DAY)
+            .where('blocked_until', '<', now)
+            .limit(batchSize),
+        )
         .executeTakeFirst();
       counts.login_throttle = Number(throttle.numDeletedRows);
       return counts;

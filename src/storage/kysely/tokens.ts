@@ -160,20 +160,6 @@ const claimRefreshToken = prepared(
       .where('revoked_at', 'is', null),
 );
 
-/**
- * Revokes grants, and with them every token issued under them: each token check joins its grant (findActive,
- * find), so marking the grant is enough, including for a token a concurrent request is still writing.
- */
-export async function revokeGrants(db: Db, grantIds: string[], now: number): Promise<void> {
-  if (grantIds.length === 0) return;
-  await db
-    .updateTable('grants')
-    .set({ revoked_at: now })
-    .where('id', 'in', grantIds)
-    .where('revoked_at', 'is', null)
-    .execute();
-}
-
 export function grantStore(db: Db): GrantStore {
   return {
     async create(grant) {
@@ -186,25 +172,25 @@ export function grantStore(db: Db): GrantStore {
       const row = await db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
       return row && toGrant(row);
     },
+    // Revoking a grant revokes every token issued under it: each token check joins its grant (findActive,
+    // find), so marking the grant is enough, including for a token a concurrent request is still writing.
     async revoke(id, now) {
-      await inTransaction(db, (tx) => revokeGrants(tx, [id], now));
+      await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
     },
     async revokeForUserAndClient(userId, clientId, now) {
-      return inTransaction(db, async (tx) => {
-        const rows = await tx
-          .selectFrom('grants')
-          .select('id')
-          .where('user_id', '=', userId)
-          .where('client_id', '=', clientId)
-          .where('revoked_at', 'is', null)
-          .execute();
-        await revokeGrants(
-          tx,
-          rows.map((row) => row.id),
-          now,
-        );
-        return rows.length;
-      });
+      const result = await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
     async markUsed(id, now) {
       await db

@@ -73,12 +73,9 @@ export function userStore(db: Db): UserStore {
         .where('id', '=', user.id)
         .execute();
     },
-    async count() {
-      const row = await db
-        .selectFrom('users')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+    async exists() {
+      // One row at most, not a count over the whole email index.
+      return (await db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
     },
   };
 }

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import { initial } from './0001-initial.ts';
 import { tokenIndexes } from './0002-token-indexes.ts';
 import { grantLastUsed } from './0003-grant-last-used.ts';
+import { lookupIndexes } from './0004-lookup-indexes.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-token-indexes': tokenIndexes,
   '0003-grant-last-used': grantLastUsed,
+  '0004-lookup-indexes': lookupIndexes,
 };
 
 export const migrationProvider: MigrationProvider = {
