@@ -249,9 +249,26 @@ export interface LoginThrottle {
   blockedUntil: number;
 }
 
+/** Where a page of a newest-first listing ends: the last row's creation time and id. */
+export interface PageCursor {
+  createdAt: number;
+  id: string;
+}
+
+/** A newest-first page: at most `limit` rows created before `before` (from the newest without it). */
+export interface PageRequest {
+  limit: number;
+  before?: PageCursor;
+}
+
 export interface ClientStore {
   find(id: string): Promise<Client | undefined>;
+  /** Every client, oldest first (`gatehouse clients list`, which runs in its own process). */
   list(): Promise<Client[]>;
+  /** Newest first, one page at a time (the admin console). */
+  listPage(page: PageRequest): Promise<Client[]>;
+  /** Clients waiting for an administrator: pending registrations and scope requests, oldest first. */
+  listAwaitingReview(): Promise<Client[]>;
   listByOwner(userId: string): Promise<Client[]>;
   create(client: Client): Promise<void>;
   /** Replaces the client's fields (not its id or creation time), CORS origins included. */
@@ -270,7 +287,8 @@ export interface UserStore {
   create(user: User): Promise<void>;
   /** Whether any user exists (the first-run setup is offered only while none does). */
   exists(): Promise<boolean>;
-  list(): Promise<User[]>;
+  /** Newest first, one page at a time (the admin console). */
+  listPage(page: PageRequest): Promise<User[]>;
   /** Replaces name, password hash, admin flag and disabled state (not id, email or creation time). */
   update(user: User): Promise<void>;
 }

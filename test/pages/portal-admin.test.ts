@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config.ts';
+import { ADMIN_PAGE_SIZE } from '../../src/pages/admin/route.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
@@ -195,7 +196,7 @@ async function snapshot(server: TestServer): Promise<string> {
   const { storage } = server.deps;
   return JSON.stringify({
     clients: await storage.clients.list(),
-    users: await storage.users.list(),
+    users: await storage.users.listPage({ limit: 10_000 }),
     events: await storage.securityEvents.list(1000),
   });
 }
@@ -1441,5 +1442,58 @@ describe('G-04: every user-controlled text is escaped', () => {
       assert.ok(!response.body.includes(email));
     }
     assert.doesNotMatch(response.body, /<svg/i);
+  });
+});
+
+describe('the admin console pages through applications and users, newest first', () => {
+  let server: TestServer;
+  let adminAgent: Agent;
+
+  before(async () => {
+    server = await buildTestServer({ GATEHOUSE_SCOPES: SCOPES });
+    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+  });
+  after(() => server.close());
+
+  it(`shows ${ADMIN_PAGE_SIZE} at a time with a link to older ones; pending ones are always listed`, async () => {
+    const names: string[] = [];
+    for (let n = 0; n < ADMIN_PAGE_SIZE + 5; n++) {
+      server.clock.advance(1); // distinct creation times, the oldest first
+      const { client } = await server.addClient({ name: `Paged App ${String(n).padStart(2, '0')}` });
+      names.push(client.name);
+    }
+    const oldest = names[0]!;
+    const oldestClient = (await server.deps.storage.clients.list()).find((client) => client.name === oldest);
+    assert.ok(oldestClient);
+    await server.deps.storage.clients.update({ ...oldestClient, status: 'pending' });
+
+    const first = await adminAgent.get('/admin');
+    assert.equal(first.statusCode, 200);
+    const applications = first.body.slice(
+      first.body.indexOf('<h2>Applications</h2>'),
+      first.body.indexOf('<h2>Users</h2>'),
+    );
+    assert.match(applications, new RegExp(names.at(-1)!));
+    assert.doesNotMatch(applications, new RegExp(`${names[4]!}<`), 'the sixth-oldest is on the next page');
+    assert.match(
+      first.body,
+      new RegExp(`Applications waiting for approval[\\s\\S]*${oldest}`),
+      'pending: listed',
+    );
+    const older = /<a href="(\/admin\?clients=[^"]+)">Older applications<\/a>/.exec(first.body);
+    assert.ok(older, 'a link to the older applications');
+
+    const second = await adminAgent.get(older[1]!.replaceAll('&amp;', '&'));
+    assert.equal(second.statusCode, 200);
+    const rest = second.body.slice(
+      second.body.indexOf('<h2>Applications</h2>'),
+      second.body.indexOf('<h2>Users</h2>'),
+    );
+    for (const name of names.slice(0, 5)) assert.match(rest, new RegExp(name));
+    assert.doesNotMatch(rest, new RegExp(names.at(-1)!));
+    assert.match(second.body, /<a href="\/admin">Newest<\/a>/);
+
+    const garbage = await adminAgent.get('/admin?clients=not-a-cursor&users=%00');
+    assert.equal(garbage.statusCode, 200, 'a malformed position shows the first page');
   });
 });

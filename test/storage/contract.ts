@@ -220,6 +220,37 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
     });
 
     describe('clients', () => {
+      it('listPage pages newest first by creation time, then id; listAwaitingReview finds pending and scope requests', async () => {
+        // Far in the future, so that these are the newest clients of the suite.
+        const base = T0 + 1_000_000_000_000;
+        const made = [
+          newClient({ id: `p-a-${randomUUID()}`, createdAt: base + 1 }),
+          newClient({ id: `p-b-${randomUUID()}`, createdAt: base + 2 }),
+          newClient({ id: `p-c-${randomUUID()}`, createdAt: base + 2 }),
+          newClient({ id: `p-d-${randomUUID()}`, createdAt: base + 3, status: 'pending' }),
+          newClient({ id: `p-e-${randomUUID()}`, createdAt: base + 4, requestedScope: 'extra' }),
+        ].map((client) => (client.id.startsWith('p-e') ? client : { ...client, requestedScope: '' }));
+        for (const client of made) await storage.clients.create(client);
+        const newestFirst = [...made].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+        const seen: string[] = [];
+        let before: { createdAt: number; id: string } | undefined;
+        for (let page = 0; page < 3; page++) {
+          const rows = await storage.clients.listPage({ limit: 2, before });
+          seen.push(...rows.map((row) => row.id));
+          const last = rows.at(-1);
+          if (!last) break;
+          before = { createdAt: last.createdAt, id: last.id };
+        }
+        assert.deepEqual(
+          seen.slice(0, 5),
+          newestFirst.map((client) => client.id),
+        );
+        const awaiting = (await storage.clients.listAwaitingReview()).map((client) => client.id);
+        assert.ok(awaiting.includes(made[3]!.id), 'pending');
+        assert.ok(awaiting.includes(made[4]!.id), 'scope request');
+        for (const client of made.slice(0, 3)) assert.ok(!awaiting.includes(client.id), client.id);
+      });
+
       it('create then find returns the same client; lists, nulls and booleans round-trip', async () => {
         const confidential = newClient();
         const relaxed = newClient({
@@ -299,6 +330,22 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       it('findById and findByEmail return undefined when there is no such user', async () => {
         assert.equal(await storage.users.findById(id('nobody')), undefined);
         assert.equal(await storage.users.findByEmail(`${randomUUID()}@example.com`), undefined);
+      });
+
+      it('listPage pages users newest first', async () => {
+        const base = T0 + 1_000_000_000_000;
+        const made = [1, 2, 3].map((n) => newUser({ createdAt: base + n }));
+        for (const user of made) await storage.users.create(user);
+        const first = await storage.users.listPage({ limit: 2 });
+        assert.deepEqual(
+          first.map((user) => user.id),
+          [made[2]!.id, made[1]!.id],
+        );
+        const second = await storage.users.listPage({
+          limit: 2,
+          before: { createdAt: first[1]!.createdAt, id: first[1]!.id },
+        });
+        assert.equal(second[0]?.id, made[0]!.id);
       });
 
       it('exists tells whether any user exists', async () => {

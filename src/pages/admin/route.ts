@@ -7,7 +7,7 @@ import { createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
-import type { Client, User } from '../../storage/storage.ts';
+import type { Client, PageCursor, User } from '../../storage/storage.ts';
 import { sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
@@ -17,6 +17,23 @@ import { layout } from '../layout.ts';
 import { csrfToken, sendPage } from '../render.ts';
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+
+/** Rows per page of the console's application and user tables. */
+export const ADMIN_PAGE_SIZE = 50;
+
+/** `?clients=` / `?users=`: where the previous page ended, as "<created_at>.<id>". */
+function cursorFrom(value: unknown): PageCursor | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d{1,16})\.(.{1,200})$/.exec(value);
+  return match ? { createdAt: Number(match[1]), id: match[2]! } : undefined;
+}
+
+const cursorOf = (row: { createdAt: number; id: string }) => `${row.createdAt}.${row.id}`;
+
+interface ConsolePages {
+  clients?: PageCursor;
+  users?: PageCursor;
+}
 
 export function registerAdmin(app: FastifyInstance, deps: Deps) {
   const { storage, clock } = deps;
@@ -42,12 +59,41 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
   const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
     html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
 
-  async function renderConsole(reply: FastifyReply, user: User, notice?: SafeHtml, code = 200) {
-    const clients = await storage.clients.list();
-    const users = await storage.users.list();
+  async function renderConsole(
+    reply: FastifyReply,
+    user: User,
+    notice?: SafeHtml,
+    code = 200,
+    pages: ConsolePages = {},
+  ) {
+    // Paged, newest first: a deployment with 100,000 clients would otherwise read (and send) every one.
+    const clients = await storage.clients.listPage({ limit: ADMIN_PAGE_SIZE, before: pages.clients });
+    const users = await storage.users.listPage({ limit: ADMIN_PAGE_SIZE, before: pages.users });
     const events = await storage.securityEvents.list(50);
-    const pending = clients.filter((client) => client.status === 'pending');
-    const scopeRequests = clients.filter((client) => client.status === 'active' && client.requestedScope);
+    const awaiting = await storage.clients.listAwaitingReview();
+    const pending = awaiting.filter((client) => client.status === 'pending');
+    const scopeRequests = awaiting.filter((client) => client.status === 'active' && client.requestedScope);
+    // Each table keeps the other's position, so paging one does not reset the other.
+    const pageLinks = (
+      table: 'clients' | 'users',
+      rows: { createdAt: number; id: string }[],
+      label: string,
+    ) => {
+      const other = table === 'clients' ? pages.users : pages.clients;
+      const keep = other
+        ? `${table === 'clients' ? 'users' : 'clients'}=${encodeURIComponent(cursorOf(other))}`
+        : '';
+      const links = [];
+      if (pages[table]) links.push(html`<a href="/admin${keep ? `?${keep}` : ''}">Newest</a>`);
+      const last = rows.at(-1);
+      if (rows.length === ADMIN_PAGE_SIZE && last) {
+        const next = `${table}=${encodeURIComponent(cursorOf(last))}`;
+        links.push(html`<a href="/admin?${keep ? `${keep}&` : ''}${next}">${label}</a>`);
+      }
+      return links.length
+        ? html`<p class="pager">${links.map((link, index) => (index ? html` · ${link}` : link))}</p>`
+        : null;
+    };
     const clientRow = (client: Client) => html`<tr>
       <td>${client.name}<br><code>${client.id}</code></td><td>${client.registeredVia}</td>
       <td>${client.disabledAt !== null ? 'disabled' : client.status}</td>
@@ -80,7 +126,9 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
             : html`<p class="muted">None.</p>`
         }
         <h2>Applications</h2>
+        <p class="muted">Newest first.</p>
         <table><thead><tr><th>Application</th><th>Registered by</th><th>Status</th><th></th></tr></thead><tbody>${clients.map(clientRow)}</tbody></table>
+        ${pageLinks('clients', clients, 'Older applications')}
       </section>
       <section class="card wide"><h2>Users</h2>
         <table><thead><tr><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead><tbody>${users.map(
@@ -96,6 +144,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
                   } ${button(reply, `/admin/users/${person.id}/reset-password`, 'Reset password')}`
             }</td></tr>`,
         )}</tbody></table>
+        ${pageLinks('users', users, 'Older users')}
         <h3>Create a user</h3>
         <form method="post" action="/admin/users">
           <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
@@ -126,9 +175,13 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     return sendPage(reply, layout({ ...chrome(deps, reply, user, 'Admin'), body }), code);
   }
 
-  app.get('/admin', async (request, reply) => {
+  app.get<{ Querystring: { clients?: string; users?: string } }>('/admin', async (request, reply) => {
     const user = await admin(request, reply);
-    return user ? renderConsole(reply, user) : reply;
+    if (!user) return reply;
+    return renderConsole(reply, user, undefined, 200, {
+      clients: cursorFrom(request.query.clients),
+      users: cursorFrom(request.query.users),
+    });
   });
 
   const clientAction = (path: string, change: (client: Client) => Promise<void>) =>

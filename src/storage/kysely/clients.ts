@@ -179,6 +179,27 @@ export function clientStore(db: Db): ClientStore {
       const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').execute();
       return rows.map(toClient);
     },
+    async listPage({ limit, before }) {
+      let query = db.selectFrom('clients').selectAll();
+      if (before) {
+        query = query.where((eb) =>
+          eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(before.createdAt, before.id)),
+        );
+      }
+      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      return rows.map(toClient);
+    },
+    async listAwaitingReview() {
+      // Written literally, as in the partial index clients_awaiting_review: a bound parameter would keep
+      // the planner from using it.
+      const rows = await db
+        .selectFrom('clients')
+        .selectAll()
+        .where(sql<boolean>`(status = 'pending' or requested_scope <> '')`)
+        .orderBy('created_at')
+        .execute();
+      return rows.map(toClient);
+    },
     async listByOwner(userId) {
       const rows = await db
         .selectFrom('clients')

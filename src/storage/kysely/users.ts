@@ -55,8 +55,14 @@ export function userStore(db: Db): UserStore {
         })
         .execute();
     },
-    async list() {
-      const rows = await db.selectFrom('users').selectAll().orderBy('created_at').execute();
+    async listPage({ limit, before }) {
+      let query = db.selectFrom('users').selectAll();
+      if (before) {
+        query = query.where((eb) =>
+          eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(before.createdAt, before.id)),
+        );
+      }
+      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map(toUser);
     },
     async update(user) {

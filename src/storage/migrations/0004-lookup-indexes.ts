@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 // Indexes for the lookups that scanned a whole table off the hot paths. node:sqlite runs on the event loop,
@@ -8,6 +8,8 @@ import type { Migration } from 'kysely/migration';
 // - consents(client_id), client_cors_origins(client_id): deleting or updating a client.
 // - sessions(user_id): disabling a user or resetting a password ends their sessions (one entry per sign-in).
 // - login_throttle(last_failure_at): the purge of old throttle rows, in batches like the others.
+// - clients(created_at, id), users(created_at, id): the admin console pages through them, newest first; the
+//   clients awaiting an administrator have a partial index of their own (a handful of rows).
 export const lookupIndexes: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema.createIndex('grants_client_id').on('grants').column('client_id').execute();
@@ -23,6 +25,14 @@ export const lookupIndexes: Migration = {
       .on('login_throttle')
       .column('last_failure_at')
       .execute();
+    await db.schema.createIndex('clients_created_at').on('clients').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('users_created_at').on('users').columns(['created_at', 'id']).execute();
+    await db.schema
+      .createIndex('clients_awaiting_review')
+      .on('clients')
+      .column('created_at')
+      .where(sql<boolean>`(status = 'pending' or requested_scope <> '')`)
+      .execute();
   },
   async down(db: Kysely<unknown>) {
     for (const index of [
@@ -31,6 +41,9 @@ export const lookupIndexes: Migration = {
       'client_cors_origins_client_id',
       'sessions_user_id',
       'login_throttle_last_failure_at',
+      'clients_created_at',
+      'users_created_at',
+      'clients_awaiting_review',
     ]) {
       await db.schema.dropIndex(index).execute();
     }
