@@ -784,6 +784,15 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.consents.find(id('user'), id('client')), undefined);
       });
 
+      it('twenty consents given at once (two tabs, two devices) keep every scope: none overwrites another', async () => {
+        const userId = id('user');
+        const clientId = id('client');
+        const scopes = Array.from({ length: 20 }, (_, n) => `scope_${n}`);
+        await Promise.all(scopes.map((scope, n) => storage.consents.grant(userId, clientId, scope, T0 + n)));
+        const stored = new Set((await storage.consents.find(userId, clientId))?.scope.split(' '));
+        assert.deepEqual([...stored].sort(), [...scopes].sort());
+      });
+
       it('grant stores the scope, and a later grant stores the union of both', async () => {
         const userId = id('user');
         const clientId = id('client');

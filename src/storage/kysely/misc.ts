@@ -28,23 +28,33 @@ export function consentStore(db: Db): ConsentStore {
       );
     },
     async grant(userId, clientId, scope, now) {
-      await inTransaction(db, async (tx) => {
-        const existing = await tx
-          .selectFrom('consents')
-          .select('scope')
+      // A compare-and-set loop, not read-then-upsert: on PostgreSQL two consents given at once (two tabs) both
+      // read the old scope, and the second upsert dropped what the first added.
+      const requested = scope.split(' ').filter(Boolean);
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const existing = (await selectConsent(db, { userId, clientId })).rows[0];
+        const merged = [
+          ...new Set([...(existing?.scope.split(' ') ?? []), ...requested].filter(Boolean)),
+        ].join(' ');
+        if (!existing) {
+          const inserted = await db
+            .insertInto('consents')
+            .values({ user_id: userId, client_id: clientId, scope: merged, updated_at: now })
+            .onConflict((oc) => oc.columns(['user_id', 'client_id']).doNothing())
+            .executeTakeFirst();
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return;
+          continue; // someone else's consent came first: merge with it
+        }
+        const updated = await db
+          .updateTable('consents')
+          .set({ scope: merged, updated_at: now })
           .where('user_id', '=', userId)
           .where('client_id', '=', clientId)
+          .where('scope', '=', existing.scope)
           .executeTakeFirst();
-        const merged = new Set([...(existing?.scope.split(' ') ?? []), ...scope.split(' ')].filter(Boolean));
-        const value = [...merged].join(' ');
-        await tx
-          .insertInto('consents')
-          .values({ user_id: userId, client_id: clientId, scope: value, updated_at: now })
-          .onConflict((oc) =>
-            oc.columns(['user_id', 'client_id']).doUpdateSet({ scope: value, updated_at: now }),
-          )
-          .execute();
-      });
+        if (Number(updated.numUpdatedRows) === 1) return;
+      }
+      throw new Error('The consent kept changing while it was being recorded');
     },
     async forget(userId, clientId) {
       await db
