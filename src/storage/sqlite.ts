@@ -77,11 +77,6 @@ class WalSync {
     return this.pending();
   }
 
-  /** Refused once a sync has failed (see #sync); otherwise nothing to wait for. */
-  failure(): Promise<void> | undefined {
-    return this.#failed ? Promise.reject(this.#failed) : undefined;
-  }
-
   /** The wait for every commit so far, if any is not yet on disk. */
   pending(): Promise<void> | undefined {
     return this.#synced < this.#committed || this.#failed ? this.durable() : undefined;
@@ -153,16 +148,8 @@ class Statements {
     return statement;
   }
 
-  /**
-   * Runs one statement now. Its answer may be given only once `durable` (if any) resolves: see WalSync.
-   * `waitForCommits: false` is for a read whose answer says nothing about the rows others committed (the data
-   * version): it waits for no sync, but is still refused after a failed one.
-   */
-  run<R>(
-    sql: string,
-    parameters: readonly unknown[],
-    waitForCommits = true,
-  ): { result: QueryResult<R>; durable?: Promise<void> } {
+  /** Runs one statement now. Its answer may be given only once `durable` (if any) resolves: see WalSync. */
+  run<R>(sql: string, parameters: readonly unknown[]): { result: QueryResult<R>; durable?: Promise<void> } {
     const statement = this.#prepare(sql);
     let result: QueryResult<R>;
     if (statement.columns().length > 0) {
@@ -171,7 +158,6 @@ class Statements {
       const { changes, lastInsertRowid } = statement.run(...(parameters as SQLInputValue[]));
       result = { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     }
-    if (!waitForCommits) return { result, durable: this.#wal?.failure() };
     return { result, durable: this.#wal?.afterStatement(sql, this.#database.isTransaction) };
   }
 
@@ -318,7 +304,7 @@ class SqliteDriver implements Driver {
    * the connection), or outside one while nobody holds it. Otherwise undefined, and the caller queues through
    * Kysely as usual. A statement that throws rejects, as through Kysely.
    */
-  runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean, waitForCommits = true) {
+  runNow<R>(sql: string, parameters: readonly unknown[], inTransaction: boolean) {
     if (inTransaction) {
       // Only for a live transaction of the lock's holder; a handle that outlived its transaction, or one that
       // SQLite rolled back, goes through Kysely, which refuses it.
@@ -336,7 +322,7 @@ class SqliteDriver implements Driver {
           setImmediate(this.#endReadSnapshot);
         }
       }
-      const { result, durable } = this.#statements.run<R>(sql, parameters, waitForCommits);
+      const { result, durable } = this.#statements.run<R>(sql, parameters);
       return durable ? durable.then(() => result) : Promise.resolve(result);
     } catch (error) {
       return this.#statements.failed(error);
@@ -377,8 +363,8 @@ class DurableSqliteDialect implements Dialect {
   }
   createAdapter(): DialectAdapter {
     const adapter = new SqliteAdapterOwnLock(this.#driver);
-    setDirectRunner(adapter, (sql, parameters, inTransaction, waitForCommits) =>
-      this.#driver.runNow(sql, parameters, inTransaction, waitForCommits),
+    setDirectRunner(adapter, (sql, parameters, inTransaction) =>
+      this.#driver.runNow(sql, parameters, inTransaction),
     );
     return adapter;
   }

@@ -87,8 +87,8 @@ const selectClient = prepared((db, { id }: { id: string }) =>
  * three times, and every token and introspection request once; the row has 25 columns, five of them JSON.
  * - Another process's commit (a `gatehouse clients …` command, another worker) changes SQLite's data
  *   version, read on every lookup: then everything is dropped. It is read by an ordinary query, so it queues
- *   for the connection and shares the read snapshot as reading the row would (a bare PRAGMA run while another
- *   caller holds the connection would start that caller's snapshot).
+ *   for the connection, shares the read snapshot and waits for durability exactly as reading the row would
+ *   (a bare PRAGMA run while another caller holds the connection would start that caller's snapshot).
  * - This process's own writes all go through clientStore, which drops everything before and after each one;
  *   a lookup caches what it read only if no write began or ended meanwhile (`writes`). With the SQLite
  *   driver's FIFO lock a lookup cannot overtake a write anyway; these make the cache correct without relying
@@ -155,11 +155,7 @@ export function clientStore(db: Db): ClientStore {
         return row && frozen(toClient(row));
       }
       const writes = cache.writes;
-      // Not held back by this process's unsynced commits: they do not change the version, and what the cache
-      // holds was read (and answered) only once durable. The row read below, on a miss, waits as usual.
-      const version = Number(
-        (await runCompiled(db, cache.readVersion, { waitForCommits: false })).rows[0]?.data_version,
-      );
+      const version = Number((await runCompiled(db, cache.readVersion)).rows[0]?.data_version);
       if (version !== cache.version) {
         cache.version = version;
         cache.clients.clear();

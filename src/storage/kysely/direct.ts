@@ -5,15 +5,11 @@
 import type { CompiledQuery, QueryResult } from 'kysely';
 import type { Db } from './rows.ts';
 
-/**
- * Runs a query now and answers, or answers undefined when it cannot run now (the caller then uses Kysely).
- * `waitForCommits: false`: see runCompiled.
- */
+/** Runs a query now and answers, or answers undefined when it cannot run now (the caller then uses Kysely). */
 export type DirectRunner = (
   sql: string,
   parameters: readonly unknown[],
   inTransaction: boolean,
-  waitForCommits?: boolean,
 ) => Promise<QueryResult<unknown>> | undefined;
 
 // Keyed by the Kysely adapter: one per database handle, shared by its transactions.
@@ -49,18 +45,10 @@ export function directRunner(db: Db): DirectRunner | undefined {
   return runners.get(db.getExecutor().adapter);
 }
 
-/**
- * Runs a compiled query directly where the dialect allows it, through Kysely otherwise. `waitForCommits:
- * false` lets a direct read answer before earlier commits are synced: only for a read whose answer does not
- * depend on rows this process committed (SQLite's data version does not change for its own commits).
- */
-export function runCompiled<R>(
-  db: Db,
-  query: CompiledQuery<R>,
-  options: { waitForCommits?: boolean } = {},
-): Promise<QueryResult<R>> {
+/** Runs a compiled query directly where the dialect allows it, through Kysely otherwise. */
+export function runCompiled<R>(db: Db, query: CompiledQuery<R>): Promise<QueryResult<R>> {
   const direct = mayRunDirectly(db)
-    ? directRunner(db)?.(query.sql, query.parameters, db.isTransaction, options.waitForCommits)
+    ? directRunner(db)?.(query.sql, query.parameters, db.isTransaction)
     : undefined;
   return (direct as Promise<QueryResult<R>> | undefined) ?? db.executeQuery(query);
 }
