@@ -8,6 +8,9 @@
 //
 // BENCH_USERS=N also seeds N users (bench-0@bench.example, …) with one shared password, for the stateful
 // workloads that sign in through the login page; the ready line then carries { emails, password }.
+//
+// BENCH_MEMORY_SIGNAL=SIGWINCH (bench/soak.ts) prints {"memory":{rss,heapUsed,…}} to stderr on that signal,
+// after a full garbage collection when the process runs with --expose-gc.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +72,13 @@ const app = await buildServer(deps, { logger: false });
 await app.listen({ port: config.port, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
 process.stdout.write(`${JSON.stringify({ port, clientId: client.id, clientSecret: secret, users })}\n`);
+const memorySignal = process.env.BENCH_MEMORY_SIGNAL as NodeJS.Signals | undefined;
+if (memorySignal) {
+  process.on(memorySignal, () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.stderr.write(`${JSON.stringify({ memory: process.memoryUsage() })}\n`);
+  });
+}
 let purged = 0;
 let stopping = false;
 if (process.env.BENCH_PURGE === '1') {
