@@ -3,7 +3,7 @@
 // rate (autocannon), refresh rotation and the signed-in code flow (bench/flow-driver.ts), all at once, in
 // segments of --segment seconds. After every segment it records the server's RSS and its live JS heap (the
 // server collects garbage first, so the heap figure is what is still reachable), and it takes a heap snapshot
-// after the warm-up and one at the end and prints which kinds of object grew between them.
+// before the load and one at the end and prints which kinds of object grew between them.
 //
 // Reading the result: a leak is a live heap that keeps growing segment after segment; RSS that climbs and then
 // levels off while the heap stays flat is caches filling (SQLite's 32 MiB page cache, V8's old space sizing
@@ -249,7 +249,6 @@ async function takeSnapshot(): Promise<string> {
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 const began = Date.now();
 const samples: (Memory & { minute: number; requests: number; failures: number })[] = [];
-let firstSnapshot: string | undefined;
 let baseline: Memory | undefined;
 process.stdout.write(
   `soak: ${SEGMENTS} segments of ${SEGMENT_S} s on ${values.postgres ? 'PostgreSQL' : 'SQLite'}, ` +
@@ -260,7 +259,12 @@ const line = (minute: number, requests: number, failures: number, memory: Memory
   `${minute.toFixed(1).padStart(6)}  ${String(requests).padStart(8)}  ${String(failures).padStart(8)}  ` +
   `${mb(memory.rss).padStart(6)}  ${mb(memory.heapTotal).padStart(13)}  ${mb(memory.heapUsed).padStart(12)}  ` +
   `${mb(memory.external).padStart(11)}\n`;
+// The first snapshot is taken before any load: writing one takes tens of MB of native memory that the
+// allocator keeps, which would blur the RSS figures if it happened during the run.
+const idle = await memoryNow();
+const firstSnapshot = await takeSnapshot();
 const start = await memoryNow();
+process.stdout.write(`  idle RSS ${mb(idle.rss)} MB; after the first heap snapshot (the baseline below):\n`);
 process.stdout.write(line(0, 0, 0, start));
 for (let index = 0; index < SEGMENTS; index++) {
   const { requests, failures } = await segment();
@@ -268,13 +272,7 @@ for (let index = 0; index < SEGMENTS; index++) {
   const minute = (Date.now() - began) / 60_000;
   samples.push({ ...memory, minute, requests, failures });
   process.stdout.write(line(minute, requests, failures, memory));
-  if (index === WARMUP_SEGMENTS - 1) {
-    // Writing a snapshot takes tens of MB of native memory that the allocator keeps: the RSS baseline for
-    // the rest of the run is taken after it.
-    firstSnapshot = await takeSnapshot();
-    baseline = await memoryNow();
-    process.stdout.write(`        (heap snapshot taken; RSS now ${mb(baseline.rss)} MB)\n`);
-  }
+  if (index === WARMUP_SEGMENTS - 1) baseline = memory;
 }
 const lastSnapshot = await takeSnapshot();
 
@@ -300,7 +298,7 @@ process.stdout.write(
     `Live heap: ${mb(start.heapUsed)} MB at start, ${mb(afterWarmup.heapUsed)} MB after warm-up, ${mb(last.heapUsed)} MB at the end; ` +
     `trend after warm-up ${slope(measured, 'heapUsed').toFixed(1)} MB/h.\n`,
 );
-if (firstSnapshot) {
+{
   const before = heapSummary(firstSnapshot);
   const after = heapSummary(lastSnapshot);
   const growth = [...after]
@@ -311,7 +309,7 @@ if (firstSnapshot) {
     }))
     .sort((a, b) => b.size - a.size)
     .slice(0, 12);
-  process.stdout.write('\nLargest growth in the live heap between the snapshots (after warm-up → end):\n');
+  process.stdout.write('\nLargest growth in the live heap between the snapshots (before the load → end):\n');
   for (const row of growth)
     process.stdout.write(
       `  ${(row.size / 1024).toFixed(0).padStart(8)} KB  ${String(row.count).padStart(8)} objects  ${row.key}\n`,
