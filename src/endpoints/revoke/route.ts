@@ -28,6 +28,8 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
         detail: { kind: active.kind },
       });
     }
-    return reply.code(200).send();
+    // RFC 7009 §2.2: "The content of the response body is ignored by the client". An empty JSON object rather
+    // than no body at all: some client libraries parse every 200 as JSON and throw on an empty one.
+    return reply.code(200).send({});
   });
 }
