@@ -121,6 +121,8 @@ describe('POST /oauth/deauthorize (Dialpad)', () => {
       grantTypes: ['client_credentials'],
       redirectUris: [],
       scope: 'reports:read',
+      // RFC 7662 §4: it introspects other clients' tokens.
+      resourceServer: true,
     });
   });
   after(() => server.close());

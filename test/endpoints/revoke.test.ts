@@ -132,6 +132,8 @@ function resourceServer(server: TestServer) {
     grantTypes: ['client_credentials'],
     redirectUris: [],
     scope: 'reports:read',
+    // RFC 7662 §4: it introspects other clients' tokens.
+    resourceServer: true,
   });
 }
 
