@@ -1,5 +1,5 @@
 // Benchmark target: Gatehouse as `npm start` runs it (durable SQLite file in WAL mode, or DATABASE_URL), with
-// one confidential client (client_credentials, authorization code, refresh token). Prints one JSON line when
+// one confidential client (client_credentials, authorization code, refresh token; a resource server). Prints one JSON line when
 // ready: { port, clientId, clientSecret, users? }.
 //
 // BENCH_PURGE=1 runs the housekeeping purge (the same function, batches and pauses as the
@@ -38,6 +38,9 @@ const { client, secret } = buildClient(
     redirectUris: ['https://rp.example/cb'],
     grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
     scope: 'openid profile email offline_access api:read',
+    // The introspection workload asks about this client's own client_credentials tokens, which any client may
+    // do; marked anyway, as the API that introspects would be (RFC 7662 §4), so the run measures that path.
+    resourceServer: true,
   },
   Date.now(),
 );

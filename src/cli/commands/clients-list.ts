@@ -19,6 +19,7 @@ export const clientsList: Command = {
         scope: client.scope,
         status: client.disabledAt !== null ? 'disabled' : client.status,
         registered_via: client.registeredVia,
+        resource_server: client.resourceServer,
       }));
       io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
