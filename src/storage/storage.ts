@@ -339,6 +339,11 @@ export interface GrantStore {
   revoke(id: string, now: number): Promise<void>;
   /** Revokes every live grant (and its tokens) of one user for one client. Returns how many. */
   revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number>;
+  /**
+   * Revokes every live grant of one user, whatever the client, and so every access and refresh token issued
+   * under them (a password reset, RFC 9700 §4.14.2). One statement; returns how many grants it revoked.
+   */
+  revokeForUser(userId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
   /** Records that the grant issued tokens at `now` (a refresh). */

@@ -1146,6 +1146,60 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('grants.revokeForUser (password reset)', () => {
+      it("revokes every live grant of the user at every client, and so their tokens; nobody else's", async () => {
+        const [user, other] = [id('user'), id('user')];
+        const mine = [
+          newGrant({ userId: user }),
+          newGrant({ userId: user }),
+          newGrant({ userId: user, clientId: id('client') }),
+        ];
+        const alreadyRevoked = newGrant({ userId: user, revokedAt: T0 - 1 });
+        const theirs = newGrant({ userId: other });
+        const machine = newGrant({ userId: null });
+        for (const grant of [...mine, alreadyRevoked, theirs, machine]) await storage.grants.create(grant);
+        const access = newAccessToken(mine[0]!);
+        const refresh = newRefreshToken(mine[2]!);
+        const theirAccess = newAccessToken(theirs);
+        for (const token of [access, theirAccess]) await storage.accessTokens.create(token);
+        await storage.refreshTokens.create(refresh);
+
+        assert.equal(await storage.grants.revokeForUser(user, T0 + 5), 3, 'the live ones only');
+        for (const grant of mine) assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 5);
+        assert.equal((await storage.grants.find(alreadyRevoked.id))?.revokedAt, T0 - 1, 'kept as it was');
+        assert.equal(await storage.accessTokens.findActive(access.id, T0 + 6), undefined);
+        assert.equal((await storage.refreshTokens.find(refresh.tokenHash))?.grantRevoked, true);
+        assert.deepEqual(await storage.grants.listActiveForUser(user), []);
+        assert.deepEqual(await storage.accessTokens.findActive(theirAccess.id, T0 + 6), theirAccess);
+        assert.equal((await storage.grants.find(theirs.id))?.revokedAt, null);
+        assert.equal((await storage.grants.find(machine.id))?.revokedAt, null);
+        assert.equal(await storage.grants.revokeForUser(user, T0 + 7), 0, 'idempotent');
+      });
+
+      it('inside a transaction, together with the password update, and rolled back with it', async () => {
+        const user = newUser();
+        await storage.users.create(user);
+        const grant = newGrant({ userId: user.id });
+        await storage.grants.create(grant);
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.users.update({ ...user, passwordHash: 'scrypt$new', updatedAt: T0 + 1 });
+            assert.equal(await tx.grants.revokeForUser(user.id, T0 + 1), 1);
+            throw new Error('rolled back');
+          }),
+          /rolled back/,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, null);
+        assert.equal((await storage.users.findById(user.id))?.passwordHash, user.passwordHash);
+        await storage.transaction(async (tx) => {
+          await tx.users.update({ ...user, passwordHash: 'scrypt$new', updatedAt: T0 + 2 });
+          await tx.grants.revokeForUser(user.id, T0 + 2);
+        });
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 2);
+        assert.equal((await storage.users.findById(user.id))?.passwordHash, 'scrypt$new');
+      });
+    });
+
     describe('transaction', () => {
       it('commits on success and returns the work result; reads inside see the writes', async () => {
         const client = newClient();

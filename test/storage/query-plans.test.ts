@@ -273,6 +273,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['housekeeping.purgeExpired', () => S.housekeeping.purgeExpired(now + 1e9, 500, 1e6)],
       ['grants.revokeForUserAndClient', () => S.grants.revokeForUserAndClient('u1', 'c1', now)],
       ['grants.revoke', () => S.grants.revoke('g1', now)],
+      ['grants.revokeForUser', () => S.grants.revokeForUser('u1', now)],
       ['clients.delete', () => S.clients.delete('c1', now)],
     ];
     for (const [name, call] of calls) {
