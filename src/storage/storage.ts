@@ -423,11 +423,35 @@ export interface KeyStore {
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
 }
 
+/**
+ * How sign-in attempts on one key slow down: `freeAttempts` go through at once; the attempt that reaches that
+ * count blocks the key for `firstDelayMs`, and each further one for twice the previous delay, at most
+ * `maxDelayMs`. Attempts older than `windowMs` are forgotten.
+ */
+export interface LoginThrottleRule {
+  freeAttempts: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+  windowMs: number;
+}
+
+export type ThrottleReservation = { allowed: true } | { allowed: false; blockedUntil: number };
+
 export interface LoginThrottleStore {
   find(key: string): Promise<LoginThrottle | undefined>;
-  /** Atomically adds one failure and returns the new count (windowMs: failures older than this are forgotten). */
-  recordFailure(key: string, now: number, windowMs: number): Promise<number>;
-  block(key: string, until: number): Promise<void>;
+  /**
+   * Reserves one attempt before the password is checked, in one conditional upsert: unless the key is blocked
+   * at `now`, counts the attempt (from 1 again when the last one is older than the window), blocks the key for
+   * the delay that count earns (LoginThrottleRule) and answers allowed; a blocked key is left as it is and the
+   * answer says until when. Atomic across processes: of any number of concurrent calls at one instant, exactly
+   * `freeAttempts` are allowed.
+   */
+  reserve(key: string, now: number, rule: LoginThrottleRule): Promise<ThrottleReservation>;
+  /**
+   * Gives one reserved attempt back (it succeeded, or another key refused it); the block lifts once the count
+   * is below `freeAttempts` again. Never below zero.
+   */
+  refund(key: string, freeAttempts: number): Promise<void>;
   clear(key: string): Promise<void>;
 }
 

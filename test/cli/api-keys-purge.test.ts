@@ -352,8 +352,9 @@ describe('gatehouse purge', () => {
       await interaction(ids.expiredInteraction, now - 1000);
       await interaction(ids.liveInteraction, now + 1_800_000);
       // A login throttle entry whose last failure is two days old goes; today's stays.
-      await storage.loginThrottle.recordFailure('old@example.com', now - 2 * DAY, 900_000);
-      await storage.loginThrottle.recordFailure('new@example.com', now - 1000, 900_000);
+      const rule = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: 60_000, windowMs: 900_000 };
+      await storage.loginThrottle.reserve('old@example.com', now - 2 * DAY, rule);
+      await storage.loginThrottle.reserve('new@example.com', now - 1000, rule);
     });
 
     const run = await cli(['purge'], env);

@@ -890,61 +890,113 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.loginThrottle.find(id('ip')), undefined);
       });
 
-      it('recordFailure counts atomically: 20 parallel failures → 20, each call seeing its own count', async () => {
+      const RULE = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: MINUTE, windowMs: 15 * MINUTE };
+
+      it('reserve is atomic: of 30 concurrent attempts at one instant exactly freeAttempts go ahead', async () => {
         const key = id('account');
-        const counts = await Promise.all(
-          Array.from({ length: 20 }, () => storage.loginThrottle.recordFailure(key, T0, 15 * MINUTE)),
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, () => storage.loginThrottle.reserve(key, T0, RULE)),
         );
-        assert.deepEqual(
-          [...counts].sort((a, b) => a - b),
-          Array.from({ length: 20 }, (_, i) => i + 1),
-        );
+        assert.equal(answers.filter((answer) => answer.allowed).length, 5, JSON.stringify(answers));
+        for (const answer of answers.filter((a) => !a.allowed)) {
+          assert.deepEqual(answer, { allowed: false, blockedUntil: T0 + 1000 });
+        }
+        // The refused ones were not counted.
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
-          failures: 20,
+          failures: 5,
           lastFailureAt: T0,
-          blockedUntil: 0,
+          blockedUntil: T0 + 1000,
         });
       });
 
-      it('failures older than the window are forgotten', async () => {
+      it('reserve: the delay doubles with each counted attempt up to the maximum; a refused one changes nothing', async () => {
         const key = id('account');
-        const windowMs = 15 * MINUTE;
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0, windowMs), 1);
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + MINUTE, windowMs), 2);
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + 2 * MINUTE, windowMs), 3);
-        const later = T0 + 2 * MINUTE + windowMs + 1;
-        assert.equal(await storage.loginThrottle.recordFailure(key, later, windowMs), 1);
+        for (let i = 1; i <= 4; i++) {
+          assert.deepEqual(await storage.loginThrottle.reserve(key, T0, RULE), { allowed: true });
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, 0, `attempt ${i} is free`);
+        }
+        let at = T0;
+        for (const delay of [1000, 2000, 4000, 8000, 16000, 32000, MINUTE, MINUTE]) {
+          assert.deepEqual(await storage.loginThrottle.reserve(key, at, RULE), { allowed: true });
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, at + delay);
+          assert.deepEqual(await storage.loginThrottle.reserve(key, at + delay - 1, RULE), {
+            allowed: false,
+            blockedUntil: at + delay,
+          });
+          at += delay;
+        }
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 12);
+      });
+
+      it('reserve: attempts older than the window are forgotten', async () => {
+        const key = id('account');
+        await storage.loginThrottle.reserve(key, T0, RULE);
+        await storage.loginThrottle.reserve(key, T0 + MINUTE, RULE);
+        await storage.loginThrottle.reserve(key, T0 + 2 * MINUTE, RULE);
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 3);
+        const later = T0 + 2 * MINUTE + RULE.windowMs + 1;
+        assert.deepEqual(await storage.loginThrottle.reserve(key, later, RULE), { allowed: true });
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
           failures: 1,
           lastFailureAt: later,
           blockedUntil: 0,
         });
-        assert.equal(await storage.loginThrottle.recordFailure(key, later + 1, windowMs), 2);
       });
 
-      it('block sets blockedUntil and keeps the count; clear forgets the key', async () => {
+      it('reserve: one free attempt blocks from the first; counts far past the doubling stay at the maximum', async () => {
+        const key = id('ip');
+        const strict = { freeAttempts: 1, firstDelayMs: 1000, maxDelayMs: 5000, windowMs: 10 * MINUTE };
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0, strict), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, T0 + 1000);
+        assert.equal((await storage.loginThrottle.reserve(key, T0 + 999, strict)).allowed, false);
+        let at = T0 + 1000;
+        for (let i = 2; i <= 70; i++) {
+          assert.deepEqual(
+            await storage.loginThrottle.reserve(key, at, strict),
+            { allowed: true },
+            `attempt ${i}`,
+          );
+          const delay = Math.min(1000 * 2 ** (i - 1), 5000);
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, at + delay, `attempt ${i}`);
+          at += delay;
+        }
+      });
+
+      it('refund gives one attempt back and lifts the block below freeAttempts, never below zero; clear forgets', async () => {
         const key = id('ip');
         const other = id('ip');
-        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
-        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
-        await storage.loginThrottle.recordFailure(other, T0, MINUTE);
-        await storage.loginThrottle.block(key, T0 + 5 * MINUTE);
+        for (let i = 0; i < 5; i++) await storage.loginThrottle.reserve(key, T0, RULE);
+        await storage.loginThrottle.reserve(other, T0, RULE);
+        assert.equal((await storage.loginThrottle.reserve(key, T0, RULE)).allowed, false);
+        await storage.loginThrottle.refund(key, RULE.freeAttempts);
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
-          failures: 2,
+          failures: 4,
           lastFailureAt: T0,
-          blockedUntil: T0 + 5 * MINUTE,
+          blockedUntil: 0,
         });
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0, RULE), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, T0 + 1000, 'the 5th again');
+        // Above the free attempts a refund keeps the block.
+        await storage.loginThrottle.reserve(key, T0 + 1000, RULE);
+        await storage.loginThrottle.refund(key, RULE.freeAttempts);
+        assert.deepEqual(await storage.loginThrottle.find(key), {
+          key,
+          failures: 5,
+          lastFailureAt: T0 + 1000,
+          blockedUntil: T0 + 3000,
+        });
+        await storage.loginThrottle.refund(other, RULE.freeAttempts);
+        await storage.loginThrottle.refund(other, RULE.freeAttempts);
+        assert.equal((await storage.loginThrottle.find(other))?.failures, 0, 'never below zero');
+        await storage.loginThrottle.refund(id('ip'), RULE.freeAttempts);
         await storage.loginThrottle.clear(key);
         assert.equal(await storage.loginThrottle.find(key), undefined);
-        assert.equal((await storage.loginThrottle.find(other))?.failures, 1, 'other keys are untouched');
-        assert.equal(
-          await storage.loginThrottle.recordFailure(key, T0 + MINUTE, MINUTE),
-          1,
-          'counts from zero',
-        );
+        assert.equal((await storage.loginThrottle.find(other))?.failures, 0, 'other keys are untouched');
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0 + 1000, RULE), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 1, 'counts from zero');
       });
     });
 
@@ -1023,13 +1075,19 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       it('purgeExpired removes login-throttle rows quiet for a day and not blocked, in bounded batches', async () => {
         const now = T0 + 10 * 24 * 60 * MINUTE;
         const quiet = Array.from({ length: 5 }, () => id('ip'));
-        for (const key of quiet)
-          await storage.loginThrottle.recordFailure(key, now - 2 * 24 * 60 * MINUTE, MINUTE);
+        const rule = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: MINUTE, windowMs: MINUTE };
+        for (const key of quiet) await storage.loginThrottle.reserve(key, now - 2 * 24 * 60 * MINUTE, rule);
         const recent = id('ip');
-        await storage.loginThrottle.recordFailure(recent, now - MINUTE, MINUTE);
+        await storage.loginThrottle.reserve(recent, now - MINUTE, rule);
+        // Blocked past `now` although its last attempt is two days old (a rule with a two-day maximum).
         const blocked = id('ip');
-        await storage.loginThrottle.recordFailure(blocked, now - 2 * 24 * 60 * MINUTE, MINUTE);
-        await storage.loginThrottle.block(blocked, now + MINUTE);
+        const long = {
+          freeAttempts: 1,
+          firstDelayMs: 3 * 24 * 60 * MINUTE,
+          maxDelayMs: 3 * 24 * 60 * MINUTE,
+          windowMs: MINUTE,
+        };
+        await storage.loginThrottle.reserve(blocked, now - 2 * 24 * 60 * MINUTE, long);
         const first = await storage.housekeeping.purgeExpired(now, 2, MINUTE);
         assert.ok((first.login_throttle ?? 0) <= 2, JSON.stringify(first));
         for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 2, MINUTE);

@@ -263,9 +263,18 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['securityEvents.list', () => S.securityEvents.list(50)],
       ['initialAccessTokens.create', () => S.initialAccessTokens.create('it', 3, now, now + 1e6)],
       ['initialAccessTokens.consume', () => S.initialAccessTokens.consume('it', now)],
-      ['loginThrottle.recordFailure', () => S.loginThrottle.recordFailure('ip:1', now, 60_000)],
+      ...[1, 2, 3].map((attempt): [string, () => Promise<unknown>] => [
+        `loginThrottle.reserve (${attempt})`,
+        () =>
+          S.loginThrottle.reserve('ip:1', now, {
+            freeAttempts: 2,
+            firstDelayMs: 1000,
+            maxDelayMs: 60_000,
+            windowMs: 60_000,
+          }),
+      ]),
       ['loginThrottle.find', () => S.loginThrottle.find('ip:1')],
-      ['loginThrottle.block', () => S.loginThrottle.block('ip:1', now + 1000)],
+      ['loginThrottle.refund', () => S.loginThrottle.refund('ip:1', 2)],
       ['loginThrottle.clear', () => S.loginThrottle.clear('ip:1')],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
