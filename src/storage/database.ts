@@ -175,6 +175,12 @@ export interface LoginThrottleTable {
   blocked_until: number;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  hits: number;
+  expires_at: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -196,5 +202,6 @@ export interface Database {
   initial_access_tokens: InitialAccessTokensTable;
   signing_keys: SigningKeysTable;
   login_throttle: LoginThrottleTable;
+  rate_limits: RateLimitsTable;
   settings: SettingsTable;
 }

@@ -455,6 +455,24 @@ export interface LoginThrottleStore {
   clear(key: string): Promise<void>;
 }
 
+/** The count of one key's current window, and when that window ends (epoch ms). */
+export interface RateLimitHit {
+  count: number;
+  resetAt: number;
+}
+
+/**
+ * Fixed-window counters for limits that guard shared resources (registrations per client IP). They live in the
+ * database so that every process and instance shares them and a restart does not reset them.
+ */
+export interface RateLimitStore {
+  /**
+   * Counts one hit on `key` in one atomic upsert. A window starts with the first hit after the previous window
+   * ended and lasts `windowMs`. Atomic across processes: N concurrent hits in one window see the counts 1..N.
+   */
+  hit(key: string, now: number, windowMs: number): Promise<RateLimitHit>;
+}
+
 /** Small key/value facts about the installation (the one-time setup token's hash). */
 export interface SettingStore {
   get(key: string): Promise<string | undefined>;
@@ -469,7 +487,8 @@ export interface HousekeepingStore {
    * a day past expiry, so a late replay is still caught as reuse. A refresh token row goes once it is expired
    * (family end or idle window) and older than `refreshTokenLifetimeMs`, the longest any one row can be
    * usable (the idle window, or the absolute lifetime without one): until then a used token stays, so its
-   * replay is caught as reuse (a replay past the idle window is refused before that check anyway).
+   * replay is caught as reuse (a replay past the idle window is refused before that check anyway). Rate-limit
+   * windows go once they have ended.
    */
   purgeExpired(
     now: number,
@@ -493,6 +512,7 @@ export interface Storage {
   initialAccessTokens: InitialAccessTokenStore;
   keys: KeyStore;
   loginThrottle: LoginThrottleStore;
+  rateLimits: RateLimitStore;
   settings: SettingStore;
   housekeeping: HousekeepingStore;
   /** Runs `work` in one database transaction; the Storage it receives writes inside it. */

@@ -148,7 +148,8 @@ if (postgres === undefined) {
       try {
         const base = `http://127.0.0.1:${port}`;
         let up = false;
-        for (let attempt = 0; attempt < 200 && !up; attempt++) {
+        // Generous: two processes starting on a loaded machine can take many seconds.
+        for (let attempt = 0; attempt < 1200 && !up; attempt++) {
           up = await fetch(`${base}/health`).then(
             (response) => response.ok,
             () => false,

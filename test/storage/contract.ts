@@ -1000,6 +1000,78 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('rate limits', () => {
+      const HOUR = 60 * MINUTE;
+
+      it('hit counts atomically: 25 concurrent hits on one key see 1..25, all in one window', async () => {
+        const key = id('register');
+        const hits = await Promise.all(
+          Array.from({ length: 25 }, () => storage.rateLimits.hit(key, T0, HOUR)),
+        );
+        assert.deepEqual(
+          hits.map((hit) => hit.count).sort((a, b) => a - b),
+          Array.from({ length: 25 }, (_, i) => i + 1),
+        );
+        for (const hit of hits) assert.equal(hit.resetAt, T0 + HOUR);
+      });
+
+      it('a window lasts windowMs from its first hit; the next hit after it starts a new one; keys are separate', async () => {
+        const key = id('register');
+        const other = id('register');
+        assert.deepEqual(await storage.rateLimits.hit(key, T0, HOUR), { count: 1, resetAt: T0 + HOUR });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR - 1, HOUR), {
+          count: 2,
+          resetAt: T0 + HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(other, T0 + 5, HOUR), {
+          count: 1,
+          resetAt: T0 + 5 + HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR, HOUR), {
+          count: 1,
+          resetAt: T0 + 2 * HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR + 1, HOUR), {
+          count: 2,
+          resetAt: T0 + 2 * HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(other, T0 + 6, HOUR), {
+          count: 2,
+          resetAt: T0 + 5 + HOUR,
+        });
+      });
+
+      it('purgeExpired removes ended windows in bounded batches and keeps running ones', async () => {
+        const now = T0 + 100 * 24 * HOUR;
+        const ended = Array.from({ length: 5 }, () => id('register'));
+        for (const key of ended) await storage.rateLimits.hit(key, now - 2 * HOUR, HOUR);
+        const running = id('register');
+        await storage.rateLimits.hit(running, now - MINUTE, HOUR);
+        await storage.rateLimits.hit(running, now - MINUTE, HOUR);
+        const first = await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        assert.ok((first.rate_limits ?? 0) <= 2, JSON.stringify(first));
+        for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        const rows = await opened.db
+          .selectFrom('rate_limits')
+          .select('key')
+          .where('key', 'in', [...ended, running])
+          .execute();
+        assert.deepEqual(
+          rows.map((row) => row.key),
+          [running],
+        );
+        assert.deepEqual(await storage.rateLimits.hit(running, now, HOUR), {
+          count: 3,
+          resetAt: now - MINUTE + HOUR,
+        });
+        // A purged key starts afresh.
+        assert.deepEqual(await storage.rateLimits.hit(ended[0]!, now, HOUR), {
+          count: 1,
+          resetAt: now + HOUR,
+        });
+      });
+    });
+
     describe('settings', () => {
       it('get / set / overwrite / delete (true once, then false)', async () => {
         const key = id('setting');

@@ -9,7 +9,7 @@ import { openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 
 const GROWING =
-  /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|initial_access_tokens)\b/;
+  /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|rate_limits|initial_access_tokens)\b/;
 
 // Reads of a whole table that are accepted, and why. Anything else that scans fails the test.
 const ACCEPTED: Record<string, string> = {
@@ -275,6 +275,9 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ]),
       ['loginThrottle.find', () => S.loginThrottle.find('ip:1')],
       ['loginThrottle.refund', () => S.loginThrottle.refund('ip:1', 2)],
+      ['rateLimits.hit (new key)', () => S.rateLimits.hit('register:192.0.2.1', now, 60_000)],
+      ['rateLimits.hit (same window)', () => S.rateLimits.hit('register:192.0.2.1', now + 1, 60_000)],
+      ['rateLimits.hit (next window)', () => S.rateLimits.hit('register:192.0.2.1', now + 60_000, 60_000)],
       ['loginThrottle.clear', () => S.loginThrottle.clear('ip:1')],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
