@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Deps } from './deps.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
@@ -81,15 +80,6 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     schemaController: { compilersFactory: lazySchemaCompilers },
   });
 
-  // Off by default; routes opt in (dynamic registration). Answers with the RFC error shape.
-  await app.register(fastifyRateLimit, {
-    global: false,
-    keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) =>
-      new OAuthError('too_many_requests', 'Too many requests; try again later', {
-        headers: { 'Retry-After': String(Math.ceil(context.ttl / 1000)) },
-      }),
-  });
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response: helmet's
   // full set on pages, assets and 404s; the JSON set (apiSecurityHeaders) on the protocol endpoints.
   const pageHeaders = securityHeaders({

@@ -48,3 +48,49 @@ export async function createUser(
   await storage.users.create(user);
   return user;
 }
+
+export interface PasswordChange {
+  /** Who changed it: the administrator's user id, or the user's own id for a self-service change. */
+  changedBy: string;
+  cost?: number;
+}
+
+/**
+ * Gives the user a new password and ends everything the old one let anyone obtain. RFC 9700 §4.14.2: refresh
+ * tokens are revoked when the password changes (SECURITY.md E-07; a reset answers "someone may know it"). In one
+ * transaction with the new hash: every grant of the user is revoked, so every access token (opaque or a JWT's
+ * jti) and refresh token issued under them stops at once (each check joins its grant), every session ends,
+ * and a `password_changed` security event records it. Returns how many grants were revoked.
+ */
+export async function changePassword(
+  storage: Storage,
+  userId: string,
+  password: string,
+  now: number,
+  change: PasswordChange,
+): Promise<number> {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new UserInputError(`The password must have at least ${MIN_PASSWORD_LENGTH} characters.`);
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) throw new UserInputError('The password is too long.');
+  // Hashed before the transaction: scrypt takes tens of milliseconds, a transaction should not wait for it.
+  const passwordHash = await hashPassword(password, change.cost);
+  return storage.transaction(async (tx) => {
+    // Re-read inside the transaction: the update replaces the row, and must not undo a concurrent change.
+    const user = await tx.users.findById(userId);
+    if (!user) throw new UserInputError('No such user.');
+    await tx.users.update({ ...user, passwordHash, updatedAt: now });
+    const revokedGrants = await tx.grants.revokeForUser(userId, now);
+    await tx.sessions.deleteForUser(userId);
+    await tx.securityEvents.record({
+      id: crypto.randomUUID(),
+      type: 'password_changed',
+      clientId: null,
+      userId,
+      grantId: null,
+      detail: { changed_by: change.changedBy, revoked_grants: revokedGrants },
+      createdAt: now,
+    });
+    return revokedGrants;
+  });
+}

@@ -176,6 +176,12 @@ export interface LoginThrottleTable {
   blocked_until: number;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  hits: number;
+  expires_at: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -197,5 +203,6 @@ export interface Database {
   initial_access_tokens: InitialAccessTokensTable;
   signing_keys: SigningKeysTable;
   login_throttle: LoginThrottleTable;
+  rate_limits: RateLimitsTable;
   settings: SettingsTable;
 }

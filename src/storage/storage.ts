@@ -344,6 +344,11 @@ export interface GrantStore {
   revoke(id: string, now: number): Promise<void>;
   /** Revokes every live grant (and its tokens) of one user for one client. Returns how many. */
   revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number>;
+  /**
+   * Revokes every live grant of one user, whatever the client, and so every access and refresh token issued
+   * under them (a password reset, RFC 9700 §4.14.2). One statement; returns how many grants it revoked.
+   */
+  revokeForUser(userId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
   /** Records that the grant issued tokens at `now` (a refresh). */
@@ -423,12 +428,54 @@ export interface KeyStore {
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
 }
 
+/**
+ * How sign-in attempts on one key slow down: `freeAttempts` go through at once; the attempt that reaches that
+ * count blocks the key for `firstDelayMs`, and each further one for twice the previous delay, at most
+ * `maxDelayMs`. Attempts older than `windowMs` are forgotten.
+ */
+export interface LoginThrottleRule {
+  freeAttempts: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+  windowMs: number;
+}
+
+export type ThrottleReservation = { allowed: true } | { allowed: false; blockedUntil: number };
+
 export interface LoginThrottleStore {
   find(key: string): Promise<LoginThrottle | undefined>;
-  /** Atomically adds one failure and returns the new count (windowMs: failures older than this are forgotten). */
-  recordFailure(key: string, now: number, windowMs: number): Promise<number>;
-  block(key: string, until: number): Promise<void>;
+  /**
+   * Reserves one attempt before the password is checked, in one conditional upsert: unless the key is blocked
+   * at `now`, counts the attempt (from 1 again when the last one is older than the window), blocks the key for
+   * the delay that count earns (LoginThrottleRule) and answers allowed; a blocked key is left as it is and the
+   * answer says until when. Atomic across processes: of any number of concurrent calls at one instant, exactly
+   * `freeAttempts` are allowed.
+   */
+  reserve(key: string, now: number, rule: LoginThrottleRule): Promise<ThrottleReservation>;
+  /**
+   * Gives one reserved attempt back (it succeeded, or another key refused it); the block lifts once the count
+   * is below `freeAttempts` again. Never below zero.
+   */
+  refund(key: string, freeAttempts: number): Promise<void>;
   clear(key: string): Promise<void>;
+}
+
+/** The count of one key's current window, and when that window ends (epoch ms). */
+export interface RateLimitHit {
+  count: number;
+  resetAt: number;
+}
+
+/**
+ * Fixed-window counters for limits that guard shared resources (registrations per client IP). They live in the
+ * database so that every process and instance shares them and a restart does not reset them.
+ */
+export interface RateLimitStore {
+  /**
+   * Counts one hit on `key` in one atomic upsert. A window starts with the first hit after the previous window
+   * ended and lasts `windowMs`. Atomic across processes: N concurrent hits in one window see the counts 1..N.
+   */
+  hit(key: string, now: number, windowMs: number): Promise<RateLimitHit>;
 }
 
 /** Small key/value facts about the installation (the one-time setup token's hash). */
@@ -445,7 +492,8 @@ export interface HousekeepingStore {
    * a day past expiry, so a late replay is still caught as reuse. A refresh token row goes once it is expired
    * (family end or idle window) and older than `refreshTokenLifetimeMs`, the longest any one row can be
    * usable (the idle window, or the absolute lifetime without one): until then a used token stays, so its
-   * replay is caught as reuse (a replay past the idle window is refused before that check anyway).
+   * replay is caught as reuse (a replay past the idle window is refused before that check anyway). Rate-limit
+   * windows go once they have ended.
    */
   purgeExpired(
     now: number,
@@ -469,6 +517,7 @@ export interface Storage {
   initialAccessTokens: InitialAccessTokenStore;
   keys: KeyStore;
   loginThrottle: LoginThrottleStore;
+  rateLimits: RateLimitStore;
   settings: SettingStore;
   housekeeping: HousekeepingStore;
   /** Runs `work` in one database transaction; the Storage it receives writes inside it. */

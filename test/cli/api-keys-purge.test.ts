@@ -352,8 +352,12 @@ describe('gatehouse purge', () => {
       await interaction(ids.expiredInteraction, now - 1000);
       await interaction(ids.liveInteraction, now + 1_800_000);
       // A login throttle entry whose last failure is two days old goes; today's stays.
-      await storage.loginThrottle.recordFailure('old@example.com', now - 2 * DAY, 900_000);
-      await storage.loginThrottle.recordFailure('new@example.com', now - 1000, 900_000);
+      const rule = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: 60_000, windowMs: 900_000 };
+      await storage.loginThrottle.reserve('old@example.com', now - 2 * DAY, rule);
+      await storage.loginThrottle.reserve('new@example.com', now - 1000, rule);
+      // A registration rate-limit window that ended goes; one still running stays.
+      await storage.rateLimits.hit('register:192.0.2.1', now - 2 * 3_600_000, 3_600_000);
+      await storage.rateLimits.hit('register:192.0.2.2', now - 1000, 3_600_000);
     });
 
     const run = await cli(['purge'], env);
@@ -365,6 +369,7 @@ describe('gatehouse purge', () => {
       access_tokens: 1,
       refresh_tokens: 1,
       login_throttle: 1,
+      rate_limits: 1,
     });
 
     const { db } = await openDatabase(env.DATABASE_URL!);
@@ -384,6 +389,11 @@ describe('gatehouse purge', () => {
       assert.deepEqual(
         throttle.map((row) => row.key),
         ['new@example.com'],
+      );
+      const windows = await db.selectFrom('rate_limits').select('key').execute();
+      assert.deepEqual(
+        windows.map((row) => row.key),
+        ['register:192.0.2.2'],
       );
     } finally {
       await db.destroy();

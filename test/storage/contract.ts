@@ -906,61 +906,185 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.loginThrottle.find(id('ip')), undefined);
       });
 
-      it('recordFailure counts atomically: 20 parallel failures → 20, each call seeing its own count', async () => {
+      const RULE = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: MINUTE, windowMs: 15 * MINUTE };
+
+      it('reserve is atomic: of 30 concurrent attempts at one instant exactly freeAttempts go ahead', async () => {
         const key = id('account');
-        const counts = await Promise.all(
-          Array.from({ length: 20 }, () => storage.loginThrottle.recordFailure(key, T0, 15 * MINUTE)),
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, () => storage.loginThrottle.reserve(key, T0, RULE)),
         );
-        assert.deepEqual(
-          [...counts].sort((a, b) => a - b),
-          Array.from({ length: 20 }, (_, i) => i + 1),
-        );
+        assert.equal(answers.filter((answer) => answer.allowed).length, 5, JSON.stringify(answers));
+        for (const answer of answers.filter((a) => !a.allowed)) {
+          assert.deepEqual(answer, { allowed: false, blockedUntil: T0 + 1000 });
+        }
+        // The refused ones were not counted.
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
-          failures: 20,
+          failures: 5,
           lastFailureAt: T0,
-          blockedUntil: 0,
+          blockedUntil: T0 + 1000,
         });
       });
 
-      it('failures older than the window are forgotten', async () => {
+      it('reserve: the delay doubles with each counted attempt up to the maximum; a refused one changes nothing', async () => {
         const key = id('account');
-        const windowMs = 15 * MINUTE;
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0, windowMs), 1);
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + MINUTE, windowMs), 2);
-        assert.equal(await storage.loginThrottle.recordFailure(key, T0 + 2 * MINUTE, windowMs), 3);
-        const later = T0 + 2 * MINUTE + windowMs + 1;
-        assert.equal(await storage.loginThrottle.recordFailure(key, later, windowMs), 1);
+        for (let i = 1; i <= 4; i++) {
+          assert.deepEqual(await storage.loginThrottle.reserve(key, T0, RULE), { allowed: true });
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, 0, `attempt ${i} is free`);
+        }
+        let at = T0;
+        for (const delay of [1000, 2000, 4000, 8000, 16000, 32000, MINUTE, MINUTE]) {
+          assert.deepEqual(await storage.loginThrottle.reserve(key, at, RULE), { allowed: true });
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, at + delay);
+          assert.deepEqual(await storage.loginThrottle.reserve(key, at + delay - 1, RULE), {
+            allowed: false,
+            blockedUntil: at + delay,
+          });
+          at += delay;
+        }
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 12);
+      });
+
+      it('reserve: attempts older than the window are forgotten', async () => {
+        const key = id('account');
+        await storage.loginThrottle.reserve(key, T0, RULE);
+        await storage.loginThrottle.reserve(key, T0 + MINUTE, RULE);
+        await storage.loginThrottle.reserve(key, T0 + 2 * MINUTE, RULE);
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 3);
+        const later = T0 + 2 * MINUTE + RULE.windowMs + 1;
+        assert.deepEqual(await storage.loginThrottle.reserve(key, later, RULE), { allowed: true });
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
           failures: 1,
           lastFailureAt: later,
           blockedUntil: 0,
         });
-        assert.equal(await storage.loginThrottle.recordFailure(key, later + 1, windowMs), 2);
       });
 
-      it('block sets blockedUntil and keeps the count; clear forgets the key', async () => {
+      it('reserve: one free attempt blocks from the first; counts far past the doubling stay at the maximum', async () => {
+        const key = id('ip');
+        const strict = { freeAttempts: 1, firstDelayMs: 1000, maxDelayMs: 5000, windowMs: 10 * MINUTE };
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0, strict), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, T0 + 1000);
+        assert.equal((await storage.loginThrottle.reserve(key, T0 + 999, strict)).allowed, false);
+        let at = T0 + 1000;
+        for (let i = 2; i <= 70; i++) {
+          assert.deepEqual(
+            await storage.loginThrottle.reserve(key, at, strict),
+            { allowed: true },
+            `attempt ${i}`,
+          );
+          const delay = Math.min(1000 * 2 ** (i - 1), 5000);
+          assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, at + delay, `attempt ${i}`);
+          at += delay;
+        }
+      });
+
+      it('refund gives one attempt back and lifts the block below freeAttempts, never below zero; clear forgets', async () => {
         const key = id('ip');
         const other = id('ip');
-        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
-        await storage.loginThrottle.recordFailure(key, T0, MINUTE);
-        await storage.loginThrottle.recordFailure(other, T0, MINUTE);
-        await storage.loginThrottle.block(key, T0 + 5 * MINUTE);
+        for (let i = 0; i < 5; i++) await storage.loginThrottle.reserve(key, T0, RULE);
+        await storage.loginThrottle.reserve(other, T0, RULE);
+        assert.equal((await storage.loginThrottle.reserve(key, T0, RULE)).allowed, false);
+        await storage.loginThrottle.refund(key, RULE.freeAttempts);
         assert.deepEqual(await storage.loginThrottle.find(key), {
           key,
-          failures: 2,
+          failures: 4,
           lastFailureAt: T0,
-          blockedUntil: T0 + 5 * MINUTE,
+          blockedUntil: 0,
         });
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0, RULE), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.blockedUntil, T0 + 1000, 'the 5th again');
+        // Above the free attempts a refund keeps the block.
+        await storage.loginThrottle.reserve(key, T0 + 1000, RULE);
+        await storage.loginThrottle.refund(key, RULE.freeAttempts);
+        assert.deepEqual(await storage.loginThrottle.find(key), {
+          key,
+          failures: 5,
+          lastFailureAt: T0 + 1000,
+          blockedUntil: T0 + 3000,
+        });
+        await storage.loginThrottle.refund(other, RULE.freeAttempts);
+        await storage.loginThrottle.refund(other, RULE.freeAttempts);
+        assert.equal((await storage.loginThrottle.find(other))?.failures, 0, 'never below zero');
+        await storage.loginThrottle.refund(id('ip'), RULE.freeAttempts);
         await storage.loginThrottle.clear(key);
         assert.equal(await storage.loginThrottle.find(key), undefined);
-        assert.equal((await storage.loginThrottle.find(other))?.failures, 1, 'other keys are untouched');
-        assert.equal(
-          await storage.loginThrottle.recordFailure(key, T0 + MINUTE, MINUTE),
-          1,
-          'counts from zero',
+        assert.equal((await storage.loginThrottle.find(other))?.failures, 0, 'other keys are untouched');
+        assert.deepEqual(await storage.loginThrottle.reserve(key, T0 + 1000, RULE), { allowed: true });
+        assert.equal((await storage.loginThrottle.find(key))?.failures, 1, 'counts from zero');
+      });
+    });
+
+    describe('rate limits', () => {
+      const HOUR = 60 * MINUTE;
+
+      it('hit counts atomically: 25 concurrent hits on one key see 1..25, all in one window', async () => {
+        const key = id('register');
+        const hits = await Promise.all(
+          Array.from({ length: 25 }, () => storage.rateLimits.hit(key, T0, HOUR)),
         );
+        assert.deepEqual(
+          hits.map((hit) => hit.count).sort((a, b) => a - b),
+          Array.from({ length: 25 }, (_, i) => i + 1),
+        );
+        for (const hit of hits) assert.equal(hit.resetAt, T0 + HOUR);
+      });
+
+      it('a window lasts windowMs from its first hit; the next hit after it starts a new one; keys are separate', async () => {
+        const key = id('register');
+        const other = id('register');
+        assert.deepEqual(await storage.rateLimits.hit(key, T0, HOUR), { count: 1, resetAt: T0 + HOUR });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR - 1, HOUR), {
+          count: 2,
+          resetAt: T0 + HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(other, T0 + 5, HOUR), {
+          count: 1,
+          resetAt: T0 + 5 + HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR, HOUR), {
+          count: 1,
+          resetAt: T0 + 2 * HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(key, T0 + HOUR + 1, HOUR), {
+          count: 2,
+          resetAt: T0 + 2 * HOUR,
+        });
+        assert.deepEqual(await storage.rateLimits.hit(other, T0 + 6, HOUR), {
+          count: 2,
+          resetAt: T0 + 5 + HOUR,
+        });
+      });
+
+      it('purgeExpired removes ended windows in bounded batches and keeps running ones', async () => {
+        const now = T0 + 100 * 24 * HOUR;
+        const ended = Array.from({ length: 5 }, () => id('register'));
+        for (const key of ended) await storage.rateLimits.hit(key, now - 2 * HOUR, HOUR);
+        const running = id('register');
+        await storage.rateLimits.hit(running, now - MINUTE, HOUR);
+        await storage.rateLimits.hit(running, now - MINUTE, HOUR);
+        const first = await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        assert.ok((first.rate_limits ?? 0) <= 2, JSON.stringify(first));
+        for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        const rows = await opened.db
+          .selectFrom('rate_limits')
+          .select('key')
+          .where('key', 'in', [...ended, running])
+          .execute();
+        assert.deepEqual(
+          rows.map((row) => row.key),
+          [running],
+        );
+        assert.deepEqual(await storage.rateLimits.hit(running, now, HOUR), {
+          count: 3,
+          resetAt: now - MINUTE + HOUR,
+        });
+        // A purged key starts afresh.
+        assert.deepEqual(await storage.rateLimits.hit(ended[0]!, now, HOUR), {
+          count: 1,
+          resetAt: now + HOUR,
+        });
       });
     });
 
@@ -1039,13 +1163,19 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       it('purgeExpired removes login-throttle rows quiet for a day and not blocked, in bounded batches', async () => {
         const now = T0 + 10 * 24 * 60 * MINUTE;
         const quiet = Array.from({ length: 5 }, () => id('ip'));
-        for (const key of quiet)
-          await storage.loginThrottle.recordFailure(key, now - 2 * 24 * 60 * MINUTE, MINUTE);
+        const rule = { freeAttempts: 5, firstDelayMs: 1000, maxDelayMs: MINUTE, windowMs: MINUTE };
+        for (const key of quiet) await storage.loginThrottle.reserve(key, now - 2 * 24 * 60 * MINUTE, rule);
         const recent = id('ip');
-        await storage.loginThrottle.recordFailure(recent, now - MINUTE, MINUTE);
+        await storage.loginThrottle.reserve(recent, now - MINUTE, rule);
+        // Blocked past `now` although its last attempt is two days old (a rule with a two-day maximum).
         const blocked = id('ip');
-        await storage.loginThrottle.recordFailure(blocked, now - 2 * 24 * 60 * MINUTE, MINUTE);
-        await storage.loginThrottle.block(blocked, now + MINUTE);
+        const long = {
+          freeAttempts: 1,
+          firstDelayMs: 3 * 24 * 60 * MINUTE,
+          maxDelayMs: 3 * 24 * 60 * MINUTE,
+          windowMs: MINUTE,
+        };
+        await storage.loginThrottle.reserve(blocked, now - 2 * 24 * 60 * MINUTE, long);
         const first = await storage.housekeeping.purgeExpired(now, 2, MINUTE);
         assert.ok((first.login_throttle ?? 0) <= 2, JSON.stringify(first));
         for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 2, MINUTE);
@@ -1159,6 +1289,60 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.consents.grant(user, client, 'openid', T0);
         await storage.consents.forget(user, client);
         assert.equal(await storage.consents.find(user, client), undefined);
+      });
+    });
+
+    describe('grants.revokeForUser (password reset)', () => {
+      it("revokes every live grant of the user at every client, and so their tokens; nobody else's", async () => {
+        const [user, other] = [id('user'), id('user')];
+        const mine = [
+          newGrant({ userId: user }),
+          newGrant({ userId: user }),
+          newGrant({ userId: user, clientId: id('client') }),
+        ];
+        const alreadyRevoked = newGrant({ userId: user, revokedAt: T0 - 1 });
+        const theirs = newGrant({ userId: other });
+        const machine = newGrant({ userId: null });
+        for (const grant of [...mine, alreadyRevoked, theirs, machine]) await storage.grants.create(grant);
+        const access = newAccessToken(mine[0]!);
+        const refresh = newRefreshToken(mine[2]!);
+        const theirAccess = newAccessToken(theirs);
+        for (const token of [access, theirAccess]) await storage.accessTokens.create(token);
+        await storage.refreshTokens.create(refresh);
+
+        assert.equal(await storage.grants.revokeForUser(user, T0 + 5), 3, 'the live ones only');
+        for (const grant of mine) assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 5);
+        assert.equal((await storage.grants.find(alreadyRevoked.id))?.revokedAt, T0 - 1, 'kept as it was');
+        assert.equal(await storage.accessTokens.findActive(access.id, T0 + 6), undefined);
+        assert.equal((await storage.refreshTokens.find(refresh.tokenHash))?.grantRevoked, true);
+        assert.deepEqual(await storage.grants.listActiveForUser(user), []);
+        assert.deepEqual(await storage.accessTokens.findActive(theirAccess.id, T0 + 6), theirAccess);
+        assert.equal((await storage.grants.find(theirs.id))?.revokedAt, null);
+        assert.equal((await storage.grants.find(machine.id))?.revokedAt, null);
+        assert.equal(await storage.grants.revokeForUser(user, T0 + 7), 0, 'idempotent');
+      });
+
+      it('inside a transaction, together with the password update, and rolled back with it', async () => {
+        const user = newUser();
+        await storage.users.create(user);
+        const grant = newGrant({ userId: user.id });
+        await storage.grants.create(grant);
+        await assert.rejects(
+          storage.transaction(async (tx) => {
+            await tx.users.update({ ...user, passwordHash: 'scrypt$new', updatedAt: T0 + 1 });
+            assert.equal(await tx.grants.revokeForUser(user.id, T0 + 1), 1);
+            throw new Error('rolled back');
+          }),
+          /rolled back/,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, null);
+        assert.equal((await storage.users.findById(user.id))?.passwordHash, user.passwordHash);
+        await storage.transaction(async (tx) => {
+          await tx.users.update({ ...user, passwordHash: 'scrypt$new', updatedAt: T0 + 2 });
+          await tx.grants.revokeForUser(user.id, T0 + 2);
+        });
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 2);
+        assert.equal((await storage.users.findById(user.id))?.passwordHash, 'scrypt$new');
       });
     });
 

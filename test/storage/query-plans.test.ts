@@ -9,7 +9,7 @@ import { openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 
 const GROWING =
-  /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|initial_access_tokens)\b/;
+  /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|rate_limits|initial_access_tokens)\b/;
 
 // Reads of a whole table that are accepted, and why. Anything else that scans fails the test.
 const ACCEPTED: Record<string, string> = {
@@ -264,9 +264,21 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['securityEvents.list', () => S.securityEvents.list(50)],
       ['initialAccessTokens.create', () => S.initialAccessTokens.create('it', 3, now, now + 1e6)],
       ['initialAccessTokens.consume', () => S.initialAccessTokens.consume('it', now)],
-      ['loginThrottle.recordFailure', () => S.loginThrottle.recordFailure('ip:1', now, 60_000)],
+      ...[1, 2, 3].map((attempt): [string, () => Promise<unknown>] => [
+        `loginThrottle.reserve (${attempt})`,
+        () =>
+          S.loginThrottle.reserve('ip:1', now, {
+            freeAttempts: 2,
+            firstDelayMs: 1000,
+            maxDelayMs: 60_000,
+            windowMs: 60_000,
+          }),
+      ]),
       ['loginThrottle.find', () => S.loginThrottle.find('ip:1')],
-      ['loginThrottle.block', () => S.loginThrottle.block('ip:1', now + 1000)],
+      ['loginThrottle.refund', () => S.loginThrottle.refund('ip:1', 2)],
+      ['rateLimits.hit (new key)', () => S.rateLimits.hit('register:192.0.2.1', now, 60_000)],
+      ['rateLimits.hit (same window)', () => S.rateLimits.hit('register:192.0.2.1', now + 1, 60_000)],
+      ['rateLimits.hit (next window)', () => S.rateLimits.hit('register:192.0.2.1', now + 60_000, 60_000)],
       ['loginThrottle.clear', () => S.loginThrottle.clear('ip:1')],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
@@ -274,6 +286,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['housekeeping.purgeExpired', () => S.housekeeping.purgeExpired(now + 1e9, 500, 1e6)],
       ['grants.revokeForUserAndClient', () => S.grants.revokeForUserAndClient('u1', 'c1', now)],
       ['grants.revoke', () => S.grants.revoke('g1', now)],
+      ['grants.revokeForUser', () => S.grants.revokeForUser('u1', now)],
       ['clients.delete', () => S.clients.delete('c1', now)],
     ];
     for (const [name, call] of calls) {

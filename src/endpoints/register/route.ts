@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { ipRateLimit } from '../../http/rate-limit.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
@@ -61,7 +62,14 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
 
     scope.post(
       config.paths.register,
-      { config: { rateLimit: { max: config.registrationRateLimit, timeWindow: '1 hour' } } },
+      {
+        // Counted in the database, so the limit holds across processes and restarts.
+        onRequest: ipRateLimit(storage, () => clock.now(), {
+          name: 'register',
+          max: config.registrationRateLimit,
+          windowMs: 3_600_000,
+        }),
+      },
       async (request, reply: FastifyReply) => {
         if (config.registrationPolicy === 'closed') {
           throw new OAuthError('access_denied', 'Registration is closed; ask an administrator for a client', {

@@ -2,8 +2,7 @@
 // disable clients (their tokens stop working at once), manage users, issue initial access tokens, and read the
 // security event log. Plain server-rendered HTML that works with JavaScript off.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { hashPassword } from '../../accounts/password.ts';
-import { createUser, UserInputError } from '../../accounts/users.ts';
+import { changePassword, createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
@@ -252,7 +251,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     },
   );
 
-  const userAction = (path: string, change: (person: User) => Promise<SafeHtml | undefined>) =>
+  const userAction = (path: string, change: (person: User, admin: User) => Promise<SafeHtml | undefined>) =>
     app.post<{ Params: { id: string } }>(
       `/admin/users/:id/${path}`,
       { preHandler: app.csrfProtection },
@@ -261,7 +260,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         if (!user) return reply;
         const person = await storage.users.findById(request.params.id);
         if (!person || person.id === user.id) return reply.callNotFound();
-        const notice = await change(person);
+        const notice = await change(person, user);
         return notice ? renderConsole(reply, user, notice) : reply.redirect('/admin', 303);
       },
     );
@@ -274,14 +273,13 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     await storage.users.update({ ...person, disabledAt: null, updatedAt: clock.now() });
     return undefined;
   });
-  userAction('reset-password', async (person) => {
+  userAction('reset-password', async (person, admin) => {
     const password = randomToken(12);
-    await storage.users.update({
-      ...person,
-      passwordHash: await hashPassword(password, deps.config.passwordCost),
-      updatedAt: clock.now(),
+    // Revokes the user's grants (so their tokens) and sessions too, in one transaction (RFC 9700 §4.14.2).
+    await changePassword(storage, person.id, password, clock.now(), {
+      changedBy: admin.id,
+      cost: deps.config.passwordCost,
     });
-    await storage.sessions.deleteForUser(person.id);
     return html`<p class="notice card wide" role="status">New password for ${person.email} (shown once): <code data-testid="password">${password}</code></p>`;
   });
 

@@ -2,7 +2,7 @@
 // that request (/authorize/resume), so nobody is stranded after signing in.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashPassword, verifyPassword } from '../../accounts/password.ts';
-import { recordFailure, recordSuccess, throttleKeys, waitRequired } from '../../accounts/throttle.ts';
+import { recordSuccess, reserveAttempt, throttleKeys } from '../../accounts/throttle.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
 import { endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
 import { acceptLogin, load } from '../../interaction/flow.ts';
@@ -70,7 +70,8 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
 
     const now = deps.clock.now();
     const keys = throttleKeys(email, request.ip);
-    const wait = await waitRequired(deps.storage, [keys.account, keys.ip], now);
+    // Reserved before the KDF runs, atomically: concurrent attempts cannot all pass the check (SECURITY.md R14).
+    const wait = await reserveAttempt(deps.storage, keys, now);
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);
       reply.header('retry-after', String(seconds));
@@ -82,7 +83,6 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const passwordMatches = await verifyPassword(password, user ? user.passwordHash : await dummyHash);
     const valid = user !== undefined && passwordMatches;
     if (!user || !valid || user.disabledAt !== null) {
-      await recordFailure(deps.storage, keys, now);
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
       return again('Incorrect email or password.', 401);
     }

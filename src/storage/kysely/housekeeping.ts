@@ -7,8 +7,8 @@ export function housekeepingStore(db: Db): HousekeepingStore {
   // Each delete removes at most `batchSize` rows picked through an index on the expiry column, so it holds
   // locks briefly and never scans a table.
   async function purge(
-    table: 'authorization_codes' | 'interactions' | 'sessions' | 'access_tokens',
-    key: 'code_hash' | 'id' | 'id_hash',
+    table: 'authorization_codes' | 'interactions' | 'sessions' | 'access_tokens' | 'rate_limits',
+    key: 'code_hash' | 'id' | 'id_hash' | 'key',
     before: number,
     batchSize: number,
   ): Promise<number> {
@@ -57,6 +57,7 @@ export function housekeepingStore(db: Db): HousekeepingStore {
         )
         .executeTakeFirst();
       counts.login_throttle = Number(throttle.numDeletedRows);
+      counts.rate_limits = await purge('rate_limits', 'key', now, batchSize);
       return counts;
     },
   };

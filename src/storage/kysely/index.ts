@@ -16,6 +16,7 @@ import {
   securityEventStore,
   settingStore,
 } from './misc.ts';
+import { rateLimitStore } from './rate-limits.ts';
 import { type Db, inTransaction } from './rows.ts';
 import { accessTokenStore, grantStore, refreshTokenStore } from './tokens.ts';
 import { sessionStore, userStore } from './users.ts';
@@ -94,6 +95,7 @@ const STORES = {
   initialAccessTokens: initialAccessTokenStore,
   keys: keyStore,
   loginThrottle: loginThrottleStore,
+  rateLimits: rateLimitStore,
   settings: settingStore,
   housekeeping: housekeepingStore,
 } satisfies { [Name in keyof Storage]?: (db: Db) => Storage[Name] };

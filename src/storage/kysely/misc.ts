@@ -7,6 +7,7 @@ import type {
   ConsentStore,
   InitialAccessTokenStore,
   KeyStore,
+  LoginThrottleRule,
   LoginThrottleStore,
   SecurityEventStore,
   SettingStore,
@@ -218,6 +219,13 @@ export function keyStore(db: Db): KeyStore {
   };
 }
 
+/** Where a key's first attempt leaves it: blocked only when the rule allows no more than one attempt. */
+function firstBlock(now: number, rule: LoginThrottleRule): number {
+  return rule.freeAttempts > 1
+    ? 0
+    : now + Math.min(rule.firstDelayMs * 2 ** (1 - rule.freeAttempts), rule.maxDelayMs);
+}
+
 export function loginThrottleStore(db: Db): LoginThrottleStore {
   return {
     async find(key) {
@@ -231,23 +239,52 @@ export function loginThrottleStore(db: Db): LoginThrottleStore {
         }
       );
     },
-    async recordFailure(key, now, windowMs) {
-      // One upsert, so concurrent failures across processes are all counted.
-      const row = await db
+    async reserve(key, now, rule) {
+      // The count this attempt makes, and the block it earns (LoginThrottleRule), from the row as it is when
+      // the upsert takes its lock: concurrent reservations of one key, from any process, queue on that row.
+      const count = sql<number>`(case when login_throttle.last_failure_at < ${now - rule.windowMs}
+        then 1 else login_throttle.failures + 1 end)`;
+      const doublings = sql<number>`(${count} - ${rule.freeAttempts})`;
+      const doubled = sql<number>`(cast(${rule.firstDelayMs} as bigint) << ${doublings})`;
+      // The shift is bounded first: 2^30 times any sane first delay is already past every maximum.
+      const delay = sql<number>`case when ${doublings} >= 30 or ${doubled} > ${rule.maxDelayMs}
+        then ${rule.maxDelayMs} else ${doubled} end`;
+      const blockedUntil = sql<number>`case when ${count} < ${rule.freeAttempts} then 0 else ${now} + ${delay} end`;
+      const reserved = await db
         .insertInto('login_throttle')
-        .values({ key, failures: 1, last_failure_at: now, blocked_until: 0 })
+        .values({ key, failures: 1, last_failure_at: now, blocked_until: firstBlock(now, rule) })
         .onConflict((oc) =>
-          oc.column('key').doUpdateSet({
-            failures: sql<number>`case when login_throttle.last_failure_at < ${now - windowMs} then 1 else login_throttle.failures + 1 end`,
-            last_failure_at: now,
-          }),
+          oc
+            .column('key')
+            .doUpdateSet({
+              failures: count,
+              last_failure_at: now,
+              blocked_until: blockedUntil,
+            })
+            // A blocked key updates nothing, and then returns no row.
+            .where('login_throttle.blocked_until', '<=', now),
         )
         .returning('failures')
-        .executeTakeFirstOrThrow();
-      return Number(row.failures);
+        .executeTakeFirst();
+      if (reserved) return { allowed: true };
+      const row = await db
+        .selectFrom('login_throttle')
+        .select('blocked_until')
+        .where('key', '=', key)
+        .executeTakeFirst();
+      // Cleared in between (a successful sign-in): still refused, for the shortest wait.
+      return { allowed: false, blockedUntil: Math.max(Number(row?.blocked_until ?? now), now + 1) };
     },
-    async block(key, until) {
-      await db.updateTable('login_throttle').set({ blocked_until: until }).where('key', '=', key).execute();
+    async refund(key, freeAttempts) {
+      await db
+        .updateTable('login_throttle')
+        .set({
+          failures: sql<number>`failures - 1`,
+          blocked_until: sql<number>`case when failures - 1 < ${freeAttempts} then 0 else blocked_until end`,
+        })
+        .where('key', '=', key)
+        .where('failures', '>', 0)
+        .execute();
     },
     async clear(key) {
       await db.deleteFrom('login_throttle').where('key', '=', key).execute();

@@ -192,6 +192,16 @@ export function grantStore(db: Db): GrantStore {
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     },
+    async revokeForUser(userId, now) {
+      // Through grants_user_client (user_id leads it); the token checks join the grant, as for revoke().
+      const result = await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
     async markUsed(id, now) {
       await db
         .updateTable('grants')
