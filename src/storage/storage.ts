@@ -327,7 +327,8 @@ export interface AuthorizationCodeStore {
   find(codeHash: string): Promise<AuthorizationCode | undefined>;
   /**
    * Marks the code used and returns it, in one conditional statement that commits on its own. Atomic: of two
-   * concurrent calls exactly one gets `ok`; the others get `reused`. Unknown or expired codes: `not_found`.
+   * concurrent calls exactly one gets `ok`; the others get `reused`. Unknown or expired codes, and codes whose
+   * grant was revoked before they were redeemed: `not_found`.
    */
   consume(codeHash: string, now: number): Promise<ConsumeResult>;
 }

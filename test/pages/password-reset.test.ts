@@ -150,6 +150,19 @@ function resetSuite(database: string, databaseUrl: () => Promise<string | undefi
         assert.equal((await userinfo(server, fresh.access_token)).statusCode, 200);
         assert.equal((await refresh(server, appA, fresh.refresh_token)).statusCode, 200);
       });
+
+      it('a code issued before the reset and redeemed after it is invalid_grant (no ID token for the old sign-in)', async () => {
+        const user = await server.addUser();
+        const app = await newApp('App C');
+        const flow = await runAuthorizationFlow(server, app.client, user, { scope: 'openid profile' });
+        const reset = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
+          _csrf: csrfFrom((await adminAgent.get('/admin')).body),
+        });
+        assert.equal(reset.statusCode, 200, reset.body.slice(0, 300));
+        const exchanged = await exchangeCode(server, app.client, app.secret, flow);
+        assert.equal(exchanged.statusCode, 400, exchanged.body);
+        assert.equal(exchanged.json().error, 'invalid_grant');
+      });
     });
   }
 }

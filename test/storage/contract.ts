@@ -526,6 +526,31 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         });
       });
 
+      it('a code whose grant was revoked before redemption is not_found (a reset or "Remove access" in between)', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const code = newCode({
+          grantId: grant.id,
+          clientId: grant.clientId,
+          userId: grant.userId ?? id('user'),
+        });
+        await storage.authorizationCodes.create(code);
+        await storage.grants.revoke(grant.id, T0);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeHash, T0 + 1), {
+          status: 'not_found',
+        });
+        // Another code of a live grant is unaffected.
+        const live = newGrant();
+        await storage.grants.create(live);
+        const other = newCode({
+          grantId: live.id,
+          clientId: live.clientId,
+          userId: live.userId ?? id('user'),
+        });
+        await storage.authorizationCodes.create(other);
+        assert.equal((await storage.authorizationCodes.consume(other.codeHash, T0 + 1)).status, 'ok');
+      });
+
       it('an unknown code is not_found', async () => {
         assert.deepEqual(await storage.authorizationCodes.consume(hash(), T0), { status: 'not_found' });
       });

@@ -45,7 +45,10 @@ const insertCode = prepared(
 const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
   db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash),
 );
-// The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL.
+// The atomicity lives in this one conditional UPDATE: only one caller can move consumed_at off NULL. A code
+// whose grant was revoked while it waited (a password reset, "Remove access", a disabled client) is dead too:
+// checked in the same statement, so a revocation either happens before the claim and wins, or after it and
+// covers the tokens the claim's transaction inserts (they carry the grant).
 const claimCode = prepared((db, { codeHash, now }: { codeHash: string; now: number }) =>
   db
     .updateTable('authorization_codes')
@@ -53,6 +56,16 @@ const claimCode = prepared((db, { codeHash, now }: { codeHash: string; now: numb
     .where('code_hash', '=', codeHash)
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', now)
+    .where(({ exists, not, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('grants')
+            .select('grants.id')
+            .whereRef('grants.id', '=', 'authorization_codes.grant_id')
+            .where('grants.revoked_at', 'is not', null),
+        ),
+      ),
+    )
     .returningAll(),
 );
 
