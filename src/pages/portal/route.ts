@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
+import { changesNeedReview, proposeChange, reviewedFieldsOf } from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { describeScope, parseScope } from '../../oauth/scope.ts';
 import type { Client, User } from '../../storage/storage.ts';
@@ -207,10 +208,15 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           ${client.requestedScope ? html`<dt>Waiting for approval</dt><dd>${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</dd>` : null}
         </dl>
         <h2>Redirect URIs</h2>
+        ${
+          client.pendingChanges
+            ? html`<p class="notice" data-testid="pending-changes">A change waits for an administrator's approval; until then these redirect URIs stay in force: ${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</p>`
+            : null
+        }
         ${action(
           'redirect-uris',
           'Save redirect URIs',
-          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${client.redirectUris.join('\n')}</textarea>`,
+          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${(client.pendingChanges ?? client).redirectUris.join('\n')}</textarea>`,
         )}
         ${
           client.tokenEndpointAuthMethod === 'none'
@@ -253,7 +259,20 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           400,
         );
       }
-      await deps.storage.clients.update({ ...client, redirectUris: [...new Set(redirectUris)] });
+      // Under `approval` the edit waits for an administrator (client-review.ts), on top of any change that
+      // already waits; the approved URIs keep working meanwhile. An administrator's own edit applies at once.
+      const base = client.pendingChanges ?? client;
+      await deps.storage.clients.update(
+        proposeChange(
+          client,
+          { ...client, ...reviewedFieldsOf(base), redirectUris: [...new Set(redirectUris)] },
+          {
+            review: changesNeedReview(client, deps.config.registrationPolicy) && !user.isAdmin,
+            now: deps.clock.now(),
+            newSecretHash: client.pendingChanges?.secretHash,
+          },
+        ),
+      );
       return reply.redirect(`/portal/apps/${client.id}`, 303);
     },
   );

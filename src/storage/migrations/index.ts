@@ -3,6 +3,7 @@ import { initial } from './0001-initial.ts';
 import { tokenIndexes } from './0002-token-indexes.ts';
 import { grantLastUsed } from './0003-grant-last-used.ts';
 import { lookupIndexes } from './0004-lookup-indexes.ts';
+import { clientReview } from './0005-client-review.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-token-indexes': tokenIndexes,
   '0003-grant-last-used': grantLastUsed,
   '0004-lookup-indexes': lookupIndexes,
+  '0005-client-review': clientReview,
 };
 
 export const migrationProvider: MigrationProvider = {
