@@ -415,6 +415,11 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
           redirect_uris: [OLD_URI, NEW_URI],
         });
         await assertRedirectUriRefused(server, registered.client_id, NEW_URI);
+        const listed = await runCliCaptured(['clients', 'list'], env);
+        const row = (JSON.parse(listed.stdout) as Record<string, unknown>[]).find(
+          (entry) => entry.client_id === registered.client_id,
+        );
+        assert.deepEqual(row?.pending_changes, ['redirectUris']);
         const run = await runCliCaptured(['clients', 'approve', registered.client_id], env);
         assert.equal(run.code, 0, run.stderr);
         assert.equal(

@@ -35,6 +35,10 @@ function lines(text: unknown): string[] {
 }
 
 export function registerPortal(app: FastifyInstance, deps: Deps) {
+  /** Whether this user's edit of the app is a proposal for an administrator (GATEHOUSE_REGISTRATION=approval). */
+  const proposesChanges = (user: User, client: Client) =>
+    changesNeedReview(client, deps.config.registrationPolicy) && !user.isAdmin;
+
   const page = (reply: FastifyReply, user: User, title: string, body: SafeHtml, code = 200) =>
     sendPage(reply, layout({ ...chrome(deps, reply, user, title), body }), code);
 
@@ -216,7 +220,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
         ${action(
           'redirect-uris',
           'Save redirect URIs',
-          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${(client.pendingChanges ?? client).redirectUris.join('\n')}</textarea>`,
+          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${(proposesChanges(user, client) ? (client.pendingChanges ?? client) : client).redirectUris.join('\n')}</textarea>`,
         )}
         ${
           client.tokenEndpointAuthMethod === 'none'
@@ -259,20 +263,18 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           400,
         );
       }
-      // Under `approval` the edit waits for an administrator (client-review.ts), on top of any change that
-      // already waits; the approved URIs keep working meanwhile. An administrator's own edit applies at once.
-      const base = client.pendingChanges ?? client;
-      await deps.storage.clients.update(
-        proposeChange(
-          client,
-          { ...client, ...reviewedFieldsOf(base), redirectUris: [...new Set(redirectUris)] },
-          {
-            review: changesNeedReview(client, deps.config.registrationPolicy) && !user.isAdmin,
-            now: deps.clock.now(),
-            newSecretHash: client.pendingChanges?.secretHash,
-          },
-        ),
-      );
+      // Under `approval` a developer's edit waits for an administrator (client-review.ts), on top of any change
+      // that already waits; the approved URIs keep working meanwhile. An administrator's own edit applies at
+      // once to the registration in force (a change waiting stays for the console).
+      const uris = [...new Set(redirectUris)];
+      const updated = proposesChanges(user, client)
+        ? proposeChange(
+            client,
+            { ...client, ...reviewedFieldsOf(client.pendingChanges ?? client), redirectUris: uris },
+            { review: true, now: deps.clock.now(), newSecretHash: client.pendingChanges?.secretHash },
+          )
+        : { ...client, redirectUris: uris };
+      await deps.storage.clients.update(updated);
       return reply.redirect(`/portal/apps/${client.id}`, 303);
     },
   );
