@@ -1,5 +1,5 @@
 // What an operator reviews of a self-registered client (RFC 7591 §3.2.1 lets the server replace requested
-// metadata; RFC 7592 §2.2 updates; SECURITY.md A-09), and the review operations the admin console and the CLI
+// metadata; RFC 7592 §2.2 updates; SECURITY.md H-02), and the review operations the admin console and the CLI
 // share, each recording its own security event so that both leave the same trace.
 //
 // The rule, in full:
@@ -145,13 +145,31 @@ export interface Reviewer {
   via: 'console' | 'cli';
 }
 
-/** The names of the reviewed fields a pending change alters, for the event log and the CLI. */
+/** The reviewed fields under their RFC 7591 names (display metadata one by one), for people to compare. */
+export function reviewedValues(client: Client | ClientChanges): Record<string, unknown> {
+  return {
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    scope: client.scope,
+    requested_scope: client.requestedScope,
+    audience: client.allowedResources,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    application_type: client.applicationType,
+    allowed_cors_origins: client.allowedCorsOrigins,
+    client_uri: client.metadata.client_uri,
+    logo_uri: client.metadata.logo_uri,
+    policy_uri: client.metadata.policy_uri,
+    tos_uri: client.metadata.tos_uri,
+    contacts: client.metadata.contacts,
+  };
+}
+
+/** The RFC 7591 names of the fields a pending change alters, for the console, the CLI and the event log. */
 export function changedFields(client: Client, changes: ClientChanges): string[] {
-  const now = reviewedFieldsOf(client);
-  const next = reviewedFieldsOf(changes);
-  return (Object.keys(now) as (keyof ReviewedFields)[]).filter(
-    (field) => JSON.stringify(now[field]) !== JSON.stringify(next[field]),
-  );
+  const now = reviewedValues(client);
+  const next = reviewedValues(changes);
+  return Object.keys(now).filter((field) => JSON.stringify(now[field]) !== JSON.stringify(next[field]));
 }
 
 /**

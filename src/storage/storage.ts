@@ -46,7 +46,7 @@ export interface Client {
   /**
    * When an operator last approved this client's registration or a change to it (console or CLI); null when
    * no operator ever looked at it. A self-registered client (dcr, portal) uses client_credentials only once
-   * approved (SECURITY.md A-09); clients an operator made (cli) count as reviewed.
+   * approved (SECURITY.md H-02); clients an operator made (cli) count as reviewed.
    */
   reviewedAt: number | null;
   /**

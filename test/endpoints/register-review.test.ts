@@ -1,4 +1,4 @@
-// What an operator reviews of a self-registered client (issue 12 items 1 and 4; SECURITY.md A-09), on SQLite and
+// What an operator reviews of a self-registered client (issue 12 items 1 and 4; SECURITY.md H-02), on SQLite and
 // PostgreSQL, through the real endpoints, the admin console, the portal and the CLI:
 // - client_credentials acts for no person, so only an operator grants it: the token endpoint refuses it to a
 //   self-registered client no administrator approved, including one stored by older code with that grant;
@@ -419,12 +419,12 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         const row = (JSON.parse(listed.stdout) as Record<string, unknown>[]).find(
           (entry) => entry.client_id === registered.client_id,
         );
-        assert.deepEqual(row?.pending_changes, ['redirectUris']);
+        assert.deepEqual(row?.pending_changes, ['redirect_uris']);
         const run = await runCliCaptured(['clients', 'approve', registered.client_id], env);
         assert.equal(run.code, 0, run.stderr);
         assert.equal(
           run.stdout,
-          `Approved the change to Meeting Notes (${registered.client_id}): redirectUris.\n`,
+          `Approved the change to Meeting Notes (${registered.client_id}): redirect_uris.\n`,
         );
         await assertRedirectUriWorks(server, registered.client_id, NEW_URI);
         await assertRedirectUriWorks(server, registered.client_id, OLD_URI);
@@ -432,7 +432,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         const event = events.find(
           (entry) => entry.clientId === registered.client_id && entry.type === 'client_approve_changes',
         );
-        assert.deepEqual(event?.detail, { via: 'cli', fields: ['redirectUris'] });
+        assert.deepEqual(event?.detail, { via: 'cli', fields: ['redirect_uris'] });
       });
 
       it('item 4: a change that touches nothing reviewed (contacts) applies at once', async () => {

@@ -12,7 +12,7 @@ import {
   isOperatorApproved,
   type Reviewer,
   rejectChanges,
-  reviewedFieldsOf,
+  reviewedValues,
 } from '../../oauth/client-review.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
@@ -129,13 +129,13 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     const changeRow = (client: Client) => {
       const changes = client.pendingChanges;
       if (!changes) return null;
-      const now = reviewedFieldsOf(client);
-      const next = reviewedFieldsOf(changes);
+      const now = reviewedValues(client);
+      const next = reviewedValues(changes);
       const show = (value: unknown) =>
-        Array.isArray(value)
-          ? value.map((item) => html`<code>${String(item)}</code> `)
-          : typeof value === 'object' && value !== null
-            ? Object.entries(value).map(([key, item]) => html`<code>${key}: ${String(item)}</code> `)
+        value === undefined || value === ''
+          ? html`<span class="muted">none</span>`
+          : Array.isArray(value)
+            ? value.map((item) => html`<code>${String(item)}</code> `)
             : html`<code>${String(value)}</code>`;
       const extra = html`<input type="hidden" name="proposed_at" value="${String(changes.proposedAt)}">`;
       return html`<tr><td>${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
@@ -144,7 +144,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           changes,
         ).map(
           (field) =>
-            html`<tr><td>${field}</td><td>${show(now[field as keyof typeof now])}</td><td>${show(next[field as keyof typeof next])}</td></tr>`,
+            html`<tr><td>${field}</td><td>${show(now[field])}</td><td>${show(next[field])}</td></tr>`,
         )}</tbody></table></td>
         <td>${button(reply, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(reply, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
     };
