@@ -14,6 +14,7 @@
 //   A change touching nothing reviewed (contacts) applies at once; so does any change under `open` or `token`.
 import type { RegistrationPolicy } from '../config.ts';
 import type { Client, ClientChanges, ClientDisplayMetadata, Storage } from '../storage/storage.ts';
+import { sha256 } from '../util/hash.ts';
 import { recordSecurityEvent } from './security-events.ts';
 
 /** Grants that act for no person: only an operator hands them out. */
@@ -173,33 +174,48 @@ export function changedFields(client: Client, changes: ClientChanges): string[] 
 }
 
 /**
+ * What an administrator saw of a registration or a change (its reviewed fields): the console's Approve buttons
+ * carry it, so that a client that changed itself after the page was shown is not approved unseen.
+ */
+export function reviewFingerprint(client: Client | ClientChanges): string {
+  return sha256(JSON.stringify(reviewedValues(client)));
+}
+
+/**
  * Approves a client's registration: a pending client becomes active, and an active self-registered one
- * that no operator had approved (stored before reviews were recorded) becomes operator-approved.
+ * that no operator had approved (stored before reviews were recorded) becomes operator-approved. With `seen`
+ * (reviewFingerprint of what the administrator was shown), only if the client still is what they saw.
  */
 export async function approveRegistration(
   storage: Storage,
   now: number,
   client: Client,
   reviewer: Reviewer,
-): Promise<void> {
+  seen?: string,
+): Promise<boolean> {
+  if (seen !== undefined && seen !== reviewFingerprint(client)) return false;
   await storage.clients.update({ ...client, status: 'active', reviewedAt: now });
   await recordSecurityEvent(storage, now, 'client_approve', {
     clientId: client.id,
     userId: reviewer.userId,
     detail: { via: reviewer.via, grantTypes: client.grantTypes },
   });
+  return true;
 }
 
-/** Puts the client's pending change in force. False when none waits (or another one than `proposedAt`). */
+/**
+ * Puts the client's pending change in force. False when none waits, or (with `seen`) when the change waiting
+ * is not the one the administrator was shown.
+ */
 export async function approveChanges(
   storage: Storage,
   now: number,
   client: Client,
   reviewer: Reviewer,
-  proposedAt?: number,
+  seen?: string,
 ): Promise<boolean> {
   const changes = client.pendingChanges;
-  if (!changes || (proposedAt !== undefined && changes.proposedAt !== proposedAt)) return false;
+  if (!changes || (seen !== undefined && seen !== reviewFingerprint(changes))) return false;
   await storage.clients.update(withChangesApplied(client, changes, now));
   await recordSecurityEvent(storage, now, 'client_approve_changes', {
     clientId: client.id,

@@ -135,10 +135,13 @@ async function consoleAction(admin: Agent, clientId: string, action: string) {
   const page = await admin.get('/admin');
   assert.equal(page.statusCode, 200, page.body.slice(0, 300));
   const form: Record<string, string> = { _csrf: csrfFrom(page.body) };
-  if (action === 'approve-changes') {
-    const at = page.body.indexOf(`/admin/clients/${clientId}/approve-changes`);
-    assert.ok(at >= 0, 'the console offers "Approve changes"');
-    form.proposed_at = hiddenField(page.body.slice(at), 'proposed_at') ?? '';
+  if (action === 'approve' || action === 'approve-changes') {
+    // The form's own fields: what the administrator was shown.
+    const at = page.body.indexOf(`action="/admin/clients/${clientId}/${action}"`);
+    assert.ok(at >= 0, `the console offers ${action}`);
+    const seen = hiddenField(page.body.slice(at), 'seen');
+    assert.ok(seen);
+    form.seen = seen;
   }
   const response = await admin.post(`/admin/clients/${clientId}/${action}`, form);
   assert.equal(response.statusCode, 303, response.body.slice(0, 300));
@@ -433,6 +436,44 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
           (entry) => entry.clientId === registered.client_id && entry.type === 'client_approve_changes',
         );
         assert.deepEqual(event?.detail, { via: 'cli', fields: ['redirect_uris'] });
+      });
+
+      it('item 4: what changed after the console was shown is not approved unseen (registration and change)', async () => {
+        const stale = async (clientId: string, action: string, change: () => Promise<unknown>) => {
+          const page = await admin.get('/admin');
+          const at = page.body.indexOf(`action="/admin/clients/${clientId}/${action}"`);
+          assert.ok(at >= 0, `the console offers ${action}`);
+          const seen = hiddenField(page.body.slice(at), 'seen') ?? '';
+          await change();
+          const response = await admin.post(`/admin/clients/${clientId}/${action}`, {
+            _csrf: csrfFrom(page.body),
+            seen,
+          });
+          assert.equal(response.statusCode, 409, response.body.slice(0, 300));
+          assert.match(response.body, /changed after this page was shown/);
+        };
+        // A pending registration that swaps its redirect URI while the administrator looks at it.
+        const registered = (await register(server, WEB_CLIENT)).json();
+        let token = registered.registration_access_token as string;
+        const putUris = async (uris: string[]) => {
+          const put = await manage(server, 'PUT', registered.client_id, token, {
+            ...WEB_CLIENT,
+            client_id: registered.client_id,
+            redirect_uris: uris,
+          });
+          assert.equal(put.statusCode, 200, put.body);
+          token = put.json().registration_access_token;
+        };
+        await stale(registered.client_id, 'approve', () => putUris([NEW_URI]));
+        assert.equal((await stored(server, registered.client_id)).status, 'pending');
+
+        // Approved as it is now; then a proposed change replaced by another one before the click.
+        await consoleAction(admin, registered.client_id, 'approve');
+        await putUris([OLD_URI]);
+        await stale(registered.client_id, 'approve-changes', () => putUris(['https://other.example/cb']));
+        const client = await stored(server, registered.client_id);
+        assert.deepEqual(client.redirectUris, [NEW_URI]);
+        assert.deepEqual(client.pendingChanges?.redirectUris, ['https://other.example/cb']);
       });
 
       it('item 4: a change that touches nothing reviewed (contacts) applies at once', async () => {

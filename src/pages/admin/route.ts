@@ -13,6 +13,7 @@ import {
   type Reviewer,
   rejectChanges,
   reviewedValues,
+  reviewFingerprint,
 } from '../../oauth/client-review.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
@@ -67,6 +68,8 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
 
   const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
     html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
+
+  const seenField = (fingerprint: string) => html`<input type="hidden" name="seen" value="${fingerprint}">`;
 
   /** A self-registered client holding client_credentials that no operator approved: /token refuses it. */
   const unapprovedMachine = (client: Client) =>
@@ -123,7 +126,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           : button(reply, `/admin/clients/${client.id}/enable`, 'Enable')
       }${
         unapprovedMachine(client)
-          ? html` ${button(reply, `/admin/clients/${client.id}/approve`, 'Approve client_credentials')}`
+          ? html` ${button(reply, `/admin/clients/${client.id}/approve`, 'Approve client_credentials', 'secondary', seenField(reviewFingerprint(client)))}`
           : null
       }</td></tr>`;
     const changeRow = (client: Client) => {
@@ -137,7 +140,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           : Array.isArray(value)
             ? value.map((item) => html`<code>${String(item)}</code> `)
             : html`<code>${String(value)}</code>`;
-      const extra = html`<input type="hidden" name="proposed_at" value="${String(changes.proposedAt)}">`;
+      const extra = seenField(reviewFingerprint(changes));
       return html`<tr><td>${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
         <td><table><thead><tr><th>Field</th><th>Approved</th><th>Proposed</th></tr></thead><tbody>${changedFields(
           client,
@@ -157,7 +160,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
             ? html`<table><tbody>${pending.map(
                 (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
                   <td>${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
-                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '')} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
+                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
               )}</tbody></table>`
             : html`<p class="muted">None.</p>`
         }
@@ -269,17 +272,20 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       return undefined;
     });
   // The review operations are shared with `gatehouse clients approve` and record their own events.
-  clientAction('approve', async (client, reviewer) => {
-    await approveRegistration(storage, clock.now(), client, reviewer);
-    return undefined;
-  });
-  clientAction('approve-changes', async (client, reviewer, body) => {
-    // Only the change the administrator saw: a newer proposal replaced it meanwhile and is shown again.
-    const approved = await approveChanges(storage, clock.now(), client, reviewer, Number(body.proposed_at));
-    return approved
+  // Only what the administrator was shown (the buttons carry it as `seen`): a client that changed itself since
+  // the page was rendered is shown again instead of being approved unseen.
+  const changedMeanwhile = (client: Client) =>
+    html`<p class="error card wide" role="alert">${client.name} changed after this page was shown: review it again.</p>`;
+  clientAction('approve', async (client, reviewer, body) =>
+    (await approveRegistration(storage, clock.now(), client, reviewer, body.seen))
       ? undefined
-      : html`<p class="error card wide" role="alert">The change to ${client.name} was replaced or withdrawn meanwhile: review it again.</p>`;
-  });
+      : changedMeanwhile(client),
+  );
+  clientAction('approve-changes', async (client, reviewer, body) =>
+    (await approveChanges(storage, clock.now(), client, reviewer, body.seen))
+      ? undefined
+      : changedMeanwhile(client),
+  );
   clientAction('reject-changes', async (client, reviewer) => {
     await rejectChanges(storage, clock.now(), client, reviewer);
     return undefined;
