@@ -35,6 +35,8 @@ export interface DriverOptions {
   duration: number;
   /** Processes whose CPU time (with that of their direct children, e.g. PostgreSQL backends) is measured. */
   cpuPids: number[];
+  /** Milliseconds each chain waits between operations (bench/soak.ts: a steady load, not a saturating one). */
+  pauseMs?: number;
 }
 
 export interface DriverResult {
@@ -340,6 +342,7 @@ class Chain {
         else await this.codeFlow();
         stats.latencies.push(performance.now() - began);
         stats.ops++;
+        if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
       } catch (error) {
         stats.failures++;
         if (stats.failureSamples.length < 5) stats.failureSamples.push((error as Error).message);

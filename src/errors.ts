@@ -62,6 +62,16 @@ export class OAuthError extends Error {
   }
 }
 
+/**
+ * RFC 6749 §5.2 and §4.1.2.1: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. Every description
+ * that leaves the server, in a JSON body or in an error redirect's query, goes through this one function: a
+ * description may quote what the client sent (a parameter's name), which can hold quotes, `<`, bidi controls
+ * or line breaks.
+ */
+export function safeDescription(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ').slice(0, 300);
+}
+
 /** Thrown by storage when the database cannot be reached: every endpoint fails closed with 503. */
 export class StorageUnavailableError extends OAuthError {
   constructor(cause: unknown) {

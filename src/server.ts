@@ -148,14 +148,14 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     // Form bodies only (RFC 6749 §3.2): Fastify's JSON and text parsers would let other media types through.
     protocol.removeAllContentTypeParsers();
     registerFormParser(protocol);
-    enableCors(protocol, deps.storage, [
-      config.paths.token,
-      config.paths.userinfo,
-      config.paths.revoke,
-      config.paths.jwks,
-      '/.well-known/openid-configuration',
-      '/.well-known/oauth-authorization-server',
-    ]);
+    enableCors(protocol, deps.storage, {
+      clients: [config.paths.token, config.paths.userinfo, config.paths.revoke],
+      documents: [
+        config.paths.jwks,
+        '/.well-known/openid-configuration',
+        '/.well-known/oauth-authorization-server',
+      ],
+    });
     registerToken(protocol, deps);
     registerUserinfo(protocol, deps, ownResource);
     registerIntrospect(protocol, deps, introspect);

@@ -1,8 +1,7 @@
 // ERROR_STATUS pinned against the RFCs that define each code, and the OAuthError / safeDescription contract.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ERROR_STATUS, OAuthError, StorageUnavailableError } from '../src/errors.ts';
-import { safeDescription } from '../src/http/oauth-errors.ts';
+import { ERROR_STATUS, OAuthError, StorageUnavailableError, safeDescription } from '../src/errors.ts';
 
 describe('ERROR_STATUS', () => {
   // code → [status, where it comes from]

@@ -1,5 +1,5 @@
 // Benchmark target: Gatehouse as `npm start` runs it (durable SQLite file in WAL mode, or DATABASE_URL), with
-// one confidential client (client_credentials, authorization code, refresh token). Prints one JSON line when
+// one confidential client (client_credentials, authorization code, refresh token; a resource server). Prints one JSON line when
 // ready: { port, clientId, clientSecret, users? }.
 //
 // BENCH_PURGE=1 runs the housekeeping purge (the same function, batches and pauses as the
@@ -8,6 +8,9 @@
 //
 // BENCH_USERS=N also seeds N users (bench-0@bench.example, …) with one shared password, for the stateful
 // workloads that sign in through the login page; the ready line then carries { emails, password }.
+//
+// BENCH_MEMORY_SIGNAL=SIGWINCH (bench/soak.ts) prints {"memory":{rss,heapUsed,…}} to stderr on that signal,
+// after a full garbage collection when the process runs with --expose-gc.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +38,9 @@ const { client, secret } = buildClient(
     redirectUris: ['https://rp.example/cb'],
     grantTypes: ['client_credentials', 'authorization_code', 'refresh_token'],
     scope: 'openid profile email offline_access api:read',
+    // The introspection workload asks about this client's own client_credentials tokens, which any client may
+    // do; marked anyway, as the API that introspects would be (RFC 7662 §4), so the run measures that path.
+    resourceServer: true,
   },
   Date.now(),
 );
@@ -69,6 +75,13 @@ const app = await buildServer(deps, { logger: false });
 await app.listen({ port: config.port, host: '127.0.0.1' });
 const port = (app.server.address() as { port: number }).port;
 process.stdout.write(`${JSON.stringify({ port, clientId: client.id, clientSecret: secret, users })}\n`);
+const memorySignal = process.env.BENCH_MEMORY_SIGNAL as NodeJS.Signals | undefined;
+if (memorySignal) {
+  process.on(memorySignal, () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.stderr.write(`${JSON.stringify({ memory: process.memoryUsage() })}\n`);
+  });
+}
 let purged = 0;
 let stopping = false;
 if (process.env.BENCH_PURGE === '1') {

@@ -6,6 +6,7 @@ import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.t
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsApprove } from './commands/clients-approve.ts';
 import { clientsList } from './commands/clients-list.ts';
+import { clientsResourceServer } from './commands/clients-resource-server.ts';
 import { keysRotate } from './commands/keys-rotate.ts';
 import { migrate } from './commands/migrate.ts';
 import { purge } from './commands/purge.ts';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   clientsAdd,
   clientsList,
   clientsApprove,
+  clientsResourceServer,
   keysRotate,
   apiKeysCreate,
   apiKeysList,

@@ -2,12 +2,7 @@
 // an OAuthError is either a client mistake Fastify caught (→ invalid_request) or our fault (→ server_error,
 // logged with its stack, never described to the client).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../errors.ts';
-
-/** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
-export function safeDescription(text: string): string {
-  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ').slice(0, 300);
-}
+import { OAuthError, safeDescription } from '../errors.ts';
 
 export function toOAuthError(error: unknown, request: FastifyRequest): OAuthError {
   if (error instanceof OAuthError) return error;

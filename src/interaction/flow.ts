@@ -1,7 +1,7 @@
 // The in-process boundary between the protocol and the pages (Hydra's login/consent split). The authorization
 // endpoint parks a validated request here; the login and consent pages report what the user did; advance()
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
-import { OAuthError } from '../errors.ts';
+import { OAuthError, safeDescription } from '../errors.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
 import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../oauth/opaque-token.ts';
 import { appendParams } from '../oauth/redirect-uri.ts';
@@ -38,7 +38,11 @@ export type Next =
   | { kind: 'redirect'; location: string }
   | { kind: 'expired' };
 
-/** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). */
+/**
+ * The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). The description is held to the same character
+ * set as on the JSON path (§4.1.2.1 "MUST NOT include characters outside the set %x20-21 / %x23-5B /
+ * %x5D-7E"): it can quote a parameter name the request chose.
+ */
 export function errorRedirect(
   issuer: string,
   request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
@@ -46,7 +50,7 @@ export function errorRedirect(
 ): string {
   return appendParams(request.redirectUri, {
     error: error.code,
-    error_description: error.description,
+    error_description: error.description === undefined ? undefined : safeDescription(error.description),
     state: request.state,
     iss: issuer,
   });

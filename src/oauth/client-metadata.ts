@@ -27,6 +27,8 @@ export interface ClientInput {
   allowedCorsOrigins?: string[];
   allowedResources?: string[];
   nonExpiringTokens?: boolean;
+  /** RFC 7662 §4: may introspect other clients' tokens. Only an operator sets this (`clients add`). */
+  resourceServer?: boolean;
   status?: Client['status'];
   registeredVia?: Client['registeredVia'];
   metadata?: ClientDisplayMetadata;
@@ -131,6 +133,10 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     // RFC 6749 §4.4: the client credentials grant is for clients that can authenticate.
     throw new OAuthError('invalid_client_metadata', 'A public client cannot use client_credentials');
   }
+  if (method === 'none' && input.resourceServer) {
+    // RFC 7662 §2.1: introspection needs client authentication.
+    throw new OAuthError('invalid_client_metadata', 'A public client cannot be a resource server');
+  }
   const needsRedirect = grantTypes.includes('authorization_code');
   if ((needsRedirect && input.redirectUris.length === 0) || input.redirectUris.length > 20) {
     throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
@@ -184,6 +190,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       idTokenSignedResponseAlg: null,
       allowedResources: [...new Set(input.allowedResources ?? [])],
       nonExpiringTokens: input.nonExpiringTokens ?? false,
+      resourceServer: input.resourceServer ?? false,
       status: input.status ?? 'active',
       registeredVia: input.registeredVia ?? 'cli',
       registrationAccessTokenHash:

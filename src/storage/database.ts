@@ -15,6 +15,7 @@ export interface ClientsTable {
   id_token_signed_response_alg: string | null;
   allowed_resources: string;
   non_expiring_tokens: number;
+  resource_server: number;
   status: string;
   registered_via: string;
   registration_access_token_hash: string | null;

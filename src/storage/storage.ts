@@ -26,6 +26,11 @@ export interface Client {
   allowedResources: string[];
   /** Legacy (Readmill's `non-expiring` scope): access tokens that never expire and no refresh token. Off by default. */
   nonExpiringTokens: boolean;
+  /**
+   * RFC 7662 §4: an operator marked this client as a resource server, so it may introspect any client's access
+   * tokens. Unmarked clients learn only about their own tokens. Never self-assigned (registration, portal).
+   */
+  resourceServer: boolean;
   /** `pending` clients wait for an administrator's approval and cannot be used. */
   status: 'active' | 'pending';
   /** How the client came to be: by an operator (cli), dynamic registration (dcr), or the portal. */

@@ -91,6 +91,7 @@ describe('gatehouse --help and usage errors', () => {
       'clients add',
       'clients approve',
       'clients list',
+      'clients resource-server',
       'keys rotate',
       'migrate',
       'purge',
@@ -297,6 +298,84 @@ describe('gatehouse clients add / list', () => {
     assert.ok(!run.stdout.includes(sha256(secret)));
     assert.ok(!run.stdout.includes('ghs_'));
     assert.ok(!/secret/i.test(run.stdout));
+  });
+
+  it('clients add --resource-server stores the mark (RFC 7662 §4); clients list shows it; not for a public client', async () => {
+    const runEnv = envFor('resource-server');
+    const run = await cli(
+      ['clients', 'add', '--name', 'Orders API', '--grant', 'client_credentials', '--resource-server'],
+      { env: runEnv },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.equal(output.resource_server, true);
+    const plain = JSON.parse(
+      (
+        await cli(['clients', 'add', '--name', 'App', '--redirect-uri', 'https://rp.example/cb'], {
+          env: runEnv,
+        })
+      ).stdout,
+    );
+    assert.equal(plain.resource_server, undefined);
+    await withStorage(runEnv, async (storage) => {
+      assert.equal((await storage.clients.find(output.client_id))?.resourceServer, true);
+      assert.equal((await storage.clients.find(plain.client_id))?.resourceServer, false);
+    });
+    const listed = JSON.parse((await cli(['clients', 'list'], { env: runEnv })).stdout) as Record<
+      string,
+      unknown
+    >[];
+    assert.deepEqual(
+      listed.map((row) => [row.client_name, row.resource_server]),
+      [
+        ['Orders API', true],
+        ['App', false],
+      ],
+    );
+    const refused = await cli(
+      [
+        'clients',
+        'add',
+        '--name',
+        'Tool',
+        '--public',
+        '--redirect-uri',
+        'http://127.0.0.1/cb',
+        '--resource-server',
+      ],
+      { env: runEnv },
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /public client cannot be a resource server/);
+  });
+
+  it('clients resource-server marks an existing client and --off unmarks it; unknown or public clients → exit 1', async () => {
+    const runEnv = envFor('resource-server-mark');
+    const added = JSON.parse(
+      (await cli(['clients', 'add', '--name', 'API', '--grant', 'client_credentials'], { env: runEnv }))
+        .stdout,
+    );
+    const find = () => withStorage(runEnv, (storage) => storage.clients.find(added.client_id));
+    assert.equal((await find())?.resourceServer, false);
+    const marked = await cli(['clients', 'resource-server', added.client_id], { env: runEnv });
+    assert.equal(marked.code, 0, marked.stderr);
+    assert.match(marked.stdout, /may introspect every client's tokens/);
+    assert.equal((await find())?.resourceServer, true);
+    const unmarked = await cli(['clients', 'resource-server', added.client_id, '--off'], { env: runEnv });
+    assert.equal(unmarked.code, 0, unmarked.stderr);
+    assert.equal((await find())?.resourceServer, false);
+    assert.equal((await cli(['clients', 'resource-server', 'nobody'], { env: runEnv })).code, 1);
+    assert.equal((await cli(['clients', 'resource-server'], { env: runEnv })).code, 2);
+    const publicClient = JSON.parse(
+      (
+        await cli(['clients', 'add', '--name', 'Tool', '--public', '--redirect-uri', 'http://127.0.0.1/cb'], {
+          env: runEnv,
+        })
+      ).stdout,
+    );
+    const refused = await cli(['clients', 'resource-server', publicClient.client_id], { env: runEnv });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /public client/);
   });
 });
 

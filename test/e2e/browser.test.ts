@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Client, User } from '../../src/storage/storage.ts';
-import { BrowserUnavailableError, launchBrowser } from '../helpers/browser.ts';
+import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { basicAuth, pkcePair } from '../helpers/flow.ts';
 import {
   type CallbackServer,
@@ -17,7 +16,7 @@ import {
   startLoopbackServer,
 } from './loopback.ts';
 
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SCREENSHOTS = SCREENSHOT_DIR;
 
 describe('authorization code flow in a real browser', () => {
   let browser: Browser | undefined;

@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { User } from '../../src/storage/storage.ts';
-import { BrowserUnavailableError, launchBrowser } from '../helpers/browser.ts';
+import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { type LoopbackServer, startLoopbackServer } from './loopback.ts';
 
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SCREENSHOTS = SCREENSHOT_DIR;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const APP_NAME = 'Switchboard Analytics';

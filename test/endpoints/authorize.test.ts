@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt } from 'jose';
+import { OAuthError } from '../../src/errors.ts';
+import { errorRedirect } from '../../src/interaction/flow.ts';
 import { escapeHtml } from '../../src/pages/html.ts';
 import type { Client } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, localPath } from '../helpers/agent.ts';
@@ -465,6 +467,45 @@ describe('authorization endpoint', () => {
         error: 'invalid_request',
         state: null,
       });
+    });
+
+    it('a repeated parameter named with ", <, \\ and U+202E: error_description keeps to RFC 6749 §4.1.2.1', async () => {
+      const name = 'x"<\\\u202ey';
+      const response = await get(
+        `${request(c1)}&${encodeURIComponent(name)}=1&${encodeURIComponent(name)}=2`,
+      );
+      const url = assertErrorRedirect(response, {
+        redirectUri: 'https://rp.example/cb',
+        error: 'invalid_request',
+        state: 'S',
+      });
+      const description = url.searchParams.get('error_description') ?? '';
+      assert.match(description, /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, JSON.stringify(description));
+      assert.match(description, /repeated/);
+    });
+
+    it('a repeated parameter whose name holds LF never reaches the redirect URI with it', async () => {
+      const name = 'x"<\u202e\ny';
+      const response = await get(
+        `${request(c1)}&${encodeURIComponent(name)}=1&${encodeURIComponent(name)}=2`,
+      );
+      // Either refused as input (a control character) or redirected with a description in the set.
+      if (response.statusCode === 303) {
+        const description = new URL(String(response.headers.location)).searchParams.get('error_description');
+        assert.match(description ?? '', /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, JSON.stringify(description));
+      } else {
+        assert.equal(response.statusCode, 400, response.body);
+      }
+    });
+
+    it('every error redirect holds error_description to that set (errorRedirect, used by all of them)', () => {
+      const location = errorRedirect(
+        ISSUER,
+        { redirectUri: 'https://rp.example/cb', state: 'S' },
+        new OAuthError('invalid_request', 'Parameter "a<b\u202e\n\\" is repeated'),
+      );
+      const description = new URL(location).searchParams.get('error_description');
+      assert.equal(description, 'Parameter  a<b     is repeated');
     });
 
     it('a repeated client_id is the error page (same or different values)', async () => {

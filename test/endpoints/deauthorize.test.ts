@@ -121,6 +121,8 @@ describe('POST /oauth/deauthorize (Dialpad)', () => {
       grantTypes: ['client_credentials'],
       redirectUris: [],
       scope: 'reports:read',
+      // RFC 7662 §4: it introspects other clients' tokens.
+      resourceServer: true,
     });
   });
   after(() => server.close());
@@ -225,6 +227,49 @@ describe('POST /oauth/deauthorize (Dialpad)', () => {
     const response = await deauthorize(server, issued.json().access_token);
     assert.equal(response.statusCode, 200, response.body);
     assert.deepEqual(response.json(), { revoked: 0 });
+  });
+
+  it('an empty body works whatever its Content-Type says; a body that is not a form is still refused', async () => {
+    const user = await server.addUser();
+    const app = await newApp(server);
+    for (const contentType of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+    ]) {
+      const tokens = await tokensFor(server, app, user);
+      const response = await server.app.inject({
+        method: 'POST',
+        url: '/oauth/deauthorize',
+        headers: { ...bearer(tokens.access_token), 'content-type': contentType },
+      });
+      assert.equal(response.statusCode, 200, `${contentType}: ${response.body}`);
+      assert.deepEqual(response.json(), { revoked: 1 }, contentType);
+      assertRefused(await userinfo(server, tokens.access_token), contentType);
+    }
+    const tokens = await tokensFor(server, app, user);
+    const withJson = await server.app.inject({
+      method: 'POST',
+      url: '/oauth/deauthorize',
+      headers: { ...bearer(tokens.access_token), 'content-type': 'application/json' },
+      payload: '{"all":true}',
+    });
+    assert.equal(withJson.statusCode, 400, withJson.body);
+    assert.equal(withJson.json().error, 'invalid_request');
+    assert.equal((await userinfo(server, tokens.access_token)).statusCode, 200, 'nothing was revoked');
+  });
+
+  it('only deauthorize gains the empty-body rule: an empty JSON body at /token or /revoke is still refused', async () => {
+    for (const url of ['/token', '/revoke']) {
+      const response = await server.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json', authorization: basicAuth(rs.client.id, rs.secret) },
+      });
+      assert.equal(response.statusCode, 400, `${url}: ${response.body}`);
+      assert.equal(response.json().error, 'invalid_request', url);
+    }
   });
 });
 

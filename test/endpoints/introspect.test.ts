@@ -80,13 +80,17 @@ async function confidential(server: TestServer, input: Parameters<TestServer['ad
   return { client, secret };
 }
 
-/** A resource server: a confidential client that only introspects (and may use client_credentials). */
+/**
+ * A resource server: a confidential client that introspects (and may use client_credentials), marked by the
+ * operator as one (RFC 7662 §4), so that it may ask about other clients' tokens.
+ */
 function resourceServer(server: TestServer) {
   return confidential(server, {
     name: 'Resource Server',
     grantTypes: ['client_credentials'],
     redirectUris: [],
     scope: 'reports:read',
+    resourceServer: true,
   });
 }
 
@@ -176,7 +180,10 @@ describe('introspection (I-03): JWT access tokens', () => {
     });
 
     it('client_secret_post works as well as client_secret_basic', async () => {
-      const postClient = await confidential(server, { tokenEndpointAuthMethod: 'client_secret_post' });
+      const postClient = await confidential(server, {
+        tokenEndpointAuthMethod: 'client_secret_post',
+        resourceServer: true,
+      });
       const { access_token } = await userTokens(server, app, user);
       const response = await post(server, '/introspect', {
         token: access_token,
@@ -380,6 +387,80 @@ describe('introspection (I-03): JWT access tokens', () => {
       assert.equal(refused.statusCode, 400, refused.body);
       assert.equal(refused.json().error, 'invalid_target');
     });
+  });
+});
+
+describe("introspection rights (RFC 7662 §4): the token's own client, or a client marked as a resource server", () => {
+  for (const format of ['jwt', 'opaque'] as const) {
+    it(`${format} access tokens: another client's token → exactly {"active":false}; its own → active; a resource server → active`, async () => {
+      const server = await buildTestServer({ GATEHOUSE_ACCESS_TOKEN_FORMAT: format });
+      try {
+        const owner = await confidential(server, { name: 'Owner' });
+        // A confidential client the operator did not mark (as an anonymous registration would be).
+        const stranger = await confidential(server, { name: 'Stranger' });
+        const rs = await resourceServer(server);
+        const user = await server.addUser();
+        const { access_token } = await userTokens(server, owner, user);
+        const machine = await clientCredentialsToken(server, rs);
+
+        assertInactive(
+          await introspect(server, stranger, access_token),
+          "a stranger asking about another's token",
+        );
+        assertInactive(
+          await introspect(server, stranger, machine.access_token),
+          "a stranger asking about an RS's token",
+        );
+        const own = assertActive(await introspect(server, owner, access_token));
+        assert.equal(own.client_id, owner.client.id);
+        assert.equal(own.sub, user.id);
+        const asked = assertActive(await introspect(server, rs, access_token));
+        assert.equal(asked.client_id, owner.client.id);
+        // The stranger's questions changed nothing.
+        assertActive(await introspect(server, owner, access_token));
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('an API key belongs to no client: only a resource server learns about it', async () => {
+    const server = await buildTestServer();
+    try {
+      const stranger = await confidential(server, { name: 'Stranger' });
+      const rs = await resourceServer(server);
+      const user = await server.addUser();
+      const { key } = await createApiKey(
+        server.deps.storage,
+        { userId: user.id, name: 'CI', scope: 'openid' },
+        server.clock.now(),
+      );
+      assertInactive(await introspect(server, stranger, key), 'API key asked by an unmarked client');
+      assertActive(await introspect(server, rs, key));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('marking takes effect at the next request, and unmarking too (the client cache follows the update)', async () => {
+    const server = await buildTestServer();
+    try {
+      const owner = await confidential(server, { name: 'Owner' });
+      const api = await confidential(server, { name: 'API' });
+      const user = await server.addUser();
+      const { access_token } = await userTokens(server, owner, user);
+      assertInactive(await introspect(server, api, access_token), 'before marking');
+      const storage = server.deps.storage;
+      await storage.clients.update({ ...(await storage.clients.find(api.client.id))!, resourceServer: true });
+      assertActive(await introspect(server, api, access_token));
+      await storage.clients.update({
+        ...(await storage.clients.find(api.client.id))!,
+        resourceServer: false,
+      });
+      assertInactive(await introspect(server, api, access_token), 'after unmarking');
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // (CHROMIUM_PATH, /usr/bin/chromium or /usr/bin/chromium-browser). Never downloads a browser.
 
 import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 
 /** Thrown when no Chromium is available outside CI; callers may turn it into a skip. */
@@ -53,3 +54,17 @@ export async function launchBrowser(): Promise<Browser> {
   }
   return chromium.launch({ executablePath, headless: true, args: ARGS });
 }
+
+/**
+ * Where the browser tests save their screenshots: test-results/screenshots/ (ignored by git) on every run, so
+ * that a test run leaves the checkout as it found it; docs/screenshots/ (the README's pictures) when run as
+ * `npm run screenshots` (GATEHOUSE_UPDATE_SCREENSHOTS=1).
+ */
+export const SCREENSHOT_DIR = fileURLToPath(
+  new URL(
+    process.env.GATEHOUSE_UPDATE_SCREENSHOTS === '1'
+      ? '../../docs/screenshots/'
+      : '../../test-results/screenshots/',
+    import.meta.url,
+  ),
+);

@@ -725,7 +725,7 @@ describe('deleting an app and disabling a client', () => {
     user = await server.addUser();
     ownerAgent = await signIn(server, owner);
     adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
-    const added = await server.addClient({ name: 'Resource server' });
+    const added = await server.addClient({ name: 'Resource server', resourceServer: true });
     resourceServer = { client: added.client, secret: added.secret! };
   });
   after(() => server.close());

@@ -424,6 +424,8 @@ describe('(b) a node:http API checking opaque tokens through remote introspectio
       grantTypes: ['client_credentials'],
       redirectUris: [],
       scope: 'reports:read',
+      // RFC 7662 §4: an API introspects its callers' tokens.
+      resourceServer: true,
     });
     app = await newApp(as.server);
     user = await as.server.addUser();

@@ -51,6 +51,7 @@ export function newClient(overrides: Partial<Client> = {}): Client {
     idTokenSignedResponseAlg: null,
     allowedResources: ['https://api.example/v1'],
     nonExpiringTokens: false,
+    resourceServer: false,
     status: 'active',
     registeredVia: 'dcr',
     registrationAccessTokenHash: hash(),
@@ -312,6 +313,21 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(found?.requirePkce, false);
         assert.equal(typeof found?.requirePkce, 'boolean');
         assert.ok(Array.isArray(found?.allowedCorsOrigins));
+      });
+
+      it('resourceServer (RFC 7662 §4) round-trips through create, update and list, both ways', async () => {
+        const api = newClient({ resourceServer: true });
+        const app = newClient();
+        await storage.clients.create(api);
+        await storage.clients.create(app);
+        assert.equal((await storage.clients.find(api.id))?.resourceServer, true);
+        assert.equal((await storage.clients.find(app.id))?.resourceServer, false);
+        await storage.clients.update({ ...api, resourceServer: false });
+        await storage.clients.update({ ...app, resourceServer: true });
+        assert.deepEqual(await storage.clients.find(api.id), { ...api, resourceServer: false });
+        assert.deepEqual(await storage.clients.find(app.id), { ...app, resourceServer: true });
+        const listed = (await storage.clients.list()).filter((client) => client.id === app.id);
+        assert.equal(listed[0]?.resourceServer, true);
       });
 
       it('find returns undefined for an unknown id', async () => {

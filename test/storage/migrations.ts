@@ -89,5 +89,30 @@ export function migrationTests(
         await close();
       }
     });
+
+    it('0006 adds clients.resource_server, unmarked for every existing client', async () => {
+      const { db, close } = await open();
+      try {
+        const migrator = new Migrator({ db, provider: migrationProvider });
+        const before = await migrator.migrateTo('0004-lookup-indexes');
+        assert.equal(before.error, undefined);
+        await sql`insert into clients (id, name, secret_hash, redirect_uris, grant_types, scope,
+            token_endpoint_auth_method, application_type, require_pkce, allowed_cors_origins,
+            id_token_signed_response_alg, allowed_resources, non_expiring_tokens, status, registered_via,
+            registration_access_token_hash, metadata, owner_user_id, requested_scope, previous_secret_hash,
+            previous_secret_expires_at, created_at, disabled_at)
+          values ('old', 'Old API', 'h', '[]', '["client_credentials"]', '', 'client_secret_basic', 'web', 1, '[]',
+            null, '[]', 0, 'active', 'cli', null, '{}', null, '', null, null, 1000, null)`.execute(db);
+        const after = await migrator.migrateToLatest();
+        assert.equal(after.error, undefined);
+        const rows = await db.selectFrom('clients').select(['id', 'resource_server']).execute();
+        assert.deepEqual(
+          rows.map((row) => [row.id, Number(row.resource_server)]),
+          [['old', 0]],
+        );
+      } finally {
+        await close();
+      }
+    });
   });
 }

@@ -77,6 +77,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       idTokenSignedResponseAlg: null,
       allowedResources: [],
       nonExpiringTokens: false,
+      resourceServer: false,
       status: 'active' as const,
       registeredVia: 'cli' as const,
       registrationAccessTokenHash: null,

@@ -11,7 +11,9 @@ export const clientsAdd: Command = {
     'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
     '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]\n' +
     '                      [--cors-origin https://app.example…] [--grant client_credentials…] [--resource URI…]\n' +
-    '                      [--non-expiring]',
+    '                      [--non-expiring] [--resource-server]\n\n' +
+    "--resource-server: the client is an API (resource server) that may introspect every client's tokens\n" +
+    '(RFC 7662 §4); without it, a client may introspect only its own tokens.',
   options: {
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
@@ -24,6 +26,7 @@ export const clientsAdd: Command = {
     grant: { type: 'string', multiple: true },
     resource: { type: 'string', multiple: true },
     'non-expiring': { type: 'boolean' },
+    'resource-server': { type: 'boolean' },
   },
   async run({ values }, io) {
     const config = configFrom(io.env);
@@ -40,6 +43,7 @@ export const clientsAdd: Command = {
             (values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token']),
           allowedResources: (values.resource as string[] | undefined) ?? [],
           nonExpiringTokens: values['non-expiring'] === true,
+          resourceServer: values['resource-server'] === true,
           tokenEndpointAuthMethod: isPublic
             ? 'none'
             : ((values['auth-method'] as 'client_secret_basic' | 'client_secret_post' | undefined) ??
@@ -63,6 +67,7 @@ export const clientsAdd: Command = {
       if (client.allowedResources.length) output.resources = client.allowedResources;
       if (client.allowedCorsOrigins.length) output.allowed_cors_origins = client.allowedCorsOrigins;
       if (client.nonExpiringTokens) output.non_expiring_tokens = true;
+      if (client.resourceServer) output.resource_server = true;
       if (secret) output.client_secret = secret;
       io.stdout(`${JSON.stringify(output, null, 2)}\n`);
       if (secret) io.stderr('The client_secret is shown once: store it now.\n');

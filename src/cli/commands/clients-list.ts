@@ -20,6 +20,7 @@ export const clientsList: Command = {
         scope: client.scope,
         status: client.disabledAt !== null ? 'disabled' : client.status,
         registered_via: client.registeredVia,
+        resource_server: client.resourceServer,
         // What `gatehouse clients approve` would put in force (a change proposed under approval).
         ...(client.pendingChanges ? { pending_changes: changedFields(client, client.pendingChanges) } : {}),
       }));

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { allowCorsFor } from '../../http/cors.ts';
 import type { FormParams } from '../../http/form-body.ts';
 import type { Introspect } from '../../oauth/introspection.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
@@ -13,6 +14,7 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
     noStore(reply);
     const params = (request.body ?? {}) as FormParams;
     const client = await authenticatedClient(deps, request, params);
+    allowCorsFor(request, client);
     if (!params.token) throw new OAuthError('invalid_request', 'The request has no token');
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's own prefix or shape says what it is.
     const active = await introspect(params.token, client.id);
@@ -28,6 +30,8 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
         detail: { kind: active.kind },
       });
     }
-    return reply.code(200).send();
+    // RFC 7009 §2.2: "The content of the response body is ignored by the client". An empty JSON object rather
+    // than no body at all: some client libraries parse every 200 as JSON and throw on an empty one.
+    return reply.code(200).send({});
   });
 }

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { allowCorsFor } from '../../http/cors.ts';
 import { type FormParams, parseForm } from '../../http/form-body.ts';
 import { authenticatedClient, noStore } from '../client-request.ts';
 import { GRANTS } from './grants/index.ts';
@@ -32,6 +33,8 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     if (!grant) throw new OAuthError('unsupported_grant_type', 'This grant type is not supported');
 
     const client = await authenticatedClient(deps, request, params);
+    // From here on the answer (an error too) is for this client: readable by its registered origins only.
+    allowCorsFor(request, client);
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
     }

@@ -1,6 +1,7 @@
 // OIDC Core §5.3: UserInfo, GET and POST, with the access token in the Authorization header (RFC 6750 §2.1).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
+import { allowCorsFor, corsOrigin } from '../../http/cors.ts';
 import { userClaims } from '../../oauth/claims.ts';
 import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
 import { BearerError } from '../../resource/errors.ts';
@@ -10,6 +11,12 @@ export function registerUserinfo(app: FastifyInstance, deps: Deps, verifier: Ver
   async function userinfo(request: FastifyRequest, reply: FastifyReply) {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     const token = tokenOf(request)!;
+    // CORS: the answer is readable only by an origin the token's client registered. Its row is looked up only
+    // for a cross-origin request (an Origin header), and comes from the client cache on SQLite.
+    if (corsOrigin(request) !== undefined) {
+      const client = await deps.storage.clients.find(token.clientId);
+      if (client) allowCorsFor(request, client);
+    }
     const user =
       token.subject !== token.clientId ? await deps.storage.users.findById(token.subject) : undefined;
     if (!user || user.disabledAt !== null) {

@@ -27,6 +27,7 @@ function toClient(row: ClientsTable): Client {
     idTokenSignedResponseAlg: row.id_token_signed_response_alg,
     allowedResources: fromJson(row.allowed_resources),
     nonExpiringTokens: fromFlag(row.non_expiring_tokens),
+    resourceServer: fromFlag(row.resource_server),
     status: row.status as Client['status'],
     registeredVia: row.registered_via as Client['registeredVia'],
     registrationAccessTokenHash: row.registration_access_token_hash,
@@ -57,6 +58,7 @@ function toRow(client: Client): ClientsTable {
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     allowed_resources: toJson(client.allowedResources),
     non_expiring_tokens: toFlag(client.nonExpiringTokens),
+    resource_server: toFlag(client.resourceServer),
     status: client.status,
     registered_via: client.registeredVia,
     registration_access_token_hash: client.registrationAccessTokenHash,
@@ -89,7 +91,7 @@ const selectClient = prepared((db, { id }: { id: string }) =>
 
 /**
  * Clients as read, kept per database while nothing can have changed them: a code flow looks its client up
- * three times, and every token and introspection request once; the row has 25 columns, five of them JSON.
+ * three times, and every token and introspection request once; the row has 26 columns, five of them JSON.
  * - Another process's commit (a `gatehouse clients …` command, another worker) changes SQLite's data
  *   version, read on every lookup: then everything is dropped. It is read by an ordinary query, so it queues
  *   for the connection, shares the read snapshot and waits for durability exactly as reading the row would

@@ -4,6 +4,7 @@ import { tokenIndexes } from './0002-token-indexes.ts';
 import { grantLastUsed } from './0003-grant-last-used.ts';
 import { lookupIndexes } from './0004-lookup-indexes.ts';
 import { clientReview } from './0005-client-review.ts';
+import { clientResourceServer } from './0006-client-resource-server.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-grant-last-used': grantLastUsed,
   '0004-lookup-indexes': lookupIndexes,
   '0005-client-review': clientReview,
+  '0006-client-resource-server': clientResourceServer,
 };
 
 export const migrationProvider: MigrationProvider = {
