@@ -133,8 +133,9 @@ export function withChangesApplied(client: Client, changes: ClientChanges, now: 
     secretHash: isPublic ? null : (secretHash ?? client.secretHash),
     previousSecretHash: isPublic ? null : client.previousSecretHash,
     previousSecretExpiresAt: isPublic ? null : client.previousSecretExpiresAt,
-    // Public clients can never skip PKCE (client-metadata.ts).
+    // Public clients can never skip PKCE (client-metadata.ts), nor introspect (RFC 7662 §2.1).
     requirePkce: isPublic ? true : client.requirePkce,
+    resourceServer: !isPublic && client.resourceServer,
     pendingChanges: null,
     reviewedAt: now,
   };

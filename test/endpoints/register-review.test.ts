@@ -274,6 +274,21 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         assert.deepEqual(verified.scopes, ['reports:read']);
       });
 
+      it('an RFC 7592 PUT keeps the operator’s resource-server mark', async () => {
+        const registered = (await register(open, WEB_CLIENT)).json();
+        const marked = await runCliCaptured(['clients', 'resource-server', registered.client_id], env);
+        assert.equal(marked.code, 0, marked.stderr);
+        const put = await manage(open, 'PUT', registered.client_id, registered.registration_access_token, {
+          ...WEB_CLIENT,
+          client_id: registered.client_id,
+          client_name: 'Renamed',
+        });
+        assert.equal(put.statusCode, 200, put.body);
+        const client = await stored(open, registered.client_id);
+        assert.equal(client.name, 'Renamed');
+        assert.equal(client.resourceServer, true);
+      });
+
       it('a client an operator made with the CLI keeps client_credentials', async () => {
         const made = await runCliCaptured(
           [

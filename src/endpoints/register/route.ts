@@ -135,6 +135,9 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
         disabledAt: current.disabledAt,
         registeredVia: current.registeredVia,
         ownerUserId: current.ownerUserId,
+        // The operator's mark (`gatehouse clients resource-server`) is no client metadata; public clients
+        // cannot introspect (RFC 7662 §2.1).
+        resourceServer: rebuilt.tokenEndpointAuthMethod !== 'none' && current.resourceServer,
         reviewedAt: current.reviewedAt,
         previousSecretHash: current.previousSecretHash,
         previousSecretExpiresAt: current.previousSecretExpiresAt,
