@@ -124,7 +124,9 @@ export interface Config {
   /**
    * GATEHOUSE_REGISTRATION: who may register clients over HTTP (RFC 7591): `open` (anyone; the default, what MCP
    * clients expect), `token` (an initial access token from an administrator), `approval` (anyone, but the client
-   * waits for an administrator), or `closed`.
+   * waits for an administrator), or `closed`. A self-registered client gives itself authorization_code and
+   * refresh_token only; client_credentials needs an operator (`approval`, or `gatehouse clients add`), and under
+   * `approval` changes to what was approved wait for review (oauth/client-review.ts).
    */
   registrationPolicy: RegistrationPolicy;
   /** GATEHOUSE_REGISTRATION_SCOPES: the most a dynamically registered client may ask for; the rest is trimmed. */

@@ -202,6 +202,8 @@ export function buildClient(input: ClientInput, now: number): NewClient {
       previousSecretExpiresAt: null,
       createdAt: now,
       disabledAt: null,
+      reviewedAt: null,
+      pendingChanges: null,
     },
   };
 }

@@ -3,9 +3,15 @@
 // privileged fields (client_id, client_secret, PKCE opt-outs, non-expiring tokens) are never taken from here.
 import type { Config } from '../config.ts';
 import { OAuthError } from '../errors.ts';
-import type { Client, ClientDisplayMetadata, TokenEndpointAuthMethod } from '../storage/storage.ts';
+import type {
+  Client,
+  ClientChanges,
+  ClientDisplayMetadata,
+  TokenEndpointAuthMethod,
+} from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
 import type { ClientInput } from './client-metadata.ts';
+import { grantTypesFor } from './client-review.ts';
 import { formatScope, parseScope } from './scope.ts';
 
 const MAX_STRING = 2000;
@@ -39,10 +45,20 @@ export interface RegistrationRequest {
   input: ClientInput;
   /** Scopes asked for but beyond the policy, trimmed from the granted scope. */
   trimmedScopes: string[];
+  /** Grant types asked for that only an operator grants under this policy (client-review.ts), dropped. */
+  droppedGrantTypes: string[];
 }
 
-/** Reads a registration (or RFC 7592 update) request body into client input, applying the scope policy. */
-export function readRegistrationRequest(body: unknown, config: Config): RegistrationRequest {
+/**
+ * Reads a registration (or RFC 7592 update of `current`) request body into client input, applying the scope
+ * policy and the registration policy's grant types: RFC 7591 §3.2.1 lets the server replace requested
+ * metadata, and the answer shows what was granted.
+ */
+export function readRegistrationRequest(
+  body: unknown,
+  config: Config,
+  current?: Client,
+): RegistrationRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw metadataError('The body must be a JSON object');
   }
@@ -79,13 +95,24 @@ export function readRegistrationRequest(body: unknown, config: Config): Registra
   for (const key of Object.keys(metadata) as (keyof ClientDisplayMetadata)[]) {
     if (metadata[key] === undefined) delete metadata[key];
   }
+  const grants = grantTypesFor(
+    stringList(fields, 'grant_types', 5) ?? ['authorization_code'],
+    config.registrationPolicy,
+    current,
+  );
+  if (grants.kept.length === 0) {
+    throw metadataError(
+      `${grants.dropped.join(', ')} is granted only by an operator; register with an administrator`,
+    );
+  }
   return {
     trimmedScopes,
+    droppedGrantTypes: grants.dropped,
     input: {
       name: optionalString(fields, 'client_name') ?? 'Unnamed application',
       redirectUris,
       scope: formatScope(granted),
-      grantTypes: stringList(fields, 'grant_types', 5) ?? ['authorization_code'],
+      grantTypes: grants.kept,
       tokenEndpointAuthMethod: method,
       applicationType: applicationType as 'web' | 'native' | undefined,
       allowedCorsOrigins: stringList(fields, 'allowed_cors_origins', 10) ?? [],
@@ -101,11 +128,9 @@ export function readRegistrationRequest(body: unknown, config: Config): Registra
   };
 }
 
-/** The client as RFC 7591 §3.2.1 shows it (never its secret hash). */
-export function registrationResponse(client: Client, config: Config): Record<string, unknown> {
+/** The registration metadata (RFC 7591 §2) of a client, or of a change waiting for review. */
+function metadataOf(client: Client | ClientChanges, config: Config): Record<string, unknown> {
   return {
-    client_id: client.id,
-    client_id_issued_at: epochSeconds(client.createdAt),
     client_name: client.name,
     redirect_uris: client.redirectUris,
     grant_types: client.grantTypes,
@@ -117,7 +142,35 @@ export function registrationResponse(client: Client, config: Config): Record<str
     allowed_cors_origins: client.allowedCorsOrigins,
     audience: [config.issuer, ...client.allowedResources],
     ...client.metadata,
+  };
+}
+
+/**
+ * The client as RFC 7591 §3.2.1 shows it (never its secret hash). The standard fields are the registration in
+ * force; a change waiting for an administrator is shown apart in `pending_changes` (RFC 7591 §3.2.1 allows
+ * extra fields), with `proposed_at` and, when the change mints one, the new client_secret (`newSecret`).
+ */
+export function registrationResponse(
+  client: Client,
+  config: Config,
+  newSecret?: string,
+): Record<string, unknown> {
+  const changes = client.pendingChanges;
+  return {
+    client_id: client.id,
+    client_id_issued_at: epochSeconds(client.createdAt),
+    ...metadataOf(client, config),
     registration_client_uri: `${config.issuer}${config.paths.register}/${encodeURIComponent(client.id)}`,
     ...(client.status === 'pending' ? { approval_status: 'pending' } : {}),
+    ...(changes
+      ? {
+          pending_changes: {
+            ...metadataOf(changes, config),
+            ...(newSecret ? { client_secret: newSecret, client_secret_expires_at: 0 } : {}),
+            approval_status: 'pending',
+            proposed_at: epochSeconds(changes.proposedAt),
+          },
+        }
+      : {}),
   };
 }

@@ -26,6 +26,9 @@ export interface ClientsTable {
   previous_secret_expires_at: number | null;
   created_at: number;
   disabled_at: number | null;
+  reviewed_at: number | null;
+  /** JSON of ClientChanges, or null. */
+  pending_changes: string | null;
 }
 
 export interface ClientCorsOriginsTable {

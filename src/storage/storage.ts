@@ -48,6 +48,39 @@ export interface Client {
   previousSecretExpiresAt: number | null;
   createdAt: number;
   disabledAt: number | null;
+  /**
+   * When an operator last approved this client's registration or a change to it (console or CLI); null when
+   * no operator ever looked at it. A self-registered client (dcr, portal) uses client_credentials only once
+   * approved (SECURITY.md H-02); clients an operator made (cli) count as reviewed.
+   */
+  reviewedAt: number | null;
+  /**
+   * A change to what an administrator reviewed, proposed by the client (RFC 7592 PUT) or its developer (portal)
+   * while GATEHOUSE_REGISTRATION=approval: it waits here, and the fields above stay in force until an
+   * administrator approves it (or rejects it: then it is dropped). null when nothing waits.
+   */
+  pendingChanges: ClientChanges | null;
+}
+
+/**
+ * The reviewed part of a client: what an administrator saw when approving it. A proposed change carries every
+ * one of these fields (the whole new registration), so approving it is one replacement.
+ */
+export interface ClientChanges {
+  name: string;
+  redirectUris: string[];
+  grantTypes: string[];
+  scope: string;
+  requestedScope: string;
+  allowedResources: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  applicationType: ApplicationType;
+  allowedCorsOrigins: string[];
+  metadata: ClientDisplayMetadata;
+  /** SHA-256 of the secret minted when the change makes a public client confidential; absent otherwise. */
+  secretHash?: string;
+  /** When the change was proposed. */
+  proposedAt: number;
 }
 
 export interface ClientDisplayMetadata {
@@ -272,7 +305,7 @@ export interface ClientStore {
   list(): Promise<Client[]>;
   /** Newest first, one page at a time (the admin console). */
   listPage(page: PageRequest): Promise<Client[]>;
-  /** Clients waiting for an administrator: pending registrations and scope requests, oldest first. */
+  /** Clients waiting for an administrator: pending registrations, scope requests and changes, oldest first. */
   listAwaitingReview(): Promise<Client[]>;
   listByOwner(userId: string): Promise<Client[]>;
   create(client: Client): Promise<void>;

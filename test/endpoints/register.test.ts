@@ -457,7 +457,7 @@ describe('dynamic registration (open policy)', () => {
       assert.deepEqual(registered.redirect_uris, ['com.example.app:/cb']);
     });
 
-    it('none + client_credentials → 400 invalid_client_metadata, nothing stored', async () => {
+    it('none + client_credentials → 400 invalid_client_metadata, nothing stored; with authorization_code, client_credentials is dropped', async () => {
       const before = await clientCount();
       const response = await register(server, {
         client_name: 'Public machine',
@@ -466,14 +466,16 @@ describe('dynamic registration (open policy)', () => {
         grant_types: ['client_credentials'],
       });
       assertJsonError(response, 400, 'invalid_client_metadata');
+      assert.equal(await clientCount(), before);
+      // Under the open policy client_credentials is never self-assigned (issue 12 item 1): what is left is granted.
       const mixed = await register(server, {
         client_name: 'Public machine',
         redirect_uris: ['http://127.0.0.1/cb'],
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'client_credentials'],
       });
-      assertJsonError(mixed, 400, 'invalid_client_metadata');
-      assert.equal(await clientCount(), before);
+      assert.equal(mixed.statusCode, 201, mixed.body);
+      assert.deepEqual(mixed.json().grant_types, ['authorization_code']);
     });
   });
 
@@ -1134,6 +1136,23 @@ describe('registration policies (GATEHOUSE_REGISTRATION)', () => {
       assertUnauthorizedBearer(await register(server, WEB_CLIENT, bearer(token)));
     });
 
+    it('client_credentials asked for with a valid token → registered without it (issue 12 item 1)', async () => {
+      const token = await initialToken('machine-initial-access-token-00004', 1, 3_600_000);
+      const registered = await registerOk(
+        server,
+        { ...WEB_CLIENT, grant_types: ['authorization_code', 'client_credentials'] },
+        bearer(token),
+      );
+      assert.deepEqual(registered.grant_types, ['authorization_code']);
+      const machine = await postForm(
+        server,
+        '/token',
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(registered.client_id, registered.client_secret!) },
+      );
+      assertJsonError(machine, 400, 'unauthorized_client');
+    });
+
     it('an expired token → 401', async () => {
       const token = await initialToken('expiring-initial-access-token-00003', 5, 60_000);
       server.clock.advance(60_000);
@@ -1191,6 +1210,23 @@ describe('registration policies (GATEHOUSE_REGISTRATION)', () => {
       assert.equal(put.statusCode, 200, put.body);
       assert.equal(put.json().approval_status, 'pending');
       assert.equal((await stored(server, registered.client_id)).status, 'pending');
+    });
+
+    it('client_credentials may be asked for (an administrator reviews it), but never by a public client', async () => {
+      const machine = await registerOk(server, {
+        client_name: 'Batch',
+        redirect_uris: [],
+        grant_types: ['client_credentials'],
+      });
+      assert.deepEqual(machine.grant_types, ['client_credentials']);
+      assert.equal(machine.approval_status, 'pending');
+      const publicMachine = await register(server, {
+        client_name: 'Public batch',
+        redirect_uris: [],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['client_credentials'],
+      });
+      assertJsonError(publicMachine, 400, 'invalid_client_metadata');
     });
   });
 });

@@ -62,6 +62,8 @@ export function newClient(overrides: Partial<Client> = {}): Client {
     previousSecretExpiresAt: T0 + MINUTE,
     createdAt: T0,
     disabledAt: null,
+    reviewedAt: null,
+    pendingChanges: null,
     ...overrides,
   };
 }
@@ -250,6 +252,42 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.ok(awaiting.includes(made[3]!.id), 'pending');
         assert.ok(awaiting.includes(made[4]!.id), 'scope request');
         for (const client of made.slice(0, 3)) assert.ok(!awaiting.includes(client.id), client.id);
+      });
+
+      it('reviewedAt and pendingChanges round-trip; a client with a pending change awaits review until it is cleared', async () => {
+        const approved = newClient({ requestedScope: '', reviewedAt: T0 + 5 });
+        await storage.clients.create(approved);
+        assert.deepEqual(await storage.clients.find(approved.id), approved);
+        assert.ok(!(await storage.clients.listAwaitingReview()).some((client) => client.id === approved.id));
+
+        const changed: Client = {
+          ...approved,
+          pendingChanges: {
+            name: 'Renamed',
+            redirectUris: ['https://rp.example/new'],
+            grantTypes: ['authorization_code', 'client_credentials'],
+            scope: 'openid',
+            requestedScope: 'screen_pop',
+            allowedResources: [],
+            tokenEndpointAuthMethod: 'client_secret_post',
+            applicationType: 'web',
+            allowedCorsOrigins: ['https://new.example'],
+            metadata: { logo_uri: 'https://rp.example/logo.png', contacts: ['a@rp.example'] },
+            secretHash: hash(),
+            proposedAt: T0 + 6,
+          },
+        };
+        await storage.clients.update(changed);
+        assert.deepEqual(await storage.clients.find(approved.id), changed);
+        const awaiting = await storage.clients.listAwaitingReview();
+        assert.deepEqual(
+          awaiting.find((client) => client.id === approved.id),
+          changed,
+        );
+
+        await storage.clients.update({ ...changed, pendingChanges: null });
+        assert.equal((await storage.clients.find(approved.id))?.pendingChanges, null);
+        assert.ok(!(await storage.clients.listAwaitingReview()).some((client) => client.id === approved.id));
       });
 
       it('create then find returns the same client; lists, nulls and booleans round-trip', async () => {

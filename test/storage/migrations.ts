@@ -48,6 +48,48 @@ export function migrationTests(
       }
     });
 
+    it('0005 adds reviewed_at (null: no stored client proves an operator saw it) and keeps the review list indexed', async () => {
+      const { db, close } = await open();
+      try {
+        const migrator = new Migrator({ db, provider: migrationProvider });
+        const before = await migrator.migrateTo('0004-lookup-indexes');
+        assert.equal(before.error, undefined);
+        const client = (id: string, status: string, requestedScope: string, via: string) =>
+          sql`insert into clients (id, name, secret_hash, redirect_uris, grant_types, scope,
+                token_endpoint_auth_method, application_type, require_pkce, allowed_cors_origins,
+                allowed_resources, non_expiring_tokens, status, registered_via, metadata, requested_scope,
+                created_at)
+              values (${id}, 'n', 'h', '[]', '["client_credentials"]', 'api', 'client_secret_basic', 'web', 1,
+                '[]', '[]', 0, ${status}, ${via}, '{}', ${requestedScope}, 1000)`.execute(db);
+        await client('stranger', 'active', '', 'dcr');
+        await client('waiting', 'pending', '', 'dcr');
+        await client('asking', 'active', 'extra', 'portal');
+        await client('operator', 'active', '', 'cli');
+        const after = await migrator.migrateToLatest();
+        assert.equal(after.error, undefined);
+        const rows = await db
+          .selectFrom('clients')
+          .select(['id', 'reviewed_at', 'pending_changes'])
+          .orderBy('id')
+          .execute();
+        assert.ok(rows.every((row) => row.reviewed_at === null && row.pending_changes === null));
+        const awaiting = await db
+          .selectFrom('clients')
+          .select('id')
+          .where(sql<boolean>`(status = 'pending' or requested_scope <> '' or pending_changes is not null)`)
+          .orderBy('id')
+          .execute();
+        assert.deepEqual(
+          awaiting.map((row) => row.id),
+          ['asking', 'waiting'],
+        );
+        const down = await migrator.migrateTo('0004-lookup-indexes');
+        assert.equal(down.error, undefined);
+      } finally {
+        await close();
+      }
+    });
+
     it('0006 adds clients.resource_server, unmarked for every existing client', async () => {
       const { db, close } = await open();
       try {

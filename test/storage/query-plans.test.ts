@@ -88,6 +88,8 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       previousSecretExpiresAt: null,
       createdAt: now,
       disabledAt: null,
+      reviewedAt: now,
+      pendingChanges: null,
     };
     const user = {
       id: 'u1',

@@ -1,4 +1,5 @@
 import { configFrom } from '../../config-file.ts';
+import { changedFields } from '../../oauth/client-review.ts';
 import { openStorage } from '../../storage/open.ts';
 import type { Command } from '../command.ts';
 
@@ -20,6 +21,8 @@ export const clientsList: Command = {
         status: client.disabledAt !== null ? 'disabled' : client.status,
         registered_via: client.registeredVia,
         resource_server: client.resourceServer,
+        // What `gatehouse clients approve` would put in force (a change proposed under approval).
+        ...(client.pendingChanges ? { pending_changes: changedFields(client, client.pendingChanges) } : {}),
       }));
       io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;

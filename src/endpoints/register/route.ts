@@ -7,6 +7,7 @@ import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { ipRateLimit } from '../../http/rate-limit.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
+import { changesNeedReview, proposeChange } from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
 import type { Client } from '../../storage/storage.ts';
@@ -80,7 +81,7 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
         if (config.registrationPolicy === 'token' && !initialToken) {
           throw invalidToken('A valid initial access token is required to register');
         }
-        const { input, trimmedScopes } = readRegistrationRequest(request.body, config);
+        const { input, trimmedScopes, droppedGrantTypes } = readRegistrationRequest(request.body, config);
         const { client, secret, registrationAccessToken } = buildClient(
           { ...input, status: config.registrationPolicy === 'approval' ? 'pending' : 'active' },
           clock.now(),
@@ -93,7 +94,7 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
           await tx.clients.create(client);
         });
         request.log.info(
-          { event: 'client_registered', clientId: client.id, trimmedScopes },
+          { event: 'client_registered', clientId: client.id, trimmedScopes, droppedGrantTypes },
           'client registered',
         );
         return reply.code(201).send({
@@ -117,33 +118,66 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       }
       // §2.2: the update echoes the metadata, and an echoed client_secret must be the current one.
       if (body.client_secret !== undefined && body.client_secret !== null) {
+        // The secret of a change that waits for review counts too: the client was shown it.
+        const echoed = typeof body.client_secret === 'string' ? sha256(body.client_secret) : undefined;
         const matches =
-          typeof body.client_secret === 'string' &&
-          current.secretHash !== null &&
-          constantTimeEqual(sha256(body.client_secret), current.secretHash);
+          echoed !== undefined &&
+          [current.secretHash, current.pendingChanges?.secretHash].some(
+            (hash) => typeof hash === 'string' && constantTimeEqual(echoed, hash),
+          );
         if (!matches)
           throw new OAuthError('invalid_client_metadata', 'client_secret cannot be set by the client');
       }
-      const { input } = readRegistrationRequest(body, config);
+      const { input, droppedGrantTypes } = readRegistrationRequest(body, config, current);
       const rebuilt = buildClient(input, current.createdAt).client;
       const becomesConfidential = rebuilt.tokenEndpointAuthMethod !== 'none' && current.secretHash === null;
       const secret = becomesConfidential ? mintOpaqueToken(TOKEN_PREFIX.clientSecret) : undefined;
       // SECURITY.md H-10: every update hands out a new registration access token; the old one dies.
       const registrationAccessToken = randomToken(32);
-      const updated: Client = {
+      const registrationAccessTokenHash = sha256(registrationAccessToken);
+      const proposed: Client = {
         ...rebuilt,
         id: current.id,
         createdAt: current.createdAt,
         status: current.status,
         disabledAt: current.disabledAt,
+        registeredVia: current.registeredVia,
+        ownerUserId: current.ownerUserId,
+        // The operator's mark (`gatehouse clients resource-server`) is no client metadata; public clients
+        // cannot introspect (RFC 7662 §2.1).
+        resourceServer: rebuilt.tokenEndpointAuthMethod !== 'none' && current.resourceServer,
+        reviewedAt: current.reviewedAt,
+        previousSecretHash: current.previousSecretHash,
+        previousSecretExpiresAt: current.previousSecretExpiresAt,
         secretHash:
           rebuilt.tokenEndpointAuthMethod === 'none' ? null : secret ? sha256(secret) : current.secretHash,
-        registrationAccessTokenHash: sha256(registrationAccessToken),
+        registrationAccessTokenHash,
       };
+      // Under `approval`, a change to what the administrator approved waits for them (client-review.ts);
+      // the approved registration keeps working meanwhile.
+      const updated = proposeChange(current, proposed, {
+        review: changesNeedReview(current, config.registrationPolicy),
+        now: clock.now(),
+        keep: { registrationAccessTokenHash },
+        newSecretHash: secret ? sha256(secret) : undefined,
+      });
       await storage.clients.update(updated);
+      if (updated.pendingChanges || droppedGrantTypes.length > 0) {
+        request.log.info(
+          {
+            event: 'client_update',
+            clientId: current.id,
+            awaitingReview: updated.pendingChanges !== null,
+            droppedGrantTypes,
+          },
+          'client update',
+        );
+      }
+      // A secret minted for a change that waits belongs to that change: it is shown inside pending_changes.
+      const secretInForce = secret !== undefined && updated.pendingChanges === null;
       return {
-        ...registrationResponse(updated, config),
-        ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+        ...registrationResponse(updated, config, secretInForce ? undefined : secret),
+        ...(secretInForce ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
         registration_access_token: registrationAccessToken,
       };
     });

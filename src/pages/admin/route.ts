@@ -4,6 +4,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changePassword, createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
+import {
+  approveChanges,
+  approveRegistration,
+  changedFields,
+  isOperatorApproved,
+  type Reviewer,
+  rejectChanges,
+  reviewedValues,
+  reviewFingerprint,
+} from '../../oauth/client-review.ts';
 import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import type { Client, PageCursor, User } from '../../storage/storage.ts';
@@ -58,6 +68,14 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
   const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
     html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
 
+  const seenField = (fingerprint: string) => html`<input type="hidden" name="seen" value="${fingerprint}">`;
+
+  /** A self-registered client holding client_credentials that no operator approved: /token refuses it. */
+  const unapprovedMachine = (client: Client) =>
+    client.status === 'active' &&
+    client.grantTypes.includes('client_credentials') &&
+    !isOperatorApproved(client);
+
   async function renderConsole(
     reply: FastifyReply,
     user: User,
@@ -72,6 +90,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     const awaiting = await storage.clients.listAwaitingReview();
     const pending = awaiting.filter((client) => client.status === 'pending');
     const scopeRequests = awaiting.filter((client) => client.status === 'active' && client.requestedScope);
+    const changeRequests = awaiting.filter((client) => client.status === 'active' && client.pendingChanges);
     // Each table keeps the other's position, so paging one does not reset the other.
     const pageLinks = (
       table: 'clients' | 'users',
@@ -95,12 +114,42 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     };
     const clientRow = (client: Client) => html`<tr>
       <td>${client.name}<br><code>${client.id}</code></td><td>${client.registeredVia}</td>
-      <td>${client.disabledAt !== null ? 'disabled' : client.status}</td>
+      <td>${client.disabledAt !== null ? 'disabled' : client.status}${
+        unapprovedMachine(client)
+          ? html`<br><span class="badge">client_credentials not approved</span>`
+          : null
+      }</td>
       <td>${
         client.disabledAt === null
           ? button(reply, `/admin/clients/${client.id}/disable`, 'Disable', 'danger')
           : button(reply, `/admin/clients/${client.id}/enable`, 'Enable')
+      }${
+        unapprovedMachine(client)
+          ? html` ${button(reply, `/admin/clients/${client.id}/approve`, 'Approve client_credentials', 'secondary', seenField(reviewFingerprint(client)))}`
+          : null
       }</td></tr>`;
+    const changeRow = (client: Client) => {
+      const changes = client.pendingChanges;
+      if (!changes) return null;
+      const now = reviewedValues(client);
+      const next = reviewedValues(changes);
+      const show = (value: unknown) =>
+        value === undefined || value === ''
+          ? html`<span class="muted">none</span>`
+          : Array.isArray(value)
+            ? value.map((item) => html`<code>${String(item)}</code> `)
+            : html`<code>${String(value)}</code>`;
+      const extra = seenField(reviewFingerprint(changes));
+      return html`<tr><td>${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
+        <td><table><thead><tr><th>Field</th><th>Approved</th><th>Proposed</th></tr></thead><tbody>${changedFields(
+          client,
+          changes,
+        ).map(
+          (field) =>
+            html`<tr><td>${field}</td><td>${show(now[field])}</td><td>${show(next[field])}</td></tr>`,
+        )}</tbody></table></td>
+        <td>${button(reply, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(reply, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
+    };
     const body = html`
       ${notice ?? null}
       <section class="card wide"><h1>Admin console</h1>
@@ -110,8 +159,15 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
             ? html`<table><tbody>${pending.map(
                 (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
                   <td>${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
-                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '')} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
+                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
               )}</tbody></table>`
+            : html`<p class="muted">None.</p>`
+        }
+        <h2>Changes waiting for approval</h2>
+        <p class="muted">The approved registration stays in force until a change is approved.</p>
+        ${
+          changeRequests.length
+            ? html`<table><tbody>${changeRequests.map(changeRow)}</tbody></table>`
             : html`<p class="muted">None.</p>`
         }
         <h2>Scope requests</h2>
@@ -183,8 +239,16 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     });
   });
 
-  const clientAction = (path: string, change: (client: Client) => Promise<void>) =>
-    app.post<{ Params: { id: string } }>(
+  /** A console action on one client; `change` records its own event, or returns a notice to show instead. */
+  const clientAction = (
+    path: string,
+    change: (
+      client: Client,
+      reviewer: Reviewer,
+      body: Record<string, string>,
+    ) => Promise<SafeHtml | undefined>,
+  ) =>
+    app.post<{ Params: { id: string }; Body: Record<string, string> }>(
       `/admin/clients/:id/${path}`,
       { preHandler: app.csrfProtection },
       async (request, reply) => {
@@ -192,28 +256,52 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         if (!user) return reply;
         const client = await storage.clients.find(request.params.id);
         if (!client) return reply.callNotFound();
-        await change(client);
-        await recordSecurityEvent(storage, clock.now(), `client_${path.replace('-', '_')}`, {
-          clientId: client.id,
-          userId: user.id,
-        });
-        return reply.redirect('/admin', 303);
+        const notice = await change(client, { userId: user.id, via: 'console' }, request.body ?? {});
+        return notice ? renderConsole(reply, user, notice, 409) : reply.redirect('/admin', 303);
       },
     );
-  clientAction('approve', (client) => storage.clients.update({ ...client, status: 'active' }));
-  clientAction('reject', async (client) => {
+  /** An action whose event is just its name (client_disable, …), recorded here. */
+  const loggedAction = (path: string, change: (client: Client) => Promise<void>) =>
+    clientAction(path, async (client, reviewer) => {
+      await change(client);
+      await recordSecurityEvent(storage, clock.now(), `client_${path.replace('-', '_')}`, {
+        clientId: client.id,
+        userId: reviewer.userId,
+      });
+      return undefined;
+    });
+  // The review operations are shared with `gatehouse clients approve` and record their own events.
+  // Only what the administrator was shown (the buttons carry it as `seen`): a client that changed itself since
+  // the page was rendered is shown again instead of being approved unseen.
+  const changedMeanwhile = (client: Client) =>
+    html`<p class="error card wide" role="alert">${client.name} changed after this page was shown: review it again.</p>`;
+  clientAction('approve', async (client, reviewer, body) =>
+    (await approveRegistration(storage, clock.now(), client, reviewer, body.seen))
+      ? undefined
+      : changedMeanwhile(client),
+  );
+  clientAction('approve-changes', async (client, reviewer, body) =>
+    (await approveChanges(storage, clock.now(), client, reviewer, body.seen))
+      ? undefined
+      : changedMeanwhile(client),
+  );
+  clientAction('reject-changes', async (client, reviewer) => {
+    await rejectChanges(storage, clock.now(), client, reviewer);
+    return undefined;
+  });
+  loggedAction('reject', async (client) => {
     await storage.clients.delete(client.id, clock.now());
   });
-  clientAction('disable', (client) => storage.clients.update({ ...client, disabledAt: clock.now() }));
-  clientAction('enable', (client) => storage.clients.update({ ...client, disabledAt: null }));
-  clientAction('approve-scopes', (client) =>
+  loggedAction('disable', (client) => storage.clients.update({ ...client, disabledAt: clock.now() }));
+  loggedAction('enable', (client) => storage.clients.update({ ...client, disabledAt: null }));
+  loggedAction('approve-scopes', (client) =>
     storage.clients.update({
       ...client,
       scope: formatScope(new Set([...parseScope(client.scope), ...parseScope(client.requestedScope)])),
       requestedScope: '',
     }),
   );
-  clientAction('reject-scopes', (client) => storage.clients.update({ ...client, requestedScope: '' }));
+  loggedAction('reject-scopes', (client) => storage.clients.update({ ...client, requestedScope: '' }));
 
   app.post<{ Body: Record<string, string> }>(
     '/admin/users',

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
+import { changesNeedReview, proposeChange, reviewedFieldsOf } from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { describeScope, parseScope } from '../../oauth/scope.ts';
 import type { Client, User } from '../../storage/storage.ts';
@@ -34,6 +35,10 @@ function lines(text: unknown): string[] {
 }
 
 export function registerPortal(app: FastifyInstance, deps: Deps) {
+  /** Whether this user's edit of the app is a proposal for an administrator (GATEHOUSE_REGISTRATION=approval). */
+  const proposesChanges = (user: User, client: Client) =>
+    changesNeedReview(client, deps.config.registrationPolicy) && !user.isAdmin;
+
   const page = (reply: FastifyReply, user: User, title: string, body: SafeHtml, code = 200) =>
     sendPage(reply, layout({ ...chrome(deps, reply, user, title), body }), code);
 
@@ -207,10 +212,15 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           ${client.requestedScope ? html`<dt>Waiting for approval</dt><dd>${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</dd>` : null}
         </dl>
         <h2>Redirect URIs</h2>
+        ${
+          client.pendingChanges
+            ? html`<p class="notice" data-testid="pending-changes">A change waits for an administrator's approval; until then these redirect URIs stay in force: ${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</p>`
+            : null
+        }
         ${action(
           'redirect-uris',
           'Save redirect URIs',
-          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${client.redirectUris.join('\n')}</textarea>`,
+          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${(proposesChanges(user, client) ? (client.pendingChanges ?? client) : client).redirectUris.join('\n')}</textarea>`,
         )}
         ${
           client.tokenEndpointAuthMethod === 'none'
@@ -253,7 +263,18 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           400,
         );
       }
-      await deps.storage.clients.update({ ...client, redirectUris: [...new Set(redirectUris)] });
+      // Under `approval` a developer's edit waits for an administrator (client-review.ts), on top of any change
+      // that already waits; the approved URIs keep working meanwhile. An administrator's own edit applies at
+      // once to the registration in force (a change waiting stays for the console).
+      const uris = [...new Set(redirectUris)];
+      const updated = proposesChanges(user, client)
+        ? proposeChange(
+            client,
+            { ...client, ...reviewedFieldsOf(client.pendingChanges ?? client), redirectUris: uris },
+            { review: true, now: deps.clock.now(), newSecretHash: client.pendingChanges?.secretHash },
+          )
+        : { ...client, redirectUris: uris };
+      await deps.storage.clients.update(updated);
       return reply.redirect(`/portal/apps/${client.id}`, 303);
     },
   );

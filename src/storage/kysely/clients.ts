@@ -3,6 +3,7 @@ import type { ClientsTable } from '../database.ts';
 import type {
   ApplicationType,
   Client,
+  ClientChanges,
   ClientDisplayMetadata,
   ClientStore,
   TokenEndpointAuthMethod,
@@ -37,6 +38,8 @@ function toClient(row: ClientsTable): Client {
     previousSecretExpiresAt: row.previous_secret_expires_at,
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
+    reviewedAt: row.reviewed_at,
+    pendingChanges: row.pending_changes === null ? null : (JSON.parse(row.pending_changes) as ClientChanges),
   };
 }
 
@@ -66,6 +69,8 @@ function toRow(client: Client): ClientsTable {
     previous_secret_expires_at: client.previousSecretExpiresAt,
     created_at: client.createdAt,
     disabled_at: client.disabledAt,
+    reviewed_at: client.reviewedAt,
+    pending_changes: client.pendingChanges === null ? null : JSON.stringify(client.pendingChanges),
   };
 }
 
@@ -144,6 +149,11 @@ function frozen(client: Client): Client {
   Object.freeze(client.allowedResources);
   for (const value of Object.values(client.metadata)) if (typeof value === 'object') Object.freeze(value);
   Object.freeze(client.metadata);
+  if (client.pendingChanges) {
+    for (const value of Object.values(client.pendingChanges))
+      if (typeof value === 'object') Object.freeze(value);
+    Object.freeze(client.pendingChanges);
+  }
   return Object.freeze(client);
 }
 
@@ -193,7 +203,7 @@ export function clientStore(db: Db): ClientStore {
       const rows = await db
         .selectFrom('clients')
         .selectAll()
-        .where(sql<boolean>`(status = 'pending' or requested_scope <> '')`)
+        .where(sql<boolean>`(status = 'pending' or requested_scope <> '' or pending_changes is not null)`)
         .orderBy('created_at')
         .execute();
       return rows.map(toClient);

@@ -3,6 +3,7 @@ import { initial } from './0001-initial.ts';
 import { tokenIndexes } from './0002-token-indexes.ts';
 import { grantLastUsed } from './0003-grant-last-used.ts';
 import { lookupIndexes } from './0004-lookup-indexes.ts';
+import { clientReview } from './0005-client-review.ts';
 import { clientResourceServer } from './0006-client-resource-server.ts';
 import { rateLimits } from './0007-rate-limits.ts';
 
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-token-indexes': tokenIndexes,
   '0003-grant-last-used': grantLastUsed,
   '0004-lookup-indexes': lookupIndexes,
+  '0005-client-review': clientReview,
   '0006-client-resource-server': clientResourceServer,
   '0007-rate-limits': rateLimits,
 };

@@ -1,5 +1,6 @@
 // RFC 6749 §4.4, RFC 9068 §2.2 (sub is the client), RFC 8707. Machine to machine: no user, no refresh token.
 import { OAuthError } from '../../../errors.ts';
+import { isOperatorApproved } from '../../../oauth/client-review.ts';
 import { resolveResource } from '../../../oauth/resource.ts';
 import { formatScope, isSubset, isValidScopeToken, parseScope } from '../../../oauth/scope.ts';
 import { mintTokenSet } from './issue.ts';
@@ -27,6 +28,16 @@ export const clientCredentials = {
   async handle(deps, client, params) {
     if (client.tokenEndpointAuthMethod === 'none') {
       throw new OAuthError('unauthorized_client', 'Public clients cannot use client_credentials');
+    }
+    // No person consents to a machine token: only an operator grants this grant (client-review.ts). A
+    // self-registered client needs an administrator's approval, whatever its stored grant types say (clients
+    // stored before this rule could give it to themselves). The row is already loaded: no extra round trip.
+    if (!isOperatorApproved(client)) {
+      throw new OAuthError(
+        'unauthorized_client',
+        'This client was not approved by an administrator for client_credentials',
+        { detail: `self-registered (${client.registeredVia}) and never approved` },
+      );
     }
     const allowed = parseScope(client.scope).filter((scope) => !USER_SCOPES.has(scope));
     const requested = params.scope === undefined ? allowed : parseScope(params.scope);

@@ -1,0 +1,245 @@
+// What an operator reviews of a self-registered client (RFC 7591 §3.2.1 lets the server replace requested
+// metadata; RFC 7592 §2.2 updates; SECURITY.md H-02), and the review operations the admin console and the CLI
+// share, each recording its own security event so that both leave the same trace.
+//
+// The rule, in full:
+// - A self-registered client (dynamic registration or the portal) may give itself authorization_code and
+//   refresh_token under every policy: they act for a person who consents at /authorize. client_credentials
+//   acts for no one, so only an operator grants it: a client made with the CLI, or a self-registered one an
+//   administrator approved (`reviewedAt`). Under `approval` a registration may ask for it (the client waits
+//   for an administrator anyway); under `open` and `token` it is dropped from the registration.
+// - Under `approval`, once a client is approved, a change to what the administrator saw (name, redirect URIs,
+//   grant types, scope, authentication method, application type, CORS origins, display URIs) waits in
+//   `pendingChanges` while the approved registration stays in force; the administrator approves or rejects it.
+//   A change touching nothing reviewed (contacts) applies at once; so does any change under `open` or `token`.
+import type { RegistrationPolicy } from '../config.ts';
+import type { Client, ClientChanges, ClientDisplayMetadata, Storage } from '../storage/storage.ts';
+import { sha256 } from '../util/hash.ts';
+import { recordSecurityEvent } from './security-events.ts';
+
+/** Grants that act for no person: only an operator hands them out. */
+const OPERATOR_GRANTS = new Set(['client_credentials']);
+
+/** The grant types a self-registered client may give itself under `policy` (the rest need an operator). */
+export function selfAssignableGrantTypes(policy: RegistrationPolicy): readonly string[] {
+  return policy === 'approval'
+    ? ['authorization_code', 'refresh_token', 'client_credentials']
+    : ['authorization_code', 'refresh_token'];
+}
+
+/**
+ * Splits requested grant types into those kept and those dropped because they need an operator. A client
+ * keeps what it already holds by an operator's approval (`current`, for RFC 7592 updates). Unknown grant
+ * types are kept, for buildClient to refuse with invalid_client_metadata.
+ */
+export function grantTypesFor(
+  requested: readonly string[],
+  policy: RegistrationPolicy,
+  current?: Client,
+): { kept: string[]; dropped: string[] } {
+  const allowed = new Set(selfAssignableGrantTypes(policy));
+  if (current && isOperatorApproved(current)) for (const grant of current.grantTypes) allowed.add(grant);
+  const dropped = requested.filter((grant) => OPERATOR_GRANTS.has(grant) && !allowed.has(grant));
+  return { kept: requested.filter((grant) => !dropped.includes(grant)), dropped };
+}
+
+/** Made by an operator, or approved by one: may use grants that act for no person (client_credentials). */
+export function isOperatorApproved(client: Client): boolean {
+  return client.registeredVia === 'cli' || client.reviewedAt !== null;
+}
+
+/** Whether a change to this client's reviewed metadata must wait for an administrator. */
+export function changesNeedReview(client: Client, policy: RegistrationPolicy): boolean {
+  return policy === 'approval' && client.registeredVia !== 'cli' && client.status === 'active';
+}
+
+type ReviewedFields = Omit<ClientChanges, 'proposedAt' | 'secretHash'>;
+
+/** The reviewed fields of a client, as a proposed change carries them. */
+export function reviewedFieldsOf(client: Client | ClientChanges): ReviewedFields {
+  return {
+    name: client.name,
+    redirectUris: [...client.redirectUris],
+    grantTypes: [...client.grantTypes],
+    scope: client.scope,
+    requestedScope: client.requestedScope,
+    allowedResources: [...client.allowedResources],
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    applicationType: client.applicationType,
+    allowedCorsOrigins: [...client.allowedCorsOrigins],
+    metadata: { ...client.metadata },
+  };
+}
+
+/** Contacts are for the operator to reach the developer; they change nothing a user or an API relies on. */
+function withoutContacts(metadata: ClientDisplayMetadata): ClientDisplayMetadata {
+  const { contacts: _contacts, ...reviewed } = metadata;
+  return reviewed;
+}
+
+function sameReviewed(a: ReviewedFields, b: ReviewedFields): boolean {
+  const sorted = (list: readonly string[]) => [...list].sort();
+  const scopes = (scope: string) => sorted(scope.split(' ').filter(Boolean));
+  const key = (fields: ReviewedFields) =>
+    JSON.stringify([
+      fields.name,
+      fields.redirectUris,
+      sorted(fields.grantTypes),
+      scopes(fields.scope),
+      scopes(fields.requestedScope),
+      sorted(fields.allowedResources),
+      fields.tokenEndpointAuthMethod,
+      fields.applicationType,
+      sorted(fields.allowedCorsOrigins),
+      Object.entries(withoutContacts(fields.metadata)).sort(([x], [y]) => (x < y ? -1 : 1)),
+    ]);
+  return key(a) === key(b);
+}
+
+/**
+ * The client to store when `current` is changed to `proposed` (a client with the same id). Where the change
+ * needs review and touches reviewed fields, the approved registration stays (only `keep`, the fields that are
+ * no registration metadata, such as a new registration access token, are taken) and the change waits;
+ * otherwise `proposed` applies, and any change that was waiting is dropped (RFC 7592 replaces the metadata
+ * as a whole, so the newest request is the proposal).
+ */
+export function proposeChange(
+  current: Client,
+  proposed: Client,
+  options: { review: boolean; now: number; keep?: Partial<Client>; newSecretHash?: string },
+): Client {
+  const fields = reviewedFieldsOf(proposed);
+  if (!options.review || sameReviewed(fields, reviewedFieldsOf(current))) {
+    return { ...proposed, pendingChanges: null };
+  }
+  return {
+    ...current,
+    ...options.keep,
+    pendingChanges: {
+      ...fields,
+      ...(options.newSecretHash ? { secretHash: options.newSecretHash } : {}),
+      proposedAt: options.now,
+    },
+  };
+}
+
+/** The client once its pending change is in force. */
+export function withChangesApplied(client: Client, changes: ClientChanges, now: number): Client {
+  const { proposedAt: _proposedAt, secretHash, ...fields } = changes;
+  const isPublic = fields.tokenEndpointAuthMethod === 'none';
+  return {
+    ...client,
+    ...fields,
+    secretHash: isPublic ? null : (secretHash ?? client.secretHash),
+    previousSecretHash: isPublic ? null : client.previousSecretHash,
+    previousSecretExpiresAt: isPublic ? null : client.previousSecretExpiresAt,
+    // Public clients can never skip PKCE (client-metadata.ts), nor introspect (RFC 7662 §2.1).
+    requirePkce: isPublic ? true : client.requirePkce,
+    resourceServer: !isPublic && client.resourceServer,
+    pendingChanges: null,
+    reviewedAt: now,
+  };
+}
+
+/** Who reviews: an administrator in the console (their user id) or an operator at the CLI. */
+export interface Reviewer {
+  userId: string | null;
+  via: 'console' | 'cli';
+}
+
+/** The reviewed fields under their RFC 7591 names (display metadata one by one), for people to compare. */
+export function reviewedValues(client: Client | ClientChanges): Record<string, unknown> {
+  return {
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    scope: client.scope,
+    requested_scope: client.requestedScope,
+    audience: client.allowedResources,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    application_type: client.applicationType,
+    allowed_cors_origins: client.allowedCorsOrigins,
+    client_uri: client.metadata.client_uri,
+    logo_uri: client.metadata.logo_uri,
+    policy_uri: client.metadata.policy_uri,
+    tos_uri: client.metadata.tos_uri,
+    contacts: client.metadata.contacts,
+  };
+}
+
+/** The RFC 7591 names of the fields a pending change alters, for the console, the CLI and the event log. */
+export function changedFields(client: Client, changes: ClientChanges): string[] {
+  const now = reviewedValues(client);
+  const next = reviewedValues(changes);
+  return Object.keys(now).filter((field) => JSON.stringify(now[field]) !== JSON.stringify(next[field]));
+}
+
+/**
+ * What an administrator saw of a registration or a change (its reviewed fields): the console's Approve buttons
+ * carry it, so that a client that changed itself after the page was shown is not approved unseen.
+ */
+export function reviewFingerprint(client: Client | ClientChanges): string {
+  return sha256(JSON.stringify(reviewedValues(client)));
+}
+
+/**
+ * Approves a client's registration: a pending client becomes active, and an active self-registered one
+ * that no operator had approved (stored before reviews were recorded) becomes operator-approved. With `seen`
+ * (reviewFingerprint of what the administrator was shown), only if the client still is what they saw.
+ */
+export async function approveRegistration(
+  storage: Storage,
+  now: number,
+  client: Client,
+  reviewer: Reviewer,
+  seen?: string,
+): Promise<boolean> {
+  if (seen !== undefined && seen !== reviewFingerprint(client)) return false;
+  await storage.clients.update({ ...client, status: 'active', reviewedAt: now });
+  await recordSecurityEvent(storage, now, 'client_approve', {
+    clientId: client.id,
+    userId: reviewer.userId,
+    detail: { via: reviewer.via, grantTypes: client.grantTypes },
+  });
+  return true;
+}
+
+/**
+ * Puts the client's pending change in force. False when none waits, or (with `seen`) when the change waiting
+ * is not the one the administrator was shown.
+ */
+export async function approveChanges(
+  storage: Storage,
+  now: number,
+  client: Client,
+  reviewer: Reviewer,
+  seen?: string,
+): Promise<boolean> {
+  const changes = client.pendingChanges;
+  if (!changes || (seen !== undefined && seen !== reviewFingerprint(changes))) return false;
+  await storage.clients.update(withChangesApplied(client, changes, now));
+  await recordSecurityEvent(storage, now, 'client_approve_changes', {
+    clientId: client.id,
+    userId: reviewer.userId,
+    detail: { via: reviewer.via, fields: changedFields(client, changes) },
+  });
+  return true;
+}
+
+/** Drops the client's pending change; the approved registration stays. False when none waits. */
+export async function rejectChanges(
+  storage: Storage,
+  now: number,
+  client: Client,
+  reviewer: Reviewer,
+): Promise<boolean> {
+  const changes = client.pendingChanges;
+  if (!changes) return false;
+  await storage.clients.update({ ...client, pendingChanges: null });
+  await recordSecurityEvent(storage, now, 'client_reject_changes', {
+    clientId: client.id,
+    userId: reviewer.userId,
+    detail: { via: reviewer.via, fields: changedFields(client, changes) },
+  });
+  return true;
+}
