@@ -36,10 +36,41 @@ export type Next =
   | { kind: 'login'; interactionId: string }
   | { kind: 'consent'; interactionId: string }
   | { kind: 'redirect'; location: string }
+  /** An authorization error shown to the user on a page, never sent to the client (see authorizationError). */
+  | { kind: 'error'; error: OAuthError }
   | { kind: 'expired' };
 
-/** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). */
-export function errorRedirect(
+/**
+ * Whether nobody vouches for the client's redirect URIs. Only an operator (the CLI) creates a client whose
+ * redirect URIs someone answerable checked; dynamic registration lets anyone pick them, and so does the portal,
+ * where any account holder registers an app and, under the open policy, it is live at once. An approved portal
+ * or DCR client is still counted here: the record does not say whether its current redirect URIs were reviewed.
+ */
+export function isSelfRegistered(client: Pick<Client, 'registeredVia'>): boolean {
+  return client.registeredVia !== 'cli';
+}
+
+/**
+ * THE way every authorization error that could go back to the client is answered (RFC 6749 §4.1.2.1): an error
+ * redirect with state and iss, except that RFC 9700 §4.11.2 (SECURITY.md A-09) makes the server authenticate
+ * the user before it redirects to a redirect URI it does not trust. So an anonymous visitor (no session) is
+ * never sent to a self-registered client's redirect URI, not even with an error: they get the error page. The
+ * validation errors of /authorize and the flow's own (login_required, access_denied, consent_required …) all
+ * come through here; errorRedirect is private to this file so that no other path can build one.
+ */
+export function authorizationError(
+  issuer: string,
+  client: Pick<Client, 'registeredVia'>,
+  request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
+  error: OAuthError,
+  session: Session | undefined,
+): Next {
+  if (isSelfRegistered(client) && session === undefined) return { kind: 'error', error };
+  return { kind: 'redirect', location: errorRedirect(issuer, request, error) };
+}
+
+/** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). Only authorizationError calls it. */
+function errorRedirect(
   issuer: string,
   request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
   error: OAuthError,
@@ -120,12 +151,12 @@ async function finishWith(
   deps: FlowDeps,
   interaction: Interaction,
   stored: boolean,
-  location: string,
+  next: Next,
 ): Promise<Next> {
   // Atomic: one interaction gives at most one authorization response, even if resumed twice at once. One that
   // was never stored exists only in this request, so nobody else can resume it.
   if (stored && !(await deps.storage.interactions.finish(interaction.id))) return { kind: 'expired' };
-  return { kind: 'redirect', location };
+  return next;
 }
 
 /** `stored`: false for a fresh interaction from start(), which is saved here only if a page must follow. */
@@ -137,17 +168,16 @@ export async function advance(
 ): Promise<Next> {
   const { request } = interaction;
   const now = deps.clock.now();
+  const client = await deps.storage.clients.find(interaction.clientId);
+  if (!isUsable(client)) return { kind: 'expired' };
   const fail = (error: OAuthError) =>
-    finishWith(deps, interaction, stored, errorRedirect(deps.issuer, request, error));
+    finishWith(deps, interaction, stored, authorizationError(deps.issuer, client, request, error, session));
   const waitFor = async (kind: 'login' | 'consent'): Promise<Next> => {
     if (!stored) await deps.storage.interactions.create(interaction);
     return { kind, interactionId: interaction.id };
   };
 
   if (interaction.denied) return fail(new OAuthError(deps.denialError, 'The user denied the request'));
-
-  const client = await deps.storage.clients.find(interaction.clientId);
-  if (!isUsable(client)) return { kind: 'expired' };
 
   const who = authenticatedUser(interaction, session, now);
   const user = who && (await deps.storage.users.findById(who.userId));
@@ -168,11 +198,9 @@ export async function advance(
   }
 
   const code = mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, now);
-  const next = await finishWith(
-    deps,
-    interaction,
-    stored,
-    appendParams(request.redirectUri, {
+  const next = await finishWith(deps, interaction, stored, {
+    kind: 'redirect',
+    location: appendParams(request.redirectUri, {
       code,
       state: request.state,
       iss: deps.issuer,
@@ -185,7 +213,7 @@ export async function advance(
           }
         : {}),
     }),
-  );
+  });
   if (next.kind !== 'redirect') return next;
   const grantId = timeOrderedId();
   const scope = interaction.consentedScope ?? request.scope;
