@@ -22,6 +22,7 @@ import { registerUserinfo } from './endpoints/userinfo/route.ts';
 import { OAuthError } from './errors.ts';
 import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
+import { rejectControlCharacters } from './http/input-guard.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
 import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/security-headers.ts';
@@ -148,6 +149,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     // Form bodies only (RFC 6749 §3.2): Fastify's JSON and text parsers would let other media types through.
     protocol.removeAllContentTypeParsers();
     registerFormParser(protocol);
+    rejectControlCharacters(protocol, 'none');
     enableCors(protocol, deps.storage, [
       config.paths.token,
       config.paths.userinfo,
@@ -182,6 +184,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     pages.setErrorHandler(pageErrorHandler({ productName: config.productName, logoUrl: config.logoUrl }));
     pages.removeAllContentTypeParsers();
     registerFormParser(pages);
+    rejectControlCharacters(pages, 'line-breaks');
     const issuerOrigin = new URL(config.issuer).origin;
     // A cross-site form post to a page is refused before anything else looks at it (CSRF tokens are the main
     // guard). Browsers send `Origin: null` under our no-referrer policy, so Fetch Metadata decides where it

@@ -236,7 +236,8 @@ describe('authorization endpoint', () => {
         for (const variant of VARIANTS) {
           const response = await get(request(c1, { redirect_uri: variant, response_mode: responseMode }));
           assertErrorPage(response, ['rp.example', 'evil', variant]);
-          assert.match(response.body, /not registered/);
+          // U+0000 is refused before the redirect URI is compared (issue 12 item 3): still the page.
+          assert.match(response.body, /not registered|control character/);
         }
       });
     }
