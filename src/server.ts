@@ -26,6 +26,7 @@ import { rejectControlCharacters } from './http/input-guard.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
 import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/security-headers.ts';
+import { trustProxyOption } from './http/trust-proxy.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerAdmin } from './pages/admin/route.ts';
@@ -76,7 +77,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
   const app = Fastify({
     logger: logger === true ? { serializers } : logger,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: false },
     schemaController: { compilersFactory: lazySchemaCompilers },
