@@ -35,5 +35,34 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** The cost (log2 N) a stored hash was made with; undefined for a hash this module did not make. */
+export function hashCost(stored: string): number | undefined {
+  const [scheme, logN] = stored.split('$');
+  return scheme === 'scrypt' && logN !== undefined && /^\d{1,2}$/.test(logN) ? Number(logN) : undefined;
+}
+
+/**
+ * Sign-in's password check at the configured cost (GATEHOUSE_PASSWORD_COST). An unknown email is checked
+ * against a dummy hash of that same cost, so it takes as long as a real user's check and does not tell which
+ * emails exist. A user's hash made at another cost (before the setting changed) would take another time, so
+ * the first sign-in with the right password rehashes it at the configured cost (rehash), and users converge.
+ */
+export function passwordCheck(cost: number) {
+  const dummyHash = hashPassword(randomBytes(16).toString('base64url'), cost);
+  return {
+    /** The dummy an unknown email is checked against; made once, at the configured cost. */
+    dummyHash,
+    /** Whether `password` matches `stored`; false for no stored hash, after the same work. */
+    async verify(password: string, stored: string | undefined): Promise<boolean> {
+      const matches = await verifyPassword(password, stored ?? (await dummyHash));
+      return stored !== undefined && matches;
+    },
+    /** A new hash at the configured cost when `stored` (whose password is `password`) has another cost. */
+    async rehash(password: string, stored: string): Promise<string | undefined> {
+      return hashCost(stored) === cost ? undefined : hashPassword(password, cost);
+    },
+  };
+}
+
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 1024;
