@@ -333,6 +333,7 @@ describe('introspection (I-03): JWT access tokens', () => {
         storage,
         { userId: user.id, name: 'CI', scope: 'reports:read openid' },
         server.clock.now(),
+        ['openid', 'reports:read'],
       );
       const body = assertActive(await introspect(server, rs, key));
       assert.equal(body.token_type, 'Bearer');
@@ -350,6 +351,7 @@ describe('introspection (I-03): JWT access tokens', () => {
         storage,
         { userId: user.id, name: 'Short', scope: 'reports:read', expiresInDays: 1 },
         server.clock.now(),
+        ['openid', 'reports:read'],
       );
       const active = assertActive(await introspect(server, rs, expiring.key));
       assert.equal(active.exp, Math.floor((server.clock.now() + 86_400_000) / 1000));
