@@ -19,7 +19,7 @@ import { registerRevoke } from './endpoints/revoke/route.ts';
 import { registerTestToken } from './endpoints/test-token/route.ts';
 import { registerToken } from './endpoints/token/route.ts';
 import { registerUserinfo } from './endpoints/userinfo/route.ts';
-import { OAuthError } from './errors.ts';
+import { OAuthError, tooManyRequests } from './errors.ts';
 import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { rejectControlCharacters } from './http/input-guard.ts';
@@ -87,10 +87,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   await app.register(fastifyRateLimit, {
     global: false,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) =>
-      new OAuthError('too_many_requests', 'Too many requests; try again later', {
-        headers: { 'Retry-After': String(Math.ceil(context.ttl / 1000)) },
-      }),
+    errorResponseBuilder: (_request, context) => tooManyRequests(context.ttl / 1000),
   });
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response: helmet's
   // full set on pages, assets and 404s; the JSON set (apiSecurityHeaders) on the protocol endpoints.
