@@ -85,7 +85,7 @@ describe('loadConfig: defaults', () => {
       trustProxy: false,
       productName: 'Gatehouse',
       logLevel: 'info',
-      passwordCost: 15,
+      passwordCost: 17,
     });
   });
 

@@ -4,6 +4,17 @@ import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:c
 
 const KEY_LENGTH = 32;
 
+/**
+ * GATEHOUSE_PASSWORD_COST's default: scrypt N = 2^17, r = 8, p = 1, OWASP's minimum for scrypt (Password Storage
+ * Cheat Sheet). Measured with bench/password-cost.ts on the 2-core VM the benchmarks run on, CPU time per check
+ * (all threads): 2^15 ≈ 0.19 s, 2^16 ≈ 0.37-0.49 s, 2^17 ≈ 0.78-0.82 s while the machine was loaded (load
+ * average 17-27); unloaded, the README's pinned run took 0.099 s at 2^15, so 2^17 is about 0.4 s per sign-in and
+ * about 5 sign-ins per second per 2-core process. A sign-in is rare next to token traffic (sessions last hours,
+ * refresh tokens avoid it), so the attacker's 4× cost per guess is worth it. Memory: 128 MiB per check in
+ * flight, up to 512 MiB with libuv's default pool of 4 threads: a machine with less to spare sets 16 or 15.
+ */
+export const DEFAULT_PASSWORD_COST = 17;
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) =>
@@ -17,7 +28,7 @@ function optionsFor(logN: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
 }
 
-export async function hashPassword(password: string, logN = 15): Promise<string> {
+export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, optionsFor(logN, 8, 1));
   return ['scrypt', logN, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
