@@ -27,5 +27,6 @@ export function flowDeps(deps: Deps): FlowDeps {
     resumePath: `${deps.config.paths.authorize}/resume`,
     denialError: deps.config.legacy.userDeniedError ? 'user_denied' : 'access_denied',
     echoAuthorizationParams: deps.config.legacy.echoAuthorizationParams,
+    registrationPolicy: deps.config.registrationPolicy,
   };
 }

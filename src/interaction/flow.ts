@@ -1,6 +1,7 @@
 // The in-process boundary between the protocol and the pages (Hydra's login/consent split). The authorization
 // endpoint parks a validated request here; the login and consent pages report what the user did; advance()
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
+import type { RegistrationPolicy } from '../config.ts';
 import { OAuthError } from '../errors.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
 import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../oauth/opaque-token.ts';
@@ -30,6 +31,8 @@ export interface FlowDeps {
   denialError: 'access_denied' | 'user_denied';
   /** Legacy (Dialpad): echo client_id, redirect_uri, response_type and scope on the success redirect. */
   echoAuthorizationParams: boolean;
+  /** GATEHOUSE_REGISTRATION: under `approval`, an active self-registered client was approved by an administrator. */
+  registrationPolicy: RegistrationPolicy;
 }
 
 export type Next =
@@ -41,13 +44,20 @@ export type Next =
   | { kind: 'expired' };
 
 /**
- * Whether nobody vouches for the client's redirect URIs. Only an operator (the CLI) creates a client whose
- * redirect URIs someone answerable checked; dynamic registration lets anyone pick them, and so does the portal,
- * where any account holder registers an app and, under the open policy, it is live at once. An approved portal
- * or DCR client is still counted here: the record does not say whether its current redirect URIs were reviewed.
+ * Whether nobody answerable vouches for the client's redirect URIs. An operator (the CLI) does for the clients
+ * they create, and an administrator does for the ones they approved: under the `approval` policy a dynamically
+ * registered or portal client is used only once approved (active). Under every other policy a DCR client's
+ * redirect URIs are whatever a stranger sent, and a portal app's whatever any account holder typed, live at once
+ * (the portal is open to every signed-in user whatever the policy): both count as self-registered.
+ * TODO(issue 12 item 4): once a client records its approval, use that instead of the current policy, so that
+ * clients registered before a switch to `approval` do not count as approved.
  */
-export function isSelfRegistered(client: Pick<Client, 'registeredVia'>): boolean {
-  return client.registeredVia !== 'cli';
+export function isSelfRegistered(
+  client: Pick<Client, 'registeredVia' | 'status'>,
+  registrationPolicy: RegistrationPolicy,
+): boolean {
+  if (client.registeredVia === 'cli') return false;
+  return !(registrationPolicy === 'approval' && client.status === 'active');
 }
 
 /**
@@ -59,14 +69,15 @@ export function isSelfRegistered(client: Pick<Client, 'registeredVia'>): boolean
  * come through here; errorRedirect is private to this file so that no other path can build one.
  */
 export function authorizationError(
-  issuer: string,
-  client: Pick<Client, 'registeredVia'>,
+  deps: Pick<FlowDeps, 'issuer' | 'registrationPolicy'>,
+  client: Pick<Client, 'registeredVia' | 'status'>,
   request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
   error: OAuthError,
   session: Session | undefined,
 ): Next {
-  if (isSelfRegistered(client) && session === undefined) return { kind: 'error', error };
-  return { kind: 'redirect', location: errorRedirect(issuer, request, error) };
+  if (session === undefined && isSelfRegistered(client, deps.registrationPolicy))
+    return { kind: 'error', error };
+  return { kind: 'redirect', location: errorRedirect(deps.issuer, request, error) };
 }
 
 /** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). Only authorizationError calls it. */
@@ -171,7 +182,7 @@ export async function advance(
   const client = await deps.storage.clients.find(interaction.clientId);
   if (!isUsable(client)) return { kind: 'expired' };
   const fail = (error: OAuthError) =>
-    finishWith(deps, interaction, stored, authorizationError(deps.issuer, client, request, error, session));
+    finishWith(deps, interaction, stored, authorizationError(deps, client, request, error, session));
   const waitFor = async (kind: 'login' | 'consent'): Promise<Next> => {
     if (!stored) await deps.storage.interactions.create(interaction);
     return { kind, interactionId: interaction.id };

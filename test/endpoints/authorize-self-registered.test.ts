@@ -2,7 +2,9 @@
 // self-registered client's redirect URI, not even with an error, whether the error comes from validating the
 // request or from the interaction flow (prompt=none → login_required, a denial finished after signing out).
 // For a client an operator created, the same requests get the error redirect with state and iss (RFC 6749
-// §4.1.2.1, RFC 9207); OIDC Core §3.1.2.6 requires login_required to reach the client there (A-10).
+// §4.1.2.1, RFC 9207); OIDC Core §3.1.2.6 requires login_required to reach the client there (A-10). Portal apps
+// count as self-registered (any account holder registers them) unless an administrator approved them under
+// GATEHOUSE_REGISTRATION=approval, as do approved DCR clients.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
@@ -164,4 +166,34 @@ describe('A-09 on every /authorize error path', () => {
       'login_required',
     );
   });
+});
+
+describe('A-09 under GATEHOUSE_REGISTRATION=approval: an approved client is vouched for', () => {
+  let server: TestServer;
+  const clients: Record<'dcr' | 'portal', Client> = {} as never;
+
+  before(async () => {
+    server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval' });
+    for (const registeredVia of ['dcr', 'portal'] as const) {
+      clients[registeredVia] = (
+        await server.addClient({ redirectUris: [REDIRECT], registeredVia, status: 'active' })
+      ).client;
+    }
+  });
+  after(() => server.close());
+
+  for (const via of ['dcr', 'portal'] as const) {
+    it(`approved ${via} client, anonymous, prompt=none → login_required redirect with state and iss`, async () => {
+      assertErrorRedirect(
+        await server.app.inject(request(clients[via], { prompt: 'none' })),
+        'login_required',
+      );
+    });
+    it(`approved ${via} client, anonymous, an unknown scope → invalid_scope redirect`, async () => {
+      assertErrorRedirect(
+        await server.app.inject(request(clients[via], { scope: 'not_a_scope' })),
+        'invalid_scope',
+      );
+    });
+  }
 });

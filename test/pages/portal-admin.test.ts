@@ -1077,9 +1077,8 @@ describe('scope approval (requires_approval in GATEHOUSE_SCOPES)', () => {
     assert.ok(console2.body.includes(`/admin/clients/${client.id}/approve-scopes"`), 'no scope request row');
     assert.match((await developer.get(`/portal/apps/${client.id}`)).body, /data-testid="status">approved</);
 
-    // Before the scope approval: asking for it is invalid_scope, never a consent page that offers it. Signed
-    // in, so that the error is redirected: an anonymous visitor stays on the error page (portal app, A-09).
-    const agent = await signIn(server, user);
+    // Before the scope approval: asking for it is invalid_scope, never a consent page that offers it.
+    const agent = new Agent(server.app);
     const asked = await authorizeUntil(
       agent,
       codeRequest(approved, 'openid screen_pop', pkcePair().challenge),
@@ -1129,7 +1128,7 @@ describe('scope approval (requires_approval in GATEHOUSE_SCOPES)', () => {
     assert.equal(after.requestedScope, '');
     assert.equal(after.scope, 'openid');
     const step = await authorizeUntil(
-      await signIn(server, user),
+      new Agent(server.app),
       codeRequest(after, 'openid screen_pop', pkcePair().challenge),
       user,
     );

@@ -62,7 +62,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
       return sendNext(
         deps,
         reply,
-        authorizationError(deps.config.issuer, error.client, error.target, error.oauthError, session),
+        authorizationError(flowDeps(deps), error.client, error.target, error.oauthError, session),
       );
     }
     throw error;
