@@ -44,6 +44,9 @@ const SIMPLE: Record<string, string> = {
   accessTokenFormat: 'GATEHOUSE_ACCESS_TOKEN_FORMAT',
   requireOfflineAccess: 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS',
   pkce: 'GATEHOUSE_PKCE',
+  // A list of proxy addresses becomes "a,b", the form the variable takes.
+  trustProxy: 'GATEHOUSE_TRUST_PROXY',
+  passwordCost: 'GATEHOUSE_PASSWORD_COST',
 };
 const LIFETIMES: Record<string, string> = {
   accessToken: 'GATEHOUSE_ACCESS_TOKEN_TTL',

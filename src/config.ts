@@ -1,6 +1,8 @@
 // Configuration from environment variables: one typed object, validated once at start-up. A bad value stops
 // start-up with a message that names the variable. Every key is documented where it is defined.
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_PASSWORD_COST } from './accounts/password.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
@@ -165,15 +167,27 @@ export interface Config {
   requireOfflineAccess: boolean;
   /** GATEHOUSE_ALLOW_INSECURE_ISSUER (default false): allow an http issuer that is not localhost. */
   allowInsecureIssuer: boolean;
-  /** GATEHOUSE_TRUST_PROXY (default false): honour X-Forwarded-* (only behind a TLS-terminating proxy you run). */
-  trustProxy: boolean;
+  /**
+   * GATEHOUSE_TRUST_PROXY (default off): the proxies in front of Gatehouse, whose X-Forwarded-For entries say
+   * who the client is. Either how many there are (`1` for one load balancer: the client is the rightmost entry)
+   * or their addresses and CIDR ranges (`10.0.0.0/8, 192.168.1.5`, also `loopback`, `linklocal`,
+   * `uniquelocal`): the client is the rightmost entry not added by one of them. Every per-IP limit keys on it.
+   */
+  trustProxy: TrustProxy;
   /** GATEHOUSE_PRODUCT_NAME: shown on every page. */
   productName: string;
   /** LOG_LEVEL (default info). */
   logLevel: string;
-  /** GATEHOUSE_PASSWORD_COST (scrypt N as a power of two, default 15 = 32 MiB per hash). */
+  /**
+   * GATEHOUSE_PASSWORD_COST (scrypt N as a power of two, default 17 = 128 MiB per hash, OWASP's minimum; about
+   * 0.4 s of CPU per sign-in on a current 2-core VM, see accounts/password.ts). A change applies to new hashes,
+   * and each user's hash is redone at the new cost on their next sign-in.
+   */
   passwordCost: number;
 }
+
+/** Which X-Forwarded-For entries to believe: none, the last `hops` proxies, or proxies at these addresses. */
+export type TrustProxy = false | { hops: number } | { addresses: string[] };
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -200,6 +214,47 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrRange(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function trustProxy(env: Env): TrustProxy {
+  const name = 'GATEHOUSE_TRUST_PROXY';
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '' || ['0', 'false', 'no', 'off'].includes(raw.toLowerCase()))
+    return false;
+  // `true` used to trust every entry, so the leftmost one, which the client writes itself, became its address
+  // and a client rotating it escaped every per-IP limit. Guessing a hop count for it could be just as wrong
+  // (spoofable when Gatehouse is also reachable directly), so the operator says what is in front.
+  if (['true', 'yes', 'on'].includes(raw.toLowerCase())) {
+    throw new ConfigError(
+      name,
+      `"${raw}" would believe whatever X-Forwarded-For a client sends; give the number of proxies in front of Gatehouse (e.g. 1) or their addresses (e.g. 10.0.0.0/8)`,
+    );
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 10) throw new ConfigError(name, `expected at most 10 proxies, got ${hops}`);
+    return { hops };
+  }
+  const addresses = raw.split(/[\s,]+/).filter(Boolean);
+  const bad = addresses.find((entry) => !isAddressOrRange(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      name,
+      `expected a number of proxies or their IP addresses and CIDR ranges, got "${bad}"`,
+    );
+  }
+  return { addresses };
 }
 
 function alg(env: Env, name: string, fallback: SigningAlg): SigningAlg {
@@ -445,9 +500,9 @@ export function loadConfig(env: Env = process.env): Config {
     idTokenAlg: alg(env, 'GATEHOUSE_ID_TOKEN_ALG', 'RS256'),
     requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
     allowInsecureIssuer,
-    trustProxy: boolean(env, 'GATEHOUSE_TRUST_PROXY', false),
+    trustProxy: trustProxy(env),
     productName,
     logLevel: env.LOG_LEVEL || 'info',
-    passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', 15, 10, 20),
+    passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', DEFAULT_PASSWORD_COST, 10, 20),
   };
 }

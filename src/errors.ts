@@ -25,10 +25,8 @@ export const ERROR_STATUS = {
   request_not_supported: 400,
   request_uri_not_supported: 400,
   registration_not_supported: 400,
-  // Not RFC codes. user_denied: Readmill's legacy name for access_denied, sent only when its switch is on.
+  // Not an RFC code: Readmill's legacy name for access_denied, sent only when its switch is on.
   user_denied: 400,
-  // The body is { error: "rate_limited" } so clients can tell it apart.
-  too_many_requests: 429,
 } as const;
 
 export type OAuthErrorCode = keyof typeof ERROR_STATUS;
@@ -70,6 +68,22 @@ export class OAuthError extends Error {
  */
 export function safeDescription(text: string): string {
   return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ').slice(0, 300);
+}
+
+/**
+ * A rate limit's answer: HTTP 429 with Retry-After (RFC 6585 §4) and the registered code
+ * temporarily_unavailable (RFC 6749 §4.1.2.1, "the server is currently unable to handle the request due to a
+ * temporary overloading"), so a client that knows only the registered codes still reads it as "try later".
+ * The one place a 429 is made: limits call this, never pick the status themselves.
+ */
+export function tooManyRequests(
+  retryAfterSeconds: number,
+  description = 'Too many requests; try again later',
+) {
+  return new OAuthError('temporarily_unavailable', description, {
+    status: 429,
+    headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+  });
 }
 
 /** Thrown by storage when the database cannot be reached: every endpoint fails closed with 503. */

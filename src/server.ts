@@ -21,9 +21,11 @@ import { registerUserinfo } from './endpoints/userinfo/route.ts';
 import { OAuthError } from './errors.ts';
 import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
+import { rejectControlCharacters } from './http/input-guard.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
 import { pageErrorHandler } from './http/page-errors.ts';
 import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/security-headers.ts';
+import { trustProxyOption } from './http/trust-proxy.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerAdmin } from './pages/admin/route.ts';
@@ -74,7 +76,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
   const app = Fastify({
     logger: logger === true ? { serializers } : logger,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: false },
     schemaController: { compilersFactory: lazySchemaCompilers },
@@ -138,6 +140,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     // Form bodies only (RFC 6749 §3.2): Fastify's JSON and text parsers would let other media types through.
     protocol.removeAllContentTypeParsers();
     registerFormParser(protocol);
+    rejectControlCharacters(protocol, 'none');
     enableCors(protocol, deps.storage, {
       clients: [config.paths.token, config.paths.userinfo, config.paths.revoke],
       documents: [
@@ -172,6 +175,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     pages.setErrorHandler(pageErrorHandler({ productName: config.productName, logoUrl: config.logoUrl }));
     pages.removeAllContentTypeParsers();
     registerFormParser(pages);
+    rejectControlCharacters(pages, 'line-breaks');
     const issuerOrigin = new URL(config.issuer).origin;
     // A cross-site form post to a page is refused before anything else looks at it (CSRF tokens are the main
     // guard). Browsers send `Origin: null` under our no-referrer policy, so Fetch Metadata decides where it

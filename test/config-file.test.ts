@@ -80,6 +80,20 @@ describe('gatehouse.config.json', () => {
     );
   });
 
+  it('trustProxy takes a count or a list of addresses; true is not in the schema', () => {
+    const count = configFrom({ GATEHOUSE_CONFIG: write('proxy-count.json', { trustProxy: 1 }) });
+    assert.deepEqual(count.trustProxy, { hops: 1 });
+    const list = configFrom({
+      GATEHOUSE_CONFIG: write('proxy-list.json', { trustProxy: ['10.0.0.0/8', '::1'], passwordCost: 16 }),
+    });
+    assert.deepEqual(list.trustProxy, { addresses: ['10.0.0.0/8', '::1'] });
+    assert.equal(list.passwordCost, 16);
+    assert.throws(
+      () => environmentWithConfigFile({ GATEHOUSE_CONFIG: write('proxy-true.json', { trustProxy: true }) }),
+      (error: unknown) => error instanceof ConfigError && /trustProxy/.test(error.message),
+    );
+  });
+
   it('unreadable or malformed files are configuration errors, not crashes', () => {
     assert.throws(
       () => environmentWithConfigFile({ GATEHOUSE_CONFIG: path.join(dir, 'missing.json') }),

@@ -85,7 +85,7 @@ describe('loadConfig: defaults', () => {
       trustProxy: false,
       productName: 'Gatehouse',
       logLevel: 'info',
-      passwordCost: 15,
+      passwordCost: 17,
     });
   });
 
@@ -152,7 +152,7 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_ID_TOKEN_ALG: 'ES256',
       GATEHOUSE_REQUIRE_OFFLINE_ACCESS: 'yes',
       GATEHOUSE_ALLOW_INSECURE_ISSUER: 'off',
-      GATEHOUSE_TRUST_PROXY: 'TRUE',
+      GATEHOUSE_TRUST_PROXY: '10.0.0.0/8, loopback',
       GATEHOUSE_PRODUCT_NAME: 'Acme Login',
       LOG_LEVEL: 'warn',
       GATEHOUSE_PASSWORD_COST: '20',
@@ -229,7 +229,7 @@ describe('loadConfig: defaults', () => {
       idTokenAlg: 'ES256',
       requireOfflineAccess: true,
       allowInsecureIssuer: false,
-      trustProxy: true,
+      trustProxy: { addresses: ['10.0.0.0/8', 'loopback'] },
       productName: 'Acme Login',
       logLevel: 'warn',
       passwordCost: 20,
@@ -273,6 +273,17 @@ describe('loadConfig: each bad value names its variable', () => {
     ['GATEHOUSE_REQUIRE_OFFLINE_ACCESS', 'maybe'],
     ['GATEHOUSE_ALLOW_INSECURE_ISSUER', '2'],
     ['GATEHOUSE_TRUST_PROXY', 'yesplease'],
+    ['GATEHOUSE_TRUST_PROXY', 'true'],
+    ['GATEHOUSE_TRUST_PROXY', 'TRUE'],
+    ['GATEHOUSE_TRUST_PROXY', 'on'],
+    ['GATEHOUSE_TRUST_PROXY', '11'],
+    ['GATEHOUSE_TRUST_PROXY', '-1'],
+    ['GATEHOUSE_TRUST_PROXY', '10.0.0.0/33'],
+    ['GATEHOUSE_TRUST_PROXY', '10.0.0.0/0'],
+    ['GATEHOUSE_TRUST_PROXY', '10.0.0.0/8/8'],
+    ['GATEHOUSE_TRUST_PROXY', '10.0.0.0/255.0.0.0'],
+    ['GATEHOUSE_TRUST_PROXY', '10.0.0.1, proxy.internal'],
+    ['GATEHOUSE_TRUST_PROXY', '::1/129'],
     ['GATEHOUSE_SECRET', 'too-short'],
     ['GATEHOUSE_SECRET', 'x'.repeat(31)],
     ['GATEHOUSE_ISSUER', 'not a url'],
@@ -299,6 +310,30 @@ describe('loadConfig: each bad value names its variable', () => {
     ]) {
       refuses({ DATABASE_URL: url }, 'DATABASE_URL');
     }
+  });
+});
+
+describe('loadConfig: GATEHOUSE_TRUST_PROXY', () => {
+  it('a number is how many proxies are in front; 0 and false are off', () => {
+    assert.deepEqual(loadConfig({ GATEHOUSE_TRUST_PROXY: '1' }).trustProxy, { hops: 1 });
+    assert.deepEqual(loadConfig({ GATEHOUSE_TRUST_PROXY: '2' }).trustProxy, { hops: 2 });
+    for (const off of ['0', 'false', 'off', ' ']) {
+      assert.equal(loadConfig({ GATEHOUSE_TRUST_PROXY: off }).trustProxy, false, off);
+    }
+  });
+
+  it('addresses and CIDR ranges of either family, separated by commas or spaces', () => {
+    assert.deepEqual(
+      loadConfig({ GATEHOUSE_TRUST_PROXY: '203.0.113.5,10.0.0.0/8 fd00::/8  ::1 uniquelocal' }).trustProxy,
+      { addresses: ['203.0.113.5', '10.0.0.0/8', 'fd00::/8', '::1', 'uniquelocal'] },
+    );
+  });
+
+  it('true is refused with what to write instead (it used to believe the leftmost X-Forwarded-For)', () => {
+    assert.throws(
+      () => loadConfig({ GATEHOUSE_TRUST_PROXY: 'true' }),
+      /GATEHOUSE_TRUST_PROXY: .*number of proxies in front of Gatehouse \(e\.g\. 1\).*addresses/,
+    );
   });
 });
 

@@ -1,7 +1,13 @@
 // ERROR_STATUS pinned against the RFCs that define each code, and the OAuthError / safeDescription contract.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ERROR_STATUS, OAuthError, StorageUnavailableError, safeDescription } from '../src/errors.ts';
+import {
+  ERROR_STATUS,
+  OAuthError,
+  StorageUnavailableError,
+  safeDescription,
+  tooManyRequests,
+} from '../src/errors.ts';
 
 describe('ERROR_STATUS', () => {
   // code → [status, where it comes from]
@@ -29,7 +35,6 @@ describe('ERROR_STATUS', () => {
     request_not_supported: [400, 'OIDC Core §3.1.2.6'],
     request_uri_not_supported: [400, 'OIDC Core §3.1.2.6'],
     registration_not_supported: [400, 'OIDC Core §3.1.2.6'],
-    too_many_requests: [429, 'RFC 6585 §4'],
     user_denied: [400, "Readmill's legacy alias of access_denied (redirected, only behind its switch)"],
   };
 
@@ -45,6 +50,20 @@ describe('ERROR_STATUS', () => {
 
   it('every status is a 4xx or 5xx', () => {
     for (const status of Object.values(ERROR_STATUS)) assert.ok(status >= 400 && status < 600);
+  });
+});
+
+describe('tooManyRequests', () => {
+  it('is the registered temporarily_unavailable, with HTTP 429 and Retry-After in whole seconds', () => {
+    const error = tooManyRequests(12.2);
+    assert.equal(error.code, 'temporarily_unavailable');
+    assert.equal(error.status, 429);
+    assert.deepEqual(error.headers, { 'Retry-After': '13' });
+    assert.equal(
+      tooManyRequests(0).headers?.['Retry-After'],
+      '1',
+      'never "0": that invites an instant retry',
+    );
   });
 });
 

@@ -15,15 +15,28 @@ export interface NewApiKeyInput {
   expiresInDays?: number;
 }
 
+/**
+ * `catalogue`: the scope names the deployment defines (GATEHOUSE_SCOPES and the built-in OIDC scopes). A key
+ * carries no scope outside it: nobody consents to an API key's scopes, so a mistyped or invented one must not
+ * become a permission some resource server later honours.
+ */
 export async function createApiKey(
   storage: Storage,
   input: NewApiKeyInput,
   now: number,
+  catalogue: readonly string[],
 ): Promise<{ key: string; record: ApiKey }> {
   const name = input.name.trim();
   if (!name || name.length > 200) throw new UserInputError('Give the key a name of at most 200 characters.');
   const scopes = parseScope(input.scope);
   if (!scopes.every(isValidScopeToken)) throw new UserInputError('The scope is malformed.');
+  const unknown = scopes.filter((scope) => !catalogue.includes(scope));
+  if (unknown.length > 0) {
+    throw new UserInputError(
+      `Unknown scope${unknown.length === 1 ? '' : 's'} ${unknown.map((scope) => `"${scope}"`).join(', ')}: ` +
+        `an API key's scopes come from the scope catalogue (${catalogue.join(' ')}); add new ones to GATEHOUSE_SCOPES.`,
+    );
+  }
   const key = mintOpaqueToken(TOKEN_PREFIX.apiKey);
   const record: ApiKey = {
     id: randomId(),

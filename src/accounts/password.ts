@@ -4,6 +4,17 @@ import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:c
 
 const KEY_LENGTH = 32;
 
+/**
+ * GATEHOUSE_PASSWORD_COST's default: scrypt N = 2^17, r = 8, p = 1, OWASP's minimum for scrypt (Password Storage
+ * Cheat Sheet). Measured with bench/password-cost.ts on the 2-core VM the benchmarks run on, CPU time per check
+ * (all threads): 2^15 ≈ 0.19 s, 2^16 ≈ 0.37-0.49 s, 2^17 ≈ 0.78-0.82 s while the machine was loaded (load
+ * average 17-27); unloaded, the README's pinned run took 0.099 s at 2^15, so 2^17 is about 0.4 s per sign-in and
+ * about 5 sign-ins per second per 2-core process. A sign-in is rare next to token traffic (sessions last hours,
+ * refresh tokens avoid it), so the attacker's 4× cost per guess is worth it. Memory: 128 MiB per check in
+ * flight, up to 512 MiB with libuv's default pool of 4 threads: a machine with less to spare sets 16 or 15.
+ */
+export const DEFAULT_PASSWORD_COST = 17;
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) =>
@@ -17,7 +28,7 @@ function optionsFor(logN: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
 }
 
-export async function hashPassword(password: string, logN = 15): Promise<string> {
+export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, optionsFor(logN, 8, 1));
   return ['scrypt', logN, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
@@ -33,6 +44,35 @@ export async function verifyPassword(password: string, stored: string): Promise<
     optionsFor(Number(logN), Number(r), Number(p)),
   );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** The cost (log2 N) a stored hash was made with; undefined for a hash this module did not make. */
+export function hashCost(stored: string): number | undefined {
+  const [scheme, logN] = stored.split('$');
+  return scheme === 'scrypt' && logN !== undefined && /^\d{1,2}$/.test(logN) ? Number(logN) : undefined;
+}
+
+/**
+ * Sign-in's password check at the configured cost (GATEHOUSE_PASSWORD_COST). An unknown email is checked
+ * against a dummy hash of that same cost, so it takes as long as a real user's check and does not tell which
+ * emails exist. A user's hash made at another cost (before the setting changed) would take another time, so
+ * the first sign-in with the right password rehashes it at the configured cost (rehash), and users converge.
+ */
+export function passwordCheck(cost: number) {
+  const dummyHash = hashPassword(randomBytes(16).toString('base64url'), cost);
+  return {
+    /** The dummy an unknown email is checked against; made once, at the configured cost. */
+    dummyHash,
+    /** Whether `password` matches `stored`; false for no stored hash, after the same work. */
+    async verify(password: string, stored: string | undefined): Promise<boolean> {
+      const matches = await verifyPassword(password, stored ?? (await dummyHash));
+      return stored !== undefined && matches;
+    },
+    /** A new hash at the configured cost when `stored` (whose password is `password`) has another cost. */
+    async rehash(password: string, stored: string): Promise<string | undefined> {
+      return hashCost(stored) === cost ? undefined : hashPassword(password, cost);
+    },
+  };
 }
 
 export const MIN_PASSWORD_LENGTH = 8;

@@ -30,9 +30,7 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
   if (error.detail) reply.request.log.info({ error: error.code, detail: error.detail }, 'oauth error');
   reply.code(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache');
   for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
-  const body: Record<string, string> = {
-    error: error.code === 'too_many_requests' ? 'rate_limited' : error.code,
-  };
+  const body: Record<string, string> = { error: error.code };
   if (error.description) body.error_description = safeDescription(error.description);
   return reply.type('application/json; charset=utf-8').send(body);
 }

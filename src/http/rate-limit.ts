@@ -2,7 +2,7 @@
 // counted in the database (Storage.rateLimits): every process and instance shares one count, and a restart does
 // not reset it. In process memory the limit multiplied with --workers and started afresh on every restart.
 import type { onRequestAsyncHookHandler } from 'fastify';
-import { OAuthError } from '../errors.ts';
+import { tooManyRequests } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 
 export interface IpRateLimit {
@@ -15,7 +15,7 @@ export interface IpRateLimit {
 
 /**
  * An onRequest hook that counts the request against its client IP (one atomic upsert) before the body is read,
- * and refuses it past the limit with 429 too_many_requests and Retry-After (RFC 6585 §4) in the JSON error
+ * and refuses it past the limit with 429 temporarily_unavailable and Retry-After (RFC 6585 §4) in the JSON error
  * shape. A database outage refuses it with 503, like every storage failure.
  */
 export function ipRateLimit(
@@ -31,9 +31,7 @@ export function ipRateLimit(
       limit.windowMs,
     );
     if (count > limit.max) {
-      throw new OAuthError('too_many_requests', 'Too many requests; try again later', {
-        headers: { 'Retry-After': String(Math.max(1, Math.ceil((resetAt - at) / 1000))) },
-      });
+      throw tooManyRequests((resetAt - at) / 1000);
     }
   };
 }

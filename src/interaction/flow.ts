@@ -3,6 +3,7 @@
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
 import { OAuthError, safeDescription } from '../errors.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
+import { isOperatorApproved } from '../oauth/client-review.ts';
 import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../oauth/opaque-token.ts';
 import { appendParams } from '../oauth/redirect-uri.ts';
 import { parseScope } from '../oauth/scope.ts';
@@ -36,14 +37,41 @@ export type Next =
   | { kind: 'login'; interactionId: string }
   | { kind: 'consent'; interactionId: string }
   | { kind: 'redirect'; location: string }
+  /** An authorization error shown to the user on a page, never sent to the client (see authorizationError). */
+  | { kind: 'error'; error: OAuthError }
   | { kind: 'expired' };
 
 /**
- * The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). The description is held to the same character
- * set as on the JSON path (§4.1.2.1 "MUST NOT include characters outside the set %x20-21 / %x23-5B /
- * %x5D-7E"): it can quote a parameter name the request chose.
+ * Whether nobody answerable vouches for the client's redirect URIs. An operator (the CLI) does for the clients
+ * they create, and an administrator does for the ones they approved (`reviewedAt`, set by the console's and the
+ * CLI's approve). Any other client's redirect URIs are whatever a stranger sent over RFC 7591, or whatever an
+ * account holder typed in the portal, live at once: self-registered.
  */
-export function errorRedirect(
+export function isSelfRegistered(client: Pick<Client, 'registeredVia' | 'reviewedAt'>): boolean {
+  return !isOperatorApproved(client);
+}
+
+/**
+ * THE way every authorization error that could go back to the client is answered (RFC 6749 §4.1.2.1): an error
+ * redirect with state and iss, except that RFC 9700 §4.11.2 (SECURITY.md A-09) makes the server authenticate
+ * the user before it redirects to a redirect URI it does not trust. So an anonymous visitor (no session) is
+ * never sent to a self-registered client's redirect URI, not even with an error: they get the error page. The
+ * validation errors of /authorize and the flow's own (login_required, access_denied, consent_required …) all
+ * come through here; errorRedirect is private to this file so that no other path can build one.
+ */
+export function authorizationError(
+  deps: Pick<FlowDeps, 'issuer'>,
+  client: Pick<Client, 'registeredVia' | 'reviewedAt'>,
+  request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
+  error: OAuthError,
+  session: Session | undefined,
+): Next {
+  if (session === undefined && isSelfRegistered(client)) return { kind: 'error', error };
+  return { kind: 'redirect', location: errorRedirect(deps.issuer, request, error) };
+}
+
+/** The error redirect of RFC 6749 §4.1.2.1, with iss (RFC 9207). Only authorizationError calls it. */
+function errorRedirect(
   issuer: string,
   request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
   error: OAuthError,
@@ -124,12 +152,12 @@ async function finishWith(
   deps: FlowDeps,
   interaction: Interaction,
   stored: boolean,
-  location: string,
+  next: Next,
 ): Promise<Next> {
   // Atomic: one interaction gives at most one authorization response, even if resumed twice at once. One that
   // was never stored exists only in this request, so nobody else can resume it.
   if (stored && !(await deps.storage.interactions.finish(interaction.id))) return { kind: 'expired' };
-  return { kind: 'redirect', location };
+  return next;
 }
 
 /** `stored`: false for a fresh interaction from start(), which is saved here only if a page must follow. */
@@ -141,17 +169,16 @@ export async function advance(
 ): Promise<Next> {
   const { request } = interaction;
   const now = deps.clock.now();
+  const client = await deps.storage.clients.find(interaction.clientId);
+  if (!isUsable(client)) return { kind: 'expired' };
   const fail = (error: OAuthError) =>
-    finishWith(deps, interaction, stored, errorRedirect(deps.issuer, request, error));
+    finishWith(deps, interaction, stored, authorizationError(deps, client, request, error, session));
   const waitFor = async (kind: 'login' | 'consent'): Promise<Next> => {
     if (!stored) await deps.storage.interactions.create(interaction);
     return { kind, interactionId: interaction.id };
   };
 
   if (interaction.denied) return fail(new OAuthError(deps.denialError, 'The user denied the request'));
-
-  const client = await deps.storage.clients.find(interaction.clientId);
-  if (!isUsable(client)) return { kind: 'expired' };
 
   const who = authenticatedUser(interaction, session, now);
   const user = who && (await deps.storage.users.findById(who.userId));
@@ -172,11 +199,9 @@ export async function advance(
   }
 
   const code = mintTimeOrderedToken(TOKEN_PREFIX.authorizationCode, now);
-  const next = await finishWith(
-    deps,
-    interaction,
-    stored,
-    appendParams(request.redirectUri, {
+  const next = await finishWith(deps, interaction, stored, {
+    kind: 'redirect',
+    location: appendParams(request.redirectUri, {
       code,
       state: request.state,
       iss: deps.issuer,
@@ -189,7 +214,7 @@ export async function advance(
           }
         : {}),
     }),
-  );
+  });
   if (next.kind !== 'redirect') return next;
   const grantId = timeOrderedId();
   const scope = interaction.consentedScope ?? request.scope;

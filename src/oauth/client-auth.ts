@@ -3,6 +3,7 @@
 // one the client registered (RFC 7591 §2). Secrets are compared as SHA-256 hashes in constant time.
 import { OAuthError } from '../errors.ts';
 import type { Client, Storage, TokenEndpointAuthMethod } from '../storage/storage.ts';
+import { hasControlCharacter } from '../util/control-characters.ts';
 import { constantTimeEqual, sha256 } from '../util/hash.ts';
 import { isUsable } from './client-metadata.ts';
 
@@ -58,6 +59,10 @@ export function readClientCredentials(
       secret = formDecode(decoded.slice(colon + 1));
     } catch {
       throw invalidClient(true, 'Basic credentials are not form-urlencoded');
+    }
+    // Decoded from base64 and the form encoding, so the header's own character checks no longer hold.
+    if (hasControlCharacter(clientId) || hasControlCharacter(secret)) {
+      throw invalidClient(true, 'control character in Basic credentials');
     }
     if (params.client_id !== undefined && params.client_id !== clientId) {
       throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');

@@ -44,7 +44,7 @@ export function grantTypesFor(
 }
 
 /** Made by an operator, or approved by one: may use grants that act for no person (client_credentials). */
-export function isOperatorApproved(client: Client): boolean {
+export function isOperatorApproved(client: Pick<Client, 'registeredVia' | 'reviewedAt'>): boolean {
   return client.registeredVia === 'cli' || client.reviewedAt !== null;
 }
 

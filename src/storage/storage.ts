@@ -329,6 +329,12 @@ export interface UserStore {
   listPage(page: PageRequest): Promise<User[]>;
   /** Replaces name, password hash, admin flag and disabled state (not id, email or creation time). */
   update(user: User): Promise<void>;
+  /**
+   * Compare-and-set of the password hash alone: replaced only while it is still `currentHash`, and nothing
+   * else changes (not updatedAt). A sign-in upgrading a hash's cost never undoes a password change or a
+   * disable made meanwhile. True when replaced.
+   */
+  rehashPassword(id: string, currentHash: string, newHash: string): Promise<boolean>;
 }
 
 export interface SessionStore {

@@ -34,6 +34,7 @@ function envFor(name: string): Record<string, string> {
     GATEHOUSE_SECRET: TEST_SECRET,
     GATEHOUSE_PASSWORD_COST: '10',
     LOG_LEVEL: 'silent',
+    GATEHOUSE_SCOPES: JSON.stringify([{ name: 'reports:read', description: 'Read your reports' }]),
   };
 }
 
@@ -232,6 +233,18 @@ describe('gatehouse api-keys', () => {
     const badScope = await cli(['api-keys', 'create', '--user', email, '--name', 'x', '--scope', 'a"b'], env);
     assert.equal(badScope.code, 1, badScope.stderr);
     assert.equal(badScope.stdout, '');
+    assert.equal((await withStorage(env, (storage) => storage.apiKeys.list())).length, before.length);
+  });
+
+  it('create with a scope outside the catalogue → refused naming it, nothing stored', async () => {
+    const before = await withStorage(env, (storage) => storage.apiKeys.list());
+    const run = await cli(
+      ['api-keys', 'create', '--user', email, '--name', 'x', '--scope', 'openid reports:write admin'],
+      env,
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /Unknown scopes "reports:write", "admin": .*scope catalogue.*GATEHOUSE_SCOPES/);
     assert.equal((await withStorage(env, (storage) => storage.apiKeys.list())).length, before.length);
   });
 });

@@ -340,6 +340,7 @@ describe('introspection (I-03): JWT access tokens', () => {
         storage,
         { userId: user.id, name: 'CI', scope: 'reports:read openid' },
         server.clock.now(),
+        ['openid', 'reports:read'],
       );
       const body = assertActive(await introspect(server, rs, key));
       assert.equal(body.token_type, 'Bearer');
@@ -357,6 +358,7 @@ describe('introspection (I-03): JWT access tokens', () => {
         storage,
         { userId: user.id, name: 'Short', scope: 'reports:read', expiresInDays: 1 },
         server.clock.now(),
+        ['openid', 'reports:read'],
       );
       const active = assertActive(await introspect(server, rs, expiring.key));
       assert.equal(active.exp, Math.floor((server.clock.now() + 86_400_000) / 1000));
@@ -434,6 +436,7 @@ describe("introspection rights (RFC 7662 §4): the token's own client, or a clie
         server.deps.storage,
         { userId: user.id, name: 'CI', scope: 'openid' },
         server.clock.now(),
+        ['openid'],
       );
       assertInactive(await introspect(server, stranger, key), 'API key asked by an unmarked client');
       assertActive(await introspect(server, rs, key));

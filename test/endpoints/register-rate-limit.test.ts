@@ -22,8 +22,8 @@ import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOUR = 3_600_000;
-// The RFC error shape; the code is `rate_limited` today and becomes the registered `temporarily_unavailable`.
-const LIMITED_CODES = ['rate_limited', 'temporarily_unavailable'];
+// The RFC error shape with the registered code (issue 12 item 12), as every rate limit answers.
+const LIMITED_CODES = ['temporarily_unavailable'];
 const WEB_CLIENT = {
   client_name: 'Web App',
   redirect_uris: ['https://rp.example/cb'],

@@ -1493,7 +1493,9 @@ describe('the admin console pages through applications and users, newest first',
     assert.doesNotMatch(rest, new RegExp(names.at(-1)!));
     assert.match(second.body, /<a href="\/admin">Newest<\/a>/);
 
-    const garbage = await adminAgent.get('/admin?clients=not-a-cursor&users=%00');
+    const garbage = await adminAgent.get('/admin?clients=not-a-cursor&users=also-not');
     assert.equal(garbage.statusCode, 200, 'a malformed position shows the first page');
+    // A control character is refused before any page looks at it (issue 12 item 3).
+    assert.equal((await adminAgent.get('/admin?users=%00')).statusCode, 400);
   });
 });

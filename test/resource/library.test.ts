@@ -582,6 +582,7 @@ describe('(b) a node:http API checking opaque tokens through remote introspectio
       as.server.deps.storage,
       { userId: user.id, name: 'Reporting script', scope: 'openid reports:read' },
       as.server.clock.now(),
+      ['openid', 'reports:read'],
     );
     const response = await call(`${apiOrigin}/me`, bearer(key));
     assert.equal(response.status, 200, response.text);

@@ -406,6 +406,31 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.users.create(newUser());
         assert.equal(await storage.users.exists(), true);
       });
+
+      it('rehashPassword replaces the hash only while it is still the given one, and nothing else', async () => {
+        const user = newUser({ passwordHash: 'scrypt$10$8$1$old$old' });
+        await storage.users.create(user);
+        assert.equal(
+          await storage.users.rehashPassword(user.id, 'scrypt$10$8$1$old$old', 'scrypt$11$8$1$n$n'),
+          true,
+        );
+        assert.deepEqual(await storage.users.findById(user.id), {
+          ...user,
+          passwordHash: 'scrypt$11$8$1$n$n',
+        });
+        // A password changed (or a disable) since the sign-in read the row wins over its rehash.
+        await storage.users.update({ ...user, passwordHash: 'scrypt$10$8$1$new$new', disabledAt: T0 + 1 });
+        assert.equal(
+          await storage.users.rehashPassword(user.id, 'scrypt$11$8$1$n$n', 'scrypt$11$8$1$x$x'),
+          false,
+        );
+        assert.deepEqual(await storage.users.findById(user.id), {
+          ...user,
+          passwordHash: 'scrypt$10$8$1$new$new',
+          disabledAt: T0 + 1,
+        });
+        assert.equal(await storage.users.rehashPassword(id('nobody'), 'a', 'b'), false);
+      });
     });
 
     describe('sessions', () => {

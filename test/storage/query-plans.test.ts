@@ -146,6 +146,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['users.listPage', () => S.users.listPage({ limit: 50 })],
       ['users.listPage (after)', () => S.users.listPage({ limit: 50, before: { createdAt: now, id: 'u9' } })],
       ['users.update', () => S.users.update(user)],
+      ['users.rehashPassword', () => S.users.rehashPassword('u1', 'old', 'new')],
       ['clients.create', () => S.clients.create(client)],
       ['clients.find', () => S.clients.find('c1')],
       ['clients.list', () => S.clients.list()],

@@ -40,7 +40,8 @@ export const apiKeysCreate: Command = {
     if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
       throw new UsageError('--expires-in-days takes a whole number from 1 to 3650.');
     }
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
+    const config = configFrom(io.env);
+    const { storage } = await openStorage(config.databaseUrl);
     try {
       const user = await storage.users.findByEmail(values.user);
       if (!user) {
@@ -56,6 +57,7 @@ export const apiKeysCreate: Command = {
           expiresInDays: days,
         },
         Date.now(),
+        config.scopes.map((scope) => scope.name),
       );
       io.stdout(`${JSON.stringify({ ...describe(record, user.email), api_key: key }, null, 2)}\n`);
       io.stderr('The api_key is shown once: store it now. Send it as "Authorization: Bearer <api_key>".\n');

@@ -5,7 +5,7 @@ import { type Deps, flowDeps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { MAX_FORM_BYTES } from '../../http/form-body.ts';
 import { browserBinding, currentSession, existingBrowserBinding } from '../../http/session.ts';
-import { advance, errorRedirect, load, type Next, start } from '../../interaction/flow.ts';
+import { advance, authorizationError, load, type Next, start } from '../../interaction/flow.ts';
 import { errorPage } from '../../pages/error.ts';
 import { PageError, RedirectError, validateAuthorizationRequest } from './validate-request.ts';
 
@@ -28,6 +28,8 @@ export function sendNext(deps: Deps, reply: FastifyReply, next: Next) {
     case 'redirect':
       // RFC 9700 §4.12: 303, never 307, after a request that may carry credentials.
       return reply.redirect(next.location, 303);
+    case 'error':
+      return showError(deps, reply, next.error);
     case 'expired':
       return showError(
         deps,
@@ -55,12 +57,13 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {
-      // RFC 9700 §4.11.2 (SECURITY.md A-09): a self-registered client's redirect URI is not vouched for by
-      // anyone, so an anonymous visitor is not bounced to it, not even with an error.
-      if (error.client.registeredVia === 'dcr' && !(await currentSession(deps, request))) {
-        return showError(deps, reply, error.oauthError);
-      }
-      return reply.redirect(errorRedirect(deps.config.issuer, error.target, error.oauthError), 303);
+      // An error redirect or, for a self-registered client and an anonymous visitor, the error page.
+      const session = await currentSession(deps, request);
+      return sendNext(
+        deps,
+        reply,
+        authorizationError(flowDeps(deps), error.client, error.target, error.oauthError, session),
+      );
     }
     throw error;
   }

@@ -9,6 +9,7 @@ import { findRedirectUri } from '../../oauth/redirect-uri.ts';
 import { resolveResource } from '../../oauth/resource.ts';
 import { isSubset, isValidScopeToken, parseScope } from '../../oauth/scope.ts';
 import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
+import { hasControlCharacter } from '../../util/control-characters.ts';
 
 /** An error that must be shown to the user, never sent to the (unverified) redirect URI. */
 export class PageError extends Error {
@@ -65,6 +66,12 @@ export async function validateAuthorizationRequest(
     return values.length === 1 ? values[0] : undefined;
   };
   const repeated = (name: string) => query.getAll(name).length > 1;
+  // Checked before anything is looked up: the client is not known yet, so the answer is the page.
+  for (const [name, value] of query) {
+    if (hasControlCharacter(name) || hasControlCharacter(value)) {
+      throw new PageError(new OAuthError('invalid_request', 'The request contains a control character'));
+    }
+  }
 
   if (repeated('client_id')) throw new PageError(new OAuthError('invalid_request', 'client_id is repeated'));
   const clientId = single('client_id');

@@ -11,6 +11,7 @@ import { changesNeedReview, proposeChange } from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
 import type { Client } from '../../storage/storage.ts';
+import { containsControlCharacter } from '../../util/control-characters.ts';
 import { constantTimeEqual, sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
 
@@ -35,11 +36,22 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       'application/json',
       { parseAs: 'string', bodyLimit: MAX_BODY },
       (_request, body, done) => {
+        let parsed: unknown;
         try {
-          done(null, JSON.parse(body as string));
+          parsed = JSON.parse(body as string);
         } catch {
           done(new OAuthError('invalid_client_metadata', 'The body is not valid JSON'), undefined);
+          return;
         }
+        // No client metadata holds a control character; "\u0000" would also fail PostgreSQL's text columns.
+        if (containsControlCharacter(parsed)) {
+          done(
+            new OAuthError('invalid_client_metadata', 'The metadata contains a control character'),
+            undefined,
+          );
+          return;
+        }
+        done(null, parsed);
       },
     );
     scope.addHook('onSend', async (_request, reply, payload) => {

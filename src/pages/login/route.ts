@@ -1,12 +1,11 @@
 // The sign-in page. When it continues an authorization request, a successful sign-in goes straight back to
 // that request (/authorize/resume), so nobody is stranded after signing in.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { hashPassword, verifyPassword } from '../../accounts/password.ts';
+import { passwordCheck } from '../../accounts/password.ts';
 import { recordSuccess, reserveAttempt, throttleKeys } from '../../accounts/throttle.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
 import { endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
 import { acceptLogin, load } from '../../interaction/flow.ts';
-import { randomToken } from '../../util/random.ts';
 import { chrome, safeNext, signedInUser } from '../account.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
@@ -22,8 +21,9 @@ interface LoginBody {
 
 export function registerLogin(app: FastifyInstance, deps: Deps) {
   const flow = flowDeps(deps);
-  // Unknown emails are checked against this hash, so they cost the same time as a wrong password.
-  const dummyHash = hashPassword(randomToken(), deps.config.passwordCost);
+  // Unknown emails are checked against a dummy hash of the configured cost, so they cost the same time as a
+  // wrong password.
+  const passwords = passwordCheck(deps.config.passwordCost);
 
   async function clientNameFor(interactionId: string | undefined, request: FastifyRequest) {
     const interaction = await load(flow, interactionId, existingBrowserBinding(deps, request));
@@ -80,13 +80,15 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
 
     const user = await deps.storage.users.findByEmail(email);
     // An unknown email runs the same KDF against a dummy hash, then fails: same message, same time.
-    const passwordMatches = await verifyPassword(password, user ? user.passwordHash : await dummyHash);
-    const valid = user !== undefined && passwordMatches;
+    const valid = await passwords.verify(password, user?.passwordHash);
     if (!user || !valid || user.disabledAt !== null) {
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
       return again('Incorrect email or password.', 401);
     }
     await recordSuccess(deps.storage, keys);
+    // A hash made at another cost than GATEHOUSE_PASSWORD_COST is replaced, unless the password changed since.
+    const rehashed = await passwords.rehash(password, user.passwordHash);
+    if (rehashed) await deps.storage.users.rehashPassword(user.id, user.passwordHash, rehashed);
     const session = await startSession(deps, request, reply, user.id);
     if (interaction) {
       await acceptLogin(flow, interaction, user.id, session.authTime);

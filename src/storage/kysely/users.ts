@@ -79,6 +79,15 @@ export function userStore(db: Db): UserStore {
         .where('id', '=', user.id)
         .execute();
     },
+    async rehashPassword(id, currentHash, newHash) {
+      const result = await db
+        .updateTable('users')
+        .set({ password_hash: newHash })
+        .where('id', '=', id)
+        .where('password_hash', '=', currentHash)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
     async exists() {
       // One row at most, not a count over the whole email index.
       return (await db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;

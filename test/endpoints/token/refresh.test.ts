@@ -575,7 +575,8 @@ describe('refresh: token format (E-12, E-13)', () => {
       assert.notEqual(value, rt, label);
       const response = await refresh(s, value);
       assert.ok(response.statusCode < 500, `${label}: ${response.statusCode} ${response.body}`);
-      assertError(response, 400, 'invalid_grant');
+      // A control character makes the request malformed: refused as it is parsed (issue 12 item 3).
+      assertError(response, 400, label === 'a NUL byte' ? 'invalid_request' : 'invalid_grant');
     }
     const empty = await refresh(s, '');
     assert.equal(empty.statusCode, 400, empty.body);
