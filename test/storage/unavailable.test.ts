@@ -1,5 +1,5 @@
 // SECURITY.md R4: when the database is unreachable, Gatehouse fails closed. Nothing that needs the database
-// answers 200: /token, /authorize and /userinfo refuse (503, or 401 for userinfo), /health reports 503, and
+// answers 200: /token, /authorize and the protected endpoints refuse with 503, /health reports 503, and
 // only what is served from memory (discovery, JWKS) keeps working.
 //
 // The outage is real: this file starts its own PostgreSQL cluster and stops it. With DATABASE_URL_TEST (a
@@ -246,19 +246,26 @@ if (outage === undefined) {
         }
       });
 
-      it('/userinfo with a previously valid token → 5xx or 401, never 200', async () => {
-        for (const method of ['GET', 'POST'] as const) {
+      it('every protected endpoint with a previously valid token → 503 with Retry-After, never 200 or 401', async () => {
+        // A 401 invalid_token would tell the client its good token is bad, and the client would throw it away.
+        const calls = [
+          { method: 'GET', url: '/userinfo' },
+          { method: 'POST', url: '/userinfo' },
+          { method: 'GET', url: '/oauth/test-token-with-scopes' },
+          { method: 'POST', url: '/oauth/deauthorize' },
+        ] as const;
+        for (const call of calls) {
           const response = await server.app.inject({
-            method,
-            url: '/userinfo',
+            ...call,
             headers: { authorization: `Bearer ${accessToken}` },
           });
-          assert.notEqual(response.statusCode, 200, response.body);
-          assert.ok(
-            response.statusCode === 401 || response.statusCode >= 500,
-            `${method} /userinfo: ${response.statusCode} ${response.body}`,
-          );
-          assert.equal(response.json().sub, undefined);
+          const what = `${call.method} ${call.url}: ${response.statusCode} ${response.body}`;
+          assert.equal(response.statusCode, 503, what);
+          assert.equal(response.json().error, 'temporarily_unavailable', what);
+          assert.equal(response.json().sub, undefined, what);
+          assert.equal(response.headers['retry-after'], '5', what);
+          assert.equal(response.headers['www-authenticate'], undefined, what);
+          assert.equal(response.headers['cache-control'], 'no-store', what);
         }
       });
 
