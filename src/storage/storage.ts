@@ -416,6 +416,12 @@ export interface KeyStore {
    * retireAt = key.activatesAt + retireAfterMs, in one transaction.
    */
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
+  /**
+   * Adds the first key of its alg: only if no key of that alg is current (rotatedAt null); returns whether it
+   * was added. Atomic across processes (SECURITY.md R10): servers started together on an empty database store
+   * one key per alg, and the others read it back.
+   */
+  addFirst(key: SigningKeyRecord): Promise<boolean>;
 }
 
 export interface LoginThrottleStore {

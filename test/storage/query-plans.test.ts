@@ -267,6 +267,20 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['loginThrottle.find', () => S.loginThrottle.find('ip:1')],
       ['loginThrottle.block', () => S.loginThrottle.block('ip:1', now + 1000)],
       ['loginThrottle.clear', () => S.loginThrottle.clear('ip:1')],
+      [
+        'keys.addFirst',
+        () =>
+          S.keys.addFirst({
+            kid: 'k1',
+            alg: 'ES256',
+            publicJwk: '{}',
+            privateJwkEncrypted: 'v1.a.b.c',
+            createdAt: now,
+            activatesAt: now,
+            rotatedAt: null,
+            retireAt: null,
+          }),
+      ],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
       ['settings.delete', () => S.settings.delete('k')],
