@@ -83,6 +83,8 @@ describe('loadConfig: defaults', () => {
       requireOfflineAccess: false,
       allowInsecureIssuer: false,
       trustProxy: false,
+      shutdownDrain: 5,
+      shutdownTimeout: 15,
       productName: 'Gatehouse',
       logLevel: 'info',
       passwordCost: 15,
@@ -156,6 +158,8 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_PRODUCT_NAME: 'Acme Login',
       LOG_LEVEL: 'warn',
       GATEHOUSE_PASSWORD_COST: '20',
+      GATEHOUSE_SHUTDOWN_DRAIN: '2',
+      GATEHOUSE_SHUTDOWN_TIMEOUT: '30',
     });
     assert.deepEqual(config, {
       issuer: 'https://as.example',
@@ -230,6 +234,8 @@ describe('loadConfig: defaults', () => {
       requireOfflineAccess: true,
       allowInsecureIssuer: false,
       trustProxy: true,
+      shutdownDrain: 2,
+      shutdownTimeout: 30,
       productName: 'Acme Login',
       logLevel: 'warn',
       passwordCost: 20,
@@ -273,6 +279,10 @@ describe('loadConfig: each bad value names its variable', () => {
     ['GATEHOUSE_REQUIRE_OFFLINE_ACCESS', 'maybe'],
     ['GATEHOUSE_ALLOW_INSECURE_ISSUER', '2'],
     ['GATEHOUSE_TRUST_PROXY', 'yesplease'],
+    ['GATEHOUSE_SHUTDOWN_DRAIN', '1.5'],
+    ['GATEHOUSE_SHUTDOWN_TIMEOUT', '0'],
+    // The timeout counts from the signal and includes the drain window.
+    ['GATEHOUSE_SHUTDOWN_TIMEOUT', '5'],
     ['GATEHOUSE_SECRET', 'too-short'],
     ['GATEHOUSE_SECRET', 'x'.repeat(31)],
     ['GATEHOUSE_ISSUER', 'not a url'],

@@ -202,7 +202,7 @@ if (outage === undefined) {
       it('/health answers 503', async () => {
         const health = await server.app.inject('/health');
         assert.equal(health.statusCode, 503, health.body);
-        assert.deepEqual(health.json(), { status: 'unavailable' });
+        assert.deepEqual(health.json(), { status: 'unavailable', reason: 'database_unavailable' });
         assert.equal(health.headers['cache-control'], 'no-store');
       });
 
