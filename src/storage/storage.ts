@@ -476,5 +476,11 @@ export interface Storage {
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * Calls `listener` with the cause each time a storage call fails for an outage (the database unreachable, a
+   * write refused: disk full, I/O error, a failed fsync), i.e. whenever a call rejects with
+   * StorageUnavailableError. Readiness and the log watch it (SECURITY.md R4).
+   */
+  onOutage(listener: (cause: unknown) => void): void;
   close(): Promise<void>;
 }

@@ -41,6 +41,7 @@ describe('isUnavailable tells an outage from a bug', () => {
     ],
     ['cannot_connect_now 57P03', error('the database system is starting up', { code: '57P03' })],
     ['too_many_connections 53300', error('sorry, too many clients already', { code: '53300' })],
+    ['disk_full 53100', error('could not extend file: No space left on device', { code: '53100' })],
     ['connection_failure 08006', error('connection failure', { code: '08006' })],
     ['connection_exception 08000', error('connection exception', { code: '08000' })],
     ['pg: connection terminated', error('Connection terminated unexpectedly')],
@@ -199,11 +200,15 @@ if (outage === undefined) {
         await db.cut();
       });
 
-      it('/health answers 503', async () => {
-        const health = await server.app.inject('/health');
-        assert.equal(health.statusCode, 503, health.body);
-        assert.deepEqual(health.json(), { status: 'unavailable', reason: 'database_unavailable' });
-        assert.equal(health.headers['cache-control'], 'no-store');
+      it('/health and /health/ready answer 503; /health/live stays 200 (a restart would not help)', async () => {
+        for (const url of ['/health', '/health/ready']) {
+          const health = await server.app.inject(url);
+          assert.equal(health.statusCode, 503, health.body);
+          assert.deepEqual(health.json(), { status: 'unavailable', reason: 'database_unavailable' });
+          assert.equal(health.headers['cache-control'], 'no-store');
+        }
+        const live = await server.app.inject('/health/live');
+        assert.equal(live.statusCode, 200, live.body);
       });
 
       it('POST /token with a well-formed, issued code → 503 temporarily_unavailable, never 200', async () => {
