@@ -47,6 +47,8 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+const translate = (error: unknown) => (isUnavailable(error) ? new StorageUnavailableError(error) : error);
+
 type OutageListener = (cause: unknown) => void;
 
 /** Wraps every method of a store so that an outage surfaces as StorageUnavailableError (503). */
@@ -144,20 +146,26 @@ export interface KyselyStorageOptions {
 
 export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}): Storage {
   const batched = options.groupCommit && !db.isTransaction ? groupCommit(db) : undefined;
-  const listeners = new Set<OutageListener>();
-  const translateOutage = (error: unknown) => {
-    if (!isUnavailable(error)) return error;
-    for (const listener of listeners) listener(error);
-    return new StorageUnavailableError(error);
-  };
+  // Listeners live on the database's storage; a transaction's storage (built per transaction, on the hot path)
+  // only translates, and the outer transaction() tells the listeners.
+  const listeners = db.isTransaction ? undefined : new Set<OutageListener>();
+  const translateOutage = listeners
+    ? (error: unknown) => {
+        const translated = translate(error);
+        if (translated instanceof StorageUnavailableError) {
+          for (const listener of listeners) listener(translated.cause);
+        }
+        return translated;
+      }
+    : translate;
   const rejectTranslated = (error: unknown): never => {
     throw translateOutage(error);
   };
   // Inside a transaction the stores are not wrapped: transaction() below translates an outage for all of them.
   const inTransactionStorage = (tx: Db): Storage => createKyselyStorage(tx);
-  const wrap = db.isTransaction
-    ? asIs
-    : <T extends object>(store: T) => failClosed(store, rejectTranslated, translateOutage);
+  const wrap = listeners
+    ? <T extends object>(store: T) => failClosed(store, rejectTranslated, translateOutage)
+    : asIs;
   const storage: Storage = Object.assign(lazyStores(db, wrap), {
     async transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T> {
       try {
@@ -171,7 +179,7 @@ export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}):
       await sql`select 1`.execute(db);
     },
     onOutage(listener: OutageListener) {
-      listeners.add(listener);
+      listeners?.add(listener);
     },
     async close() {
       await db.destroy();
