@@ -174,6 +174,13 @@ export interface Config {
    * `uniquelocal`): the client is the rightmost entry not added by one of them. Every per-IP limit keys on it.
    */
   trustProxy: TrustProxy;
+  /**
+   * GATEHOUSE_SHUTDOWN_DRAIN (seconds, default 5): after SIGTERM, how long requests on open keep-alive
+   * connections are still answered (with Connection: close) before idle connections are closed (R15).
+   */
+  shutdownDrain: number;
+  /** GATEHOUSE_SHUTDOWN_TIMEOUT (seconds, default 15): from SIGTERM to exit at the latest, drain included. */
+  shutdownTimeout: number;
   /** GATEHOUSE_PRODUCT_NAME: shown on every page. */
   productName: string;
   /** LOG_LEVEL (default info). */
@@ -206,6 +213,15 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (value < min || value > max)
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function shutdown(env: Env): { shutdownDrain: number; shutdownTimeout: number } {
+  const shutdownDrain = integer(env, 'GATEHOUSE_SHUTDOWN_DRAIN', 5, 0, 600);
+  const shutdownTimeout = integer(env, 'GATEHOUSE_SHUTDOWN_TIMEOUT', 15, 1, 3600);
+  if (shutdownTimeout <= shutdownDrain) {
+    throw new ConfigError('GATEHOUSE_SHUTDOWN_TIMEOUT', 'must be longer than GATEHOUSE_SHUTDOWN_DRAIN');
+  }
+  return { shutdownDrain, shutdownTimeout };
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -501,6 +517,7 @@ export function loadConfig(env: Env = process.env): Config {
     requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
     allowInsecureIssuer,
     trustProxy: trustProxy(env),
+    ...shutdown(env),
     productName,
     logLevel: env.LOG_LEVEL || 'info',
     passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', DEFAULT_PASSWORD_COST, 10, 20),

@@ -9,6 +9,7 @@ import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
 import { resolveSecret } from './secret.ts';
 import { buildServer } from './server.ts';
+import { serverShutdown, stopWorkers } from './shutdown.ts';
 import { openStorage } from './storage/open.ts';
 import { systemClock } from './util/clock.ts';
 import { sealKeyFrom } from './util/seal.ts';
@@ -68,25 +69,19 @@ export async function startCluster(config: Config, workers: number) {
   await banner(config, deps, config.port, workers);
   await deps.storage.close();
   for (let i = 0; i < workers; i++) cluster.fork();
+  let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
-    if (signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
+    if (stopping || signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
     process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
     cluster.fork();
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      // The workers drain and close (src/shutdown.ts); wait for them all, so that none outlives the primary.
       const running = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
-      // Wait for the workers to finish their requests and close, so that none outlives the primary.
-      let left = running.length;
-      if (left === 0) process.exit(0);
-      for (const worker of running) {
-        worker.once('exit', () => {
-          left -= 1;
-          if (left === 0) process.exit(0);
-        });
-        worker.process.kill('SIGTERM');
-      }
-      setTimeout(() => process.exit(1), 10_000).unref();
+      stopWorkers(running, signal, config).then((code) => process.exit(code));
     });
   }
   return undefined;
@@ -94,7 +89,8 @@ export async function startCluster(config: Config, workers: number) {
 
 export async function startServer(config: Config, options: { quiet?: boolean } = {}) {
   const deps = await openDeps(config);
-  const app = await buildServer(deps);
+  const shutdown = serverShutdown();
+  const app = await buildServer(deps, { draining: shutdown.notReady });
   // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within a minute.
   const reload = setInterval(
     () => deps.keys.reload().catch((err) => app.log.warn({ err }, 'key reload failed')),
@@ -116,14 +112,7 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   });
   await app.listen({ port: config.port, host: config.host });
   if (!options.quiet) await banner(config, deps, (app.server.address() as { port: number }).port);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
+  shutdown.install(app, config);
   return app;
 }
 

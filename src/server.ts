@@ -41,6 +41,8 @@ const PLAYGROUND_SCRIPT = readFileSync(new URL('./pages/assets/playground.js', i
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
+  /** True once the process is shutting down: readiness fails (SECURITY.md R15). */
+  draining?: () => boolean;
 }
 
 /** Log lines carry the path only: query strings can hold one-time setup links and interaction ids. */
@@ -80,6 +82,9 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: false },
     schemaController: { compilersFactory: lazySchemaCompilers },
+    // A request that reaches a closing server came on a connection already open: answer it (main.ts drains
+    // and closes connections, SECURITY.md R15) rather than with Fastify's 503.
+    return503OnClosing: false,
   });
 
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response: helmet's
@@ -159,7 +164,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerRegistration(protocol, deps);
     registerJwks(protocol, deps);
     registerDiscovery(protocol, deps);
-    registerHealth(protocol, deps);
+    registerHealth(protocol, deps, options.draining);
   });
 
   // Browser-facing pages: HTML errors, CSRF tokens on every form.

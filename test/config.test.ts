@@ -83,6 +83,8 @@ describe('loadConfig: defaults', () => {
       requireOfflineAccess: false,
       allowInsecureIssuer: false,
       trustProxy: false,
+      shutdownDrain: 5,
+      shutdownTimeout: 15,
       productName: 'Gatehouse',
       logLevel: 'info',
       passwordCost: 17,
@@ -156,6 +158,8 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_PRODUCT_NAME: 'Acme Login',
       LOG_LEVEL: 'warn',
       GATEHOUSE_PASSWORD_COST: '20',
+      GATEHOUSE_SHUTDOWN_DRAIN: '2',
+      GATEHOUSE_SHUTDOWN_TIMEOUT: '30',
     });
     assert.deepEqual(config, {
       issuer: 'https://as.example',
@@ -230,6 +234,8 @@ describe('loadConfig: defaults', () => {
       requireOfflineAccess: true,
       allowInsecureIssuer: false,
       trustProxy: { addresses: ['10.0.0.0/8', 'loopback'] },
+      shutdownDrain: 2,
+      shutdownTimeout: 30,
       productName: 'Acme Login',
       logLevel: 'warn',
       passwordCost: 20,
@@ -284,6 +290,10 @@ describe('loadConfig: each bad value names its variable', () => {
     ['GATEHOUSE_TRUST_PROXY', '10.0.0.0/255.0.0.0'],
     ['GATEHOUSE_TRUST_PROXY', '10.0.0.1, proxy.internal'],
     ['GATEHOUSE_TRUST_PROXY', '::1/129'],
+    ['GATEHOUSE_SHUTDOWN_DRAIN', '1.5'],
+    ['GATEHOUSE_SHUTDOWN_TIMEOUT', '0'],
+    // The timeout counts from the signal and includes the drain window.
+    ['GATEHOUSE_SHUTDOWN_TIMEOUT', '5'],
     ['GATEHOUSE_SECRET', 'too-short'],
     ['GATEHOUSE_SECRET', 'x'.repeat(31)],
     ['GATEHOUSE_ISSUER', 'not a url'],

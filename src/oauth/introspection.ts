@@ -52,8 +52,21 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
       return deps.storage.accessTokens.findActive(timeOrderedTokenKey(token), at);
     }
     if (token.length > 8192 || !JWT_SHAPE.test(token)) return undefined;
+    let kid: string | undefined;
     try {
-      if (decodeProtectedHeader(token).typ !== 'at+jwt') return undefined;
+      const header = decodeProtectedHeader(token);
+      if (header.typ !== 'at+jwt') return undefined;
+      kid = header.kid;
+    } catch {
+      return undefined;
+    }
+    // SECURITY.md R10: another process (or `keys rotate --now`) may sign with a key this one has not read yet.
+    // Outside the try: a storage outage while reading the keys is an outage (503), not an inactive token.
+    if (kid === undefined) return undefined;
+    if (!deps.keys.jwks().keys.some((key) => key.kid === kid) && !(await deps.keys.knows(kid))) {
+      return undefined;
+    }
+    try {
       const { payload } = await jwtVerify(token, currentKeySet(), {
         issuer: deps.issuer,
         typ: 'at+jwt',

@@ -79,19 +79,30 @@ export async function newSigningKeyRecord(
   };
 }
 
-/** Creates a signing key for each alg that has none. Returns the algs it created keys for. */
+/**
+ * Creates a signing key for each alg that has none. Returns the algs it created keys for. Several servers
+ * starting together on an empty database create one key per alg between them (SECURITY.md R10): each stores
+ * its key only if no other got there first (keys.addFirst), and the others use that one.
+ */
 export async function ensureSigningKeys(
   storage: Storage,
   secret: string,
   algs: readonly SigningAlg[],
   now: number,
 ): Promise<SigningAlg[]> {
+  const hasCurrent = (keys: SigningKeyRecord[], alg: SigningAlg) =>
+    keys.some((key) => key.alg === alg && key.rotatedAt === null);
   const existing = await storage.keys.list();
   const created: SigningAlg[] = [];
   for (const alg of new Set(algs)) {
-    if (existing.some((key) => key.alg === alg && key.rotatedAt === null)) continue;
-    await storage.keys.rotateIn(await newSigningKeyRecord(alg, secret, now), now, 0);
-    created.push(alg);
+    if (hasCurrent(existing, alg)) continue;
+    const record = await newSigningKeyRecord(alg, secret, now);
+    try {
+      if (await storage.keys.addFirst(record)) created.push(alg);
+    } catch (error) {
+      // SQLite refuses a write that races another process's (SQLITE_BUSY): fine if that process added the key.
+      if (!hasCurrent(await storage.keys.list(), alg)) throw error;
+    }
   }
   return created;
 }
@@ -123,7 +134,16 @@ export interface KeyRing {
   algs(): SigningAlg[];
   /** Re-reads the keys from storage (another process may have rotated them). */
   reload(): Promise<void>;
+  /**
+   * A token names a kid this ring does not publish: re-reads the keys (another process may have just added
+   * it) and says whether the kid is known now. At most one such read per UNKNOWN_KID_RELOAD_MS, shared by
+   * concurrent callers, so that made-up kids cannot send every request to the database.
+   */
+  knows(kid: string): Promise<boolean>;
 }
+
+/** How often a token with an unknown kid may make a server re-read its keys. */
+export const UNKNOWN_KID_RELOAD_MS = 1000;
 
 export async function loadKeyRing(
   storage: Storage,
@@ -157,6 +177,10 @@ export async function loadKeyRing(
     };
   }
 
+  const publishes = (kid: string) => published.keys.some((key) => key.kid === kid);
+  let lastUnknownKidReload = Number.NEGATIVE_INFINITY;
+  let unknownKidReload: Promise<void> | undefined;
+
   await reload();
   return {
     signingKey(alg) {
@@ -185,5 +209,17 @@ export async function loadKeyRing(
       ),
     ],
     reload,
+    async knows(kid) {
+      if (publishes(kid)) return true;
+      if (!unknownKidReload) {
+        if (clock.now() - lastUnknownKidReload < UNKNOWN_KID_RELOAD_MS) return false;
+        lastUnknownKidReload = clock.now();
+        unknownKidReload = reload().finally(() => {
+          unknownKidReload = undefined;
+        });
+      }
+      await unknownKidReload;
+      return publishes(kid);
+    },
   };
 }

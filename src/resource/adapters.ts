@@ -18,7 +18,7 @@ function answer(error: unknown, verifier: Verifier) {
   return {
     status: bearer.status,
     headers: {
-      'www-authenticate': bearer.challenge(verifier.options),
+      ...bearer.headers(verifier.options),
       'cache-control': 'no-store',
       'content-type': 'application/json; charset=utf-8',
     },

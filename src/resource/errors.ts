@@ -1,12 +1,24 @@
 // RFC 6750 §3: how a protected resource says no. One error type, and the WWW-Authenticate header it implies.
+//
+// One code is not RFC 6750's: `temporarily_unavailable` (503, the RFC 6749 §4.1.2.1 code) when the token could
+// not be checked at all (the authorization server or its database is down). A 401 there would tell the client
+// its token is bad, and a client throws a bad token away; a 503 with Retry-After tells it to try again.
 
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+export type BearerErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable';
 
 const STATUS: Record<BearerErrorCode, number> = {
   invalid_request: 400,
   invalid_token: 401,
   insufficient_scope: 403,
+  temporarily_unavailable: 503,
 };
+
+/** Seconds a client is asked to wait (Retry-After) when the token could not be checked. */
+export const RETRY_AFTER_SECONDS = 5;
 
 function quoted(value: string): string {
   // RFC 7230 quoted-string: escape backslash and double quote; drop control characters.
@@ -39,6 +51,22 @@ export class BearerError extends Error {
     this.status = code ? STATUS[code] : 401;
     this.description = description;
     this.scope = scope;
+  }
+
+  /** The token could not be checked (the authorization server or its storage failed): 503, never 401. */
+  static unavailable(cause: unknown): BearerError {
+    const error = new BearerError(
+      'temporarily_unavailable',
+      'The access token could not be checked right now',
+    );
+    (error as { cause?: unknown }).cause = cause;
+    return error;
+  }
+
+  /** The response headers for this error: the challenge (RFC 6750 §3), or Retry-After on a 503. */
+  headers(options: ChallengeOptions = {}): Record<string, string> {
+    if (this.code === 'temporarily_unavailable') return { 'retry-after': String(RETRY_AFTER_SECONDS) };
+    return { 'www-authenticate': this.challenge(options) };
   }
 
   /** The WWW-Authenticate header value for this error. */

@@ -208,10 +208,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       result = await introspect(token);
     } catch (cause) {
-      // The authorization server could not be asked: fail closed, and say it is not the client's fault.
-      const error = new BearerError('invalid_token', 'The access token could not be checked right now');
-      (error as { cause?: unknown }).cause = cause;
-      throw error;
+      // The authorization server could not be asked: fail closed, and say it is not the client's fault (503,
+      // not 401: a client drops a token refused with invalid_token).
+      throw BearerError.unavailable(cause);
     }
     return checkIntrospected(result, format);
   }
@@ -277,8 +276,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new BearerError('invalid_token', 'The access token expired');
-      if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
-        throw new BearerError('invalid_token', 'The access token could not be checked right now');
+      // The keys could not be fetched (timeout, network, or a JWKS answer other than 200, which jose reports
+      // as its generic error): the token is not known to be bad, so 503.
+      if (
+        error instanceof joseErrors.JWKSTimeout ||
+        !(error instanceof joseErrors.JOSEError) ||
+        error.code === 'ERR_JOSE_GENERIC'
+      ) {
+        throw BearerError.unavailable(error);
       }
       throw new BearerError('invalid_token', 'The access token is invalid');
     }

@@ -466,6 +466,12 @@ export interface KeyStore {
    * retireAt = key.activatesAt + retireAfterMs, in one transaction.
    */
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
+  /**
+   * Adds the first key of its alg: only if no key of that alg is current (rotatedAt null); returns whether it
+   * was added. Atomic across processes (SECURITY.md R10): servers started together on an empty database store
+   * one key per alg, and the others read it back.
+   */
+  addFirst(key: SigningKeyRecord): Promise<boolean>;
 }
 
 /**
@@ -564,5 +570,11 @@ export interface Storage {
   transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T>;
   /** Resolves when the database answers; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * Calls `listener` with the cause each time a storage call fails for an outage (the database unreachable, a
+   * write refused: disk full, I/O error, a failed fsync), i.e. whenever a call rejects with
+   * StorageUnavailableError. Readiness and the log watch it (SECURITY.md R4).
+   */
+  onOutage(listener: (cause: unknown) => void): void;
   close(): Promise<void>;
 }

@@ -159,6 +159,7 @@ async function call(url: string, headers: Record<string, string> = {}) {
   return {
     status: response.status,
     challenge: response.headers.get('www-authenticate'),
+    retryAfter: response.headers.get('retry-after'),
     cacheControl: response.headers.get('cache-control'),
     body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
     text,
@@ -597,12 +598,16 @@ describe('(b) a node:http API checking opaque tokens through remote introspectio
     assertInvalidToken(await call(`${apiOrigin}/me`, bearer(refresh_token)));
   });
 
-  it('the introspection endpoint refusing the resource server → 401 (fail closed), never 200', async () => {
+  it('the introspection endpoint refusing the resource server → 503 with Retry-After (fail closed), never 200 or 401', async () => {
+    // The token is not known to be bad: a 401 invalid_token would make the client throw it away.
     const { access_token } = await userTokens(as.server, app, user);
-    assertInvalidToken(
-      await call(`${apiOrigin}/wrong-credentials`, bearer(access_token)),
-      'The access token could not be checked right now',
-    );
+    const response = await call(`${apiOrigin}/wrong-credentials`, bearer(access_token));
+    assert.equal(response.status, 503, response.text);
+    assert.equal(response.body.error, 'temporarily_unavailable');
+    assert.equal(response.body.error_description, 'The access token could not be checked right now');
+    assert.equal(response.retryAfter, '5');
+    assert.equal(response.challenge, null);
+    assert.equal(response.cacheControl, 'no-store');
   });
 
   it('allowOAuthScheme: Authorization: OAuth … is accepted', async () => {
@@ -898,10 +903,12 @@ describe('createVerifier: what an introspection answer must say', () => {
     }
   });
 
-  it('the introspection failing → 401 invalid_token (fail closed), never the token', async () => {
+  it('the introspection failing → 503 temporarily_unavailable (fail closed), never the token, never 401', async () => {
     const error = await refusal(verifierFor(new Error('ECONNREFUSED')));
-    assert.equal(error.code, 'invalid_token');
+    assert.equal(error.code, 'temporarily_unavailable');
+    assert.equal(error.status, 503);
     assert.equal(error.description, 'The access token could not be checked right now');
+    assert.deepEqual(error.headers(), { 'retry-after': '5' });
   });
 
   it('without a JWKS or introspection, nothing is accepted', async () => {
@@ -909,6 +916,50 @@ describe('createVerifier: what an introspection answer must say', () => {
     assert.equal((await refusal(verifier)).code, 'invalid_token');
     assert.equal((await refusal(verifier, 'aaaa.bbbb.cccc')).code, 'invalid_token');
     assert.equal((await refusal(verifier, 'not a token')).code, 'invalid_token');
+  });
+});
+
+describe('createVerifier: the JWKS cannot be fetched → 503, never 401', () => {
+  it('a JWKS answering 500, or nothing listening → temporarily_unavailable with Retry-After', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ client_id: 'c1' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
+      .setIssuer('https://as.example')
+      .setAudience('https://api.example')
+      .setSubject('u1')
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(privateKey);
+    const failing = createServer((_request, response) => response.writeHead(500).end('down'));
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const port = (failing.address() as { port: number }).port;
+    try {
+      const down = createVerifier({
+        issuer: 'https://as.example',
+        audience: 'https://api.example',
+        jwks: `http://127.0.0.1:${port}/jwks`,
+      });
+      const error = await down.verifyToken(token).then(
+        () => assert.fail('accepted'),
+        (e: unknown) => e as BearerError,
+      );
+      assert.equal(error.code, 'temporarily_unavailable', error.description);
+      assert.equal(error.status, 503);
+      assert.deepEqual(error.headers(), { 'retry-after': '5' });
+    } finally {
+      await new Promise((resolve) => failing.close(resolve));
+    }
+    // The port is closed now: a connection refused is an outage too.
+    const refused = createVerifier({
+      issuer: 'https://as.example',
+      audience: 'https://api.example',
+      jwks: `http://127.0.0.1:${port}/jwks`,
+    });
+    const error = await refused.verifyToken(token).then(
+      () => assert.fail('accepted'),
+      (e: unknown) => e as BearerError,
+    );
+    assert.equal(error.code, 'temporarily_unavailable', error.description);
   });
 });
 

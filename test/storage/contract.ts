@@ -989,6 +989,33 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('signing keys: the first key of an alg (R10)', () => {
+      it('addFirst adds a key only while its alg has no current key', async () => {
+        const alg = `TEST-${randomUUID()}`;
+        const first = newKey(alg, T0);
+        assert.equal(await storage.keys.addFirst(first), true);
+        assert.equal(await storage.keys.addFirst(newKey(alg, T0 + 1)), false);
+        const ofAlg = (await storage.keys.list()).filter((key) => key.alg === alg);
+        assert.deepEqual(ofAlg, [first]);
+        // Once every key of the alg is rotated out, a first key may be added again.
+        const other = `TEST-${randomUUID()}`;
+        await storage.keys.rotateIn(newKey(other, T0), T0, 0);
+        assert.equal(await storage.keys.addFirst(newKey(other, T0 + 1)), false);
+      });
+
+      it('concurrent addFirst calls for one alg store exactly one key', async () => {
+        const alg = `TEST-${randomUUID()}`;
+        const added = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => storage.keys.addFirst(newKey(alg, T0 + i))),
+        );
+        assert.equal(added.filter(Boolean).length, 1, JSON.stringify(added));
+        const current = (await storage.keys.list()).filter(
+          (key) => key.alg === alg && key.rotatedAt === null,
+        );
+        assert.equal(current.length, 1);
+      });
+    });
+
     describe('login throttle', () => {
       it('find returns undefined for a key without failures', async () => {
         assert.equal(await storage.loginThrottle.find(id('ip')), undefined);

@@ -283,6 +283,20 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['rateLimits.hit (same window)', () => S.rateLimits.hit('register:192.0.2.1', now + 1, 60_000)],
       ['rateLimits.hit (next window)', () => S.rateLimits.hit('register:192.0.2.1', now + 60_000, 60_000)],
       ['loginThrottle.clear', () => S.loginThrottle.clear('ip:1')],
+      [
+        'keys.addFirst',
+        () =>
+          S.keys.addFirst({
+            kid: 'k1',
+            alg: 'ES256',
+            publicJwk: '{}',
+            privateJwkEncrypted: 'v1.a.b.c',
+            createdAt: now,
+            activatesAt: now,
+            rotatedAt: null,
+            retireAt: null,
+          }),
+      ],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
       ['settings.delete', () => S.settings.delete('k')],

@@ -1,5 +1,5 @@
 // SECURITY.md R4: when the database is unreachable, Gatehouse fails closed. Nothing that needs the database
-// answers 200: /token, /authorize and /userinfo refuse (503, or 401 for userinfo), /health reports 503, and
+// answers 200: /token, /authorize and the protected endpoints refuse with 503, /health reports 503, and
 // only what is served from memory (discovery, JWKS) keeps working.
 //
 // The outage is real: this file starts its own PostgreSQL cluster and stops it. With DATABASE_URL_TEST (a
@@ -41,6 +41,7 @@ describe('isUnavailable tells an outage from a bug', () => {
     ],
     ['cannot_connect_now 57P03', error('the database system is starting up', { code: '57P03' })],
     ['too_many_connections 53300', error('sorry, too many clients already', { code: '53300' })],
+    ['disk_full 53100', error('could not extend file: No space left on device', { code: '53100' })],
     ['connection_failure 08006', error('connection failure', { code: '08006' })],
     ['connection_exception 08000', error('connection exception', { code: '08000' })],
     ['pg: connection terminated', error('Connection terminated unexpectedly')],
@@ -199,11 +200,15 @@ if (outage === undefined) {
         await db.cut();
       });
 
-      it('/health answers 503', async () => {
-        const health = await server.app.inject('/health');
-        assert.equal(health.statusCode, 503, health.body);
-        assert.deepEqual(health.json(), { status: 'unavailable' });
-        assert.equal(health.headers['cache-control'], 'no-store');
+      it('/health and /health/ready answer 503; /health/live stays 200 (a restart would not help)', async () => {
+        for (const url of ['/health', '/health/ready']) {
+          const health = await server.app.inject(url);
+          assert.equal(health.statusCode, 503, health.body);
+          assert.deepEqual(health.json(), { status: 'unavailable', reason: 'database_unavailable' });
+          assert.equal(health.headers['cache-control'], 'no-store');
+        }
+        const live = await server.app.inject('/health/live');
+        assert.equal(live.statusCode, 200, live.body);
       });
 
       it('POST /token with a well-formed, issued code → 503 temporarily_unavailable, never 200', async () => {
@@ -246,19 +251,26 @@ if (outage === undefined) {
         }
       });
 
-      it('/userinfo with a previously valid token → 5xx or 401, never 200', async () => {
-        for (const method of ['GET', 'POST'] as const) {
+      it('every protected endpoint with a previously valid token → 503 with Retry-After, never 200 or 401', async () => {
+        // A 401 invalid_token would tell the client its good token is bad, and the client would throw it away.
+        const calls = [
+          { method: 'GET', url: '/userinfo' },
+          { method: 'POST', url: '/userinfo' },
+          { method: 'GET', url: '/oauth/test-token-with-scopes' },
+          { method: 'POST', url: '/oauth/deauthorize' },
+        ] as const;
+        for (const call of calls) {
           const response = await server.app.inject({
-            method,
-            url: '/userinfo',
+            ...call,
             headers: { authorization: `Bearer ${accessToken}` },
           });
-          assert.notEqual(response.statusCode, 200, response.body);
-          assert.ok(
-            response.statusCode === 401 || response.statusCode >= 500,
-            `${method} /userinfo: ${response.statusCode} ${response.body}`,
-          );
-          assert.equal(response.json().sub, undefined);
+          const what = `${call.method} ${call.url}: ${response.statusCode} ${response.body}`;
+          assert.equal(response.statusCode, 503, what);
+          assert.equal(response.json().error, 'temporarily_unavailable', what);
+          assert.equal(response.json().sub, undefined, what);
+          assert.equal(response.headers['retry-after'], '5', what);
+          assert.equal(response.headers['www-authenticate'], undefined, what);
+          assert.equal(response.headers['cache-control'], 'no-store', what);
         }
       });
 

@@ -32,6 +32,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+  '53100', // disk_full
 ]);
 // SQLite result codes that mean "cannot use the database right now" rather than "your query is wrong".
 const SQLITE_UNAVAILABLE = new Set([5, 6, 10, 13, 14]); // BUSY, LOCKED, IOERR, FULL, CANTOPEN
@@ -47,14 +48,16 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
-const translateOutage = (error: unknown) =>
-  isUnavailable(error) ? new StorageUnavailableError(error) : error;
-const rejectTranslated = (error: unknown): never => {
-  throw translateOutage(error);
-};
+const translate = (error: unknown) => (isUnavailable(error) ? new StorageUnavailableError(error) : error);
+
+type OutageListener = (cause: unknown) => void;
 
 /** Wraps every method of a store so that an outage surfaces as StorageUnavailableError (503). */
-function failClosed<T extends object>(store: T): T {
+function failClosed<T extends object>(
+  store: T,
+  rejectTranslated: (error: unknown) => never,
+  translateOutage: (error: unknown) => unknown,
+): T {
   // Each method is wrapped once and the wrapper reused: building a closure per call showed on the hot path.
   const wrappers = new Map<unknown, unknown>();
   return new Proxy(store, {
@@ -145,19 +148,40 @@ export interface KyselyStorageOptions {
 
 export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}): Storage {
   const batched = options.groupCommit && !db.isTransaction ? groupCommit(db) : undefined;
+  // Listeners live on the database's storage; a transaction's storage (built per transaction, on the hot path)
+  // only translates, and the outer transaction() tells the listeners.
+  const listeners = db.isTransaction ? undefined : new Set<OutageListener>();
+  const translateOutage = listeners
+    ? (error: unknown) => {
+        const translated = translate(error);
+        if (translated instanceof StorageUnavailableError) {
+          for (const listener of listeners) listener(translated.cause);
+        }
+        return translated;
+      }
+    : translate;
+  const rejectTranslated = (error: unknown): never => {
+    throw translateOutage(error);
+  };
   // Inside a transaction the stores are not wrapped: transaction() below translates an outage for all of them.
   const inTransactionStorage = (tx: Db): Storage => createKyselyStorage(tx);
-  const storage: Storage = Object.assign(lazyStores(db, db.isTransaction ? asIs : failClosed), {
+  const wrap = listeners
+    ? <T extends object>(store: T) => failClosed(store, rejectTranslated, translateOutage)
+    : asIs;
+  const storage: Storage = Object.assign(lazyStores(db, wrap), {
     async transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T> {
       try {
         if (batched) return await batched((tx) => work(inTransactionStorage(tx)));
         return await inTransaction(db, (tx) => work(inTransactionStorage(tx)));
       } catch (error) {
-        throw isUnavailable(error) ? new StorageUnavailableError(error) : error;
+        throw translateOutage(error);
       }
     },
     async ping() {
       await sql`select 1`.execute(db);
+    },
+    onOutage(listener: OutageListener) {
+      listeners?.add(listener);
     },
     async close() {
       await db.destroy();

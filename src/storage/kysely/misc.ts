@@ -1,5 +1,5 @@
 // The small stores: remembered consent, signing keys, login throttling, settings.
-import { sql } from 'kysely';
+import { PostgresAdapter, sql } from 'kysely';
 import type { ApiKeysTable } from '../database.ts';
 import type {
   ApiKey,
@@ -214,6 +214,38 @@ export function keyStore(db: Db): KeyStore {
             retire_at: null,
           })
           .execute();
+      });
+    },
+    async addFirst(key) {
+      return inTransaction(db, async (tx) => {
+        // Check-then-insert, made atomic: on PostgreSQL a transaction-scoped advisory lock (as Kysely's
+        // migrator takes) queues concurrent starts, and READ COMMITTED lets the next one see the key the first
+        // committed. On SQLite one process runs one transaction at a time; another process's concurrent write
+        // makes this one fail (SQLITE_BUSY) rather than add a second key.
+        if (tx.getExecutor().adapter instanceof PostgresAdapter) {
+          await sql`select pg_advisory_xact_lock(hashtext('gatehouse:signing_keys'))`.execute(tx);
+        }
+        const current = await tx
+          .selectFrom('signing_keys')
+          .select('kid')
+          .where('alg', '=', key.alg)
+          .where('rotated_at', 'is', null)
+          .executeTakeFirst();
+        if (current) return false;
+        await tx
+          .insertInto('signing_keys')
+          .values({
+            kid: key.kid,
+            alg: key.alg,
+            public_jwk: key.publicJwk,
+            private_jwk_encrypted: key.privateJwkEncrypted,
+            created_at: key.createdAt,
+            activates_at: key.activatesAt,
+            rotated_at: null,
+            retire_at: null,
+          })
+          .execute();
+        return true;
       });
     },
   };
