@@ -65,25 +65,31 @@ async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>
 export async function startCluster(config: Config, workers: number) {
   const cluster = (await import('node:cluster')).default;
   if (!cluster.isPrimary) return startServer(config, { quiet: true });
-  const deps = await openDeps(config);
-  await banner(config, deps, config.port, workers);
-  await deps.storage.close();
-  for (let i = 0; i < workers; i++) cluster.fork();
+  const listening = new Set<number>();
   let stopping = false;
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping || signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
-    process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-    cluster.fork();
-  });
+  // Installed before anything else: a SIGTERM that comes while the primary migrates or prints its banner must
+  // not fall back to the default action (which would leave the workers it forks without their primary).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       // The workers drain and close (src/shutdown.ts); wait for them all, so that none outlives the primary.
       const running = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
-      stopWorkers(running, signal, config).then((code) => process.exit(code));
+      stopWorkers(running, signal, config, (worker) => listening.has(worker.id)).then((code) =>
+        process.exit(code),
+      );
     });
   }
+  const deps = await openDeps(config);
+  await banner(config, deps, config.port, workers);
+  await deps.storage.close();
+  cluster.on('listening', (worker) => listening.add(worker.id));
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping || signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
+    process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    cluster.fork();
+  });
+  for (let i = 0; i < workers && !stopping; i++) cluster.fork();
   return undefined;
 }
 
@@ -111,8 +117,10 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
     await deps.storage.close();
   });
   await app.listen({ port: config.port, host: config.host });
-  if (!options.quiet) await banner(config, deps, (app.server.address() as { port: number }).port);
+  // At once after listen, before the banner's await: from here a SIGTERM drains rather than kills, and a
+  // --workers primary's messages (sent once it sees this worker listen) find their handler.
   shutdown.install(app, config);
+  if (!options.quiet) await banner(config, deps, (app.server.address() as { port: number }).port);
   return app;
 }
 

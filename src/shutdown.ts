@@ -114,11 +114,15 @@ export function serverShutdown(): ServerShutdown {
 /**
  * The --workers primary on SIGTERM: every worker stops listening, then (the shared socket closed) every
  * worker drains. Resolves with the exit code once all have exited; past the bound, kills what is left.
+ * A worker still starting up (not listening yet) has no handler for the primary's messages: it is asked to
+ * stop listening as soon as it listens, which is also when its handler is in place (src/main.ts installs it
+ * right after listen, before anything else can run).
  */
 export function stopWorkers(
   workers: Worker[],
   signal: 'SIGINT' | 'SIGTERM',
   config: Config,
+  isListening: (worker: Worker) => boolean,
 ): Promise<number> {
   return new Promise((resolve) => {
     if (workers.length === 0) return resolve(0);
@@ -149,8 +153,12 @@ export function stopWorkers(
         if (left === 0) resolve(failed ? 1 : 0);
       });
       // Ctrl-C reaches the workers too (one process group) and stops them at once; SIGTERM is the primary's.
-      if (signal === 'SIGTERM') worker.send({ gatehouse: 'stop-listening' } satisfies ShutdownMessage);
-      else worker.process.kill(signal);
+      if (signal === 'SIGINT') worker.process.kill(signal);
+      else if (isListening(worker)) worker.send({ gatehouse: 'stop-listening' } satisfies ShutdownMessage);
+      else
+        worker.once('listening', () =>
+          worker.send({ gatehouse: 'stop-listening' } satisfies ShutdownMessage),
+        );
     }
     setTimeout(
       () => {

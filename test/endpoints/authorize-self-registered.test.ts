@@ -3,11 +3,12 @@
 // request or from the interaction flow (prompt=none → login_required, a denial finished after signing out).
 // For a client an operator created, the same requests get the error redirect with state and iss (RFC 6749
 // §4.1.2.1, RFC 9207); OIDC Core §3.1.2.6 requires login_required to reach the client there (A-10). Portal apps
-// count as self-registered (any account holder registers them) unless an administrator approved them under
-// GATEHOUSE_REGISTRATION=approval, as do approved DCR clients.
+// count as self-registered (any account holder registers them), as do DCR clients, unless an administrator
+// approved them (the console's or the CLI's approve records it).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { approveRegistration } from '../../src/oauth/client-review.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, localPath } from '../helpers/agent.ts';
 import { authorizeUrl, pkcePair } from '../helpers/flow.ts';
@@ -171,14 +172,30 @@ describe('A-09 on every /authorize error path', () => {
 describe('A-09 under GATEHOUSE_REGISTRATION=approval: an approved client is vouched for', () => {
   let server: TestServer;
   const clients: Record<'dcr' | 'portal', Client> = {} as never;
+  let neverReviewed: Client;
 
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval' });
     for (const registeredVia of ['dcr', 'portal'] as const) {
-      clients[registeredVia] = (
-        await server.addClient({ redirectUris: [REDIRECT], registeredVia, status: 'active' })
-      ).client;
+      const { client } = await server.addClient({
+        redirectUris: [REDIRECT],
+        registeredVia,
+        status: 'pending',
+      });
+      await approveRegistration(server.deps.storage, server.clock.now(), client, {
+        userId: null,
+        via: 'cli',
+      });
+      clients[registeredVia] = (await server.deps.storage.clients.find(client.id))!;
     }
+    // Active, but no administrator ever approved it (registered while the policy was still `open`).
+    neverReviewed = (
+      await server.addClient({ redirectUris: [REDIRECT], registeredVia: 'dcr', status: 'active' })
+    ).client;
+  });
+
+  it('an active dcr client no administrator approved (registered before the switch) is still not trusted', async () => {
+    assertErrorPage(await server.app.inject(request(neverReviewed, { prompt: 'none' })), 'login_required');
   });
   after(() => server.close());
 

@@ -200,4 +200,45 @@ describe('R15: SIGTERM under keep-alive load', () => {
       }
     });
   }
+
+  it('gatehouse start --workers 2, SIGTERM before the workers listen: they stop when they do, exit 0', async () => {
+    // The primary prints its banner before it forks: a SIGTERM sent then reaches it while no worker has its
+    // shutdown handler yet. The primary must not ask them to stop before they can hear it (they would never
+    // answer, and the bound would kill them: exit code 1).
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse-early.db')}`,
+        GATEHOUSE_DATA_DIR: dir,
+        GATEHOUSE_SECRET: 'shutdown-test-secret-shutdown-test-secret-0123',
+        GATEHOUSE_SHUTDOWN_DRAIN: '3',
+        GATEHOUSE_SHUTDOWN_TIMEOUT: '10',
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const bannered = new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('worker processes')) resolve();
+      });
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await bannered;
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, `exit code (1 = the shutdown bound forced it): ${output}`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    }
+  });
 });
