@@ -425,6 +425,30 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         assert.ok((await eventsOf(server, registered.client_id)).includes('client_reject_changes'));
       });
 
+      it('item 8: a new CORS origin waits for review like a redirect URI, and opens nothing until approved', async () => {
+        const registered = await approvedClient();
+        const origin = 'https://evil.example';
+        const put = await manage(server, 'PUT', registered.client_id, registered.registration_access_token, {
+          ...WEB_CLIENT,
+          client_id: registered.client_id,
+          allowed_cors_origins: [origin],
+        });
+        assert.equal(put.statusCode, 200, put.body);
+        const waiting = await stored(server, registered.client_id);
+        assert.deepEqual(waiting.allowedCorsOrigins, [], 'the origin is not in force while it waits');
+        assert.ok(waiting.pendingChanges, 'the change waits for review');
+        const preflight = () =>
+          server.app.inject({
+            method: 'OPTIONS',
+            url: '/token',
+            headers: { origin, 'access-control-request-method': 'POST' },
+          });
+        assert.equal((await preflight()).headers['access-control-allow-origin'], undefined);
+        await consoleAction(admin, registered.client_id, 'approve-changes');
+        assert.deepEqual((await stored(server, registered.client_id)).allowedCorsOrigins, [origin]);
+        assert.equal((await preflight()).headers['access-control-allow-origin'], origin);
+      });
+
       it('item 4: `gatehouse clients approve` applies a waiting change with the console’s event', async () => {
         const registered = await approvedClient();
         await manage(server, 'PUT', registered.client_id, registered.registration_access_token, {
