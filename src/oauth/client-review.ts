@@ -8,10 +8,11 @@
 //   acts for no one, so only an operator grants it: a client made with the CLI, or a self-registered one an
 //   administrator approved (`reviewedAt`). Under `approval` a registration may ask for it (the client waits
 //   for an administrator anyway); under `open` and `token` it is dropped from the registration.
-// - Under `approval`, once a client is approved, a change to what the administrator saw (name, redirect URIs,
-//   grant types, scope, authentication method, application type, CORS origins, display URIs) waits in
-//   `pendingChanges` while the approved registration stays in force; the administrator approves or rejects it.
-//   A change touching nothing reviewed (contacts) applies at once; so does any change under `open` or `token`.
+// - Once a client is approved (under `approval`, or under any policy by an administrator's approve), a change to
+//   what the administrator saw (name, redirect URIs, grant types, scope, authentication method, application
+//   type, CORS origins, display URIs) waits in `pendingChanges` while the approved registration stays in force;
+//   the administrator approves or rejects it. A change touching nothing reviewed (contacts) applies at once; so
+//   does any change to a client nobody approved under `open` or `token` (nothing was vouched for).
 import type { RegistrationPolicy } from '../config.ts';
 import type { Client, ClientChanges, ClientDisplayMetadata, Storage } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
@@ -48,9 +49,15 @@ export function isOperatorApproved(client: Pick<Client, 'registeredVia' | 'revie
   return client.registeredVia === 'cli' || client.reviewedAt !== null;
 }
 
-/** Whether a change to this client's reviewed metadata must wait for an administrator. */
+/**
+ * Whether a change to this client's reviewed metadata must wait for an administrator: under `approval` for
+ * every active self-registered client, and under any policy for one an administrator approved (for
+ * client_credentials, say). An approval vouches for the registration as it was shown; a change applied at once
+ * would keep that trust (A-09's redirects, client_credentials) for redirect URIs nobody looked at.
+ */
 export function changesNeedReview(client: Client, policy: RegistrationPolicy): boolean {
-  return policy === 'approval' && client.registeredVia !== 'cli' && client.status === 'active';
+  if (client.registeredVia === 'cli') return false;
+  return (policy === 'approval' && client.status === 'active') || client.reviewedAt !== null;
 }
 
 type ReviewedFields = Omit<ClientChanges, 'proposedAt' | 'secretHash'>;

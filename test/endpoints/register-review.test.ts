@@ -15,6 +15,7 @@ import { after, before, describe, it, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
+import { approveRegistration } from '../../src/oauth/client-review.ts';
 import { createVerifier } from '../../src/resource/index.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, hiddenField } from '../helpers/agent.ts';
@@ -231,6 +232,41 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         assert.equal(put.json().pending_changes, undefined);
         assert.ok(!(await stored(open, registered.client_id)).grantTypes.includes('client_credentials'));
         assertUnauthorizedClient(await machineToken(open, registered.client_id, registered.client_secret));
+      });
+
+      it('open: once an administrator approved a client, a change to what they approved waits for them too', async () => {
+        // Approval (for client_credentials, which the console offers under every policy) vouches for the
+        // registration as it was: a later PUT must not keep that trust while it swaps the redirect URIs.
+        const registered = (await register(open, WEB_CLIENT)).json();
+        const client = await stored(open, registered.client_id);
+        await approveRegistration(open.deps.storage, open.clock.now(), client, { userId: null, via: 'cli' });
+        const put = await manage(open, 'PUT', registered.client_id, registered.registration_access_token, {
+          ...WEB_CLIENT,
+          client_id: registered.client_id,
+          client_name: 'Google Drive',
+          redirect_uris: [NEW_URI],
+        });
+        assert.equal(put.statusCode, 200, put.body);
+        assert.equal(put.json().pending_changes?.approval_status, 'pending');
+        const after = await stored(open, registered.client_id);
+        assert.deepEqual(after.redirectUris, [OLD_URI], 'the approved registration stays in force');
+        assert.equal(after.name, WEB_CLIENT.client_name);
+        await assertRedirectUriRefused(open, registered.client_id, NEW_URI);
+        // An anonymous prompt=none may still go back to the approved URI, never to the proposed one.
+        const { challenge } = pkcePair();
+        const silent = await open.app.inject(
+          authorizeUrl({
+            response_type: 'code',
+            client_id: registered.client_id,
+            redirect_uri: NEW_URI,
+            scope: 'openid',
+            state: 'S',
+            prompt: 'none',
+            code_challenge: challenge,
+            code_challenge_method: 'S256',
+          }),
+        );
+        assert.equal(silent.headers.location, undefined, 'never redirected to the proposed URI');
       });
 
       it('a self-registered client stored with client_credentials (older code) is refused until an operator approves it; the resource library then accepts its token', async () => {
