@@ -5,13 +5,33 @@
 // registration body) checks in its own parser, which runs first.
 import type { FastifyInstance } from 'fastify';
 import { OAuthError } from '../errors.ts';
-import { type ControlPolicy, containsControlCharacter } from '../util/control-characters.ts';
+import {
+  type ControlPolicy,
+  containsControlCharacter,
+  hasControlCharacter,
+} from '../util/control-characters.ts';
+
+/**
+ * The query string as URLSearchParams decodes it, when it has escapes. Fastify's parser (fast-querystring)
+ * leaves a value with an invalid escape undecoded (`a=%00%` stays "%00%"), while URLSearchParams, which some
+ * routes use on the raw URL (legacy token parameters in the query, /authorize), decodes it ("\u0000%"):
+ * both readings are checked, so no reading of the URL can carry a control character past this guard.
+ */
+function rawQueryHasControl(url: string, policy: ControlPolicy): boolean {
+  const index = url.indexOf('?');
+  if (index < 0 || !url.includes('%', index)) return false;
+  for (const [key, value] of new URLSearchParams(url.slice(index + 1))) {
+    if (hasControlCharacter(key, policy) || hasControlCharacter(value, policy)) return true;
+  }
+  return false;
+}
 
 export function rejectControlCharacters(scope: FastifyInstance, policy: ControlPolicy): void {
   scope.addHook('preValidation', (request, _reply, done) => {
     if (
       containsControlCharacter(request.params, policy) ||
       containsControlCharacter(request.query, policy) ||
+      rawQueryHasControl(request.url, policy) ||
       containsControlCharacter(request.body, policy)
     ) {
       done(new OAuthError('invalid_request', 'The request contains a control character'));

@@ -327,3 +327,38 @@ for (const target of targets) {
     });
   });
 }
+
+// Review finding: the legacy switches read parameters from the raw query string with URLSearchParams, which
+// decodes a value that also holds an invalid escape (`%00%` → NUL + "%"); Fastify's own query parser leaves such
+// a value undecoded, so a guard reading only that let the NUL through to PostgreSQL (a 500).
+for (const target of targets) {
+  describe(`control characters behind the legacy query switches on ${target.name}`, {
+    skip: target.skip,
+  }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await buildTestServer(
+        { GATEHOUSE_LEGACY_TOKEN_PARAMS_IN_QUERY: 'true', GATEHOUSE_LEGACY_QUERY_ACCESS_TOKEN: 'true' },
+        { databaseUrl: await target.url() },
+      );
+    });
+    after(() => server.close());
+
+    it('POST /token?client_id=ab%00% (a NUL beside an invalid escape) → 400 invalid_request', async () => {
+      const response = await server.app.inject({
+        method: 'POST',
+        url: '/token?grant_type=client_credentials&client_id=ab%00%&client_secret=x',
+        payload: '',
+        headers: FORM,
+      });
+      assertRefused(response, { status: 400, error: 'invalid_request' });
+    });
+
+    it('GET /userinfo?access_token=%00% → 400 invalid_request', async () => {
+      assertRefused(await server.app.inject({ method: 'GET', url: '/userinfo?access_token=%00%' }), {
+        status: 400,
+        error: 'invalid_request',
+      });
+    });
+  });
+}
