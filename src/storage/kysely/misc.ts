@@ -1,6 +1,6 @@
 // The small stores: remembered consent, signing keys, login throttling, settings.
 import { PostgresAdapter, sql } from 'kysely';
-import type { ApiKeysTable } from '../database.ts';
+import type { ApiKeysTable, SigningKeysTable } from '../database.ts';
 import type {
   ApiKey,
   ApiKeyStore,
@@ -11,6 +11,7 @@ import type {
   LoginThrottleStore,
   SecurityEventStore,
   SettingStore,
+  SigningKeyRecord,
 } from '../storage.ts';
 import { prepared } from './prepared.ts';
 import { type Db, inTransaction } from './rows.ts';
@@ -178,6 +179,20 @@ export function securityEventStore(db: Db): SecurityEventStore {
   };
 }
 
+/** A key as it is added: the newest of its alg, so neither rotated nor due to retire. */
+function newestKeyRow(key: SigningKeyRecord): SigningKeysTable {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    public_jwk: key.publicJwk,
+    private_jwk_encrypted: key.privateJwkEncrypted,
+    created_at: key.createdAt,
+    activates_at: key.activatesAt,
+    rotated_at: null,
+    retire_at: null,
+  };
+}
+
 export function keyStore(db: Db): KeyStore {
   return {
     async list() {
@@ -201,19 +216,7 @@ export function keyStore(db: Db): KeyStore {
           .where('alg', '=', key.alg)
           .where('rotated_at', 'is', null)
           .execute();
-        await tx
-          .insertInto('signing_keys')
-          .values({
-            kid: key.kid,
-            alg: key.alg,
-            public_jwk: key.publicJwk,
-            private_jwk_encrypted: key.privateJwkEncrypted,
-            created_at: key.createdAt,
-            activates_at: key.activatesAt,
-            rotated_at: null,
-            retire_at: null,
-          })
-          .execute();
+        await tx.insertInto('signing_keys').values(newestKeyRow(key)).execute();
       });
     },
     async addFirst(key) {
@@ -232,19 +235,7 @@ export function keyStore(db: Db): KeyStore {
           .where('rotated_at', 'is', null)
           .executeTakeFirst();
         if (current) return false;
-        await tx
-          .insertInto('signing_keys')
-          .values({
-            kid: key.kid,
-            alg: key.alg,
-            public_jwk: key.publicJwk,
-            private_jwk_encrypted: key.privateJwkEncrypted,
-            created_at: key.createdAt,
-            activates_at: key.activatesAt,
-            rotated_at: null,
-            retire_at: null,
-          })
-          .execute();
+        await tx.insertInto('signing_keys').values(newestKeyRow(key)).execute();
         return true;
       });
     },
