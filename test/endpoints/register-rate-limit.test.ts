@@ -12,12 +12,7 @@ import { after, describe, it, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { freePort } from '../e2e/loopback.ts';
-import {
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -60,14 +55,7 @@ function histogram(statuses: number[]): string {
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gh-register-limit-'));
-let postgres: RunningPostgres | undefined;
-let skipReason: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres, skip: skipReason } = await postgresOrSkipReason();
 const databases: { drop(): Promise<void> }[] = [];
 after(async () => {
   await Promise.all(databases.map((database) => database.drop()));

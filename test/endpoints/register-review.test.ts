@@ -21,7 +21,7 @@ import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, hiddenField } from '../helpers/agent.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { authorizeUrl, basicAuth, pkcePair } from '../helpers/flow.ts';
-import { freshDatabase, PostgresUnavailableError, startPostgres } from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
 type TestUser = User & { password: string };
@@ -611,14 +611,7 @@ reviewSuite('SQLite', async () => {
   };
 });
 
-let postgres: Awaited<ReturnType<typeof startPostgres>> | undefined;
-let skipReason: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres, skip: skipReason } = await postgresOrSkipReason();
 if (postgres === undefined) {
   test('operator review of self-registered clients: PostgreSQL', (t) => {
     t.skip(skipReason);

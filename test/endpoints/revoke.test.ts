@@ -20,7 +20,7 @@ import {
 } from '../../src/oauth/opaque-token.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
-import { freshDatabase, PostgresUnavailableError, startPostgres } from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason, startPostgres } from '../helpers/postgres.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -451,14 +451,7 @@ async function prepareOutage(): Promise<Outage> {
   return { url: fresh.url, cut: () => cluster.stop(), cleanup: () => cluster.stop() };
 }
 
-let pgOutage: Outage | undefined;
-let skipReason: string | undefined;
-try {
-  pgOutage = await prepareOutage();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres: pgOutage, skip: skipReason } = await postgresOrSkipReason(prepareOutage);
 
 if (pgOutage === undefined) {
   test('I-02/R4/R9 on PostgreSQL', (t) => {

@@ -308,6 +308,21 @@ export async function startPostgres(): Promise<RunningPostgres> {
   }
 }
 
+/**
+ * The usual start of a file with PostgreSQL cases: `start()` (startPostgres by default), or, outside CI on a
+ * machine without PostgreSQL, the reason to skip them. Under CI=true, and on any other error, it throws.
+ */
+export async function postgresOrSkipReason<T = RunningPostgres>(
+  start: () => Promise<T> = startPostgres as () => Promise<T>,
+): Promise<{ postgres: T; skip: undefined } | { postgres: undefined; skip: string }> {
+  try {
+    return { postgres: await start(), skip: undefined };
+  } catch (error) {
+    if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
+    return { postgres: undefined, skip: error.message };
+  }
+}
+
 export async function freshDatabase(baseUrl: string): Promise<FreshDatabase> {
   const name = `gh_${randomBytes(8).toString('hex')}`;
   await withClient(baseUrl, async (client) => {

@@ -11,23 +11,10 @@ import type { LightMyRequestResponse } from 'fastify';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
 import { basicAuth } from '../helpers/flow.ts';
-import {
-  type FreshDatabase,
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
-let postgres: RunningPostgres | undefined;
-let postgresSkip: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  postgresSkip = error.message;
-}
+const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const NUL = '\u0000';

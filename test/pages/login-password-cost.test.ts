@@ -7,23 +7,10 @@ import { after, describe, it } from 'node:test';
 import { hashCost, passwordCheck, verifyPassword } from '../../src/accounts/password.ts';
 import { createUser } from '../../src/accounts/users.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
-import {
-  type FreshDatabase,
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
-let postgres: RunningPostgres | undefined;
-let postgresSkip: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  postgresSkip = error.message;
-}
+const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
 const databases: FreshDatabase[] = [];
 after(async () => {
   await Promise.all(databases.map((database) => database.drop()));

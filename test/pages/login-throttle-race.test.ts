@@ -13,12 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/loopback.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
-import {
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,14 +28,7 @@ function histogram(statuses: number[]): string {
   return JSON.stringify(Object.fromEntries(counts));
 }
 
-let postgres: RunningPostgres | undefined;
-let skipReason: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres, skip: skipReason } = await postgresOrSkipReason();
 const databases: { drop(): Promise<void> }[] = [];
 after(async () => {
   await Promise.all(databases.map((database) => database.drop()));

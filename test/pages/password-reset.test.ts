@@ -8,12 +8,7 @@ import { after, before, describe, it, test } from 'node:test';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
-import {
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 type TestUser = User & { password: string };
@@ -169,14 +164,7 @@ function resetSuite(database: string, databaseUrl: () => Promise<string | undefi
 
 resetSuite('SQLite', async () => undefined);
 
-let postgres: RunningPostgres | undefined;
-let skipReason: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres, skip: skipReason } = await postgresOrSkipReason();
 if (postgres === undefined) {
   test('password reset on PostgreSQL', (t) => {
     t.skip(skipReason);

@@ -17,13 +17,7 @@ import type { Database } from '../../src/storage/database.ts';
 import { openDatabase } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
-import {
-  type FreshDatabase,
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const CONCURRENCY = 50;
@@ -36,14 +30,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
 // ---------------------------------------------------------------------------------------------------------
 // PostgreSQL: started once for the file.
 
-let postgres: RunningPostgres | undefined;
-let postgresSkip: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  postgresSkip = error.message;
-}
+const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
 const databases: FreshDatabase[] = [];
 
 let sqliteDir: string;

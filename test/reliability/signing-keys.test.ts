@@ -17,26 +17,13 @@ import { rotateSigningKeys, UNKNOWN_KID_RELOAD_MS } from '../../src/oauth/keys.t
 import { freePort } from '../e2e/loopback.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
-import {
-  type FreshDatabase,
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
-let postgres: RunningPostgres | undefined;
-let postgresSkip: string | undefined;
-try {
-  postgres = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  postgresSkip = error.message;
-}
+const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
 const databases: FreshDatabase[] = [];
 let sqliteDir: string;
 before(() => {

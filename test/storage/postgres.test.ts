@@ -3,24 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { openStorage } from '../../src/storage/open.ts';
-import {
-  type FreshDatabase,
-  freshDatabase,
-  PostgresUnavailableError,
-  type RunningPostgres,
-  startPostgres,
-} from '../helpers/postgres.ts';
+import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { storageContract } from './contract.ts';
 import { migrationTests } from './migrations.ts';
 
-let server: RunningPostgres | undefined;
-let skipReason: string | undefined;
-try {
-  server = await startPostgres();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres: server, skip: skipReason } = await postgresOrSkipReason();
 
 const databases: FreshDatabase[] = [];
 

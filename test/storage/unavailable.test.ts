@@ -20,7 +20,7 @@ import {
   pkcePair,
   runAuthorizationFlow,
 } from '../helpers/flow.ts';
-import { freshDatabase, PostgresUnavailableError, startPostgres } from '../helpers/postgres.ts';
+import { freshDatabase, postgresOrSkipReason, startPostgres } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 describe('isUnavailable tells an outage from a bug', () => {
@@ -135,14 +135,7 @@ async function prepareOutage(): Promise<Outage> {
   return { url: fresh.url, cut: () => cluster.stop(), cleanup: () => cluster.stop() };
 }
 
-let outage: Outage | undefined;
-let skipReason: string | undefined;
-try {
-  outage = await prepareOutage();
-} catch (error) {
-  if (!(error instanceof PostgresUnavailableError) || process.env.CI === 'true') throw error;
-  skipReason = error.message;
-}
+const { postgres: outage, skip: skipReason } = await postgresOrSkipReason(prepareOutage);
 
 if (outage === undefined) {
   test('R4: database down → fail closed', (t) => {
