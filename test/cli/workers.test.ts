@@ -1,16 +1,13 @@
 // `gatehouse start --workers 2`: two processes (node:cluster) on one port and one SQLite file. Tokens issued by
 // either are durable and distinct; the primary takes its workers down with it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/loopback.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { startGatehouse } from '../helpers/process.ts';
 
 describe('gatehouse start --workers 2', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'gh-workers-'));
@@ -34,28 +31,11 @@ describe('gatehouse start --workers 2', () => {
     assert.equal(created.code, 0, created.stderr);
     const { client_id: clientId, client_secret: secret } = JSON.parse(created.stdout);
 
-    const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const server = startGatehouse({ env, port, workers: 2 });
+    const base = server.base;
     try {
-      const base = `http://127.0.0.1:${port}`;
-      let up = false;
-      for (let attempt = 0; attempt < 200 && !up; attempt++) {
-        up = await fetch(`${base}/health`).then(
-          (response) => response.ok,
-          () => false,
-        );
-        if (!up) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.ok(up, `the cluster never answered /health: ${output}`);
-      assert.match(output, /\(2 worker processes\)/);
+      await server.waitUntilReady();
+      assert.match(server.output(), /\(2 worker processes\)/);
 
       const basic = `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
       const answers = await Promise.all(
@@ -85,9 +65,9 @@ describe('gatehouse start --workers 2', () => {
       }).then((response) => response.json() as Promise<{ active: boolean }>);
       assert.equal(introspected.active, true);
     } finally {
-      child.kill('SIGTERM');
+      await server.stop();
     }
-    assert.equal(await exited, 0);
+    assert.equal(await server.exited, 0);
     const stillUp = await fetch(`http://127.0.0.1:${port}/health`).then(
       () => true,
       () => false,
