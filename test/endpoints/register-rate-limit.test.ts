@@ -4,18 +4,16 @@
 // real separate processes (`gatehouse start --workers 2`) for the shared count. PostgreSQL is a throwaway
 // cluster or DATABASE_URL_TEST; its cases are skipped outside CI on a machine without one.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { freePort } from '../e2e/loopback.ts';
 import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
+import { startGatehouse } from '../helpers/process.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOUR = 3_600_000;
 // The RFC error shape with the registered code (issue 12 item 12), as every rate limit answers.
 const LIMITED_CODES = ['temporarily_unavailable'];
@@ -114,32 +112,11 @@ function processSuite(name: string, databaseUrl: () => Promise<string>) {
         HOST: '127.0.0.1',
         PORT: String(port),
       };
-      const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const server = startGatehouse({ env, port, workers: 2 });
+      const base = server.base;
       try {
-        const base = `http://127.0.0.1:${port}`;
-        let up = false;
-        // Generous: two processes starting on a loaded machine can take many seconds.
-        for (let attempt = 0; attempt < 1200 && !up; attempt++) {
-          up = await fetch(`${base}/health`).then(
-            (response) => response.ok,
-            () => false,
-          );
-          if (!up) await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        assert.ok(up, `the cluster never answered /health: ${output}`);
-        assert.match(output, /\(2 worker processes\)/);
+        await server.waitUntilReady();
+        assert.match(server.output(), /\(2 worker processes\)/);
 
         const answers = await Promise.all(
           Array.from({ length: 14 }, () =>
@@ -162,9 +139,9 @@ function processSuite(name: string, databaseUrl: () => Promise<string>) {
           assert.match(String(answer.retryAfter), /^[1-9]\d*$/);
         }
       } finally {
-        child.kill('SIGTERM');
+        await server.stop();
       }
-      assert.equal(await exited, 0, output);
+      assert.equal(await server.exited, 0, server.output());
     });
   });
 }

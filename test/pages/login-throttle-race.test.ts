@@ -4,19 +4,17 @@
 // PostgreSQL, then with real separate processes: `gatehouse start --workers 2` on one PostgreSQL database.
 // PostgreSQL is a throwaway cluster or DATABASE_URL_TEST; skipped outside CI on a machine without one.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/loopback.ts';
 import { Agent, csrfFrom } from '../helpers/agent.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
+import { startGatehouse } from '../helpers/process.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ATTEMPTS = 30;
 const FREE = 5;
 /** The account's first delay; each later one doubles (accounts/throttle.ts ACCOUNT_POLICY). */
@@ -120,32 +118,11 @@ if (postgres === undefined) {
         assert.equal(created.code, 0, created.stderr);
       }
 
-      const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const server = startGatehouse({ env, port, workers: 2 });
+      const base = server.base;
       try {
-        const base = `http://127.0.0.1:${port}`;
-        let up = false;
-        // Generous: two processes starting on a loaded machine can take many seconds.
-        for (let attempt = 0; attempt < 1200 && !up; attempt++) {
-          up = await fetch(`${base}/health`).then(
-            (response) => response.ok,
-            () => false,
-          );
-          if (!up) await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        assert.ok(up, `the cluster never answered /health: ${output}`);
-        assert.match(output, /\(2 worker processes\)/);
+        await server.waitUntilReady();
+        assert.match(server.output(), /\(2 worker processes\)/);
 
         const page = await fetch(`${base}/login`);
         const cookie = String(page.headers.get('set-cookie')).split(';')[0]!;
@@ -189,9 +166,9 @@ if (postgres === undefined) {
           histogram(statuses),
         );
       } finally {
-        child.kill('SIGTERM');
+        await server.stop();
       }
-      assert.equal(await exited, 0, output);
+      assert.equal(await server.exited, 0, server.output());
     });
   });
 }
