@@ -4,18 +4,16 @@
 // the server is answered with JSON; none meets a reset; readiness reports 503 during the drain; the process
 // exits by itself, before its shutdown bound (exit code 0: the bound's forced exit is code 1).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/loopback.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
+import { startGatehouse } from '../helpers/process.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CONNECTIONS = 8;
 
 interface Answer {
@@ -95,29 +93,9 @@ describe('R15: SIGTERM under keep-alive load', () => {
         'content-type': 'application/x-www-form-urlencoded',
       };
 
-      const child = spawn(process.execPath, ['bin/gatehouse.js', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const server = startGatehouse({ env, port, workers: workers === 1 ? undefined : workers });
       try {
-        let up = false;
-        for (let attempt = 0; attempt < 400 && !up; attempt++) {
-          up = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
-            (response) => response.ok,
-            () => false,
-          );
-          if (!up) await pause(50);
-        }
-        assert.ok(up, `the server never became ready: ${output}`);
+        await server.waitUntilReady('/health/ready');
 
         let signalled = false;
         let signalledAt = 0;
@@ -181,13 +159,13 @@ describe('R15: SIGTERM under keep-alive load', () => {
         while (answered < CONNECTIONS * 20) await pause(10);
         signalled = true;
         signalledAt = Date.now();
-        child.kill('SIGTERM');
+        const stopped = server.stop();
         const counts = await Promise.all(clients);
-        const code = await exited;
+        const code = await stopped;
 
-        assert.deepEqual(failures, [], output);
-        assert.equal(resets, 0, `connection resets: ${output}`);
-        assert.equal(code, 0, `exit code (1 = the shutdown bound forced it): ${output}`);
+        assert.deepEqual(failures, [], server.output());
+        assert.equal(resets, 0, `connection resets: ${server.output()}`);
+        assert.equal(code, 0, `exit code (1 = the shutdown bound forced it): ${server.output()}`);
         assert.ok(
           counts.every((count) => count > 0),
           `every client was answered: ${counts.join(', ')}`,
@@ -195,8 +173,7 @@ describe('R15: SIGTERM under keep-alive load', () => {
         assert.ok(readinessWhileDraining > 0, 'readiness said 503 while the server drained');
         assert.ok(drainedWithClose > 0, 'requests on open connections were answered during the drain');
       } finally {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await exited;
+        await server.stop('SIGKILL');
       }
     });
   }
@@ -206,10 +183,8 @@ describe('R15: SIGTERM under keep-alive load', () => {
     // shutdown handler yet. The primary must not ask them to stop before they can hear it (they would never
     // answer, and the bound would kill them: exit code 1).
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
-      cwd: ROOT,
+    const server = startGatehouse({
       env: {
-        ...process.env,
         DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse-early.db')}`,
         GATEHOUSE_DATA_DIR: dir,
         GATEHOUSE_SECRET: 'shutdown-test-secret-shutdown-test-secret-0123',
@@ -219,26 +194,18 @@ describe('R15: SIGTERM under keep-alive load', () => {
         HOST: '127.0.0.1',
         PORT: String(port),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      port,
+      workers: 2,
     });
-    let output = '';
-    const bannered = new Promise<void>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('worker processes')) resolve();
-      });
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      await bannered;
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, `exit code (1 = the shutdown bound forced it): ${output}`);
+      await server.waitForStdout('worker processes');
+      assert.equal(
+        await server.stop(),
+        0,
+        `exit code (1 = the shutdown bound forced it): ${server.output()}`,
+      );
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      await server.stop('SIGKILL');
     }
   });
 });
