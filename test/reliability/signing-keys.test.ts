@@ -5,12 +5,10 @@
 //     re-read its keys (`keys rotate --now`) is trusted by the other at once; a made-up kid costs at most one
 //     key read per second.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import pg from 'pg';
 import { rotateSigningKeys, UNKNOWN_KID_RELOAD_MS } from '../../src/oauth/keys.ts';
@@ -18,9 +16,9 @@ import { freePort } from '../e2e/loopback.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
 import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
+import { startGatehouse } from '../helpers/process.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
@@ -34,47 +32,6 @@ after(async () => {
   await postgres?.stop();
   rmSync(sqliteDir, { recursive: true, force: true });
 });
-
-interface Started {
-  child: ChildProcess;
-  base: string;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
-function start(env: Record<string, string>, port: number): Started {
-  const child = spawn(process.execPath, ['bin/gatehouse.js', 'start'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return {
-    child,
-    base: `http://127.0.0.1:${port}`,
-    exited: new Promise((resolve) => child.once('exit', resolve)),
-    output: () => output,
-  };
-}
-
-async function waitUntilUp(server: Started) {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    const up = await fetch(`${server.base}/health`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (up) return;
-    if (server.child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`${server.base} never answered /health: ${server.output()}`);
-}
 
 describe('R10: three processes started together on one empty PostgreSQL database', {
   skip: postgresSkip,
@@ -93,9 +50,9 @@ describe('R10: three processes started together on one empty PostgreSQL database
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
     };
-    const servers = ports.map((port) => start(env, port));
+    const servers = ports.map((port) => startGatehouse({ env, port }));
     try {
-      await Promise.all(servers.map(waitUntilUp));
+      await Promise.all(servers.map((server) => server.waitUntilReady()));
 
       const pool = new pg.Pool({ connectionString: database.url, max: 1 });
       try {
@@ -155,8 +112,7 @@ describe('R10: three processes started together on one empty PostgreSQL database
         }
       }
     } finally {
-      for (const server of servers) server.child.kill('SIGTERM');
-      await Promise.all(servers.map((server) => server.exited));
+      await Promise.all(servers.map((server) => server.stop()));
     }
   });
 });
