@@ -17,14 +17,12 @@ import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { approveRegistration } from '../../src/oauth/client-review.ts';
 import { createVerifier } from '../../src/resource/index.ts';
-import type { Client, User } from '../../src/storage/storage.ts';
-import { Agent, csrfFrom, hiddenField } from '../helpers/agent.ts';
+import type { Client } from '../../src/storage/storage.ts';
+import { type Agent, csrfFrom, hiddenField, signedInAgent } from '../helpers/agent.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { authorizeUrl, basicAuth, pkcePair } from '../helpers/flow.ts';
 import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
-
-type TestUser = User & { password: string };
 
 const API = 'https://api.example/reports';
 const RESOURCES = JSON.stringify([{ uri: API, format: 'jwt', scopes: ['reports:read'] }]);
@@ -117,18 +115,6 @@ async function assertRedirectUriRefused(server: TestServer, clientId: string, ur
   const response = await authorizeWith(server, clientId, uri);
   assert.equal(response.statusCode, 400, `${uri}: ${response.body.slice(0, 300)}`);
   assert.equal(response.headers.location, undefined);
-}
-
-async function signIn(server: TestServer, user: TestUser): Promise<Agent> {
-  const agent = new Agent(server.app);
-  const page = await agent.get('/login');
-  const response = await agent.post('/login', {
-    _csrf: csrfFrom(page.body),
-    email: user.email,
-    password: user.password,
-  });
-  assert.equal(response.statusCode, 303, response.body.slice(0, 300));
-  return agent;
 }
 
 /** Presses a console button for the client (as the admin's browser would, with the page's CSRF token). */
@@ -288,7 +274,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         assertUnauthorizedClient(refused);
 
         // The console flags it; `gatehouse clients approve` is the operator's approval.
-        const admin = await signIn(open, await open.addUser({ isAdmin: true }));
+        const admin = await signedInAgent(open.app, await open.addUser({ isAdmin: true }));
         const page = await admin.get('/admin');
         assert.match(page.body, /client_credentials not approved/);
         const approved = await runCliCaptured(['clients', 'approve', client.id], env);
@@ -355,7 +341,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
 
       before(async () => {
         ({ server, env } = await serverWith('approval'));
-        admin = await signIn(server, await server.addUser({ isAdmin: true }));
+        admin = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
       });
 
       it('item 1: a registration asking for client_credentials waits; once the admin approves, the grant works', async () => {
@@ -568,7 +554,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
 
       it('item 4: the portal’s redirect URI edit waits likewise, and the console approves it', async () => {
         const developer = await server.addUser();
-        const browser = await signIn(server, developer);
+        const browser = await signedInAgent(server.app, developer);
         const form = await browser.get('/portal/apps/new');
         const created = await browser.post('/portal/apps', {
           _csrf: csrfFrom(form.body),

@@ -1,5 +1,6 @@
 // A tiny browser stand-in over app.inject(): keeps cookies, follows nothing by itself, and reads CSRF tokens
 // out of forms, so HTTP tests can walk the login and consent pages exactly as a browser would.
+import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 
 export class Agent {
@@ -55,6 +56,22 @@ export class Agent {
     this.remember(response);
     return response;
   }
+}
+
+/** A browser signed in on the plain login page (no authorization request); fails the test if it was refused. */
+export async function signedInAgent(
+  app: FastifyInstance,
+  user: { email: string; password: string },
+): Promise<Agent> {
+  const agent = new Agent(app);
+  const page = await agent.get('/login');
+  const response = await agent.post('/login', {
+    _csrf: csrfFrom(page.body),
+    email: user.email,
+    password: user.password,
+  });
+  assert.equal(response.statusCode, 303, `sign-in failed for ${user.email}: ${response.body.slice(0, 300)}`);
+  return agent;
 }
 
 export function csrfFrom(html: string): string {

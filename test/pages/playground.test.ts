@@ -18,7 +18,7 @@ import type { Client, User } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
 import { seal, sealKeyFrom } from '../../src/util/seal.ts';
 import { freePort } from '../e2e/loopback.ts';
-import { Agent, csrfFrom } from '../helpers/agent.ts';
+import { Agent, csrfFrom, signedInAgent } from '../helpers/agent.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 import { assertPageHeaders, cookieNamed } from './support.ts';
 
@@ -109,18 +109,6 @@ function alertOf(body: string): string | undefined {
 async function browser(server: TestServer): Promise<Agent> {
   const agent = new Agent(server.app);
   assert.equal((await agent.get('/login')).statusCode, 200);
-  return agent;
-}
-
-async function signIn(server: TestServer, user: TestUser): Promise<Agent> {
-  const agent = new Agent(server.app);
-  const page = await agent.get('/login');
-  const response = await agent.post('/login', {
-    _csrf: csrfFrom(page.body),
-    email: user.email,
-    password: user.password,
-  });
-  assert.equal(response.statusCode, 303);
   return agent;
 }
 
@@ -369,7 +357,7 @@ describe('OAuth playground (issuer on 127.0.0.1)', () => {
       redirectUris: [redirectUri],
       ownerUserId: owner.id,
     });
-    const mine = await (await signIn(live.server, owner)).get('/playground');
+    const mine = await (await signedInAgent(live.server.app, owner)).get('/playground');
     assert.ok(mine.body.includes(`<option value="${owned.id}">Owned App</option>`), 'own apps not offered');
     assert.ok(!mine.body.includes(client.id), "another owner's app is offered");
   });

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { ADMIN_PAGE_SIZE } from '../../src/pages/admin/route.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { Agent, csrfFrom } from '../helpers/agent.ts';
+import { Agent, csrfFrom, signedInAgent } from '../helpers/agent.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, ISSUER, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import { assertPageHeaders } from './support.ts';
@@ -28,19 +28,6 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
-
-/** A browser that signed in on the plain login page (no authorization request). */
-async function signIn(server: TestServer, user: { email: string; password: string }): Promise<Agent> {
-  const agent = new Agent(server.app);
-  const page = await agent.get('/login');
-  const response = await agent.post('/login', {
-    _csrf: csrfFrom(page.body),
-    email: user.email,
-    password: user.password,
-  });
-  assert.equal(response.statusCode, 303, `sign-in failed for ${user.email}: ${response.body.slice(0, 300)}`);
-  return agent;
-}
 
 /** A CSRF token for this browser (from any page with a form). */
 async function csrf(agent: Agent): Promise<string> {
@@ -222,7 +209,7 @@ describe('sign-in is required, and sign-in comes back to the page (A-08)', () =>
   before(async () => {
     server = await buildTestServer();
     user = await server.addUser();
-    ({ clientId: appId } = await registerApp(server, await signIn(server, user), {
+    ({ clientId: appId } = await registerApp(server, await signedInAgent(server.app, user), {
       name: 'Mine',
       redirectUris: ['https://rp.example/cb'],
     }));
@@ -326,8 +313,8 @@ describe('ownership: a user sees and changes only their own applications', () =>
     server = await buildTestServer();
     alice = await server.addUser({ email: 'alice@example.com' });
     const bob = await server.addUser({ email: 'bob@example.com' });
-    aliceAgent = await signIn(server, alice);
-    bobAgent = await signIn(server, bob);
+    aliceAgent = await signedInAgent(server.app, alice);
+    bobAgent = await signedInAgent(server.app, bob);
     ({ client: app } = await registerApp(server, aliceAgent, {
       name: 'Alice Private App',
       redirectUris: ['https://alice.example/cb'],
@@ -386,7 +373,7 @@ describe('the admin console is for administrators only', () => {
     server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval', GATEHOUSE_SCOPES: SCOPES });
     const user = await server.addUser();
     other = await server.addUser();
-    userAgent = await signIn(server, user);
+    userAgent = await signedInAgent(server.app, user);
     ({ clientId: pendingId } = await registerApp(server, userAgent, {
       name: 'Waiting',
       redirectUris: ['https://rp.example/cb'],
@@ -425,7 +412,7 @@ describe('the admin console is for administrators only', () => {
     }
     assert.equal(await snapshot(server), before);
     assert.equal(await server.deps.storage.users.findByEmail('new-admin@example.com'), undefined);
-    const signInAsOther = await signIn(server, other);
+    const signInAsOther = await signedInAgent(server.app, other);
     assert.equal((await signInAsOther.get('/portal')).statusCode, 200, 'the other user was disturbed');
   });
 });
@@ -440,7 +427,7 @@ describe('G-06: every POST without the CSRF token → 403', () => {
     server = await buildTestServer({ GATEHOUSE_SCOPES: SCOPES });
     const admin = await server.addUser({ isAdmin: true });
     user = await server.addUser();
-    adminAgent = await signIn(server, admin);
+    adminAgent = await signedInAgent(server.app, admin);
     app = await registerApp(server, adminAgent, {
       name: 'Admin App',
       redirectUris: ['https://rp.example/cb'],
@@ -483,7 +470,7 @@ describe('G-06: every POST without the CSRF token → 403', () => {
     // A token that is valid, but for another browser.
     const foreign = csrfFrom((await new Agent(server.app).get('/login')).body);
     const before = await snapshot(server);
-    const userAgent = await signIn(server, user);
+    const userAgent = await signedInAgent(server.app, user);
     const grantsBefore = await server.deps.storage.grants.listActiveForUser(user.id);
     for (const path of posts) {
       const missing = await adminAgent.post(path, form);
@@ -508,7 +495,7 @@ describe('portal validation', () => {
   before(async () => {
     server = await buildTestServer();
     user = await server.addUser();
-    agent = await signIn(server, user);
+    agent = await signedInAgent(server.app, user);
   });
   after(() => server.close());
 
@@ -613,7 +600,7 @@ describe('portal validation', () => {
     // http://127.0.0.1:3000 (allowed by the configuration) that URI is plain http on the server's own origin.
     const loopback = await buildTestServer({ GATEHOUSE_ISSUER: 'http://127.0.0.1:3000' });
     try {
-      const developer = await signIn(loopback, await loopback.addUser());
+      const developer = await signedInAgent(loopback.app, await loopback.addUser());
       const response = await postNewApp(developer, {
         name: 'Playground App',
         redirectUris: ['http://127.0.0.1:3000/playground'],
@@ -638,7 +625,7 @@ describe('secret rotation with an overlap (GATEHOUSE_SECRET_ROTATION_OVERLAP)', 
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_SECRET_ROTATION_OVERLAP: String(OVERLAP) });
     user = await server.addUser();
-    agent = await signIn(server, user);
+    agent = await signedInAgent(server.app, user);
   });
   after(() => server.close());
 
@@ -723,8 +710,8 @@ describe('deleting an app and disabling a client', () => {
     server = await buildTestServer();
     owner = await server.addUser();
     user = await server.addUser();
-    ownerAgent = await signIn(server, owner);
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    ownerAgent = await signedInAgent(server.app, owner);
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     const added = await server.addClient({ name: 'Resource server', resourceServer: true });
     resourceServer = { client: added.client, secret: added.secret! };
   });
@@ -770,7 +757,7 @@ describe('deleting an app and disabling a client', () => {
     assert.ok(tokens.refresh_token);
     const refreshed = await refresh(server, client.id, secret!, tokens.refresh_token);
     assert.notEqual(refreshed.statusCode, 200, 'the refresh token still works');
-    const connected = await signIn(server, user);
+    const connected = await signedInAgent(server.app, user);
     assert.ok(!(await connected.get('/account/apps')).body.includes('Doomed'));
   });
 
@@ -818,7 +805,7 @@ describe('admin: users', () => {
   before(async () => {
     server = await buildTestServer();
     admin = await server.addUser({ isAdmin: true });
-    adminAgent = await signIn(server, admin);
+    adminAgent = await signedInAgent(server.app, admin);
   });
   after(() => server.close());
 
@@ -857,7 +844,7 @@ describe('admin: users', () => {
     });
     const password = testId(response.body, 'password');
     assert.ok(password);
-    const agent = await signIn(server, { email: 'second-admin@example.com', password });
+    const agent = await signedInAgent(server.app, { email: 'second-admin@example.com', password });
     assert.equal((await agent.get('/admin')).statusCode, 200);
 
     const duplicate = await adminAgent.post('/admin/users', {
@@ -873,7 +860,7 @@ describe('admin: users', () => {
 
   it('disabling a user ends their sessions and blocks sign-in; enabling lets them in again', async () => {
     const user = await server.addUser();
-    const userAgent = await signIn(server, user);
+    const userAgent = await signedInAgent(server.app, user);
     assert.equal((await userAgent.get('/portal')).statusCode, 200);
 
     const disabled = await adminAgent.post(`/admin/users/${user.id}/disable`, {
@@ -894,7 +881,7 @@ describe('admin: users', () => {
 
   it('resetting a password shows the new one once; the old one stops working and sessions end', async () => {
     const user = await server.addUser();
-    const userAgent = await signIn(server, user);
+    const userAgent = await signedInAgent(server.app, user);
     const response = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
       _csrf: await csrf(adminAgent),
     });
@@ -926,7 +913,7 @@ describe('initial access tokens (GATEHOUSE_REGISTRATION=token)', () => {
 
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'token' });
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
   });
   after(() => server.close());
 
@@ -992,7 +979,7 @@ describe('the security event log', () => {
   after(() => server.close());
 
   it('a refresh-token reuse shows up in the console with the client and the user', async () => {
-    const adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    const adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     const before = await adminAgent.get('/admin');
     assert.doesNotMatch(before.body, /refresh_token_reuse/);
     const user = await server.addUser();
@@ -1016,7 +1003,7 @@ describe('the security event log', () => {
   });
 
   it('console actions are logged too (approve, disable)', async () => {
-    const adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    const adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     const { client } = await server.addClient({ name: 'Logged', status: 'pending' });
     await adminAgent.post(`/admin/clients/${client.id}/approve`, { _csrf: await csrf(adminAgent) });
     await adminAgent.post(`/admin/clients/${client.id}/disable`, { _csrf: await csrf(adminAgent) });
@@ -1036,8 +1023,8 @@ describe('scope approval (requires_approval in GATEHOUSE_SCOPES)', () => {
 
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval', GATEHOUSE_SCOPES: SCOPES });
-    developer = await signIn(server, await server.addUser());
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    developer = await signedInAgent(server.app, await server.addUser());
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     user = await server.addUser();
   });
   after(() => server.close());
@@ -1237,8 +1224,8 @@ describe('branding (GATEHOUSE_LOGO_URL, GATEHOUSE_PRODUCT_NAME) and framing head
       GATEHOUSE_SCOPES: SCOPES,
     });
     user = await server.addUser();
-    userAgent = await signIn(server, user);
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    userAgent = await signedInAgent(server.app, user);
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     app = await registerApp(server, userAgent, {
       name: 'Branded App',
       redirectUris: ['https://rp.example/cb'],
@@ -1368,8 +1355,8 @@ describe('G-04: every user-controlled text is escaped', () => {
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval', GATEHOUSE_SCOPES: SCOPES });
     const owner = await server.addUser();
-    developer = await signIn(server, owner);
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    developer = await signedInAgent(server.app, owner);
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     user = await server.addUser();
     app = await registerApp(server, developer, {
       name: PAYLOAD,
@@ -1451,7 +1438,7 @@ describe('the admin console pages through applications and users, newest first',
 
   before(async () => {
     server = await buildTestServer({ GATEHOUSE_SCOPES: SCOPES });
-    adminAgent = await signIn(server, await server.addUser({ isAdmin: true }));
+    adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
   });
   after(() => server.close());
 
