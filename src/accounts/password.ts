@@ -1,26 +1,36 @@
 // Password hashing with scrypt (memory-hard, built into Node, runs on the libuv thread pool so the event loop
 // keeps serving). Format: scrypt$<log2 N>$<r>$<p>$<salt>$<hash>, so the cost can rise without a migration.
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { concurrencyLimit, threadPoolSize } from '../util/limit.ts';
 
 const KEY_LENGTH = 32;
 
 /**
  * GATEHOUSE_PASSWORD_COST's default: scrypt N = 2^17, r = 8, p = 1, OWASP's minimum for scrypt (Password Storage
  * Cheat Sheet). Measured with bench/password-cost.ts on the 2-core VM the benchmarks run on, CPU time per check
- * (all threads): 2^15 ≈ 0.19 s, 2^16 ≈ 0.37-0.49 s, 2^17 ≈ 0.78-0.82 s while the machine was loaded (load
- * average 17-27); unloaded, the README's pinned run took 0.099 s at 2^15, so 2^17 is about 0.4 s per sign-in and
- * about 5 sign-ins per second per 2-core process. A sign-in is rare next to token traffic (sessions last hours,
+ * (all threads), on a quiet machine (load 1.3): 2^15 0.20 s, 2^16 0.34 s, 2^17 0.69 s; one check takes 0.64 s
+ * and a 2-core process does 2.9 checks a second. A sign-in is rare next to token traffic (sessions last hours,
  * refresh tokens avoid it), so the attacker's 4× cost per guess is worth it. Memory: 128 MiB per check in
- * flight, up to 512 MiB with libuv's default pool of 4 threads: a machine with less to spare sets 16 or 15.
+ * flight, and at most two run at once (`hashing` below): a machine with less to spare sets 16 or 15.
  */
 export const DEFAULT_PASSWORD_COST = 17;
 
+/**
+ * Password checks may use all but two of libuv's threads (at least one): the rest stay free for fs calls, among
+ * them SQLite's fdatasync that every token request's commit waits for (util/limit.ts). With the default pool of
+ * 4 that is two checks at once: as many as two cores can run anyway, and 256 MiB at most at N=2^17.
+ */
+export const hashing = concurrencyLimit(Math.max(1, threadPoolSize() - 2));
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
-  });
+  return hashing.run(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (error, key) =>
+          error ? reject(error) : resolve(key),
+        );
+      }),
+  );
 }
 
 function optionsFor(logN: number, r: number, p: number): ScryptOptions {
