@@ -180,9 +180,16 @@ class Chain {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 1, timeout: REQUEST_TIMEOUT_MS });
   readonly #jar = new CookieJar();
   readonly #user: { email: string; password: string } | undefined;
+  /**
+   * Each chain is a user on an address of its own (127.0.0.2, 127.0.0.3, …: all of 127/8 is loopback), as real
+   * users are: from one address, 50 sign-ins at once would meet the per-address sign-in throttle, which counts
+   * the attempts in progress (up to 20 at a time).
+   */
+  readonly #localAddress: string;
   refreshToken = '';
 
   constructor(index: number) {
+    this.#localAddress = `127.0.${Math.floor((index + 2) / 250)}.${((index + 2) % 250) + 1}`;
     const users = options.users;
     if (users && users.emails.length > 0) {
       this.#user = { email: users.emails[index % users.emails.length]!, password: users.password };
@@ -197,6 +204,7 @@ class Chain {
         {
           host: '127.0.0.1',
           port: options.port,
+          localAddress: this.#localAddress,
           method,
           path,
           agent: this.#agent,
