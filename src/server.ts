@@ -41,7 +41,7 @@ const PLAYGROUND_SCRIPT = readFileSync(new URL('./pages/assets/playground.js', i
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
-  /** True once the process is shutting down: readiness fails (SECURITY.md R15). */
+  /** True once the process is shutting down: readiness fails (docs/security.md R15). */
   draining?: () => boolean;
 }
 
@@ -83,7 +83,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     routerOptions: { ignoreTrailingSlash: false },
     schemaController: { compilersFactory: lazySchemaCompilers },
     // A request that reaches a closing server came on a connection already open: answer it (main.ts drains
-    // and closes connections, SECURITY.md R15) rather than with Fastify's 503.
+    // and closes connections, docs/security.md R15) rather than with Fastify's 503.
     return503OnClosing: false,
   });
 

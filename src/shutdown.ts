@@ -1,4 +1,4 @@
-// Stopping without failing a request (SECURITY.md R15). Node's server.close() alone closes idle keep-alive
+// Stopping without failing a request (docs/security.md R15). Node's server.close() alone closes idle keep-alive
 // connections at once, so a request a client sends on one a moment later meets a reset; Fastify's close()
 // answers requests on busy connections with 503. Instead, on SIGTERM:
 // 1. readiness fails at once (/health/ready answers 503), so load balancers stop sending here, and the

@@ -1,4 +1,4 @@
-// The dependency rules of ARCHITECTURE.md, enforced by reading every import specifier under src/ with node:fs
+// The dependency rules of docs/architecture.md, enforced by reading every import specifier under src/ with node:fs
 // (no parser, no dependency). The rules and the scanner are plain functions, tested on made-up sources first,
 // so a rule that silently matches nothing cannot pass.
 import assert from 'node:assert/strict';
@@ -56,7 +56,7 @@ const isFastify = (specifier: string) =>
   /^fastify($|\/)/.test(specifier) || specifier.startsWith('@fastify/');
 const under = (path: string, folder: string) => path.startsWith(`${folder}/`);
 
-/** Every broken rule, as "file: what". Empty when the tree follows ARCHITECTURE.md. */
+/** Every broken rule, as "file: what". Empty when the tree follows docs/architecture.md. */
 function ruleViolations(files: readonly SourceFile[]): string[] {
   const problems: string[] = [];
   for (const file of files) {

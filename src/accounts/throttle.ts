@@ -4,7 +4,7 @@
 //
 // Every attempt is reserved before the password is checked (one atomic upsert per key, in the database every
 // process shares) and given back when it succeeds. Checking first and counting after the KDF let 30 concurrent
-// wrong passwords for one account all be checked (SECURITY.md R14).
+// wrong passwords for one account all be checked (docs/security.md R14).
 import type { LoginThrottleRule, Storage } from '../storage/storage.ts';
 
 export type ThrottlePolicy = LoginThrottleRule;

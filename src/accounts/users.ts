@@ -57,7 +57,7 @@ export interface PasswordChange {
 
 /**
  * Gives the user a new password and ends everything the old one let anyone obtain. RFC 9700 §4.14.2: refresh
- * tokens are revoked when the password changes (SECURITY.md E-07; a reset answers "someone may know it"). In one
+ * tokens are revoked when the password changes (docs/security.md E-07; a reset answers "someone may know it"). In one
  * transaction with the new hash: every grant of the user is revoked, so every access token (opaque or a JWT's
  * jti) and refresh token issued under them stops at once (each check joins its grant), every session ends,
  * and a `password_changed` security event records it. Returns how many grants were revoked.

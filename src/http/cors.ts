@@ -1,7 +1,7 @@
 // CORS for the endpoints browser-based clients call (token, userinfo, revocation, JWKS, discovery), never for
 // `null` or any other opaque origin, and never on the authorization endpoint (RFC 9700 §2.6), which is simply
 // not registered here. An origin is a client's own: one client registering an origin (anonymously, if
-// registration is open) must not open another client's token or userinfo responses to it (SECURITY.md A-15).
+// registration is open) must not open another client's token or userinfo responses to it (docs/security.md A-15).
 // - Client endpoints (token, revocation, userinfo): an actual response carries Access-Control-Allow-Origin only
 //   if the client the request was for registered the request's origin. The route says which client that is,
 //   once it knows (allowCorsFor): the authenticated client at token and revocation, the token's client at

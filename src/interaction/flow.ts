@@ -53,7 +53,7 @@ export function isSelfRegistered(client: Pick<Client, 'registeredVia' | 'reviewe
 
 /**
  * THE way every authorization error that could go back to the client is answered (RFC 6749 §4.1.2.1): an error
- * redirect with state and iss, except that RFC 9700 §4.11.2 (SECURITY.md A-09) makes the server authenticate
+ * redirect with state and iss, except that RFC 9700 §4.11.2 (docs/security.md A-09) makes the server authenticate
  * the user before it redirects to a redirect URI it does not trust. So an anonymous visitor (no session) is
  * never sent to a self-registered client's redirect URI, not even with an error: they get the error page. The
  * validation errors of /authorize and the flow's own (login_required, access_denied, consent_required …) all

@@ -78,7 +78,7 @@ export function checkRedirectUri(
   throw invalidRedirect(uri, 'uses a scheme that is not allowed');
 }
 
-/** Display URIs are shown as links and never fetched by the server (SECURITY.md H-05): https only. */
+/** Display URIs are shown as links and never fetched by the server (docs/security.md H-05): https only. */
 export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDisplayMetadata {
   const out: ClientDisplayMetadata = {};
   for (const field of ['client_uri', 'logo_uri', 'policy_uri', 'tos_uri'] as const) {

@@ -1,5 +1,5 @@
 // What an operator reviews of a self-registered client (RFC 7591 §3.2.1 lets the server replace requested
-// metadata; RFC 7592 §2.2 updates; SECURITY.md H-02), and the review operations the admin console and the CLI
+// metadata; RFC 7592 §2.2 updates; docs/security.md H-02), and the review operations the admin console and the CLI
 // share, each recording its own security event so that both leave the same trace.
 //
 // The rule, in full:

@@ -60,7 +60,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
     } catch {
       return undefined;
     }
-    // SECURITY.md R10: another process (or `keys rotate --now`) may sign with a key this one has not read yet.
+    // docs/security.md R10: another process (or `keys rotate --now`) may sign with a key this one has not read yet.
     // Outside the try: a storage outage while reading the keys is an outage (503), not an inactive token.
     if (kid === undefined) return undefined;
     if (!deps.keys.jwks().keys.some((key) => key.kid === kid) && !(await deps.keys.knows(kid))) {

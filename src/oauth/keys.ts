@@ -81,7 +81,7 @@ export async function newSigningKeyRecord(
 
 /**
  * Creates a signing key for each alg that has none. Returns the algs it created keys for. Several servers
- * starting together on an empty database create one key per alg between them (SECURITY.md R10): each stores
+ * starting together on an empty database create one key per alg between them (docs/security.md R10): each stores
  * its key only if no other got there first (keys.addFirst), and the others use that one.
  */
 export async function ensureSigningKeys(

@@ -1,5 +1,5 @@
 // Who is signed in, for pages that need someone to be: the user, or a trip to the sign-in page that comes
-// straight back here afterwards (a same-origin path only: no open redirect, SECURITY.md A-08).
+// straight back here afterwards (a same-origin path only: no open redirect, docs/security.md A-08).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../deps.ts';
 import { currentSession } from '../http/session.ts';

@@ -51,7 +51,7 @@ export interface Client {
   /**
    * When an operator last approved this client's registration or a change to it (console or CLI); null when
    * no operator ever looked at it. A self-registered client (dcr, portal) uses client_credentials only once
-   * approved (SECURITY.md H-02); clients an operator made (cli) count as reviewed.
+   * approved (docs/security.md H-02); clients an operator made (cli) count as reviewed.
    */
   reviewedAt: number | null;
   /**
@@ -271,7 +271,7 @@ export interface SigningKeyRecord {
   createdAt: number;
   /**
    * From when this key signs. A rotated-in key is published first and signs only later, so that verifiers
-   * caching the JWKS have seen it before the first token it signs (SECURITY.md R8).
+   * caching the JWKS have seen it before the first token it signs (docs/security.md R8).
    */
   activatesAt: number;
   /** When a newer key was added to take over; null while this is the newest key of its alg. */
@@ -468,7 +468,7 @@ export interface KeyStore {
   rotateIn(key: SigningKeyRecord, now: number, retireAfterMs: number): Promise<void>;
   /**
    * Adds the first key of its alg: only if no key of that alg is current (rotatedAt null); returns whether it
-   * was added. Atomic across processes (SECURITY.md R10): servers started together on an empty database store
+   * was added. Atomic across processes (docs/security.md R10): servers started together on an empty database store
    * one key per alg, and the others read it back.
    */
   addFirst(key: SigningKeyRecord): Promise<boolean>;
@@ -573,7 +573,7 @@ export interface Storage {
   /**
    * Calls `listener` with the cause each time a storage call fails for an outage (the database unreachable, a
    * write refused: disk full, I/O error, a failed fsync), i.e. whenever a call rejects with
-   * StorageUnavailableError. Readiness and the log watch it (SECURITY.md R4).
+   * StorageUnavailableError. Readiness and the log watch it (docs/security.md R4).
    */
   onOutage(listener: (cause: unknown) => void): void;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-// SECURITY.md A-09 on every error path of /authorize (RFC 9700 §4.11.2): an anonymous visitor is never sent to a
+// docs/security.md A-09 on every error path of /authorize (RFC 9700 §4.11.2): an anonymous visitor is never sent to a
 // self-registered client's redirect URI, not even with an error, whether the error comes from validating the
 // request or from the interaction flow (prompt=none → login_required, a denial finished after signing out).
 // For a client an operator created, the same requests get the error redirect with state and iss (RFC 6749

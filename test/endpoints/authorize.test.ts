@@ -1,4 +1,4 @@
-// Black-box tests of GET/POST /authorize over app.inject: SECURITY.md rows A-01..A-06, A-10..A-17, A-19..A-21
+// Black-box tests of GET/POST /authorize over app.inject: docs/security.md rows A-01..A-06, A-10..A-17, A-19..A-21
 // (redirect URI matching, error page vs error redirect, iss, state, prompt/max_age, consent memory) and
 // B-01..B-05, B-09, B-10 (PKCE at the authorization endpoint).
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ interface Credentials {
   password: string;
 }
 
-/** SECURITY.md "Error page": HTTP 400 HTML, no Location, no code, none of the forbidden strings in any form. */
+/** docs/security.md "Error page": HTTP 400 HTML, no Location, no code, none of the forbidden strings in any form. */
 function assertErrorPage(response: LightMyRequestResponse, forbidden: readonly string[] = []) {
   assert.equal(
     response.statusCode,
@@ -44,7 +44,7 @@ function assertErrorPage(response: LightMyRequestResponse, forbidden: readonly s
   }
 }
 
-/** SECURITY.md "Error redirect": 303 to the registered redirect URI with error, echoed state and iss. */
+/** docs/security.md "Error redirect": 303 to the registered redirect URI with error, echoed state and iss. */
 function assertErrorRedirect(
   response: LightMyRequestResponse,
   expected: { redirectUri: string; error: string; state: string | null },

@@ -1,4 +1,4 @@
-// Discovery, JWKS and signing-key rotation over HTTP (app.inject): SECURITY.md rows J-01, J-02, J-03, with B-10,
+// Discovery, JWKS and signing-key rotation over HTTP (app.inject): docs/security.md rows J-01, J-02, J-03, with B-10,
 // F-04 and G-10 as far as they concern the metadata document.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

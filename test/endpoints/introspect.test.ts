@@ -1,4 +1,4 @@
-// Token introspection (RFC 7662) over HTTP: SECURITY.md I-03 (authentication, the exact inactive answer, the
+// Token introspection (RFC 7662) over HTTP: docs/security.md I-03 (authentication, the exact inactive answer, the
 // active answer's fields and nothing internal), with the introspection side of I-05/I-07 (a token's audience
 // is its resource) and API keys. Both access token formats are exercised: JWT (the default) and opaque
 // (GATEHOUSE_ACCESS_TOKEN_FORMAT=opaque) on a second server.

@@ -1,4 +1,4 @@
-// What an operator reviews of a self-registered client (issue 12 items 1 and 4; SECURITY.md H-02), on SQLite and
+// What an operator reviews of a self-registered client (issue 12 items 1 and 4; docs/security.md H-02), on SQLite and
 // PostgreSQL, through the real endpoints, the admin console, the portal and the CLI:
 // - client_credentials acts for no person, so only an operator grants it: the token endpoint refuses it to a
 //   self-registered client no administrator approved, including one stored by older code with that grant;

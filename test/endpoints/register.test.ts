@@ -1,6 +1,6 @@
 // Dynamic client registration (RFC 7591) and its management (RFC 7592) over app.inject: Read AI's registration
 // exactly as its document shows it and the whole flow with that client, the scope policy, public clients, and
-// SECURITY.md rows A-07/H-01 (redirect URI rules), H-02 and F-09 (privileged metadata, server-chosen ids),
+// docs/security.md rows A-07/H-01 (redirect URI rules), H-02 and F-09 (privileged metadata, server-chosen ids),
 // H-05/G-05 (display URIs: https only, never fetched, shown escaped), H-09 (error and read hygiene), H-10
 // (registration access token rotation, update, delete), F-07 (body size and nesting), the four registration
 // policies, the per-IP rate limit, and A-09 (self-registered clients: no redirect to an anonymous visitor).

@@ -1,4 +1,4 @@
-// Token revocation (RFC 7009) over HTTP: SECURITY.md I-01 (who may revoke what, and what dies with it), I-02
+// Token revocation (RFC 7009) over HTTP: docs/security.md I-01 (who may revoke what, and what dies with it), I-02
 // and the /revoke and /introspect parts of R4 (a failed revocation is never reported as success; with the
 // database unreachable both answer 503, never 200 or active:true), and R9 (a revocation on one node is seen
 // by the next introspection on another node sharing the database, with no staleness).

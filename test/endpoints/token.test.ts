@@ -1,4 +1,4 @@
-// The token endpoint over HTTP (app.inject): SECURITY.md rows B-06..B-09, B-11, C-01..C-06, C-08..C-10,
+// The token endpoint over HTTP (app.inject): docs/security.md rows B-06..B-09, B-11, C-01..C-06, C-08..C-10,
 // D-01..D-06, D-11, D-12 (missing auth), F-01..F-08 and I-08. Every test builds its own user, client and code, so
 // tests do not depend on each other's order. The server runs on a SQLite file so that the white-box checks
 // (D-11, refresh-token revocation in C-02/C-03) can read the tables through a second connection.

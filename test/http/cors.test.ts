@@ -1,4 +1,4 @@
-// RFC 9700 §2.6 / SECURITY.md A-15: CORS only for origins a client registered, never on /authorize; and an
+// RFC 9700 §2.6 / docs/security.md A-15: CORS only for origins a client registered, never on /authorize; and an
 // actual response only for an origin of the client it was for (the authenticated client, the token's client).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 // Client authentication (RFC 6749 §2.3): readClientCredentials parses without lookups (strict Basic, the
 // form-urlencoding of §2.3.1, one method per request); authenticateClient checks them against storage.
-// SECURITY.md D-03..D-06.
+// docs/security.md D-03..D-06.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OAuthError } from '../../src/errors.ts';

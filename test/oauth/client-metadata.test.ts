@@ -1,4 +1,4 @@
-// Client registration rules (RFC 7591 §2, RFC 8252, OAuth 2.1 "Client Redirection Endpoint"), SECURITY.md A-07:
+// Client registration rules (RFC 7591 §2, RFC 8252, OAuth 2.1 "Client Redirection Endpoint"), docs/security.md A-07:
 // every bad redirect URI → invalid_redirect_uri; private-use schemes with a dot only for native clients.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -19,7 +19,7 @@ function oauthError(code: string) {
   };
 }
 
-// SECURITY.md A-07, refused for web and native clients alike.
+// docs/security.md A-07, refused for web and native clients alike.
 const ALWAYS_BAD = [
   'https://rp.example/cb#x',
   'https://rp.example/cb#',

@@ -1,4 +1,4 @@
-// SECURITY.md R8: a rotated-in key is published before it signs, and the old key stays published until every
+// docs/security.md R8: a rotated-in key is published before it signs, and the old key stays published until every
 // token it signed has expired.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

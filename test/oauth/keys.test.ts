@@ -1,5 +1,5 @@
 // Signing keys at rest (AES-256-GCM under a key derived from GATEHOUSE_SECRET) and the key ring: the newest
-// key per alg signs, rotated keys stay published until retireAt. SECURITY.md J-02/J-03 at the unit level.
+// key per alg signs, rotated keys stay published until retireAt. docs/security.md J-02/J-03 at the unit level.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';

@@ -1,4 +1,4 @@
-// Opaque credentials: prefix + 256 bits of CSPRNG output + CRC32 checksum (SECURITY.md C-08, E-13).
+// Opaque credentials: prefix + 256 bits of CSPRNG output + CRC32 checksum (docs/security.md C-08, E-13).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';

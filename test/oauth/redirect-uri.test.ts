@@ -1,5 +1,5 @@
 // Redirect URI matching (RFC 9700 §4.1.3, RFC 8252 §7.3): exact string comparison, any port for the loopback
-// IP redirect URIs of native clients only. Vectors from SECURITY.md A-01..A-03.
+// IP redirect URIs of native clients only. Vectors from docs/security.md A-01..A-03.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { appendParams, findRedirectUri, redirectUriMatches } from '../../src/oauth/redirect-uri.ts';

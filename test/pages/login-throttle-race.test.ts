@@ -1,4 +1,4 @@
-// The sign-in throttle under concurrency (issue item 5, SECURITY.md R14): every attempt is reserved in the
+// The sign-in throttle under concurrency (issue item 5, docs/security.md R14): every attempt is reserved in the
 // database before the password is checked, so 30 concurrent wrong passwords for one account get at most the 5
 // free checks and 429 for the rest, however many processes share the database. In-process on SQLite and
 // PostgreSQL, then with real separate processes: `gatehouse start --workers 2` on one PostgreSQL database.

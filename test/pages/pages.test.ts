@@ -1,4 +1,4 @@
-// Black-box tests of the HTML pages (login, consent, error page, account page) over app.inject: SECURITY.md rows
+// Black-box tests of the HTML pages (login, consent, error page, account page) over app.inject: docs/security.md rows
 // G-01 (clickjacking), G-02 (Referrer-Policy), G-03 (303 after POST), G-04 (escaping), G-06 (CSRF and Origin),
 // G-07 (session fixation and logout), G-08 (cookie attributes).
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// SECURITY.md R4 on SQLite: a full disk. Reads keep working while every write that needs space fails, so a
+// docs/security.md R4 on SQLite: a full disk. Reads keep working while every write that needs space fails, so a
 // health check that only asks `select 1` said 200 while /token answered 503. The disk is filled for real from
 // SQLite's point of view: `PRAGMA max_page_count` on the server's own connection caps the database at its
 // current size, so a write that needs a new page fails inside SQLite with SQLITE_FULL, the error a full disk

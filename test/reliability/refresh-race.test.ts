@@ -1,4 +1,4 @@
-// Refresh-token rotation and code redemption under real concurrency (SECURITY.md R1a, R1b, R1e, R1f, R2): real
+// Refresh-token rotation and code redemption under real concurrency (docs/security.md R1a, R1b, R1e, R1f, R2): real
 // servers on 127.0.0.1 loopback sockets, parallel fetch() calls, SQLite on a file (WAL) and PostgreSQL (a
 // throwaway cluster or DATABASE_URL_TEST). Two Gatehouse instances on one PostgreSQL database stand in for a
 // multi-node deployment; requests are round-robined over them. Outside CI a machine without PostgreSQL skips the
@@ -22,7 +22,7 @@ import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 const CONCURRENCY = 50;
 const CODE_CONCURRENCY = 20;
-/** Iterations per scenario; SECURITY.md asks for 100 in the nightly reliability job (RACE_ITERATIONS=100). */
+/** Iterations per scenario; docs/security.md asks for 100 in the nightly reliability job (RACE_ITERATIONS=100). */
 const ITERATIONS = Number(process.env.RACE_ITERATIONS) || 10;
 /** A safety net so that a hung request shows up as an outcome instead of hanging the run; not an assertion. */
 const REQUEST_TIMEOUT_MS = 60_000;

@@ -1,4 +1,4 @@
-// SECURITY.md R15: SIGTERM under load drops nothing. A real `gatehouse start` process (and `--workers 2`) on a
+// docs/security.md R15: SIGTERM under load drops nothing. A real `gatehouse start` process (and `--workers 2`) on a
 // SQLite file gets SIGTERM while several keep-alive connections send continuously (token requests and
 // discovery, a few milliseconds apart, as pooling clients and load balancers do). Every request that reaches
 // the server is answered with JSON; none meets a reset; readiness reports 503 during the drain; the process

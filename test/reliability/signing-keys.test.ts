@@ -1,4 +1,4 @@
-// SECURITY.md R10: several servers on one database agree on the signing keys.
+// docs/security.md R10: several servers on one database agree on the signing keys.
 // (1) Three real `gatehouse start` processes started together on one empty PostgreSQL database store exactly one
 //     key per alg, publish the same JWKS, and accept each other's JWTs.
 // (2) Two servers on one database (SQLite file, PostgreSQL): a key one of them signs with before the other has

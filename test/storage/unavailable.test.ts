@@ -1,4 +1,4 @@
-// SECURITY.md R4: when the database is unreachable, Gatehouse fails closed. Nothing that needs the database
+// docs/security.md R4: when the database is unreachable, Gatehouse fails closed. Nothing that needs the database
 // answers 200: /token, /authorize and the protected endpoints refuse with 503, /health reports 503, and
 // only what is served from memory (discovery, JWKS) keeps working.
 //

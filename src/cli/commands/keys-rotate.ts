@@ -14,7 +14,7 @@ export const keysRotate: Command = {
   usage: 'gatehouse keys rotate [--activate-in-minutes N | --now]',
   options: { 'activate-in-minutes': { type: 'string' }, now: { type: 'boolean' } },
   async run({ values }, io) {
-    // Verifiers cache the JWKS (ours says max-age=300): publish first, sign later (SECURITY.md R8). --now is for
+    // Verifiers cache the JWKS (ours says max-age=300): publish first, sign later (docs/security.md R8). --now is for
     // a compromised key, when a few rejected tokens are the lesser evil.
     const minutes = values.now
       ? 0

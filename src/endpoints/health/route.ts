@@ -2,7 +2,7 @@
 // - GET /health/live: the process runs and its event loop answers. Nothing else: restarting a process because
 //   its database is down would not bring the database back.
 // - GET /health/ready (and GET /health, kept for existing monitors): whether this process should get traffic.
-//   503 while it shuts down (SECURITY.md R15), when the database does not answer, and when storage calls have
+//   503 while it shuts down (docs/security.md R15), when the database does not answer, and when storage calls have
 //   failed for an outage in the last 10 seconds (R4): a full disk leaves reads working while every write fails,
 //   so answering `select 1` is not enough.
 //

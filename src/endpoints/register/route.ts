@@ -144,7 +144,7 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       const rebuilt = buildClient(input, current.createdAt).client;
       const becomesConfidential = rebuilt.tokenEndpointAuthMethod !== 'none' && current.secretHash === null;
       const secret = becomesConfidential ? mintOpaqueToken(TOKEN_PREFIX.clientSecret) : undefined;
-      // SECURITY.md H-10: every update hands out a new registration access token; the old one dies.
+      // docs/security.md H-10: every update hands out a new registration access token; the old one dies.
       const registrationAccessToken = randomToken(32);
       const registrationAccessTokenHash = sha256(registrationAccessToken);
       const proposed: Client = {

@@ -70,7 +70,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
 
     const now = deps.clock.now();
     const keys = throttleKeys(email, request.ip);
-    // Reserved before the KDF runs, atomically: concurrent attempts cannot all pass the check (SECURITY.md R14).
+    // Reserved before the KDF runs, atomically: concurrent attempts cannot all pass the check (docs/security.md R14).
     const wait = await reserveAttempt(deps.storage, keys, now);
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000);

@@ -1,5 +1,5 @@
 // The client_credentials grant over HTTP (app.inject): RFC 6749 §4.4, RFC 9068 §2.2 (sub is the client),
-// RFC 8707 resource indicators (SECURITY.md I-07: the JWT audience is the resource), D-12 (no client
+// RFC 8707 resource indicators (docs/security.md I-07: the JWT audience is the resource), D-12 (no client
 // authentication) and the grant-type check shared by every grant.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// The refresh token grant over HTTP (app.inject): SECURITY.md rows E-01..E-06, E-08, E-09, E-12, E-13, D-13,
+// The refresh token grant over HTTP (app.inject): docs/security.md rows E-01..E-06, E-08, E-09, E-12, E-13, D-13,
 // R1c and R12, plus the rotation rule documented at the top of src/endpoints/token/grants/refresh-token.ts:
 // every refresh rotates; the immediately previous token presented again inside the grace period by the same
 // client with the same request gets the same successor back; anything else is reuse and revokes the family.

@@ -65,7 +65,7 @@ export const authorizationCode = {
     if (!stored || (stored.consumedAt === null && stored.expiresAt <= now))
       throw invalid('unknown or expired code');
     // Checked before the code is consumed, so a request with the wrong client, redirect URI or verifier
-    // neither burns the code for the real client (SECURITY.md B-07, C-04) nor triggers the revocation below
+    // neither burns the code for the real client (docs/security.md B-07, C-04) nor triggers the revocation below
     // (a denial of service, C-03). Guessing the verifier is hopeless: it carries at least 256 bits.
     checkBinding(stored, client, redirectUri, verifier, request.impliedGrantType);
     // RFC 8707 §2.2: the token request may repeat the resource; it cannot switch to another.
