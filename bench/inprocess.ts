@@ -6,6 +6,7 @@
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { createVerifier } from '@gatehouse/resource';
 import {
   createLocalJWKSet,
   exportJWK,
@@ -16,7 +17,6 @@ import {
 } from 'jose';
 import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from '../src/accounts/password.ts';
 import { signJwt } from '../src/oauth/jws.ts';
-import { createVerifier } from '../src/resource/verify.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
 const SECONDS = Number(values.seconds);

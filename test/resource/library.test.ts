@@ -15,25 +15,25 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import {
+  BearerError,
+  createVerifier,
+  extractToken,
+  type IntrospectionResponse,
+  protectedResourceMetadataUrl,
+  requireScopes,
+  tokenOf,
+  type VerifiedToken,
+  type Verifier,
+  type VerifierOptions,
+} from '@gatehouse/resource';
+import { fastifyAuthenticate } from '@gatehouse/resource/fastify';
+import { requireToken } from '@gatehouse/resource/node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createApiKey } from '../../src/accounts/api-keys.ts';
 import { rotateSigningKeys } from '../../src/oauth/keys.ts';
 import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
-import {
-  BearerError,
-  createVerifier,
-  extractToken,
-  fastifyAuthenticate,
-  type IntrospectionResponse,
-  protectedResourceMetadataUrl,
-  requireScopes,
-  requireToken,
-  tokenOf,
-  type VerifiedToken,
-  type Verifier,
-  type VerifierOptions,
-} from '../../src/resource/index.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { type LoopbackServer, startLoopbackServer } from '../e2e/loopback.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';

@@ -88,3 +88,29 @@ export class BearerError extends Error {
     return body;
   }
 }
+
+/** A failed check as an HTTP answer: what every adapter sends. */
+export interface BearerAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON: `{"error": …, "error_description": …}`, or `{}` for a bare challenge. */
+  body: string;
+}
+
+/**
+ * The answer for an error thrown by a check. Anything that is not a BearerError (it should not happen: the
+ * verifier turns every failure into one) is answered as an invalid token, so that nothing gets through.
+ */
+export function bearerAnswer(error: unknown, options: ChallengeOptions = {}): BearerAnswer {
+  const bearer =
+    error instanceof BearerError ? error : new BearerError('invalid_token', 'The access token is invalid');
+  return {
+    status: bearer.status,
+    headers: {
+      ...bearer.headers(options),
+      'cache-control': 'no-store',
+      'content-type': 'application/json; charset=utf-8',
+    },
+    body: JSON.stringify(bearer.body()),
+  };
+}
