@@ -1,4 +1,4 @@
-// The resource-server library (gatehouse/resource) as an API would use it, against a real Gatehouse on
+// The resource-server package (@gatehouse/resource) as an API would use it, against a real Gatehouse on
 // loopback: (a) a separate Fastify app checking JWT access tokens offline against the JWKS, (b) a plain
 // node:http server checking opaque tokens and API keys through remote introspection (RFC 7662). A small
 // counting proxy sits between the library and Gatehouse where the test needs to know how often the library

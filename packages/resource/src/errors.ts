@@ -32,9 +32,9 @@ function quoted(value: string): string {
 }
 
 export interface ChallengeOptions {
-  realm?: string;
+  realm?: string | undefined;
   /** RFC 9728 §5.1: where clients find this resource's metadata (MCP clients follow it). */
-  resourceMetadata?: string;
+  resourceMetadata?: string | undefined;
 }
 
 export class BearerError extends Error {

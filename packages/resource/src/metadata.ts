@@ -7,10 +7,10 @@ export interface ProtectedResourceMetadataInput {
   /** The authorization servers' issuer identifiers: Gatehouse's issuer. */
   authorizationServers: string[];
   /** The scopes this resource understands (shown to clients; optional). */
-  scopes?: string[];
-  resourceName?: string;
+  scopes?: string[] | undefined;
+  resourceName?: string | undefined;
   /** A page for people about this API (optional). */
-  resourceDocumentation?: string;
+  resourceDocumentation?: string | undefined;
 }
 
 /** The RFC 9728 §2 document. */

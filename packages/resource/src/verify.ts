@@ -25,13 +25,13 @@ export interface VerifiedToken {
 /** RFC 7662 response (the fields the library reads). */
 export interface IntrospectionResponse {
   active: boolean;
-  sub?: string;
-  client_id?: string;
-  scope?: string;
-  aud?: string | string[];
-  exp?: number;
-  iss?: string;
-  token_type?: string;
+  sub?: string | undefined;
+  client_id?: string | undefined;
+  scope?: string | undefined;
+  aud?: string | string[] | undefined;
+  exp?: number | undefined;
+  iss?: string | undefined;
+  token_type?: string | undefined;
   [key: string]: unknown;
 }
 
@@ -41,27 +41,27 @@ export interface VerifierOptions extends ChallengeOptions {
   /** This resource's identifier(s): a token must carry one of them in `aud`. */
   audience: string | string[];
   /** Where to get the issuer's keys: its jwks_uri, or a key-lookup function (jose's JWTVerifyGetKey). */
-  jwks?: string | JWTVerifyGetKey;
+  jwks?: string | JWTVerifyGetKey | undefined;
   /**
    * How to introspect opaque tokens: the endpoint and this resource server's client credentials, or a function
    * (in-process use). When `introspectEverything` is true, JWTs are introspected too, which sees revocations.
    */
-  introspection?: RemoteIntrospection | ((token: string) => Promise<IntrospectionResponse>);
-  introspectEverything?: boolean;
+  introspection?: (RemoteIntrospection | ((token: string) => Promise<IntrospectionResponse>)) | undefined;
+  introspectEverything?: boolean | undefined;
   /** Legacy APIs only (off by default): accept `Authorization: OAuth …` (Readmill). */
-  allowOAuthScheme?: boolean;
+  allowOAuthScheme?: boolean | undefined;
   /** Legacy APIs only (off by default, RFC 6750 §2.3 discourages it): accept `?access_token=`. */
-  allowQueryToken?: boolean;
+  allowQueryToken?: boolean | undefined;
   /** Seconds of clock skew tolerated on exp/iat. */
-  clockTolerance?: number;
+  clockTolerance?: number | undefined;
   /**
    * Seconds a verified JWT is remembered (default 30, as long as the introspection cache; 0 turns it off). A
    * client sends the same token on every request, and a cached one costs a map lookup instead of a signature
    * check. Never past the token's own exp; at most 10,000 tokens. Revocations are only seen through
    * introspection (`introspectEverything`), which this cache does not affect.
    */
-  jwtCacheSeconds?: number;
-  now?: () => number;
+  jwtCacheSeconds?: number | undefined;
+  now?: (() => number) | undefined;
 }
 
 /** RFC 7662 introspection over HTTP, authenticated as a resource-server client (client_secret_basic). */
@@ -74,15 +74,15 @@ export interface RemoteIntrospection {
    * still be accepted here: the revocation delay. Never past the token's own exp; inactive answers are never
    * remembered; at most 10,000 tokens (the oldest go first).
    */
-  cacheSeconds?: number;
+  cacheSeconds?: number | undefined;
   /** The fetch to call the endpoint with (default: the global fetch). */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
 }
 
 export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   /** Path and query, as in node's IncomingMessage.url. */
-  url?: string;
+  url?: string | undefined;
 }
 
 const HEADER = /^(Bearer|OAuth) +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -304,6 +304,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new BearerError('invalid_token', 'The access token expired');
+      // The same words as an introspected token's checks below, whichever way the token was checked.
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud')
+        throw new BearerError('invalid_token', 'The access token is not meant for this resource');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss')
+        throw new BearerError('invalid_token', 'The access token comes from another issuer');
       // The keys could not be fetched (timeout, network, or a JWKS answer other than 200, which jose reports
       // as its generic error): the token is not known to be bad, so 503.
       if (

@@ -52,7 +52,7 @@ export function fastifyAuthenticate(verifier: Verifier, ...scopes: string[]): pr
 export interface GatehousePluginOptions {
   verifier: Verifier;
   /** When given, the plugin also serves this API's RFC 9728 document at its well-known path. */
-  metadata?: ProtectedResourceMetadataInput;
+  metadata?: ProtectedResourceMetadataInput | undefined;
 }
 
 /**

@@ -16,8 +16,8 @@ export { tokenOf };
 /** What the adapter reads of a request (node's IncomingMessage, and so Express's and Connect's requests). */
 export interface NodeRequest {
   headers: Record<string, string | string[] | undefined>;
-  url?: string;
-  method?: string;
+  url?: string | undefined;
+  method?: string | undefined;
 }
 
 /** What the adapter calls on a response (node's ServerResponse, and so Express's). */
