@@ -96,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         # Method, path and status: no query string, no headers, so no token reaches the log.
-        sys.stderr.write(f"{self.command} {self.path.split('?')[0]} {int(code) if isinstance(code, int) else code}\n")
+        status = int(code) if isinstance(code, int) else code
+        sys.stderr.write(f"{self.command} {self.path.split('?')[0]} {status}\n")
 
 
 def main():

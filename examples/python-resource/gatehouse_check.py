@@ -271,9 +271,10 @@ class TokenChecker:
     def _fetch_keys(self):
         jwks = self._get_json(self._discovery()["jwks_uri"])
         keys = {}
-        for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        listed = jwks.get("keys")
+        for jwk in listed if isinstance(listed, list) else []:
             # Only keys whose own alg is allowed; Gatehouse's JWKS also holds the ID-token keys (RS256).
-            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or jwk.get("alg") not in self.algorithms:
+            if not isinstance(jwk, dict) or jwk.get("alg") not in self.algorithms or jwk.get("use", "sig") != "sig":
                 continue
             try:
                 keys[jwk["kid"]] = (jwk["alg"], jwt.PyJWK(jwk).key)
@@ -349,7 +350,10 @@ class TokenChecker:
             parts = urllib.parse.urlsplit(self.issuer)
             url = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
             metadata = self._get_json(url)
-            if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:
+            if metadata.get("issuer") != self.issuer:
+                # A misconfiguration, not the client's fault: 503, and the operator reads why in the log.
+                named = metadata.get("issuer")
+                print(f"gatehouse_check: {url} names the issuer {named!r}", file=sys.stderr, flush=True)
                 raise BearerError.unavailable(ValueError(f"{url} names another issuer"))
             self._metadata = metadata
         return self._metadata
