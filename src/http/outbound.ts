@@ -143,7 +143,7 @@ function guardedLookup(allowPrivateNetwork: boolean, requireLoopback: boolean) {
 export interface OutboundInit {
   method?: string;
   headers?: Record<string, string> | Headers | [string, string][];
-  body?: string | URLSearchParams | null;
+  body?: string | URLSearchParams | Uint8Array | null;
   signal?: AbortSignal | null;
 }
 
@@ -177,7 +177,12 @@ export function outboundFetch(options: OutboundOptions = {}) {
     new Headers(init.headers ?? {}).forEach((value, name) => {
       headers[name] = value;
     });
-    const body = init.body == null ? undefined : Buffer.from(String(init.body), 'utf8');
+    const body =
+      init.body == null
+        ? undefined
+        : init.body instanceof Uint8Array
+          ? Buffer.from(init.body)
+          : Buffer.from(String(init.body), 'utf8');
     if (body) headers['content-length'] = String(body.length);
 
     return new Promise<Response>((resolve, reject) => {
