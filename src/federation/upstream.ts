@@ -187,6 +187,15 @@ export function createUpstream(config: UpstreamConfig): Upstream {
         if (pending.nonce) params.set('nonce', pending.nonce);
         params.set('code_challenge', await oauth.calculatePKCECodeChallenge(pending.codeVerifier));
         params.set('code_challenge_method', 'S256');
+        // amr and acr are voluntary claims that some providers send only when asked (OIDC Core §5.5): ask, where
+        // the provider takes the claims parameter and the configuration passes any of them through.
+        if (
+          config.kind === 'oidc' &&
+          as.claims_parameter_supported === true &&
+          (config.passAmr.length > 0 || config.passAcr.length > 0)
+        ) {
+          params.set('claims', JSON.stringify({ id_token: { amr: null, acr: null } }));
+        }
         // The client asked Gatehouse to re-authenticate the user (prompt=login, max_age=0): so must the upstream.
         if (options.forceLogin && config.kind === 'oidc') params.set('prompt', 'login');
         return { pending, location };
