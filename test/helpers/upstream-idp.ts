@@ -55,15 +55,15 @@ async function formBody(request: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-const escape = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function signInForm(title: string, action: string, hidden: Record<string, string> = {}): string {
   const fields = Object.entries(hidden)
-    .map(([name, value]) => `<input type="hidden" name="${escape(name)}" value="${escape(value)}">`)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head><body>
-<h1>${escape(title)}</h1>
-<form method="post" action="${escape(action)}">${fields}
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>
+<h1>${escapeHtml(title)}</h1>
+<form method="post" action="${escapeHtml(action)}">${fields}
 <label for="account">Account</label> <input id="account" name="account">
 <button type="submit" name="action" value="login">Sign in upstream</button>
 <button type="submit" name="action" value="cancel">Cancel</button>
