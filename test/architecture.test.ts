@@ -88,6 +88,14 @@ function ruleViolations(files: readonly SourceFile[]): string[] {
         const fastifyTypes = from === 'packages/resource/src/adapters/fastify.ts' && specifier === 'fastify';
         if (specifier !== 'jose' && !fastifyTypes) say('packages/resource/src/** may import only jose');
       }
+      // One relying party, one way out: the upstream protocol lives in src/federation/, and only the SSRF guard
+      // (src/http/outbound.ts) makes outbound HTTP requests for it.
+      if (/^oauth4webapi($|\/)/.test(specifier) && !under(from, 'src/federation')) {
+        say('only src/federation/** speaks to upstream identity providers (oauth4webapi)');
+      }
+      if (/^ipaddr\.js($|\/)/.test(specifier) && from !== 'src/http/outbound.ts') {
+        say('only src/http/outbound.ts judges outbound addresses (ipaddr.js)');
+      }
       if (target !== undefined && !specifier.endsWith('.ts')) {
         say('relative imports name the .ts file');
       }
@@ -190,6 +198,8 @@ describe('architecture: the import scanner', () => {
         path: 'packages/resource/src/adapters/node.ts',
         source: "import type { FastifyReply } from 'fastify';",
       },
+      { path: 'src/pages/login/bad2.ts', source: "import * as oauth from 'oauth4webapi';" },
+      { path: 'src/http/bad.ts', source: "import ipaddr from 'ipaddr.js';" },
     ];
     const problems = ruleViolations(files);
     for (const file of files) {
@@ -219,6 +229,8 @@ describe('architecture: the import scanner', () => {
       { path: 'packages/resource/src/verify.ts', source: "import { jwtVerify } from 'jose';" },
       { path: 'src/endpoints/x/route.ts', source: "import type { FastifyInstance } from 'fastify';" },
       { path: 'src/server.ts', source: "import { registerToken } from './endpoints/token/route.ts';" },
+      { path: 'src/federation/upstream.ts', source: "import * as oauth from 'oauth4webapi';" },
+      { path: 'src/http/outbound.ts', source: "import ipaddr from 'ipaddr.js';" },
     ];
     assert.deepEqual(ruleViolations(files), []);
   });

@@ -38,6 +38,14 @@ function optionsFor(logN: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
 }
 
+/**
+ * The stored "hash" of a user who has no password: one created by a first sign-in through an upstream identity
+ * provider. It is not in any hash format, so verifyPassword matches no password against it, and sign-in checks
+ * the dummy hash instead (passwordCheck), so such an account is refused after the same work as a wrong password.
+ * An administrator's password reset gives the user a real one.
+ */
+export const NO_PASSWORD_HASH = '!no-password';
+
 export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, optionsFor(logN, 8, 1));
@@ -83,10 +91,11 @@ export function passwordCheck(cost: number) {
   return {
     /** The dummy an unknown email is checked against, at the configured cost; no password matches it. */
     dummyHash,
-    /** Whether `password` matches `stored`; false for no stored hash, after the same work. */
+    /** Whether `password` matches `stored`; false for no stored hash or NO_PASSWORD_HASH, after the same work. */
     async verify(password: string, stored: string | undefined): Promise<boolean> {
-      const matches = await verifyPassword(password, stored ?? dummyHash);
-      return stored !== undefined && matches;
+      const usable = stored !== undefined && stored !== NO_PASSWORD_HASH;
+      const matches = await verifyPassword(password, usable ? stored : dummyHash);
+      return usable && matches;
     },
     /** A new hash at the configured cost when `stored` (whose password is `password`) has another cost. */
     async rehash(password: string, stored: string): Promise<string | undefined> {

@@ -13,11 +13,14 @@ import { purge } from './commands/purge.ts';
 import { registrationTokensCreate } from './commands/registration-tokens-create.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
+import { usersIdentities, usersUnlink } from './commands/users-identities.ts';
 
 export const COMMANDS: readonly Command[] = [
   start,
   migrate,
   usersAdd,
+  usersIdentities,
+  usersUnlink,
   clientsAdd,
   clientsList,
   clientsApprove,

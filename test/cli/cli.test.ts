@@ -98,6 +98,8 @@ describe('gatehouse --help and usage errors', () => {
       'registration-tokens create',
       'start',
       'users add',
+      'users identities',
+      'users unlink',
     ]);
   });
 
