@@ -1,22 +1,10 @@
 // An Express API in a project that installed the @gatehouse/resource tarball: ESM JavaScript, as in the README.
-import { createVerifier, protectedResourceMetadataUrl } from '@gatehouse/resource';
 import { requireToken, serveResourceMetadata, tokenOf } from '@gatehouse/resource/express';
 import express from 'express';
-import { introspection, issuer, jwtResource, opaqueResource, realm } from './config.mjs';
-
-const jwtApi = createVerifier({
-  issuer,
-  audience: jwtResource,
-  jwks: `${issuer}/jwks`,
-  realm,
-  resourceMetadata: protectedResourceMetadataUrl(jwtResource),
-});
-const opaqueApi = createVerifier({ issuer, audience: opaqueResource, introspection, realm });
+import { jwtApi, metadata, opaqueApi } from './config.mjs';
 
 const app = express();
-app.use(
-  serveResourceMetadata({ resource: jwtResource, authorizationServers: [issuer], scopes: ['read', 'write'] }),
-);
+app.use(serveResourceMetadata(metadata));
 const who = (req, res) => {
   const token = tokenOf(req);
   res.json({ framework: 'express', subject: token.subject, clientId: token.clientId, scopes: token.scopes });

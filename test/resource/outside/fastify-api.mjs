@@ -1,23 +1,10 @@
 // A Fastify API in a project that installed the @gatehouse/resource tarball: the plugin and its decorators.
-import { createVerifier, protectedResourceMetadataUrl } from '@gatehouse/resource';
 import { fastifyAuthenticate, gatehouse } from '@gatehouse/resource/fastify';
 import Fastify from 'fastify';
-import { introspection, issuer, jwtResource, opaqueResource, realm } from './config.mjs';
-
-const jwtApi = createVerifier({
-  issuer,
-  audience: jwtResource,
-  jwks: `${issuer}/jwks`,
-  realm,
-  resourceMetadata: protectedResourceMetadataUrl(jwtResource),
-});
-const opaqueApi = createVerifier({ issuer, audience: opaqueResource, introspection, realm });
+import { jwtApi, metadata, opaqueApi } from './config.mjs';
 
 const app = Fastify();
-await app.register(gatehouse, {
-  verifier: jwtApi,
-  metadata: { resource: jwtResource, authorizationServers: [issuer], scopes: ['read', 'write'] },
-});
+await app.register(gatehouse, { verifier: jwtApi, metadata });
 const who = async (request) => {
   const token = request.verifiedToken;
   return { framework: 'fastify', subject: token.subject, clientId: token.clientId, scopes: token.scopes };

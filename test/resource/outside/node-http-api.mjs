@@ -1,22 +1,9 @@
 // A plain node:http API: authenticate() answers failures itself and resolves with the token or undefined.
 import { createServer } from 'node:http';
-import { createVerifier, protectedResourceMetadataUrl } from '@gatehouse/resource';
 import { authenticate, serveResourceMetadata } from '@gatehouse/resource/node';
-import { introspection, issuer, jwtResource, opaqueResource, realm } from './config.mjs';
+import { jwtApi, metadata, opaqueApi } from './config.mjs';
 
-const jwtApi = createVerifier({
-  issuer,
-  audience: jwtResource,
-  jwks: `${issuer}/jwks`,
-  realm,
-  resourceMetadata: protectedResourceMetadataUrl(jwtResource),
-});
-const opaqueApi = createVerifier({ issuer, audience: opaqueResource, introspection, realm });
-const metadata = serveResourceMetadata({
-  resource: jwtResource,
-  authorizationServers: [issuer],
-  scopes: ['read', 'write'],
-});
+const serveMetadata = serveResourceMetadata(metadata);
 const routes = {
   '/jwt/read': [jwtApi, 'read'],
   '/jwt/write': [jwtApi, 'write'],
@@ -26,7 +13,7 @@ const routes = {
 const server = createServer(async (req, res) => {
   const route = routes[req.url];
   if (!route) {
-    metadata(req, res, () => res.writeHead(404).end());
+    serveMetadata(req, res, () => res.writeHead(404).end());
     return;
   }
   const token = await authenticate(route[0], req, res, route[1]);
