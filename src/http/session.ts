@@ -31,22 +31,33 @@ export async function currentSession(deps: Deps, request: FastifyRequest): Promi
   return deps.storage.sessions.find(sha256(value), deps.clock.now());
 }
 
-/** Starts a new session with a fresh id (never reuses the old one: no session fixation). */
-export async function startSession(deps: Deps, request: FastifyRequest, reply: FastifyReply, userId: string) {
+/**
+ * Starts a new session with a fresh id (never reuses the old one: no session fixation). `options`: the sign-in
+ * happened earlier (the company's login app, docs/architecture.md "External sign-in and consent") and the
+ * session lasts `ttlSeconds` (at most GATEHOUSE_SESSION_TTL).
+ */
+export async function startSession(
+  deps: Deps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  userId: string,
+  options: { authTime?: number; ttlSeconds?: number } = {},
+) {
   const names = cookieNames(deps.config.issuer);
   const old = request.cookies[names.session];
   if (old) await deps.storage.sessions.delete(sha256(old));
   const now = deps.clock.now();
+  const ttl = Math.min(options.ttlSeconds ?? deps.config.sessionTtl, deps.config.sessionTtl);
   const value = randomToken(32);
   const session: Session = {
     idHash: sha256(value),
     userId,
-    authTime: now,
+    authTime: options.authTime ?? now,
     createdAt: now,
-    expiresAt: now + deps.config.sessionTtl * 1000,
+    expiresAt: now + ttl * 1000,
   };
   await deps.storage.sessions.create(session);
-  reply.setCookie(names.session, value, cookieOptions(names, deps.config.sessionTtl));
+  reply.setCookie(names.session, value, cookieOptions(names, ttl));
   return session;
 }
 

@@ -13,6 +13,10 @@ export const TOKEN_PREFIX = {
   apiKey: 'ghk_',
   authorizationCode: 'ghc_',
   clientSecret: 'ghs_',
+  /** The admin API's keys (`gatehouse admin-keys create`). */
+  adminKey: 'ghm_',
+  /** The one-time login and consent challenges handed to the company's own pages. */
+  interactionChallenge: 'ghi_',
 } as const;
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

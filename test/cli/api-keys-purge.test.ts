@@ -284,6 +284,8 @@ describe('gatehouse purge', () => {
           createdAt: expiresAt - 60_000,
           expiresAt,
           consumedAt: null,
+          acr: null,
+          amr: null,
         });
       // Used codes are kept a day past expiry (reuse detection): only the one expired two days ago goes.
       await code(ids.expiredCode, now - 2 * DAY);
@@ -358,6 +360,8 @@ describe('gatehouse purge', () => {
           loginUserId: null,
           loginAuthTime: null,
           consentedScope: null,
+          challengeHash: null,
+          external: null,
           denied: false,
           createdAt: expiresAt - 1_800_000,
           expiresAt,

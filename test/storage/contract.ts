@@ -79,6 +79,7 @@ function newUser(overrides: Partial<User> = {}): User {
     createdAt: T0,
     updatedAt: T0,
     disabledAt: null,
+    claims: null,
     ...overrides,
   };
 }
@@ -112,6 +113,8 @@ function newInteraction(overrides: Partial<Interaction> = {}): Interaction {
     denied: false,
     createdAt: T0,
     expiresAt: T0 + 30 * MINUTE,
+    challengeHash: null,
+    external: null,
     ...overrides,
   };
 }
@@ -132,6 +135,8 @@ function newCode(overrides: Partial<AuthorizationCode> = {}): AuthorizationCode 
     createdAt: T0,
     expiresAt: T0 + MINUTE,
     consumedAt: null,
+    acr: null,
+    amr: null,
     ...overrides,
   };
 }

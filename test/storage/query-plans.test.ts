@@ -101,6 +101,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       createdAt: now,
       updatedAt: now,
       disabledAt: null,
+      claims: null,
     };
     const grant = {
       id: 'g1',
@@ -187,6 +188,8 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
             denied: false,
             createdAt: now,
             expiresAt: now + 1e6,
+            challengeHash: 'chal',
+            external: null,
           }),
       ],
       ['interactions.find', () => S.interactions.find('i1', now)],
@@ -216,6 +219,8 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
             createdAt: now,
             expiresAt: now + 1e6,
             consumedAt: null,
+            acr: null,
+            amr: null,
           }),
       ],
       ['authorizationCodes.find', () => S.authorizationCodes.find('ch')],

@@ -19,6 +19,8 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
+    acr: row.acr,
+    amr: row.amr === null ? null : (JSON.parse(row.amr) as string[]),
   };
 }
 
@@ -40,6 +42,8 @@ const insertCode = prepared(
     'created_at',
     'expires_at',
     'consumed_at',
+    'acr',
+    'amr',
   ]),
 );
 const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
@@ -87,6 +91,8 @@ export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         created_at: code.createdAt,
         expires_at: code.expiresAt,
         consumed_at: code.consumedAt,
+        acr: code.acr ?? null,
+        amr: code.amr ? JSON.stringify(code.amr) : null,
       });
     },
     async find(codeHash) {

@@ -8,6 +8,7 @@ import { groupCommit } from './group-commit.ts';
 import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
 import {
+  adminKeyStore,
   apiKeyStore,
   consentStore,
   initialAccessTokenStore,
@@ -94,6 +95,7 @@ const STORES = {
   refreshTokens: refreshTokenStore,
   consents: consentStore,
   apiKeys: apiKeyStore,
+  adminKeys: adminKeyStore,
   securityEvents: securityEventStore,
   initialAccessTokens: initialAccessTokenStore,
   keys: keyStore,

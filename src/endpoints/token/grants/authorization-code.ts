@@ -90,6 +90,8 @@ export const authorizationCode = {
       nonce: stored.nonce,
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idTokenFor: user,
+      acr: stored.acr,
+      amr: stored.amr,
     });
     const claim = await deps.storage.transaction(async (tx) => {
       // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL. The grant row

@@ -34,6 +34,9 @@ export interface TokenSetInput {
     | { kind: 'none' };
   /** The user whose claims an ID token carries, when one is issued (the scope must also hold openid). */
   idTokenFor?: User;
+  /** The authentication context the company's login app reported (OIDC Core §2 acr, amr). */
+  acr?: string | null;
+  amr?: string[] | null;
 }
 
 export interface TokenSet {
@@ -114,7 +117,11 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       issuedAt: now,
       expiresAt: now + config.idTokenTtl * 1000,
       accessToken: access.token,
-      claims: userClaims(input.idTokenFor, scopes),
+      claims: {
+        ...userClaims(input.idTokenFor, scopes),
+        ...(input.acr ? { acr: input.acr } : {}),
+        ...(input.amr && input.amr.length > 0 ? { amr: input.amr } : {}),
+      },
     });
   }
 
