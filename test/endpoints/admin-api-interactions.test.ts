@@ -10,7 +10,7 @@ import { createAdminKey, revokeAdminKey } from '../../src/accounts/admin-keys.ts
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import type { Client } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { Agent, csrfFrom, localPath } from '../helpers/agent.ts';
+import { Agent, csrfFrom, localPath, signedInAgent } from '../helpers/agent.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair } from '../helpers/flow.ts';
 import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
@@ -529,6 +529,24 @@ function suite(name: string, databaseUrl: () => Promise<string | undefined>) {
       assert.equal(answer.statusCode, 200);
       const callback = await follow(again.agent, answer.json().redirect_to);
       assert.equal(callback.searchParams.get('error'), 'access_denied');
+    });
+
+    it('the admin console lists an external subject by its subject (escaped), without “Reset password”, and can disable it', async () => {
+      const subject = `acme|<b>console-${name}</b>`;
+      await signInAndConsent(subject, await start());
+      const admin = await server.addUser({ isAdmin: true });
+      const agent = await signedInAgent(server.app, admin);
+      const page = await agent.get('/admin');
+      assert.equal(page.statusCode, 200);
+      assert.ok(page.body.includes(`acme|&lt;b&gt;console-${name}&lt;/b&gt;`), 'shown escaped');
+      const path = `/admin/users/${encodeURIComponent(subject)}`;
+      assert.ok(page.body.includes(`${path}/disable`));
+      assert.equal(page.body.includes(`${path}/reset-password`), false);
+      const reset = await agent.post(`${path}/reset-password`, { _csrf: csrfFrom(page.body) });
+      assert.match(reset.body, /has no password here/);
+      const disabled = await agent.post(`${path}/disable`, { _csrf: csrfFrom(page.body) });
+      assert.equal(disabled.statusCode, 303);
+      assert.notEqual((await server.deps.storage.users.findById(subject))?.disabledAt, null);
     });
 
     it('connected apps and Remove access work for the remembered subject; its tokens stop at once', async () => {
