@@ -266,7 +266,12 @@ export async function advance(
   };
   // Hands the flow to the company's page with a fresh one-time challenge (only its SHA-256 is stored); a
   // challenge handed out before for this interaction stops working.
-  const askCompany = async (stage: 'login' | 'consent', url: string, skip?: Session): Promise<Next> => {
+  const askCompany = async (
+    stage: 'login' | 'consent',
+    url: string,
+    skip?: Session,
+    signedIn?: { userId: string; authTime: number },
+  ): Promise<Next> => {
     const challenge = mintOpaqueToken(TOKEN_PREFIX.interactionChallenge);
     const external: ExternalState = {
       stage,
@@ -276,7 +281,15 @@ export async function advance(
       login: interaction.external?.login ?? null,
       rejection: null,
     };
-    const changes = { challengeHash: sha256(challenge), external };
+    // The consent app is told whom it asks for: the user Gatehouse's session or its login page signed in, when
+    // the login was not the company's (only GATEHOUSE_CONSENT_URL set).
+    const changes = {
+      challengeHash: sha256(challenge),
+      external,
+      ...(signedIn && interaction.loginUserId === null
+        ? { loginUserId: signedIn.userId, loginAuthTime: signedIn.authTime }
+        : {}),
+    };
     if (stored) await deps.storage.interactions.update(interaction.id, changes);
     else await deps.storage.interactions.create({ ...interaction, ...changes });
     const parameter = stage === 'login' ? 'login_challenge' : 'consent_challenge';
@@ -310,7 +323,9 @@ export async function advance(
       if (request.prompt.includes('none')) {
         return fail(new OAuthError('consent_required', 'The user has not granted access to this client'));
       }
-      if (deps.externalConsentUrl !== undefined) return askCompany('consent', deps.externalConsentUrl);
+      if (deps.externalConsentUrl !== undefined) {
+        return askCompany('consent', deps.externalConsentUrl, undefined, who);
+      }
       return waitFor('consent');
     }
   }

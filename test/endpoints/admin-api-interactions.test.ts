@@ -605,3 +605,58 @@ describe('off by default: Gatehouse’s own pages', () => {
     }
   });
 });
+
+describe('GATEHOUSE_CONSENT_URL alone: Gatehouse’s sign-in, the company’s consent page', () => {
+  it('the consent request names the signed-in Gatehouse user; remember stores the consent; the code speaks for that user', async () => {
+    const server = await buildTestServer({ GATEHOUSE_CONSENT_URL: CONSENT_URL });
+    try {
+      const key = (
+        await createAdminKey(server.deps.storage, { name: 'consent', scopes: ['interactions'] }, 0)
+      ).key;
+      const { client, secret } = await server.addClient({
+        redirectUris: [REDIRECT_URI],
+        scope: 'openid email',
+      });
+      const user = await server.addUser();
+      const agent = await signedInAgent(server.app, user);
+      const { verifier, challenge: pkce } = pkcePair();
+      const authorize = await agent.get(
+        authorizeUrl({
+          response_type: 'code',
+          client_id: client.id,
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email',
+          code_challenge: pkce,
+          code_challenge_method: 'S256',
+        }),
+      );
+      const location = new URL(String(authorize.headers.location));
+      assert.equal(`${location.origin}${location.pathname}`, CONSENT_URL);
+      const challenge = location.searchParams.get('consent_challenge')!;
+      const call = (path: string, body?: unknown) =>
+        server.app.inject({
+          method: body === undefined ? 'GET' : 'POST',
+          url: `/api/v1/interactions/consent${path}?challenge=${challenge}`,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          payload: body === undefined ? undefined : JSON.stringify(body),
+        });
+      assert.equal((await call('')).json().subject, user.id);
+      const accepted = await call('/accept', { remember: true, grant_scope: ['openid'] });
+      assert.equal(accepted.statusCode, 200, accepted.body);
+      const back = await agent.get(localPath(accepted.json().redirect_to));
+      const callback = new URL(String(back.headers.location));
+      const code = callback.searchParams.get('code');
+      assert.ok(code, callback.href);
+      const tokens = await exchangeCode(server, client, secret, {
+        code,
+        verifier,
+        redirectUri: REDIRECT_URI,
+      });
+      assert.equal(tokens.json().scope, 'openid', 'grant_scope narrowed the grant');
+      assert.equal(decodeJwt(tokens.json().id_token).sub, user.id);
+      assert.equal((await server.deps.storage.consents.find(user.id, client.id))?.scope, 'openid');
+    } finally {
+      await server.close();
+    }
+  });
+});
