@@ -38,6 +38,8 @@ const SIMPLE: Record<string, string> = {
   dataDir: 'GATEHOUSE_DATA_DIR',
   productName: 'GATEHOUSE_PRODUCT_NAME',
   logoUrl: 'GATEHOUSE_LOGO_URL',
+  loginUrl: 'GATEHOUSE_LOGIN_URL',
+  consentUrl: 'GATEHOUSE_CONSENT_URL',
   realm: 'GATEHOUSE_REALM',
   accessTokenAlg: 'GATEHOUSE_ACCESS_TOKEN_ALG',
   idTokenAlg: 'GATEHOUSE_ID_TOKEN_ALG',

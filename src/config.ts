@@ -210,6 +210,14 @@ export interface Config {
   scopes: ScopeConfig[];
   /** GATEHOUSE_LOGO_URL: a logo shown on every page (https, or a path on this server). */
   logoUrl: string | undefined;
+  /**
+   * GATEHOUSE_LOGIN_URL (default unset: Gatehouse's own sign-in page): the company's own sign-in page. The
+   * browser goes there with `?login_challenge=…` and the company's app answers over the admin API
+   * (/api/v1/interactions/login). https, or plain http while the issuer itself is a loopback http address.
+   */
+  loginUrl: string | undefined;
+  /** GATEHOUSE_CONSENT_URL (default unset: Gatehouse's consent page): the same for consent (`?consent_challenge=…`). */
+  consentUrl: string | undefined;
   /** GATEHOUSE_SECRET_ROTATION_OVERLAP (seconds, default 1 day): how long a rotated client secret keeps working. */
   secretRotationOverlap: number;
   paths: EndpointPaths;
@@ -453,6 +461,23 @@ function logoUrl(env: Env): string | undefined {
   if (!raw) return undefined;
   if (!(raw.startsWith('https://') && URL.canParse(raw)) && !/^\/[\w./-]*$/.test(raw)) {
     throw new ConfigError('GATEHOUSE_LOGO_URL', 'must be an https URL or a path on this server');
+  }
+  return raw;
+}
+
+/** The company's own sign-in or consent page: https, or plain http only for local development. */
+function companyPageUrl(env: Env, name: string, issuer: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const url = URL.parse(raw);
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash || raw.includes('#')) {
+    throw new ConfigError(name, `must be an absolute https URL without a fragment, got "${raw}"`);
+  }
+  if (url.username || url.password) throw new ConfigError(name, 'must not carry credentials');
+  const issuerUrl = new URL(issuer);
+  // The challenge travels in this URL: plain http only where the issuer itself is a developer's loopback one.
+  if (url.protocol === 'http:' && !(issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname))) {
+    throw new ConfigError(name, `"${raw}" is plain http; use https (http only with a loopback http issuer)`);
   }
   return raw;
 }
@@ -748,6 +773,8 @@ export function loadConfig(env: Env = process.env): Config {
     registrationRateLimit: integer(env, 'GATEHOUSE_REGISTRATION_RATE_LIMIT', 30, 1, 100_000),
     scopes: catalogue,
     logoUrl: logoUrl(env),
+    loginUrl: companyPageUrl(env, 'GATEHOUSE_LOGIN_URL', issuerUrl),
+    consentUrl: companyPageUrl(env, 'GATEHOUSE_CONSENT_URL', issuerUrl),
     secretRotationOverlap: integer(env, 'GATEHOUSE_SECRET_ROTATION_OVERLAP', 86_400, 0, 90 * 86_400),
     paths: paths(env),
     legacy: {

@@ -27,5 +27,7 @@ export function flowDeps(deps: Deps): FlowDeps {
     resumePath: `${deps.config.paths.authorize}/resume`,
     denialError: deps.config.legacy.userDeniedError ? 'user_denied' : 'access_denied',
     echoAuthorizationParams: deps.config.legacy.echoAuthorizationParams,
+    externalLoginUrl: deps.config.loginUrl,
+    externalConsentUrl: deps.config.consentUrl,
   };
 }

@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Deps } from './deps.ts';
+import { registerAdminApi } from './endpoints/admin-api/route.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
 import { registerDeauthorize } from './endpoints/deauthorize/route.ts';
 import { registerDiscovery } from './endpoints/discovery/route.ts';
@@ -165,6 +166,15 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerJwks(protocol, deps);
     registerDiscovery(protocol, deps);
     registerHealth(protocol, deps, options.draining);
+  });
+
+  // The admin API (/api/v1): JSON in and out, an admin key on every call, no cookies (so no CSRF to guard).
+  await app.register(async (admin) => {
+    addSecurityHeaders(admin, apiSecurityHeaders(secure));
+    admin.setErrorHandler(oauthErrorHandler);
+    admin.removeAllContentTypeParsers();
+    rejectControlCharacters(admin, 'none');
+    registerAdminApi(admin, deps);
   });
 
   // Browser-facing pages: HTML errors, CSRF tokens on every form.

@@ -52,6 +52,8 @@ describe('loadConfig: defaults', () => {
         },
       ],
       logoUrl: undefined,
+      loginUrl: undefined,
+      consentUrl: undefined,
       secretRotationOverlap: 86_400,
       paths: {
         authorize: '/authorize',
@@ -141,6 +143,8 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_SCOPES:
         '[{"name":"meeting:read","description":"Read your meetings","default":true},{"name":"screen_pop","description":"Use the screen pop API","requires_approval":true}]',
       GATEHOUSE_LOGO_URL: 'https://cdn.acme.example/logo.svg',
+      GATEHOUSE_LOGIN_URL: 'https://www.acme.example/oauth/login',
+      GATEHOUSE_CONSENT_URL: 'https://www.acme.example/oauth/consent?step=1',
       GATEHOUSE_SECRET_ROTATION_OVERLAP: '3600',
       GATEHOUSE_PATH_TOKEN: '/oauth2/token',
       GATEHOUSE_PATH_AUTHORIZE: '/oauth/authorize',
@@ -204,6 +208,8 @@ describe('loadConfig: defaults', () => {
         },
       ],
       logoUrl: 'https://cdn.acme.example/logo.svg',
+      loginUrl: 'https://www.acme.example/oauth/login',
+      consentUrl: 'https://www.acme.example/oauth/consent?step=1',
       secretRotationOverlap: 3600,
       paths: {
         authorize: '/oauth/authorize',
@@ -550,4 +556,54 @@ describe('loadConfig: GATEHOUSE_UPSTREAMS', () => {
       );
     });
   }
+});
+
+describe('loadConfig: GATEHOUSE_LOGIN_URL and GATEHOUSE_CONSENT_URL (the company’s own pages)', () => {
+  const https = { GATEHOUSE_ISSUER: 'https://login.acme.example' };
+  it('unset by default: Gatehouse’s own pages', () => {
+    const config = loadConfig(https);
+    assert.equal(config.loginUrl, undefined);
+    assert.equal(config.consentUrl, undefined);
+  });
+  it('https URLs are taken as they are, a query included', () => {
+    const config = loadConfig({
+      ...https,
+      GATEHOUSE_LOGIN_URL: 'https://www.acme.example/signin?brand=1',
+      GATEHOUSE_CONSENT_URL: 'https://www.acme.example/consent',
+    });
+    assert.equal(config.loginUrl, 'https://www.acme.example/signin?brand=1');
+    assert.equal(config.consentUrl, 'https://www.acme.example/consent');
+  });
+  it('plain http is refused unless the issuer itself is a loopback http address (development)', () => {
+    for (const name of ['GATEHOUSE_LOGIN_URL', 'GATEHOUSE_CONSENT_URL']) {
+      assert.throws(
+        () => loadConfig({ ...https, [name]: 'http://www.acme.example/signin' }),
+        (error: Error) => error instanceof ConfigError && error.message.startsWith(`${name}:`),
+      );
+      assert.throws(
+        () =>
+          loadConfig({
+            GATEHOUSE_ISSUER: 'http://gatehouse.internal',
+            GATEHOUSE_ALLOW_INSECURE_ISSUER: 'true',
+            [name]: 'http://www.acme.example/signin',
+          }),
+        ConfigError,
+      );
+    }
+    const dev = loadConfig({
+      GATEHOUSE_ISSUER: 'http://localhost:3000',
+      GATEHOUSE_LOGIN_URL: 'http://localhost:4000/login',
+    });
+    assert.equal(dev.loginUrl, 'http://localhost:4000/login');
+  });
+  it('a fragment, credentials, another scheme or a relative URL are refused', () => {
+    for (const bad of [
+      'https://www.acme.example/signin#x',
+      'https://user:pw@www.acme.example/signin',
+      'javascript:alert(1)',
+      '/signin',
+    ]) {
+      assert.throws(() => loadConfig({ ...https, GATEHOUSE_LOGIN_URL: bad }), ConfigError, bad);
+    }
+  });
 });

@@ -17,6 +17,7 @@ async function storageWithExpiredSessions(count: number) {
     createdAt: now,
     updatedAt: now,
     disabledAt: null,
+    claims: null,
   });
   for (let i = 0; i < count; i++) {
     await storage.sessions.create({

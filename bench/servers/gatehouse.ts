@@ -69,6 +69,7 @@ if (userCount > 0) {
       createdAt: now,
       updatedAt: now,
       disabledAt: null,
+      claims: null,
     });
   }
   users = { emails, password };

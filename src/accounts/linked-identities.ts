@@ -103,6 +103,7 @@ async function attempt(
     email,
     name: identity.name?.trim().slice(0, 200) || null,
     passwordHash: NO_PASSWORD_HASH,
+    claims: null,
     isAdmin: false,
     // The upstream verified it (or the operator vouches for the upstream's emails): nothing else reaches here.
     emailVerified: true,

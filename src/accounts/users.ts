@@ -29,12 +29,12 @@ export async function createUser(
   input: NewUserInput,
   now: number,
   cost?: number,
-): Promise<User> {
+): Promise<User & { email: string }> {
   checkNewUser(input);
   const email = input.email.trim().toLowerCase();
   if (await storage.users.findByEmail(email))
     throw new UserInputError('A user with that email already exists.');
-  const user: User = {
+  const user: User & { email: string } = {
     id: randomId(),
     email,
     name: input.name?.trim() || null,
@@ -44,6 +44,7 @@ export async function createUser(
     createdAt: now,
     updatedAt: now,
     disabledAt: null,
+    claims: null,
   };
   await storage.users.create(user);
   return user;

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
 import { type Command, type CommandIO, UsageError } from './command.ts';
+import { adminKeysCreate, adminKeysList, adminKeysRevoke } from './commands/admin-keys.ts';
 import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsApprove } from './commands/clients-approve.ts';
@@ -29,6 +30,9 @@ export const COMMANDS: readonly Command[] = [
   apiKeysCreate,
   apiKeysList,
   apiKeysRevoke,
+  adminKeysCreate,
+  adminKeysList,
+  adminKeysRevoke,
   purge,
   registrationTokensCreate,
 ];

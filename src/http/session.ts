@@ -39,32 +39,35 @@ export async function currentSession(deps: Deps, request: FastifyRequest): Promi
 }
 
 /**
- * Starts a new session with a fresh id (never reuses the old one: no session fixation). `authentication`: how
- * an upstream identity provider said the user authenticated (amr, acr), for the ID token; unset for passwords.
+ * Starts a new session with a fresh id (never reuses the old one: no session fixation). `options`: how an
+ * upstream identity provider said the user authenticated (amr, acr), for the ID token (unset for passwords); or
+ * that the sign-in happened earlier (the company's login app, docs/architecture.md "External sign-in and
+ * consent") and the session lasts `ttlSeconds` (at most GATEHOUSE_SESSION_TTL).
  */
 export async function startSession(
   deps: Deps,
   request: FastifyRequest,
   reply: FastifyReply,
   userId: string,
-  authentication: Pick<Session, 'amr' | 'acr'> = {},
+  options: Pick<Session, 'amr' | 'acr'> & { authTime?: number; ttlSeconds?: number } = {},
 ) {
   const names = cookieNames(deps.config.issuer);
   const old = request.cookies[names.session];
   if (old) await deps.storage.sessions.delete(sha256(old));
   const now = deps.clock.now();
+  const ttl = Math.min(options.ttlSeconds ?? deps.config.sessionTtl, deps.config.sessionTtl);
   const value = randomToken(32);
   const session: Session = {
     idHash: sha256(value),
     userId,
-    authTime: now,
+    authTime: options.authTime ?? now,
     createdAt: now,
-    expiresAt: now + deps.config.sessionTtl * 1000,
-    ...(authentication.amr ? { amr: authentication.amr } : {}),
-    ...(authentication.acr ? { acr: authentication.acr } : {}),
+    expiresAt: now + ttl * 1000,
+    ...(options.amr ? { amr: options.amr } : {}),
+    ...(options.acr ? { acr: options.acr } : {}),
   };
   await deps.storage.sessions.create(session);
-  reply.setCookie(names.session, value, cookieOptions(names, deps.config.sessionTtl));
+  reply.setCookie(names.session, value, cookieOptions(names, ttl));
   return session;
 }
 

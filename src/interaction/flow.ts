@@ -4,18 +4,25 @@
 import { OAuthError, safeDescription } from '../errors.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
 import { isOperatorApproved } from '../oauth/client-review.ts';
-import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../oauth/opaque-token.ts';
+import {
+  mintOpaqueToken,
+  mintTimeOrderedToken,
+  TOKEN_PREFIX,
+  timeOrderedTokenKey,
+} from '../oauth/opaque-token.ts';
 import { appendParams } from '../oauth/redirect-uri.ts';
 import { parseScope } from '../oauth/scope.ts';
 import type {
   AuthorizationRequest,
   Client,
+  ExternalState,
   Interaction,
   Session,
   Storage,
   User,
 } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
+import { sha256 } from '../util/hash.ts';
 import { randomToken, timeOrderedId } from '../util/random.ts';
 import { consentRequired, loginRequired } from './policy.ts';
 
@@ -31,12 +38,20 @@ export interface FlowDeps {
   denialError: 'access_denied' | 'user_denied';
   /** Legacy (Dialpad): echo client_id, redirect_uri, response_type and scope on the success redirect. */
   echoAuthorizationParams: boolean;
+  /**
+   * GATEHOUSE_LOGIN_URL and GATEHOUSE_CONSENT_URL: the company's own sign-in and consent pages, which get a
+   * one-time challenge and answer over the admin API (interaction/external.ts); undefined: Gatehouse's pages.
+   */
+  externalLoginUrl: string | undefined;
+  externalConsentUrl: string | undefined;
 }
 
 export type Next =
   | { kind: 'login'; interactionId: string }
   | { kind: 'consent'; interactionId: string }
   | { kind: 'redirect'; location: string }
+  /** To the company's sign-in or consent page, with the challenge. */
+  | { kind: 'external'; location: string }
   /** An authorization error shown to the user on a page, never sent to the client (see authorizationError). */
   | { kind: 'error'; error: OAuthError }
   | { kind: 'expired' };
@@ -102,6 +117,8 @@ export function start(deps: FlowDeps, request: AuthorizationRequest, browserHash
     denied: false,
     createdAt: now,
     expiresAt: now + deps.interactionTtl * 1000,
+    challengeHash: null,
+    external: null,
   };
 }
 
@@ -111,6 +128,62 @@ export async function load(deps: FlowDeps, id: string | undefined, browserHash: 
   const interaction = await deps.storage.interactions.find(id, deps.clock.now());
   if (!interaction || interaction.browserHash !== browserHash) return undefined;
   return interaction;
+}
+
+/**
+ * A flow the company's pages held until its interaction expired ends at the client: access_denied (the sign-in
+ * was not completed in time; the client may start again), once, and only in the browser that started it. An
+ * expired flow of Gatehouse's own pages, or one already purged, is the "expired" page as before.
+ */
+export async function endExpired(
+  deps: FlowDeps,
+  id: string | undefined,
+  browserHash: string | undefined,
+  session: Session | undefined,
+): Promise<Next> {
+  if (!id || !browserHash) return { kind: 'expired' };
+  const interaction = await deps.storage.interactions.findIncludingExpired(id);
+  if (
+    !interaction ||
+    interaction.browserHash !== browserHash ||
+    interaction.external === null ||
+    interaction.expiresAt > deps.clock.now()
+  ) {
+    return { kind: 'expired' };
+  }
+  const client = await deps.storage.clients.find(interaction.clientId);
+  if (!isUsable(client)) return { kind: 'expired' };
+  const error = new OAuthError('access_denied', 'The sign-in was not completed in time');
+  return finishWith(
+    deps,
+    interaction,
+    true,
+    authorizationError(deps, client, interaction.request, error, session),
+  );
+}
+
+/**
+ * After the company's login app accepted with `remember`, the browser that comes back gets a Gatehouse session
+ * for the subject (a fresh id: no fixation), so the next authorization can tell the login app to skip its form.
+ */
+export function sessionToRemember(
+  interaction: Interaction,
+  session: Session | undefined,
+): { userId: string; authTime: number; ttlSeconds: number } | undefined {
+  const login = interaction.external?.login;
+  if (!login?.remember || interaction.loginUserId === null || interaction.loginAuthTime === null) return;
+  if (
+    session &&
+    session.userId === interaction.loginUserId &&
+    session.authTime >= interaction.loginAuthTime
+  ) {
+    return;
+  }
+  return {
+    userId: interaction.loginUserId,
+    authTime: interaction.loginAuthTime,
+    ttlSeconds: login.rememberFor,
+  };
 }
 
 export async function acceptLogin(
@@ -140,13 +213,33 @@ function signedIn(session: Session) {
   return { userId: session.userId, authTime: session.authTime, amr: session.amr, acr: session.acr };
 }
 
-/** The user the interaction acts for, if sign-in is satisfied. */
-export function authenticatedUser(interaction: Interaction, session: Session | undefined, now: number) {
+/**
+ * The user the interaction acts for, if sign-in is satisfied. `externalLogin`: the company's login app is asked
+ * on every authorization (it knows whether its user still exists), so a session alone never satisfies it.
+ */
+export function authenticatedUser(
+  interaction: Interaction,
+  session: Session | undefined,
+  now: number,
+  externalLogin = false,
+) {
   if (interaction.loginUserId !== null) {
+    // The company's login app accepted over the admin API; the browser that resumes is the one that started
+    // the flow (load() checks the binding), so the accept is the proof, with or without a session.
+    const external = interaction.external?.login;
+    if (external && interaction.loginAuthTime !== null) {
+      return {
+        userId: interaction.loginUserId,
+        authTime: interaction.loginAuthTime,
+        amr: external.amr ?? undefined,
+        acr: external.acr ?? undefined,
+      };
+    }
     // Signed in during this interaction; the session must still be that user's (no swap in another tab).
     if (session && session.userId === interaction.loginUserId) return signedIn(session);
     return undefined;
   }
+  if (externalLogin) return undefined;
   if (loginRequired(interaction.request, session, now) || !session) return undefined;
   return signedIn(session);
 }
@@ -180,12 +273,54 @@ export async function advance(
     if (!stored) await deps.storage.interactions.create(interaction);
     return { kind, interactionId: interaction.id };
   };
+  // Hands the flow to the company's page with a fresh one-time challenge (only its SHA-256 is stored); a
+  // challenge handed out before for this interaction stops working.
+  const askCompany = async (
+    stage: 'login' | 'consent',
+    url: string,
+    skip?: Session,
+    signedIn?: { userId: string; authTime: number },
+  ): Promise<Next> => {
+    const challenge = mintOpaqueToken(TOKEN_PREFIX.interactionChallenge);
+    const external: ExternalState = {
+      stage,
+      skipSubject: stage === 'login' ? (skip?.userId ?? null) : (interaction.external?.skipSubject ?? null),
+      skipAuthTime:
+        stage === 'login' ? (skip?.authTime ?? null) : (interaction.external?.skipAuthTime ?? null),
+      login: interaction.external?.login ?? null,
+      rejection: null,
+    };
+    // The consent app is told whom it asks for: the user Gatehouse's session or its login page signed in, when
+    // the login was not the company's (only GATEHOUSE_CONSENT_URL set).
+    const changes = {
+      challengeHash: sha256(challenge),
+      external,
+      ...(signedIn && interaction.loginUserId === null
+        ? { loginUserId: signedIn.userId, loginAuthTime: signedIn.authTime }
+        : {}),
+    };
+    if (stored) await deps.storage.interactions.update(interaction.id, changes);
+    else await deps.storage.interactions.create({ ...interaction, ...changes });
+    const parameter = stage === 'login' ? 'login_challenge' : 'consent_challenge';
+    return { kind: 'external', location: appendParams(url, { [parameter]: challenge }) };
+  };
 
   if (interaction.denied) return fail(new OAuthError(deps.denialError, 'The user denied the request'));
+  const rejection = interaction.external?.rejection;
+  if (rejection) return fail(new OAuthError(rejection.error, rejection.description ?? undefined));
 
-  const who = authenticatedUser(interaction, session, now);
+  const externalLogin = deps.externalLoginUrl !== undefined;
+  const who = authenticatedUser(interaction, session, now, externalLogin);
   const user = who && (await deps.storage.users.findById(who.userId));
   if (!who || !user || user.disabledAt !== null) {
+    if (deps.externalLoginUrl !== undefined) {
+      const skip = await skippableSession(deps, request, session, now);
+      // prompt=none: the login app must answer without a page, which it can only do for a known session.
+      if (request.prompt.includes('none') && !skip) {
+        return fail(new OAuthError('login_required', 'The user is not signed in'));
+      }
+      return askCompany('login', deps.externalLoginUrl, skip);
+    }
     if (request.prompt.includes('none'))
       return fail(new OAuthError('login_required', 'The user is not signed in'));
     return waitFor('login');
@@ -196,6 +331,9 @@ export async function advance(
     if (consentRequired(request, client, remembered, parseScope(request.scope))) {
       if (request.prompt.includes('none')) {
         return fail(new OAuthError('consent_required', 'The user has not granted access to this client'));
+      }
+      if (deps.externalConsentUrl !== undefined) {
+        return askCompany('consent', deps.externalConsentUrl, undefined, who);
       }
       return waitFor('consent');
     }
@@ -253,4 +391,21 @@ export async function advance(
     });
   });
   return next;
+}
+
+/**
+ * The session the login app may skip its form for (Hydra's `skip`): this browser's Gatehouse session, when it
+ * speaks for an external subject that is still enabled and satisfies prompt and max_age. A Gatehouse user's
+ * session (an administrator signed in to the console) never does: its id is not the company's subject.
+ */
+async function skippableSession(
+  deps: FlowDeps,
+  request: AuthorizationRequest,
+  session: Session | undefined,
+  now: number,
+): Promise<Session | undefined> {
+  if (!session || loginRequired(request, session, now)) return undefined;
+  const user = await deps.storage.users.findById(session.userId);
+  if (!user || user.claims === null || user.disabledAt !== null) return undefined;
+  return session;
 }

@@ -19,9 +19,10 @@ export interface IdTokenInput {
   clientId: string;
   nonce: string | null;
   authTime: number;
-  /** OIDC Core §2 amr and acr: present only when the sign-in came with them (an upstream identity provider). */
-  amr?: string[];
-  acr?: string;
+  /** OIDC Core §2 amr and acr: present only when the sign-in came with them (an upstream identity provider, or the company's
+   * login app). */
+  amr?: string[] | undefined;
+  acr?: string | undefined;
   issuedAt: number;
   expiresAt: number;
   accessToken: string;

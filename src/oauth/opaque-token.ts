@@ -15,6 +15,10 @@ export const TOKEN_PREFIX = {
   apiKey: API_KEY_PREFIX,
   authorizationCode: 'ghc_',
   clientSecret: 'ghs_',
+  /** The admin API's keys (`gatehouse admin-keys create`). */
+  adminKey: 'ghm_',
+  /** The one-time login and consent challenges handed to the company's own pages. */
+  interactionChallenge: 'ghi_',
 } as const;
 
 /** CRC32 as base64url (6 characters): checked on every token a request presents. */

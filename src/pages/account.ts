@@ -43,7 +43,7 @@ export function chrome(
     title,
     productName: deps.config.productName,
     logoUrl: deps.config.logoUrl,
-    signedInAs: user?.email,
+    signedInAs: user ? (user.email ?? user.name ?? user.id) : undefined,
     csrfToken: csrfToken(reply),
     nav,
   };

@@ -38,7 +38,8 @@ export interface ClientCorsOriginsTable {
 
 export interface UsersTable {
   id: string;
-  email: string;
+  /** null for a subject the company's login app signed in. */
+  email: string | null;
   name: string | null;
   password_hash: string;
   is_admin: number;
@@ -46,6 +47,8 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   disabled_at: number | null;
+  /** JSON of the claims the company's login app gave for an external subject; null for Gatehouse's own users. */
+  claims: string | null;
 }
 
 export interface SessionsTable {
@@ -79,6 +82,10 @@ export interface InteractionsTable {
   denied: number;
   created_at: number;
   expires_at: number;
+  /** SHA-256 of the current login or consent challenge handed to the company's pages; null when none. */
+  challenge_hash: string | null;
+  /** JSON of ExternalState, or null for flows that only Gatehouse's own pages served. */
+  external: string | null;
 }
 
 export interface AuthorizationCodesTable {
@@ -205,6 +212,16 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface AdminKeysTable {
+  id: string;
+  key_hash: string;
+  name: string;
+  scope: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface Database {
   clients: ClientsTable;
   client_cors_origins: ClientCorsOriginsTable;
@@ -224,4 +241,5 @@ export interface Database {
   login_throttle: LoginThrottleTable;
   rate_limits: RateLimitsTable;
   settings: SettingsTable;
+  admin_keys: AdminKeysTable;
 }

@@ -92,8 +92,10 @@ export interface ClientDisplayMetadata {
 }
 
 export interface User {
+  /** For a subject the company's login app signed in: the company's subject, exactly the `sub` clients see. */
   id: string;
-  email: string;
+  /** null for an external subject (its email, if any, is among its claims). */
+  email: string | null;
   name: string | null;
   passwordHash: string;
   isAdmin: boolean;
@@ -101,6 +103,11 @@ export interface User {
   createdAt: number;
   updatedAt: number;
   disabledAt: number | null;
+  /**
+   * The OpenID Connect claims the company's login app gave at the subject's latest sign-in (docs/architecture.md
+   * "External sign-in and consent"); null for Gatehouse's own users, whose claims come from the fields above.
+   */
+  claims: Record<string, unknown> | null;
 }
 
 export interface Session {
@@ -147,6 +154,43 @@ export interface Interaction {
   denied: boolean;
   createdAt: number;
   expiresAt: number;
+  /** SHA-256 of the challenge the company's login or consent app holds right now; null when none does. */
+  challengeHash: string | null;
+  /** What the company's pages said; null while only Gatehouse's own pages served the flow. */
+  external: ExternalState | null;
+}
+
+/** The errors a login or consent app may end a flow with (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6). */
+export const EXTERNAL_REJECT_ERRORS = [
+  'access_denied',
+  'login_required',
+  'consent_required',
+  'interaction_required',
+  'account_selection_required',
+  'temporarily_unavailable',
+] as const;
+export type ExternalRejectError = (typeof EXTERNAL_REJECT_ERRORS)[number];
+
+/** Hydra's login and consent requests, as far as the company's pages have answered them. */
+export interface ExternalState {
+  /** The page the current challenge is for. */
+  stage: 'login' | 'consent';
+  /**
+   * The external subject this browser's Gatehouse session already speaks for, when that session satisfies the
+   * request (no prompt=login, within max_age): the login app may skip its form, and must accept this subject.
+   */
+  skipSubject: string | null;
+  skipAuthTime: number | null;
+  /** Set by an accepted login. */
+  login: {
+    remember: boolean;
+    /** Seconds the Gatehouse session lasts when remembered. */
+    rememberFor: number;
+    acr: string | null;
+    amr: string[] | null;
+  } | null;
+  /** Set by a rejected login or consent: the error the client gets. */
+  rejection: { error: ExternalRejectError; description: string | null } | null;
 }
 
 export interface AuthorizationRequest {
@@ -163,6 +207,10 @@ export interface AuthorizationRequest {
   resource: string | null;
   prompt: string[];
   maxAge: number | null;
+  /** OIDC Core §3.1.2.1 hints, passed to the company's login app (Gatehouse's own page ignores them). */
+  loginHint?: string | null;
+  uiLocales?: string[];
+  acrValues?: string[];
 }
 
 export interface AuthorizationCode {
@@ -181,9 +229,10 @@ export interface AuthorizationCode {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
-  /** The sign-in session's amr and acr, for the ID token (unset for password sign-ins). */
-  amr?: string[];
-  acr?: string;
+  /** How the user authenticated, for the ID token: the sign-in session's amr and acr (upstream sign-ins), or
+   * what the company's login app reported (external sign-in). Unset for password sign-ins. */
+  amr?: string[] | undefined;
+  acr?: string | undefined;
 }
 
 export type ConsumeResult =
@@ -258,6 +307,22 @@ export interface ApiKey {
   keyHash: string;
   userId: string;
   name: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/**
+ * A credential for the admin API (`ghm_…`): scopes say which part it opens (`interactions` for the login and
+ * consent API); a later admin API adds scopes, not another kind of key.
+ */
+export interface AdminKey {
+  id: string;
+  /** SHA-256 of the key. */
+  keyHash: string;
+  name: string;
+  /** Space-separated admin scopes. */
   scope: string;
   createdAt: number;
   expiresAt: number | null;
@@ -355,6 +420,16 @@ export interface UserStore {
    * disable made meanwhile. True when replaced.
    */
   rehashPassword(id: string, currentHash: string, newHash: string): Promise<boolean>;
+  /**
+   * Creates the users row of an external subject (no email, no usable password), or updates its claims and
+   * name. Never touches a Gatehouse user: when `id` is one, nothing changes and the answer is false.
+   */
+  upsertExternal(
+    id: string,
+    claims: Record<string, unknown>,
+    name: string | null,
+    now: number,
+  ): Promise<boolean>;
 }
 
 export interface SessionStore {
@@ -385,10 +460,29 @@ export interface LinkedIdentityStore {
 export interface InteractionStore {
   create(interaction: Interaction): Promise<void>;
   find(id: string, now: number): Promise<Interaction | undefined>;
+  /** The interaction whether or not it has expired (the flow then ends at the client with an error). */
+  findIncludingExpired(id: string): Promise<Interaction | undefined>;
+  /** The interaction whose current challenge this is, whether or not it has expired. */
+  findByChallenge(challengeHash: string): Promise<Interaction | undefined>;
   update(
     id: string,
-    changes: Partial<Pick<Interaction, 'loginUserId' | 'loginAuthTime' | 'consentedScope' | 'denied'>>,
+    changes: Partial<
+      Pick<
+        Interaction,
+        'loginUserId' | 'loginAuthTime' | 'consentedScope' | 'denied' | 'challengeHash' | 'external'
+      >
+    >,
   ): Promise<void>;
+  /**
+   * Accepting or rejecting a challenge: applies `changes` and clears the challenge, in one conditional UPDATE
+   * that matches only while the challenge is current and the interaction has not expired. Atomic: of
+   * concurrent calls for one challenge exactly one gets true; the others change nothing.
+   */
+  settleChallenge(
+    challengeHash: string,
+    now: number,
+    changes: Partial<Pick<Interaction, 'loginUserId' | 'loginAuthTime' | 'consentedScope' | 'external'>>,
+  ): Promise<boolean>;
   /**
    * Deletes the interaction and reports whether this call deleted it. Atomic: of two concurrent calls for
    * one interaction exactly one gets true, so one interaction yields at most one authorization response.
@@ -463,6 +557,16 @@ export interface RefreshTokenStore {
     child: RefreshTokenRecord,
     access: AccessTokenRecord,
   ): Promise<boolean>;
+}
+
+export interface AdminKeyStore {
+  create(key: AdminKey): Promise<void>;
+  /** The key if it is neither revoked nor expired. */
+  findActive(keyHash: string, now: number): Promise<AdminKey | undefined>;
+  /** Every key, newest first (`gatehouse admin-keys list`: a handful of rows). */
+  list(): Promise<AdminKey[]>;
+  /** Returns false when no live key has that id. */
+  revoke(id: string, now: number): Promise<boolean>;
 }
 
 export interface ApiKeyStore {
@@ -596,6 +700,7 @@ export interface Storage {
   refreshTokens: RefreshTokenStore;
   consents: ConsentStore;
   apiKeys: ApiKeyStore;
+  adminKeys: AdminKeyStore;
   securityEvents: SecurityEventStore;
   initialAccessTokens: InitialAccessTokenStore;
   keys: KeyStore;

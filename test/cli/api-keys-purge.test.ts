@@ -358,6 +358,8 @@ describe('gatehouse purge', () => {
           loginUserId: null,
           loginAuthTime: null,
           consentedScope: null,
+          challengeHash: null,
+          external: null,
           denied: false,
           createdAt: expiresAt - 1_800_000,
           expiresAt,

@@ -85,6 +85,9 @@ describe('gatehouse --help and usage errors', () => {
 
   it('the expected commands exist', () => {
     assert.deepEqual(COMMANDS.map((command) => command.words.join(' ')).sort(), [
+      'admin-keys create',
+      'admin-keys list',
+      'admin-keys revoke',
       'api-keys create',
       'api-keys list',
       'api-keys revoke',

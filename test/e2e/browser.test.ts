@@ -89,7 +89,7 @@ describe('authorization code flow in a real browser', () => {
   }
 
   /** Signs in on the login page and waits for the consent page (a new user each time: nothing remembered). */
-  async function signIn(page: Page, user: User & { password: string }, screenshot?: string) {
+  async function signIn(page: Page, user: User & { email: string; password: string }, screenshot?: string) {
     await page.waitForURL((url) => url.pathname === '/login' && url.searchParams.has('interaction'));
     assert.match(await page.title(), /Sign in/);
     await page.getByLabel('Email', { exact: true }).fill(user.email);

@@ -26,11 +26,14 @@ export interface LoopbackServer {
 }
 
 /** buildTestServer with the issuer set to the port it then listens on, and the clock set to the real time. */
-export async function startLoopbackServer(env: Record<string, string> = {}): Promise<LoopbackServer> {
+export async function startLoopbackServer(
+  env: Record<string, string> = {},
+  options: { databaseUrl?: string } = {},
+): Promise<LoopbackServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    const server = await buildTestServer({ GATEHOUSE_ISSUER: issuer, ...env });
+    const server = await buildTestServer({ GATEHOUSE_ISSUER: issuer, ...env }, options);
     // Independent clients check iat/exp against their own clock: let the server's clock show the real time.
     server.clock.advance(Date.now() - server.clock.now());
     try {

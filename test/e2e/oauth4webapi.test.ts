@@ -60,7 +60,7 @@ async function signInAndConsent(
   agent: Browserish,
   authorizationUrl: URL,
   redirectUri: string,
-  user: User & { password: string },
+  user: User & { email: string; password: string },
 ): Promise<SignInResult> {
   let response = await agent.request(authorizationUrl.href);
   let sawConsent = false;
@@ -124,7 +124,7 @@ describe('oauth4webapi drives the authorization code flow (independent client)',
     client: oauth.Client,
     clientAuth: oauth.ClientAuth,
     redirectUri: string,
-    user: User & { password: string },
+    user: User & { email: string; password: string },
   ) {
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const codeChallenge = await oauth.calculatePKCECodeChallenge(codeVerifier);
@@ -191,7 +191,7 @@ describe('oauth4webapi drives the authorization code flow (independent client)',
   function expectClaims(
     flow: Awaited<ReturnType<typeof runFlow>>,
     client: Client,
-    user: User & { password: string },
+    user: User & { email: string; password: string },
   ) {
     const { result, idToken, accessTokenClaims, userinfo } = flow;
     assert.equal(result.token_type, 'bearer'); // oauth4webapi lower-cases it

@@ -20,7 +20,7 @@ const SCOPES = JSON.stringify([
   { name: 'calls:read', description: 'See your call history' },
 ]);
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 
 describe('portal, admin console, playground and connected apps in a real browser', () => {
   let browser: Browser | undefined;

@@ -61,7 +61,7 @@ const VALIDATION_ERRORS: [string, Record<string, string | undefined>, string][] 
 
 describe('A-09 on every /authorize error path', () => {
   let server: TestServer;
-  let user: User & { password: string };
+  let user: User & { email: string; password: string };
   const clients: Record<'dcr' | 'portal' | 'cli', Client> = {} as never;
 
   before(async () => {

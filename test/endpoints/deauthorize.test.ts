@@ -14,7 +14,7 @@ import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const METADATA_URL = `${ISSUER}/.well-known/oauth-protected-resource`;
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 interface Tokens {
   access_token: string;
   refresh_token: string;

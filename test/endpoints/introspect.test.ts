@@ -22,7 +22,7 @@ const INACTIVE = '{"active":false}';
 const INTERNAL_FIELDS = ['recordId', 'grantId', 'userId', 'kind'];
 const API_A = 'https://api.a.example';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 interface Tokens {
   access_token: string;
   refresh_token?: string;

@@ -18,7 +18,7 @@ import { Agent, csrfFrom, localPath } from '../helpers/agent.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 
 const MEETINGS = 'https://api.read.ai/v1/meetings';
 const MCP = 'https://api.read.ai/mcp';

@@ -25,7 +25,7 @@ import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 interface Tokens {
   access_token: string;
   refresh_token: string;

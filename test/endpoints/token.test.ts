@@ -35,7 +35,7 @@ import {
 import { buildTestServer, ISSUER, type TestServer } from '../helpers/server.ts';
 
 type Form = Record<string, string>;
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 /** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */

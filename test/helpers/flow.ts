@@ -42,7 +42,7 @@ export interface FlowResult {
 export async function runAuthorizationFlow(
   server: TestServer,
   client: Client,
-  user: User & { password: string },
+  user: User & { email: string; password: string },
   options: FlowOptions = {},
 ): Promise<FlowResult> {
   const agent = options.agent ?? new Agent(server.app);

@@ -24,7 +24,7 @@ export interface TestServer {
   config: Config;
   addUser(
     input?: Partial<{ email: string; password: string; name: string; isAdmin: boolean }>,
-  ): Promise<User & { password: string }>;
+  ): Promise<User & { email: string; password: string }>;
   addClient(input?: Partial<ClientInput>): Promise<{ client: Client; secret: string | undefined }>;
   close(): Promise<void>;
 }
@@ -81,7 +81,7 @@ export async function buildTestServer(
         clock.now(),
         10,
       );
-      return { ...user, password };
+      return { ...user, email: user.email ?? '', password };
     },
     async addClient(input = {}) {
       const built = buildClient(

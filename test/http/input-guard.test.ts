@@ -64,7 +64,7 @@ for (const target of targets) {
     let server: TestServer;
     let client: Client;
     let secret: string;
-    let user: User & { password: string };
+    let user: User & { email: string; password: string };
     let signedIn: Agent;
     let registration: { client_id: string; registration_access_token: string };
 

@@ -13,7 +13,7 @@ import {
 } from '../../src/oauth/opaque-token.ts';
 import { sha256 } from '../../src/util/hash.ts';
 
-const FORMAT = /^gh[rcsak]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
+const FORMAT = /^gh[rcsakmi]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {

@@ -11,7 +11,7 @@ import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.t
 import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 interface Tokens {
   access_token: string;
   refresh_token: string;

@@ -23,7 +23,7 @@ import { buildTestServer, type TestServer } from '../helpers/server.ts';
 import { assertPageHeaders, cookieNamed } from './support.ts';
 
 const run = promisify(execFile);
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 
 const COOKIE = 'gatehouse_playground';
 /** Where a command substitution hidden in a secret would leave its mark if the shell ever ran it. */

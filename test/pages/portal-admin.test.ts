@@ -15,7 +15,7 @@ import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow }
 import { buildTestServer, ISSUER, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import { assertPageHeaders } from './support.ts';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 
 const PAYLOAD = '"><svg onload=alert(1)>';
 const ESCAPED_PAYLOAD = '&quot;&gt;&lt;svg onload=alert(1)&gt;';

@@ -58,7 +58,7 @@ interface Cluster {
   instances: Instance[];
   /** A second connection to the same database, for white-box checks. */
   db: Kysely<Database>;
-  user: User & { password: string };
+  user: User & { email: string; password: string };
   client: Client;
   secret: string;
   close(): Promise<void>;

@@ -29,7 +29,7 @@ const RECIPE = 'examples/dialpad/gatehouse.config.json';
 const SCOPE = 'recordings_export screen_pop';
 const CODE_ERROR = 'The authorization code is invalid, expired or was already used';
 
-type Person = User & { password: string };
+type Person = User & { email: string; password: string };
 
 describe('Dialpad: "Token Generation via OAuth", replayed against examples/dialpad', () => {
   let browser: Browser | undefined;

@@ -25,7 +25,7 @@ import {
 const RECIPE = 'examples/readmill/gatehouse.config.json';
 const HUNDRED_YEARS = 3_155_673_599;
 
-type Person = User & { password: string };
+type Person = User & { email: string; password: string };
 
 describe('Readmill: "OAuth - readmill/API GitHub Wiki", replayed against examples/readmill', () => {
   let browser: Browser | undefined;

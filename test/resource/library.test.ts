@@ -42,7 +42,7 @@ import { TEST_SECRET, type TestServer } from '../helpers/server.ts';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const API_A = 'https://api.a.example';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 interface App {
   client: Client;
   secret: string;

@@ -80,6 +80,7 @@ function newUser(overrides: Partial<User> = {}): User {
     createdAt: T0,
     updatedAt: T0,
     disabledAt: null,
+    claims: null,
     ...overrides,
   };
 }
@@ -113,6 +114,8 @@ function newInteraction(overrides: Partial<Interaction> = {}): Interaction {
     denied: false,
     createdAt: T0,
     expiresAt: T0 + 30 * MINUTE,
+    challengeHash: null,
+    external: null,
     ...overrides,
   };
 }
@@ -432,6 +435,28 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         });
         assert.equal(await storage.users.rehashPassword(id('nobody'), 'a', 'b'), false);
       });
+
+      it('upsertExternal creates an external subject (no email), updates its claims, never touches a Gatehouse user', async () => {
+        const subject = `acme|${randomUUID()}`;
+        assert.equal(await storage.users.upsertExternal(subject, { name: 'Ada' }, 'Ada', T0), true);
+        const created = await storage.users.findById(subject);
+        assert.equal(created?.email, null);
+        assert.deepEqual(created?.claims, { name: 'Ada' });
+        assert.equal(created?.isAdmin, false);
+        // Several external subjects without an email coexist (UNIQUE allows NULLs).
+        assert.equal(await storage.users.upsertExternal(`${subject}-2`, {}, null, T0), true);
+        assert.equal(await storage.users.upsertExternal(subject, { name: 'Ada L.' }, 'Ada L.', T0 + 1), true);
+        const updated = await storage.users.findById(subject);
+        assert.deepEqual(updated?.claims, { name: 'Ada L.' });
+        assert.equal(updated?.name, 'Ada L.');
+        assert.equal(updated?.updatedAt, T0 + 1);
+        assert.equal(updated?.createdAt, T0);
+
+        const local = newUser();
+        await storage.users.create(local);
+        assert.equal(await storage.users.upsertExternal(local.id, { name: 'Mallory' }, 'Mallory', T0), false);
+        assert.deepEqual(await storage.users.findById(local.id), local);
+      });
     });
 
     describe('sessions', () => {
@@ -636,6 +661,49 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(count(results, true), 1, `results: ${results.join(',')}`);
         assert.equal(count(results, false), 19);
         assert.equal(await storage.interactions.find(interaction.id, T0), undefined);
+      });
+
+      it('settleChallenge applies the changes and clears the challenge once; of 20 concurrent calls exactly one wins', async () => {
+        const challengeHash = hash();
+        const external = {
+          stage: 'login' as const,
+          skipSubject: null,
+          skipAuthTime: null,
+          login: null,
+          rejection: null,
+        };
+        const interaction = newInteraction({ challengeHash, external });
+        await storage.interactions.create(interaction);
+        assert.deepEqual(await storage.interactions.findByChallenge(challengeHash), interaction);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            storage.interactions.settleChallenge(challengeHash, T0, {
+              loginUserId: `acme|${i}`,
+              loginAuthTime: T0,
+              external: { ...external, login: { remember: true, rememberFor: 60, acr: null, amr: ['pwd'] } },
+            }),
+          ),
+        );
+        assert.equal(count(results, true), 1, `results: ${results.join(',')}`);
+        const settled = await storage.interactions.find(interaction.id, T0);
+        assert.equal(settled?.challengeHash, null);
+        assert.equal(settled?.loginUserId, `acme|${results.indexOf(true)}`);
+        assert.deepEqual(settled?.external?.login?.amr, ['pwd']);
+        assert.equal(await storage.interactions.findByChallenge(challengeHash), undefined);
+      });
+
+      it('settleChallenge refuses an expired interaction; findIncludingExpired still finds it', async () => {
+        const challengeHash = hash();
+        const interaction = newInteraction({ challengeHash, expiresAt: T0 + MINUTE });
+        await storage.interactions.create(interaction);
+        assert.equal(
+          await storage.interactions.settleChallenge(challengeHash, T0 + MINUTE, {
+            consentedScope: 'openid',
+          }),
+          false,
+        );
+        assert.equal(await storage.interactions.find(interaction.id, T0 + MINUTE), undefined);
+        assert.deepEqual(await storage.interactions.findIncludingExpired(interaction.id), interaction);
       });
     });
 

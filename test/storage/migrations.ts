@@ -114,5 +114,49 @@ export function migrationTests(
         await close();
       }
     });
+
+    it('0008 keeps every user (email still unique) and lets external subjects in without one; down again', async () => {
+      const { db, close } = await open();
+      try {
+        const migrator = new Migrator({ db, provider: migrationProvider });
+        assert.equal((await migrator.migrateTo('0007-rate-limits')).error, undefined);
+        const user = (id: string, email: string) =>
+          sql`insert into users (id, email, name, password_hash, is_admin, email_verified, created_at, updated_at,
+              disabled_at) values (${id}, ${email}, 'N', 'scrypt$x', 0, 1, 1000, 2000, null)`.execute(db);
+        await user('u1', 'one@example.com');
+        await user('u2', 'two@example.com');
+        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        const rows = await db.selectFrom('users').selectAll().orderBy('id').execute();
+        assert.deepEqual(
+          rows.map((row) => [
+            row.id,
+            row.email,
+            row.password_hash,
+            Number(row.email_verified),
+            Number(row.updated_at),
+            row.claims,
+          ]),
+          [
+            ['u1', 'one@example.com', 'scrypt$x', 1, 2000, null],
+            ['u2', 'two@example.com', 'scrypt$x', 1, 2000, null],
+          ],
+        );
+        await assert.rejects(user('u3', 'one@example.com'), 'email stays unique');
+        for (const id of ['acme|1', 'acme|2']) {
+          await sql`insert into users (id, email, name, password_hash, is_admin, email_verified, created_at,
+              updated_at, disabled_at, claims) values (${id}, null, null, '!external', 0, 0, 1, 1, null, '{}')`.execute(
+            db,
+          );
+        }
+        assert.equal((await migrator.migrateTo('0007-rate-limits')).error, undefined);
+        const left = await sql<{ id: string }>`select id from users order by id`.execute(db);
+        assert.deepEqual(
+          left.rows.map((row) => row.id),
+          ['u1', 'u2'],
+        );
+      } finally {
+        await close();
+      }
+    });
   });
 }

@@ -145,7 +145,7 @@ if (outage === undefined) {
   const db = outage;
   describe('R4: database down → fail closed', () => {
     let server: TestServer;
-    let user: User & { password: string };
+    let user: User & { email: string; password: string };
     let client: Client;
     let secret: string | undefined;
     let signedIn: FlowResult;

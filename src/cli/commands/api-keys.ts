@@ -59,7 +59,9 @@ export const apiKeysCreate: Command = {
         Date.now(),
         config.scopes.map((scope) => scope.name),
       );
-      io.stdout(`${JSON.stringify({ ...describe(record, user.email), api_key: key }, null, 2)}\n`);
+      io.stdout(
+        `${JSON.stringify({ ...describe(record, user.email ?? undefined), api_key: key }, null, 2)}\n`,
+      );
       io.stderr('The api_key is shown once: store it now. Send it as "Authorization: Bearer <api_key>".\n');
       return 0;
     } catch (error) {
@@ -95,7 +97,7 @@ export const apiKeysList: Command = {
       const emails = new Map<string, string | undefined>();
       for (const key of keys) {
         if (!emails.has(key.userId))
-          emails.set(key.userId, (await storage.users.findById(key.userId))?.email);
+          emails.set(key.userId, (await storage.users.findById(key.userId))?.email ?? undefined);
       }
       io.stdout(
         `${JSON.stringify(

@@ -4,8 +4,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Deps, flowDeps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { MAX_FORM_BYTES } from '../../http/form-body.ts';
-import { browserBinding, currentSession, existingBrowserBinding } from '../../http/session.ts';
-import { advance, authorizationError, load, type Next, start } from '../../interaction/flow.ts';
+import { browserBinding, currentSession, existingBrowserBinding, startSession } from '../../http/session.ts';
+import {
+  advance,
+  authorizationError,
+  endExpired,
+  load,
+  type Next,
+  sessionToRemember,
+  start,
+} from '../../interaction/flow.ts';
 import { errorPage } from '../../pages/error.ts';
 import { PageError, RedirectError, validateAuthorizationRequest } from './validate-request.ts';
 
@@ -26,6 +34,7 @@ export function sendNext(deps: Deps, reply: FastifyReply, next: Next) {
     case 'consent':
       return reply.redirect(`/consent?interaction=${encodeURIComponent(next.interactionId)}`, 303);
     case 'redirect':
+    case 'external':
       // RFC 9700 §4.12: 303, never 307, after a request that may carry credentials.
       return reply.redirect(next.location, 303);
     case 'error':
@@ -95,8 +104,19 @@ export function registerAuthorize(app: FastifyInstance, deps: Deps) {
   app.get<{ Querystring: { interaction?: string } }>(`${paths.authorize}/resume`, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const flow = flowDeps(deps);
-    const interaction = await load(flow, request.query.interaction, existingBrowserBinding(deps, request));
-    if (!interaction) return sendNext(deps, reply, { kind: 'expired' });
-    return sendNext(deps, reply, await advance(flow, interaction, await currentSession(deps, request)));
+    const binding = existingBrowserBinding(deps, request);
+    let session = await currentSession(deps, request);
+    const interaction = await load(flow, request.query.interaction, binding);
+    if (!interaction) {
+      return sendNext(deps, reply, await endExpired(flow, request.query.interaction, binding, session));
+    }
+    const remember = sessionToRemember(interaction, session);
+    if (remember) {
+      session = await startSession(deps, request, reply, remember.userId, {
+        authTime: remember.authTime,
+        ttlSeconds: remember.ttlSeconds,
+      });
+    }
+    return sendNext(deps, reply, await advance(flow, interaction, session));
   });
 }

@@ -40,6 +40,7 @@ export class RedirectError extends Error {
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 const MAX_STATE = 4096;
 const MAX_NONCE = 1024;
+const MAX_HINT = 512;
 
 export interface AuthorizeContext {
   storage: Storage;
@@ -164,6 +165,14 @@ export async function validateAuthorizationRequest(
   }
   const nonce = single('nonce') ?? null;
   if (nonce !== null && nonce.length > MAX_NONCE) fail('invalid_request', 'nonce is too long');
+  // Hints for the sign-in page (OIDC Core §3.1.2.1), kept as sent for the company's login app.
+  const loginHint = single('login_hint') ?? null;
+  if (loginHint !== null && loginHint.length > MAX_HINT) fail('invalid_request', 'login_hint is too long');
+  const uiLocales = parseScope(single('ui_locales'));
+  const acrValues = parseScope(single('acr_values'));
+  if ((single('ui_locales')?.length ?? 0) > MAX_HINT || (single('acr_values')?.length ?? 0) > MAX_HINT) {
+    fail('invalid_request', 'ui_locales or acr_values is too long');
+  }
 
   let resource: string | null = null;
   try {
@@ -186,6 +195,9 @@ export async function validateAuthorizationRequest(
       resource,
       prompt,
       maxAge,
+      loginHint,
+      uiLocales,
+      acrValues,
     },
   };
 }

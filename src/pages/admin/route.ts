@@ -189,9 +189,12 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       </section>
       <section class="card wide"><h2>Users</h2>
         <table><thead><tr><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead><tbody>${users.map(
-          (person) => html`<tr><td>${person.email}${
+          (person) => html`<tr><td>${
+            // A subject your own sign-in pages signed in (docs/architecture.md "External sign-in and consent").
+            person.email ?? html`${person.id} <span class="muted">(your sign-in page)</span>`
+          }${
             upstreamNames.size > 0
-              ? html`<br><a href="/admin/users/${person.id}/identities">Linked sign-ins</a>`
+              ? html`<br><a href="/admin/users/${encodeURIComponent(person.id)}/identities">Linked sign-ins</a>`
               : null
           }</td><td>${person.isAdmin ? 'admin' : 'user'}</td>
             <td>${person.disabledAt === null ? 'active' : 'disabled'}</td>
@@ -200,9 +203,23 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
                 ? html`<span class="muted">you</span>`
                 : html`${
                     person.disabledAt === null
-                      ? button(reply, `/admin/users/${person.id}/disable`, 'Disable', 'danger')
-                      : button(reply, `/admin/users/${person.id}/enable`, 'Enable')
-                  } ${button(reply, `/admin/users/${person.id}/reset-password`, 'Reset password')}`
+                      ? button(
+                          reply,
+                          `/admin/users/${encodeURIComponent(person.id)}/disable`,
+                          'Disable',
+                          'danger',
+                        )
+                      : button(reply, `/admin/users/${encodeURIComponent(person.id)}/enable`, 'Enable')
+                  } ${
+                    // External subjects have no Gatehouse password: their own sign-in page checks theirs.
+                    person.claims === null
+                      ? button(
+                          reply,
+                          `/admin/users/${encodeURIComponent(person.id)}/reset-password`,
+                          'Reset password',
+                        )
+                      : null
+                  }`
             }</td></tr>`,
         )}</tbody></table>
         ${pageLinks('users', users, 'Older users')}
@@ -368,6 +385,9 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     return undefined;
   });
   userAction('reset-password', async (person, admin) => {
+    if (person.claims !== null) {
+      return html`<p class="notice card wide" role="status">${person.id} signs in on your own sign-in page and has no password here.</p>`;
+    }
     const password = randomToken(12);
     // Revokes the user's grants (so their tokens) and sessions too, in one transaction (RFC 9700 §4.14.2).
     await changePassword(storage, person.id, password, clock.now(), {
@@ -392,7 +412,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
                 <td>${when(link.createdAt)}</td><td>${link.lastUsedAt === null ? '' : when(link.lastUsedAt)}</td>
                 <td>${button(
                   reply,
-                  `/admin/users/${person.id}/identities/unlink`,
+                  `/admin/users/${encodeURIComponent(person.id)}/identities/unlink`,
                   'Unlink',
                   'danger',
                   html`<input type="hidden" name="provider" value="${link.providerId}"><input type="hidden" name="subject" value="${link.subject}">`,
@@ -431,7 +451,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           html`<p class="error card wide" role="alert">That sign-in was not linked to ${person.email}.</p>`,
         );
       }
-      return reply.redirect(`/admin/users/${person.id}/identities`, 303);
+      return reply.redirect(`/admin/users/${encodeURIComponent(person.id)}/identities`, 303);
     },
   );
 

@@ -22,7 +22,12 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
     const interaction = await load(flow, interactionId, existingBrowserBinding(deps, request));
     if (!interaction) return undefined;
     const session = await currentSession(deps, request);
-    const who = authenticatedUser(interaction, session, deps.clock.now());
+    const who = authenticatedUser(
+      interaction,
+      session,
+      deps.clock.now(),
+      flow.externalLoginUrl !== undefined,
+    );
     const user = who && (await deps.storage.users.findById(who.userId));
     const client = await deps.storage.clients.find(interaction.clientId);
     if (!client) return undefined;
@@ -43,7 +48,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         clientName: client.name,
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
-        userEmail: user.email,
+        userEmail: user.email ?? user.name ?? user.id,
         catalogue: deps.config.scopes,
         logoUrl: deps.config.logoUrl,
       }),

@@ -113,7 +113,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
   app.get('/', async (request, reply) => {
     const user = await signedInUser(deps, request);
     const body = user
-      ? html`<section class="card"><h1>You are signed in</h1><p>Signed in as <strong>${user.email}</strong>.</p>
+      ? html`<section class="card"><h1>You are signed in</h1><p>Signed in as <strong>${user.email ?? user.name ?? user.id}</strong>.</p>
           <ul class="links">
             <li><a href="/account/apps">Connected apps</a>: the applications you have given access to</li>
             <li><a href="/portal">Developer portal</a>: register and manage your own applications</li>

@@ -9,6 +9,7 @@ import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
 import { linkedIdentityStore } from './linked-identities.ts';
 import {
+  adminKeyStore,
   apiKeyStore,
   consentStore,
   initialAccessTokenStore,
@@ -96,6 +97,7 @@ const STORES = {
   refreshTokens: refreshTokenStore,
   consents: consentStore,
   apiKeys: apiKeyStore,
+  adminKeys: adminKeyStore,
   securityEvents: securityEventStore,
   initialAccessTokens: initialAccessTokenStore,
   keys: keyStore,

@@ -1,7 +1,9 @@
 // The small stores: remembered consent, signing keys, login throttling, settings.
 import { PostgresAdapter, sql } from 'kysely';
-import type { ApiKeysTable, SigningKeysTable } from '../database.ts';
+import type { AdminKeysTable, ApiKeysTable, SigningKeysTable } from '../database.ts';
 import type {
+  AdminKey,
+  AdminKeyStore,
   ApiKey,
   ApiKeyStore,
   ConsentStore,
@@ -64,6 +66,58 @@ export function consentStore(db: Db): ConsentStore {
         .where('user_id', '=', userId)
         .where('client_id', '=', clientId)
         .execute();
+    },
+  };
+}
+
+export function adminKeyStore(db: Db): AdminKeyStore {
+  const toKey = (row: AdminKeysTable): AdminKey => ({
+    id: row.id,
+    keyHash: row.key_hash,
+    name: row.name,
+    scope: row.scope,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  });
+  return {
+    async create(key) {
+      await db
+        .insertInto('admin_keys')
+        .values({
+          id: key.id,
+          key_hash: key.keyHash,
+          name: key.name,
+          scope: key.scope,
+          created_at: key.createdAt,
+          expires_at: key.expiresAt,
+          revoked_at: key.revokedAt,
+        })
+        .execute();
+    },
+    async findActive(keyHash, now) {
+      const row = await db
+        .selectFrom('admin_keys')
+        .selectAll()
+        .where('key_hash', '=', keyHash)
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .executeTakeFirst();
+      return row && toKey(row);
+    },
+    async list() {
+      return (await db.selectFrom('admin_keys').selectAll().orderBy('created_at', 'desc').execute()).map(
+        toKey,
+      );
+    },
+    async revoke(id, now) {
+      const result = await db
+        .updateTable('admin_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
   };
 }

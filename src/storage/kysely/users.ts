@@ -14,6 +14,7 @@ function toUser(row: UsersTable): User {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     disabledAt: row.disabled_at,
+    claims: row.claims === null ? null : (JSON.parse(row.claims) as Record<string, unknown>),
   };
 }
 
@@ -44,7 +45,7 @@ export function userStore(db: Db): UserStore {
         .insertInto('users')
         .values({
           id: user.id,
-          email: user.email.trim().toLowerCase(),
+          email: user.email === null ? null : user.email.trim().toLowerCase(),
           name: user.name,
           password_hash: user.passwordHash,
           is_admin: toFlag(user.isAdmin),
@@ -52,8 +53,36 @@ export function userStore(db: Db): UserStore {
           created_at: user.createdAt,
           updated_at: user.updatedAt,
           disabled_at: user.disabledAt,
+          claims: user.claims === null ? null : JSON.stringify(user.claims),
         })
         .execute();
+    },
+    async upsertExternal(id, claims, name, now) {
+      // One statement: the conflict branch updates only a row that is already external (claims not null), so
+      // a Gatehouse user whose id the company's subject happens to equal is never taken over.
+      const result = await db
+        .insertInto('users')
+        .values({
+          id,
+          email: null,
+          name,
+          // Not a hash of anything: no password verifies against it, and the email is null anyway.
+          password_hash: '!external',
+          is_admin: 0,
+          email_verified: 0,
+          created_at: now,
+          updated_at: now,
+          disabled_at: null,
+          claims: JSON.stringify(claims),
+        })
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet({ claims: JSON.stringify(claims), name, updated_at: now })
+            .where('users.claims', 'is not', null),
+        )
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
     async listPage({ limit, before }) {
       let query = db.selectFrom('users').selectAll();

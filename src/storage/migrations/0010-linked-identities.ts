@@ -7,9 +7,9 @@ import type { Migration } from 'kysely/migration';
 //   provider_id) index gives a user at most one account per provider (a second account at the same provider
 //   with the same email cannot attach itself: docs/security.md U-03) and serves the per-user listing. No
 //   upstream token is stored.
-// - sessions.amr / acr, authorization_codes.amr / acr: how the user authenticated (the upstream's amr, a JSON
-//   list, and acr, as far as the provider's settings pass them through), carried from the sign-in session to
-//   the code and from the code to the ID token. Null for password sign-ins, which set neither.
+// - sessions.amr / acr: how the user authenticated (the upstream's amr, a JSON list, and acr, as far as the
+//   provider's settings pass them through), carried from the sign-in session to the code (whose amr / acr
+//   columns 0008 added) and from the code to the ID token. Null for password sign-ins, which set neither.
 export const linkedIdentities: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema
@@ -28,16 +28,12 @@ export const linkedIdentities: Migration = {
       .columns(['user_id', 'provider_id'])
       .unique()
       .execute();
-    for (const table of ['sessions', 'authorization_codes']) {
-      await db.schema.alterTable(table).addColumn('amr', 'text').execute();
-      await db.schema.alterTable(table).addColumn('acr', 'text').execute();
-    }
+    await db.schema.alterTable('sessions').addColumn('amr', 'text').execute();
+    await db.schema.alterTable('sessions').addColumn('acr', 'text').execute();
   },
   async down(db: Kysely<unknown>) {
-    for (const table of ['sessions', 'authorization_codes']) {
-      await db.schema.alterTable(table).dropColumn('amr').execute();
-      await db.schema.alterTable(table).dropColumn('acr').execute();
-    }
+    await db.schema.alterTable('sessions').dropColumn('amr').execute();
+    await db.schema.alterTable('sessions').dropColumn('acr').execute();
     await db.schema.dropTable('linked_identities').execute();
   },
 };

@@ -6,6 +6,7 @@ import { lookupIndexes } from './0004-lookup-indexes.ts';
 import { clientReview } from './0005-client-review.ts';
 import { clientResourceServer } from './0006-client-resource-server.ts';
 import { rateLimits } from './0007-rate-limits.ts';
+import { externalInteractions } from './0008-external-interactions.ts';
 import { linkedIdentities } from './0010-linked-identities.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-client-review': clientReview,
   '0006-client-resource-server': clientResourceServer,
   '0007-rate-limits': rateLimits,
+  '0008-external-interactions': externalInteractions,
   '0010-linked-identities': linkedIdentities,
 };
 

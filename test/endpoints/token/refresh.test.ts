@@ -24,7 +24,7 @@ import { randomId } from '../../../src/util/random.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../../helpers/flow.ts';
 import { buildTestServer, ISSUER, type TestServer } from '../../helpers/server.ts';
 
-type TestUser = User & { password: string };
+type TestUser = User & { email: string; password: string };
 type ClientOptions = Parameters<TestServer['addClient']>[0];
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -26,9 +26,12 @@ export interface TokenSetInput {
   grantScope: string;
   resource: string | null;
   authTime?: number;
-  /** How the user authenticated at an upstream identity provider, for the ID token (OIDC Core §2). */
-  amr?: string[];
-  acr?: string;
+  /**
+   * How the user authenticated, for the ID token (OIDC Core §2): what an upstream identity provider said, or what
+   * the company's login app reported.
+   */
+  amr?: string[] | undefined;
+  acr?: string | undefined;
   nonce?: string | null;
   /** How to produce the refresh token: a new random one, a given successor, or none. */
   refresh:
@@ -119,7 +122,9 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       issuedAt: now,
       expiresAt: now + config.idTokenTtl * 1000,
       accessToken: access.token,
-      claims: userClaims(input.idTokenFor, scopes),
+      claims: {
+        ...userClaims(input.idTokenFor, scopes),
+      },
     });
   }
 

@@ -1,0 +1,171 @@
+// The admin API (/api/v1/…): plain HTTP and JSON for the company's own apps, described by the OpenAPI 3.1
+// document it serves at /api/v1/openapi.json (openapi.ts). Today it holds the login and consent interactions
+// (interaction/external.ts); every route needs an admin key (`gatehouse admin-keys create`) with the route's
+// scope, sent as `Authorization: Bearer ghm_…`. Challenges travel in the query string, never in the path: log
+// lines carry the path only (server.ts), so a challenge never reaches a log.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AdminScope, findAdminKey } from '../../accounts/admin-keys.ts';
+import type { Deps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import {
+  acceptConsent,
+  acceptLogin,
+  consentRequest,
+  type ExternalDeps,
+  findChallenge,
+  loginRequest,
+  type Outcome,
+  parseConsentAcceptance,
+  parseLoginAcceptance,
+  parseRejection,
+  reject,
+  type Stage,
+} from '../../interaction/external.ts';
+import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
+import type { AdminKey } from '../../storage/storage.ts';
+import { containsControlCharacter } from '../../util/control-characters.ts';
+import { OPENAPI_DOCUMENT } from './openapi.ts';
+
+const MAX_BODY = 16 * 1024;
+export const API_PREFIX = '/api/v1';
+
+/** The admin key a request presents, if it is live and carries `scope`; otherwise an RFC 6750 error. */
+async function authenticate(deps: Deps, request: FastifyRequest, scope: AdminScope): Promise<AdminKey> {
+  const header = request.headers.authorization ?? '';
+  const match = /^Bearer ([A-Za-z0-9_-]+)$/.exec(header);
+  const challenge = (error: string) =>
+    `Bearer realm="${deps.config.realm.replace(/["\\]/g, '')} admin API", error="${error}", scope="${scope}"`;
+  // A mistyped or truncated key is refused without a database lookup (its CRC32 tail).
+  if (!match?.[1] || !isWellFormedOpaqueToken(match[1], TOKEN_PREFIX.adminKey)) {
+    throw new OAuthError('invalid_token', 'An admin key is required: Authorization: Bearer ghm_…', {
+      headers: { 'www-authenticate': challenge('invalid_token') },
+    });
+  }
+  const key = await findAdminKey(deps.storage, match[1], scope, deps.clock.now());
+  if (key === 'unknown') {
+    throw new OAuthError('invalid_token', 'The admin key is unknown, revoked or expired', {
+      headers: { 'www-authenticate': challenge('invalid_token') },
+    });
+  }
+  if (key === 'missing_scope') {
+    throw new OAuthError('insufficient_scope', `The admin key lacks the "${scope}" scope`, {
+      headers: { 'www-authenticate': challenge('insufficient_scope') },
+    });
+  }
+  return key;
+}
+
+function externalDeps(deps: Deps): ExternalDeps {
+  return {
+    storage: deps.storage,
+    clock: deps.clock,
+    issuer: deps.config.issuer,
+    resumePath: `${deps.config.paths.authorize}/resume`,
+    sessionTtl: deps.config.sessionTtl,
+    scopeDescriptions: new Map(deps.config.scopes.map((scope) => [scope.name, scope.description])),
+  };
+}
+
+/**
+ * Not found and expired are answers about the challenge, not protocol errors: 404, and 410 with the
+ * `redirect_to` that ends the flow at the client (with access_denied), so the company's page has somewhere to
+ * send the browser.
+ */
+function send(
+  reply: FastifyReply,
+  outcome: Outcome | Exclude<Awaited<ReturnType<typeof findChallenge>>, { status: 'ok' }>,
+) {
+  switch (outcome.status) {
+    case 'ok':
+      return reply.code(200).send({ redirect_to: outcome.redirectTo });
+    case 'not_found':
+      return reply.code(404).send({
+        error: 'not_found',
+        error_description:
+          'No such challenge: it is unknown, was already answered, or a newer one replaced it',
+      });
+    case 'expired':
+      return reply.code(410).send({
+        error: 'expired',
+        error_description: 'The challenge expired; send the browser to redirect_to to end the flow',
+        redirect_to: outcome.redirectTo,
+      });
+  }
+}
+
+function bodyOf(request: FastifyRequest): Record<string, unknown> {
+  const body = request.body ?? {};
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new OAuthError('invalid_request', 'The body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+export function registerAdminApi(app: FastifyInstance, deps: Deps) {
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: MAX_BODY },
+    (_request, body, done) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body as string);
+      } catch {
+        done(new OAuthError('invalid_request', 'The body is not valid JSON'), undefined);
+        return;
+      }
+      if (containsControlCharacter(parsed)) {
+        done(new OAuthError('invalid_request', 'The body contains a control character'), undefined);
+        return;
+      }
+      done(null, parsed);
+    },
+  );
+  const external = externalDeps(deps);
+  const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+
+  app.get(`${API_PREFIX}/openapi.json`, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(OPENAPI_DOCUMENT),
+  );
+
+  type WithChallenge = { Querystring: { challenge?: string } };
+  const read = (stage: Stage) => async (request: FastifyRequest<WithChallenge>, reply: FastifyReply) => {
+    noStore(reply);
+    await authenticate(deps, request, 'interactions');
+    const challenge = request.query.challenge ?? '';
+    const found = await findChallenge(external, challenge, stage);
+    if (found.status !== 'ok') return send(reply, found);
+    return stage === 'login' ? loginRequest(found, challenge) : consentRequest(external, found, challenge);
+  };
+  app.get<WithChallenge>(`${API_PREFIX}/interactions/login`, read('login'));
+  app.get<WithChallenge>(`${API_PREFIX}/interactions/consent`, read('consent'));
+
+  app.post<WithChallenge>(`${API_PREFIX}/interactions/login/accept`, async (request, reply) => {
+    noStore(reply);
+    const key = await authenticate(deps, request, 'interactions');
+    const acceptance = parseLoginAcceptance(external, bodyOf(request));
+    const outcome = await acceptLogin(external, request.query.challenge ?? '', acceptance, {
+      adminKeyId: key.id,
+    });
+    return send(reply, outcome);
+  });
+  app.post<WithChallenge>(`${API_PREFIX}/interactions/consent/accept`, async (request, reply) => {
+    noStore(reply);
+    const key = await authenticate(deps, request, 'interactions');
+    const acceptance = parseConsentAcceptance(bodyOf(request));
+    const outcome = await acceptConsent(external, request.query.challenge ?? '', acceptance, {
+      adminKeyId: key.id,
+    });
+    return send(reply, outcome);
+  });
+  for (const stage of ['login', 'consent'] as const) {
+    app.post<WithChallenge>(`${API_PREFIX}/interactions/${stage}/reject`, async (request, reply) => {
+      noStore(reply);
+      const key = await authenticate(deps, request, 'interactions');
+      const rejection = parseRejection(bodyOf(request));
+      const outcome = await reject(external, request.query.challenge ?? '', stage, rejection, {
+        adminKeyId: key.id,
+      });
+      return send(reply, outcome);
+    });
+  }
+}
