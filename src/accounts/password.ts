@@ -1,7 +1,10 @@
 // Password hashing with scrypt (memory-hard, built into Node, runs on the libuv thread pool so the event loop
 // keeps serving). Format: scrypt$<log2 N>$<r>$<p>$<salt>$<hash>, so the cost can rise without a migration.
+// A user imported with another system's hash (foreign-hashes.ts) is checked with that algorithm until their
+// first sign-in replaces it with this format.
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 import { concurrencyLimit, threadPoolSize } from '../util/limit.ts';
+import { HashFormatError, parseForeignHash, verifyForeignHash } from './foreign-hashes.ts';
 
 const KEY_LENGTH = 32;
 
@@ -44,9 +47,62 @@ export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COS
   return ['scrypt', logN, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
+const GATEHOUSE_HASH = /^scrypt\$\d{1,2}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;
+
+/**
+ * A user without a password (imported without a hash): no password matches it, and sign-in checks the dummy
+ * hash instead, so it takes the time a wrong password does. An administrator's "Reset password" gives one.
+ */
+export const NO_PASSWORD = '!';
+
+/** Whether `stored` is in Gatehouse's own format (not a foreign hash, not NO_PASSWORD). */
+export function isGatehouseHash(stored: string): boolean {
+  return GATEHOUSE_HASH.test(stored);
+}
+
+/**
+ * Checks a hash that an import brings, in Gatehouse's format or a foreign one, and returns why it cannot be
+ * used (a message for the import's per-line error), or undefined when sign-in can check it.
+ */
+export function passwordHashProblem(stored: string): string | undefined {
+  if (isGatehouseHash(stored)) {
+    const [, logN, r, p] = stored.split('$').map(Number);
+    if (
+      logN! < 10 ||
+      logN! > 20 ||
+      r! < 1 ||
+      r! > 32 ||
+      p! < 1 ||
+      p! > 16 ||
+      128 * 2 ** logN! * r! > 2 ** 30
+    ) {
+      return 'Gatehouse scrypt parameters out of range (log2 N 10–20, r 1–32, p 1–16, at most 1 GiB)';
+    }
+    return undefined;
+  }
+  try {
+    parseForeignHash(stored);
+    return undefined;
+  } catch (error) {
+    if (error instanceof HashFormatError) return error.message;
+    throw error;
+  }
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, logN, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  if (!isGatehouseHash(stored)) {
+    if (stored === NO_PASSWORD) return false;
+    let foreign: ReturnType<typeof parseForeignHash>;
+    try {
+      foreign = parseForeignHash(stored);
+    } catch (error) {
+      if (error instanceof HashFormatError) return false;
+      throw error;
+    }
+    return hashing.run(() => verifyForeignHash(password, foreign));
+  }
+  const [, logN, r, p, salt, hash] = stored.split('$');
+  if (!salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
   const actual = await derive(
     password,
@@ -58,8 +114,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** The cost (log2 N) a stored hash was made with; undefined for a hash this module did not make. */
 export function hashCost(stored: string): number | undefined {
-  const [scheme, logN] = stored.split('$');
-  return scheme === 'scrypt' && logN !== undefined && /^\d{1,2}$/.test(logN) ? Number(logN) : undefined;
+  return isGatehouseHash(stored) ? Number(stored.split('$')[1]) : undefined;
 }
 
 /**
@@ -85,10 +140,14 @@ export function passwordCheck(cost: number) {
     dummyHash,
     /** Whether `password` matches `stored`; false for no stored hash, after the same work. */
     async verify(password: string, stored: string | undefined): Promise<boolean> {
-      const matches = await verifyPassword(password, stored ?? dummyHash);
-      return stored !== undefined && matches;
+      const usable = stored !== undefined && stored !== NO_PASSWORD;
+      const matches = await verifyPassword(password, usable ? stored : dummyHash);
+      return usable && matches;
     },
-    /** A new hash at the configured cost when `stored` (whose password is `password`) has another cost. */
+    /**
+     * A new hash at the configured cost when `stored` (whose password is `password`) has another cost or is
+     * another system's hash (an imported user's first sign-in).
+     */
     async rehash(password: string, stored: string): Promise<string | undefined> {
       return hashCost(stored) === cost ? undefined : hashPassword(password, cost);
     },

@@ -13,11 +13,13 @@ import { purge } from './commands/purge.ts';
 import { registrationTokensCreate } from './commands/registration-tokens-create.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
+import { usersImport } from './commands/users-import.ts';
 
 export const COMMANDS: readonly Command[] = [
   start,
   migrate,
   usersAdd,
+  usersImport,
   clientsAdd,
   clientsList,
   clientsApprove,

@@ -17,6 +17,20 @@ function toUser(row: UsersTable): User {
   };
 }
 
+function toRow(user: User): UsersTable {
+  return {
+    id: user.id,
+    email: user.email.trim().toLowerCase(),
+    name: user.name,
+    password_hash: user.passwordHash,
+    is_admin: toFlag(user.isAdmin),
+    email_verified: toFlag(user.emailVerified),
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+    disabled_at: user.disabledAt,
+  };
+}
+
 // On the token endpoint (refresh, code exchange) and every signed-in /authorize: compiled once.
 const selectUser = prepared((db, { id }: { id: string }) =>
   db.selectFrom('users').selectAll().where('id', '=', id),
@@ -40,20 +54,7 @@ export function userStore(db: Db): UserStore {
       return row && toUser(row);
     },
     async create(user) {
-      await db
-        .insertInto('users')
-        .values({
-          id: user.id,
-          email: user.email.trim().toLowerCase(),
-          name: user.name,
-          password_hash: user.passwordHash,
-          is_admin: toFlag(user.isAdmin),
-          email_verified: toFlag(user.emailVerified),
-          created_at: user.createdAt,
-          updated_at: user.updatedAt,
-          disabled_at: user.disabledAt,
-        })
-        .execute();
+      await db.insertInto('users').values(toRow(user)).execute();
     },
     async listPage({ limit, before }) {
       let query = db.selectFrom('users').selectAll();
@@ -85,6 +86,40 @@ export function userStore(db: Db): UserStore {
         .set({ password_hash: newHash })
         .where('id', '=', id)
         .where('password_hash', '=', currentHash)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+    async findByIdsOrEmails(ids, emails) {
+      // Two indexed lookups rather than one OR, which a planner may answer with a scan.
+      const byId = ids.length
+        ? await db.selectFrom('users').selectAll().where('id', 'in', ids).execute()
+        : [];
+      const lowered = emails.map((email) => email.trim().toLowerCase());
+      const byEmail = lowered.length
+        ? await db.selectFrom('users').selectAll().where('email', 'in', lowered).execute()
+        : [];
+      const rows = new Map([...byId, ...byEmail].map((row) => [row.id, row]));
+      return [...rows.values()].map(toUser);
+    },
+    async createMany(users) {
+      if (users.length === 0) return;
+      await db.insertInto('users').values(users.map(toRow)).execute();
+    },
+    async replaceUnlessChanged(user, seen) {
+      const result = await db
+        .updateTable('users')
+        .set({
+          email: user.email.trim().toLowerCase(),
+          name: user.name,
+          password_hash: user.passwordHash,
+          is_admin: toFlag(user.isAdmin),
+          email_verified: toFlag(user.emailVerified),
+          updated_at: user.updatedAt,
+          disabled_at: user.disabledAt,
+        })
+        .where('id', '=', user.id)
+        .where('password_hash', '=', seen.passwordHash)
+        .where('updated_at', '=', seen.updatedAt)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
