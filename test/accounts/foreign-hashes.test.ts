@@ -95,15 +95,35 @@ describe('refused at import, with the reason', () => {
       '$argon2id$v=19$m=65536,t=1,p=1,data=eA$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA',
       /unexpected parameter/,
     ],
-    ['argon2 with a short salt', '$argon2id$v=19$m=65536,t=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /salt must be/],
+    [
+      'argon2 with a short salt',
+      '$argon2id$v=19$m=65536,t=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
+      /salt must be/,
+    ],
     ['argon2 with a non-base64 hash', '$argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHQ$not*base64', /not base64/],
-    ['PBKDF2 over 10M iterations', 'pbkdf2_sha256$10000001$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2g=', /over 10000000/],
-    ['passlib PBKDF2 with an unknown digest', '$pbkdf2-md5$1000$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /not a PBKDF2/],
-    ['PBKDF2 l= that does not match', '$pbkdf2-sha256$i=1000,l=32$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /l= does not/],
+    [
+      'PBKDF2 over 10M iterations',
+      'pbkdf2_sha256$10000001$salt$aGFzaGhhc2hoYXNoaGFzaGhhc2g=',
+      /over 10000000/,
+    ],
+    [
+      'passlib PBKDF2 with an unknown digest',
+      '$pbkdf2-md5$1000$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
+      /not a PBKDF2/,
+    ],
+    [
+      'PBKDF2 l= that does not match',
+      '$pbkdf2-sha256$i=1000,l=32$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
+      /l= does not/,
+    ],
     ['scrypt over 1 GiB', '$scrypt$ln=21,r=8,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /over 1 GiB/],
     ['scrypt p=17', '$scrypt$ln=14,r=8,p=17$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /p=17 is over 16/],
     ['Django scrypt N not a power of 2', 'scrypt$10000$salt$8$1$aGFzaGhhc2hoYXNoaGFzaA==', /power of 2/],
-    ['Gatehouse scrypt at log2 N 25', 'scrypt$25$8$1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA', /out of range/],
+    [
+      'Gatehouse scrypt at log2 N 25',
+      'scrypt$25$8$1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA',
+      /out of range/,
+    ],
   ];
   for (const [name, hash, reason] of cases) {
     it(name, () => {

@@ -194,9 +194,14 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
                 ? html`<span class="muted">you</span>`
                 : html`${
                     person.disabledAt === null
-                      ? button(reply, `/admin/users/${person.id}/disable`, 'Disable', 'danger')
-                      : button(reply, `/admin/users/${person.id}/enable`, 'Enable')
-                  } ${button(reply, `/admin/users/${person.id}/reset-password`, 'Reset password')}`
+                      ? button(
+                          reply,
+                          `/admin/users/${encodeURIComponent(person.id)}/disable`,
+                          'Disable',
+                          'danger',
+                        )
+                      : button(reply, `/admin/users/${encodeURIComponent(person.id)}/enable`, 'Enable')
+                  } ${button(reply, `/admin/users/${encodeURIComponent(person.id)}/reset-password`, 'Reset password')}`
             }</td></tr>`,
         )}</tbody></table>
         ${pageLinks('users', users, 'Older users')}
