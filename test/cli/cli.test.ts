@@ -98,6 +98,7 @@ describe('gatehouse --help and usage errors', () => {
       'registration-tokens create',
       'start',
       'users add',
+      'users import',
     ]);
   });
 

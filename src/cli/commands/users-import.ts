@@ -54,7 +54,9 @@ export const usersImport: Command = {
       });
       const seconds = (performance.now() - started) / 1000;
       const what = dryRun ? 'Checked (dry run, nothing written)' : 'Imported';
-      io.stdout(`${what} ${summary.lines} lines in ${seconds.toFixed(1)} s: ${counts(summary)}.\n`);
+      io.stdout(
+        `${what} ${summary.lines} line${summary.lines === 1 ? '' : 's'} in ${seconds.toFixed(1)} s: ${counts(summary)}.\n`,
+      );
       return summary.failed > 0 ? 1 : 0;
     } finally {
       await deps.storage.close();
