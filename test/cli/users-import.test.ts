@@ -115,6 +115,35 @@ describe('gatehouse users import', () => {
     assert.equal((await runCliCaptured(['users', 'import', dir], env)).code, 1);
   });
 
+  it('the example lines of docs/import.md import cleanly, and each password is the one the doc says', async () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/import.md'), 'utf8');
+    const block = /```jsonl\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(block);
+    const lines = block.trim().split('\n');
+    const env = envFor('docs');
+    const run = await runCliCaptured(['users', 'import', file('docs.jsonl', lines)], env);
+    assert.equal(run.stderr, '');
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, new RegExp(`: ${lines.length} created, 0 updated, 0 unchanged, 0 failed`));
+    const { storage } = await openStorage(env.DATABASE_URL!);
+    try {
+      const ids = lines.map((line) => JSON.parse(line).external_id as string);
+      const imported = await storage.users.findByIdsOrEmails(ids, []);
+      assert.equal(imported.length, lines.length);
+      const withPassword = imported.filter((user) => user.passwordHash !== '!');
+      assert.equal(withPassword.length, lines.length - 1);
+      const checks = await Promise.all(
+        withPassword.map((user) => verifyPassword('correct horse battery staple', user.passwordHash)),
+      );
+      assert.deepEqual(
+        withPassword.filter((_, i) => !checks[i]).map((user) => user.email),
+        [],
+      );
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('runs as a real process: bin/gatehouse.js users import FILE', async () => {
     const env = envFor('process');
     const input = file('process.jsonl', [{ external_id: 'auth0|1', email: 'one@example.com' }]);
