@@ -323,19 +323,26 @@ function bcryptMatches(password: string, hash: string): Promise<boolean> {
   const worker = idleWorkers.pop() ?? new Worker(new URL('./bcrypt-worker.ts', import.meta.url));
   worker.ref();
   return new Promise((resolve, reject) => {
-    const fail = (error: Error) => {
+    const settle = () => {
       worker.off('message', answer);
-      void worker.terminate();
-      reject(error);
-    };
-    const answer = (matches: boolean) => {
       worker.off('error', fail);
+      worker.off('exit', exited);
+    };
+    const answer = (matches: unknown) => {
+      settle();
       worker.unref();
       idleWorkers.push(worker);
       resolve(matches === true);
     };
-    worker.once('message', answer);
-    worker.once('error', fail);
+    const fail = (error: Error) => {
+      settle();
+      void worker.terminate();
+      reject(error);
+    };
+    const exited = (code: number) => fail(new Error(`the bcrypt worker exited (code ${code})`));
+    worker.on('message', answer);
+    worker.on('error', fail);
+    worker.on('exit', exited);
     worker.postMessage({ password, hash });
   });
 }

@@ -238,7 +238,7 @@ async function importBatch(
   } catch (error) {
     // Someone else wrote one of these users (or took an email) meanwhile: redo the batch one line at a time, so
     // only the lines that really collide fail. An outage is not retried: the import stops with it.
-    if (batch.length === 1 || !isConflict(error)) throw error;
+    if (!isConflict(error)) throw error;
     outcomes = [];
     for (const line of batch) {
       try {

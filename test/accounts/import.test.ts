@@ -351,6 +351,45 @@ for (const target of [
       assert.equal(await storage.users.findById(ivy.id), undefined);
     });
 
+    it('a batch of one line that collides with a concurrent writer is that line’s error, not the end of the import', async () => {
+      const lee = unique('lee');
+      const racing: Storage = Object.create(storage, {
+        transaction: {
+          value: async <T>(work: (tx: Storage) => Promise<T>): Promise<T> => {
+            if (!(await storage.users.findByEmail(lee.email))) {
+              await storage.users.create({
+                id: `racer-${lee.id}`,
+                email: lee.email,
+                name: null,
+                passwordHash: NO_PASSWORD,
+                isAdmin: false,
+                emailVerified: false,
+                createdAt: 1,
+                updatedAt: 1,
+                disabledAt: null,
+              });
+            }
+            return storage.transaction(work);
+          },
+        },
+      });
+      const other = unique('other');
+      const { summary, errors } = await run(
+        racing,
+        [
+          { external_id: lee.id, email: lee.email },
+          { external_id: other.id, email: other.email },
+        ],
+        { batchSize: 1 },
+      );
+      assert.deepEqual(
+        errors.map(([line]) => line),
+        [1],
+      );
+      assert.match(errors[0]![1], /already has id racer-/);
+      assert.deepEqual(summary, { lines: 2, created: 1, updated: 0, unchanged: 0, failed: 1 });
+    });
+
     it('an imported bcrypt user signs in through the login page and the code flow: same sub, hash now scrypt', async () => {
       const external = `auth0|${Math.random().toString(16).slice(2)}`;
       const email = `kim-${target.name.toLowerCase()}@example.com`;
