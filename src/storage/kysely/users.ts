@@ -90,16 +90,14 @@ export function userStore(db: Db): UserStore {
       return Number(result.numUpdatedRows) === 1;
     },
     async findByIdsOrEmails(ids, emails) {
-      // Two indexed lookups rather than one OR, which a planner may answer with a scan.
-      const byId = ids.length
-        ? await db.selectFrom('users').selectAll().where('id', 'in', ids).execute()
-        : [];
+      // One round trip, two indexed lookups (an OR of the two could be planned as a scan); UNION drops a row
+      // found both ways.
       const lowered = emails.map((email) => email.trim().toLowerCase());
-      const byEmail = lowered.length
-        ? await db.selectFrom('users').selectAll().where('email', 'in', lowered).execute()
-        : [];
-      const rows = new Map([...byId, ...byEmail].map((row) => [row.id, row]));
-      return [...rows.values()].map(toUser);
+      const byId = db.selectFrom('users').selectAll().where('id', 'in', ids);
+      const byEmail = db.selectFrom('users').selectAll().where('email', 'in', lowered);
+      if (ids.length === 0 && lowered.length === 0) return [];
+      const query = ids.length === 0 ? byEmail : lowered.length === 0 ? byId : byId.union(byEmail);
+      return (await query.execute()).map(toUser);
     },
     async createMany(users) {
       if (users.length === 0) return;
