@@ -1,11 +1,14 @@
 // In-process workloads, no HTTP: signing a JWT access token; the resource-server library checking a Gatehouse JWT access token (the check
-// an API runs on every request), next to jose's bare jwtVerify as its ceiling; and the password KDF that
+// an API runs on every request), next to jose's bare jwtVerify as its ceiling, and an opaque token through its
+// introspection cache; and the password KDF that
 // bounds sign-in by design (scrypt, N = 2^15, r = 8: about 32 MiB and tens of milliseconds per attempt).
 // Usage: node bench/inprocess.ts [--seconds 3]   (run it pinned: taskset -c 0 node bench/inprocess.ts)
 
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
+import { createServer } from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { createVerifier } from '@gatehouse/resource';
 import {
   createLocalJWKSet,
   exportJWK,
@@ -16,7 +19,7 @@ import {
 } from 'jose';
 import { DEFAULT_PASSWORD_COST, hashPassword, verifyPassword } from '../src/accounts/password.ts';
 import { signJwt } from '../src/oauth/jws.ts';
-import { createVerifier } from '../src/resource/verify.ts';
+import { mintOpaqueAccessToken } from '../src/oauth/opaque-token.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
 const SECONDS = Number(values.seconds);
@@ -89,6 +92,49 @@ rows.push(
 rows.push(
   `| resource library: verifyToken, a JWT (ES256) seen before (cached) | ${Math.round(repeated)} | ${(1e6 / repeated).toFixed(1)} | a map lookup and a copy |`,
   `| resource library: verifyToken, a JWT seen for the first time | ${Math.round(first)} | ${(1e6 / first).toFixed(0)} | ${(first / bare).toFixed(2)}× of jose's bare jwtVerify (${Math.round(bare)}/s), the ceiling |`,
+);
+
+// Opaque tokens: the CRC32 tail, then RFC 7662 introspection. Cached: the answer for a token seen within
+// cacheSeconds (a map lookup). Uncached: one POST to an introspection endpoint on loopback that answers a fixed
+// JSON at once, so the row is the library's and fetch's cost, not Gatehouse's (npm run bench measures that).
+const introspectionAnswer = JSON.stringify({
+  active: true,
+  sub: 'user-1',
+  client_id: 'client-1',
+  scope: 'api:read',
+  aud: AUDIENCE,
+  iss: ISSUER,
+  exp: now + 3600,
+  token_type: 'Bearer',
+});
+const endpoint = createServer((_request, response) => {
+  _request.resume();
+  _request.on('end', () =>
+    response.writeHead(200, { 'content-type': 'application/json' }).end(introspectionAnswer),
+  );
+});
+await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+const introspection = {
+  endpoint: `http://127.0.0.1:${(endpoint.address() as { port: number }).port}/introspect`,
+  clientId: 'rs',
+  clientSecret: 'secret',
+};
+const opaque = mintOpaqueAccessToken(Date.now());
+const introspectCached = createVerifier({ issuer: ISSUER, audience: AUDIENCE, introspection });
+const introspectEachTime = createVerifier({
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  introspection: { ...introspection, cacheSeconds: 0 },
+});
+const cachedOpaque = () => introspectCached.verifyToken(opaque);
+const uncachedOpaque = () => introspectEachTime.verifyToken(opaque);
+for (const check of [cachedOpaque, uncachedOpaque]) await rate(check, 1, 1);
+const opaqueCached = await rate(cachedOpaque);
+const opaqueUncached = await rate(uncachedOpaque);
+endpoint.close();
+rows.push(
+  `| resource library: verifyToken, an opaque token, introspection answer cached | ${Math.round(opaqueCached)} | ${(1e6 / opaqueCached).toFixed(1)} | the CRC32 tail and a map lookup |`,
+  `| resource library: verifyToken, an opaque token, introspected (loopback endpoint, fixed answer) | ${Math.round(opaqueUncached)} | ${(1e6 / opaqueUncached).toFixed(0)} | fetch's round trip on loopback, one at a time |`,
 );
 
 const stored = await hashPassword('correct horse battery staple');

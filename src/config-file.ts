@@ -89,6 +89,7 @@ export function environmentFromFile(file: FileConfig): Env {
     put('GATEHOUSE_CLIENT_AUTH_METHODS', file.clientAuthMethods.join(' '));
   if (file.resources !== undefined) put('GATEHOUSE_RESOURCES', JSON.stringify(file.resources));
   if (file.scopes !== undefined) put('GATEHOUSE_SCOPES', JSON.stringify(file.scopes));
+  if (file.upstreams !== undefined) put('GATEHOUSE_UPSTREAMS', JSON.stringify(file.upstreams));
   return env;
 }
 

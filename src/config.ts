@@ -1,5 +1,6 @@
 // Configuration from environment variables: one typed object, validated once at start-up. A bad value stops
 // start-up with a message that names the variable. Every key is documented where it is defined.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_PASSWORD_COST } from './accounts/password.ts';
@@ -70,6 +71,73 @@ export const DEFAULT_PATHS: EndpointPaths = {
   playground: '/playground',
   userEndpoint: undefined,
 };
+
+/**
+ * An upstream identity provider users may sign in with ("Continue with …"): an OpenID Connect provider found
+ * by discovery, or a plain OAuth 2.0 provider with a userinfo endpoint and a claim mapping (GitHub-style).
+ */
+export interface UpstreamConfig {
+  /** In URLs and in stored links (`linked_identities.provider_id`): lowercase letters, digits and dashes. */
+  id: string;
+  /** The button says "Continue with <name>". */
+  name: string;
+  kind: 'oidc' | 'oauth2';
+  /** oidc: the issuer, discovery at <issuer>/.well-known/openid-configuration. oauth2: an identifier only. */
+  issuer: string;
+  /** oauth2 only (oidc takes them from discovery). */
+  authorizationEndpoint: string | undefined;
+  tokenEndpoint: string | undefined;
+  userinfoEndpoint: string | undefined;
+  clientId: string;
+  /** From an environment variable or a file, never from the configuration itself; not enumerable (never logged). */
+  clientSecret: string;
+  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post';
+  scopes: string[];
+  /** Where each value is found in the upstream's claims (oauth2's userinfo answer; fixed for oidc). */
+  claims: { subject: string; email: string; emailVerified: string | undefined; name: string };
+  /**
+   * `create`: a first sign-in with a verified email nobody has creates the user (just in time). `link-only`:
+   * only users that already exist may sign in this way. Both link an existing user by verified email.
+   */
+  accounts: 'create' | 'link-only';
+  /**
+   * The operator vouches that every email this provider sends is verified (a workforce IdP that owns its
+   * domains and sends no email_verified, e.g. Microsoft Entra ID with verified domains). Off: only
+   * `email_verified: true` counts. A documented risk: an IdP that lets users type any address can then link.
+   */
+  trustEmails: boolean;
+  /** Upstream `amr` values passed through to Gatehouse's ID tokens (the rest are dropped). */
+  passAmr: string[];
+  /** Upstream `acr` values passed through (none by default: an acr names the upstream's own policy). */
+  passAcr: string[];
+  /** The upstream lives on loopback or a private network (http/outbound.ts); never on by default. */
+  allowPrivateNetwork: boolean;
+}
+
+/** RFC 8176's registered `amr` values: passed through by default. */
+export const RFC8176_AMR = [
+  'face',
+  'fpt',
+  'geo',
+  'hwk',
+  'iris',
+  'kba',
+  'mca',
+  'mfa',
+  'otp',
+  'pin',
+  'pop',
+  'pwd',
+  'rba',
+  'retina',
+  'sc',
+  'sms',
+  'swk',
+  'tel',
+  'user',
+  'vbm',
+  'wia',
+];
 
 /** Compatibility switches for documented legacy behaviour. Each is off by default and each is a risk. */
 export interface LegacySwitches {
@@ -191,6 +259,12 @@ export interface Config {
    * and each user's hash is redone at the new cost on their next sign-in.
    */
   passwordCost: number;
+  /**
+   * GATEHOUSE_UPSTREAMS: JSON list of upstream identity providers (see UpstreamConfig); each one's client
+   * secret comes from the variable its `clientSecretEnv` names (default GATEHOUSE_UPSTREAM_<ID>_SECRET) or the
+   * file `clientSecretFile` names.
+   */
+  upstreams: UpstreamConfig[];
 }
 
 /** Which X-Forwarded-For entries to believe: none, the last `hops` proxies, or proxies at these addresses. */
@@ -438,6 +512,185 @@ function clientAuthMethods(env: Env): Config['clientAuthMethods'] {
   return [...new Set(result)];
 }
 
+const UPSTREAM_KEYS = new Set([
+  'id',
+  'name',
+  'kind',
+  'issuer',
+  'authorizationEndpoint',
+  'tokenEndpoint',
+  'userinfoEndpoint',
+  'clientId',
+  'clientSecretEnv',
+  'clientSecretFile',
+  'tokenEndpointAuthMethod',
+  'scopes',
+  'claims',
+  'accounts',
+  'trustEmails',
+  'passAmr',
+  'passAcr',
+  'allowPrivateNetwork',
+]);
+
+/** The variable an upstream's secret is read from unless `clientSecretEnv` names another. */
+export function upstreamSecretVariable(id: string): string {
+  return `GATEHOUSE_UPSTREAM_${id.toUpperCase().replaceAll('-', '_')}_SECRET`;
+}
+
+function upstreams(env: Env, issuer: string): UpstreamConfig[] {
+  const variable = 'GATEHOUSE_UPSTREAMS';
+  const raw = env[variable];
+  if (!raw) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(variable, 'is not valid JSON');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(variable, 'must be a JSON array');
+  const seen = new Set<string>();
+  return parsed.map((item: Record<string, unknown>, index) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new ConfigError(variable, `entry ${index} must be an object`);
+    }
+    const id = item.id;
+    if (typeof id !== 'string' || !/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/.test(id)) {
+      throw new ConfigError(variable, `entry ${index} needs an "id" of lowercase letters, digits and dashes`);
+    }
+    const bad = (problem: string) => new ConfigError(variable, `upstream "${id}": ${problem}`);
+    if (seen.has(id)) throw bad('the id is used twice');
+    seen.add(id);
+    const unknown = Object.keys(item).find((key) => !UPSTREAM_KEYS.has(key));
+    if (unknown === 'clientSecret') {
+      throw bad(
+        'put the client secret in an environment variable (clientSecretEnv) or a file (clientSecretFile)',
+      );
+    }
+    if (unknown !== undefined) throw bad(`unknown key "${unknown}"`);
+    const text = (key: string, required: boolean): string | undefined => {
+      const value = item[key];
+      if (value === undefined && !required) return undefined;
+      if (typeof value !== 'string' || value.trim() === '' || value.length > 2000) {
+        throw bad(`"${key}" must be a non-empty string`);
+      }
+      return value;
+    };
+    const list = (key: string, fallback: string[]): string[] => {
+      const value = item[key];
+      if (value === undefined) return fallback;
+      if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string' && entry !== '')) {
+        throw bad(`"${key}" must be a list of strings`);
+      }
+      return value as string[];
+    };
+    const flag = (key: string): boolean => {
+      const value = item[key] ?? false;
+      if (typeof value !== 'boolean') throw bad(`"${key}" must be true or false`);
+      return value;
+    };
+    const kind = item.kind ?? 'oidc';
+    if (kind !== 'oidc' && kind !== 'oauth2') throw bad('"kind" must be "oidc" or "oauth2"');
+    const allowPrivateNetwork = flag('allowPrivateNetwork');
+    const url = (key: string, required: boolean): string | undefined => {
+      const value = text(key, required);
+      if (value === undefined) return undefined;
+      if (!URL.canParse(value) || value.includes('#')) throw bad(`"${key}" must be an absolute URL`);
+      const parsedUrl = new URL(value);
+      // Plain http only where the operator said the upstream is on their own network (http/outbound.ts
+      // refuses it anyway; saying so here stops start-up with the reason).
+      if (parsedUrl.protocol !== 'https:' && !(parsedUrl.protocol === 'http:' && allowPrivateNetwork)) {
+        throw bad(
+          `"${key}" must be an https URL (plain http needs "allowPrivateNetwork": true and a loopback host)`,
+        );
+      }
+      return value;
+    };
+    const issuerUrl = url('issuer', kind === 'oidc');
+    const authorizationEndpoint = url('authorizationEndpoint', kind === 'oauth2');
+    const tokenEndpoint = url('tokenEndpoint', kind === 'oauth2');
+    const userinfoEndpoint = url('userinfoEndpoint', kind === 'oauth2');
+    if (kind === 'oidc' && (authorizationEndpoint || tokenEndpoint || userinfoEndpoint)) {
+      throw bad('an oidc upstream takes its endpoints from discovery: give only "issuer"');
+    }
+    if (issuerUrl !== undefined && issuerUrl.replace(/\/+$/, '') === issuer) {
+      throw bad('the upstream cannot be this Gatehouse itself');
+    }
+    const secretEnv = text('clientSecretEnv', false);
+    const secretFile = text('clientSecretFile', false);
+    if (secretEnv !== undefined && secretFile !== undefined) {
+      throw bad('give "clientSecretEnv" or "clientSecretFile", not both');
+    }
+    let clientSecret: string | undefined;
+    if (secretFile !== undefined) {
+      try {
+        clientSecret = readFileSync(secretFile, 'utf8').trim();
+      } catch (error) {
+        throw bad(
+          `cannot read clientSecretFile ${secretFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+    } else {
+      const name = secretEnv ?? upstreamSecretVariable(id);
+      clientSecret = env[name];
+      if (!clientSecret) throw bad(`the client secret is missing: set ${name}`);
+    }
+    if (!clientSecret) throw bad('the client secret is empty');
+    const method = item.tokenEndpointAuthMethod ?? 'client_secret_basic';
+    if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+      throw bad('"tokenEndpointAuthMethod" must be client_secret_basic or client_secret_post');
+    }
+    const accounts = item.accounts ?? 'link-only';
+    if (accounts !== 'create' && accounts !== 'link-only')
+      throw bad('"accounts" must be "create" or "link-only"');
+    const mapping = (item.claims ?? {}) as Record<string, unknown>;
+    if (typeof mapping !== 'object' || Array.isArray(mapping)) throw bad('"claims" must be an object');
+    if (kind === 'oidc' && item.claims !== undefined) {
+      throw bad('"claims" is for oauth2 upstreams; an oidc upstream uses the standard claims');
+    }
+    const claim = (key: string, fallback: string | undefined) => {
+      const value = mapping[key] ?? fallback;
+      if (value !== undefined && (typeof value !== 'string' || !/^[\w.:-]{1,100}$/.test(value))) {
+        throw bad(`"claims.${key}" must be a claim name`);
+      }
+      return value as string | undefined;
+    };
+    const unknownClaim = Object.keys(mapping).find(
+      (key) => !['subject', 'email', 'emailVerified', 'name'].includes(key),
+    );
+    if (unknownClaim !== undefined) throw bad(`unknown key "claims.${unknownClaim}"`);
+    const upstream: UpstreamConfig = {
+      id,
+      name: text('name', true) as string,
+      kind,
+      // An oauth2 upstream has no issuer of its own: the origin of its authorization endpoint names it.
+      issuer: issuerUrl ?? new URL(authorizationEndpoint as string).origin,
+      authorizationEndpoint,
+      tokenEndpoint,
+      userinfoEndpoint,
+      clientId: text('clientId', true) as string,
+      clientSecret: '',
+      tokenEndpointAuthMethod: method,
+      scopes: list('scopes', kind === 'oidc' ? ['openid', 'email', 'profile'] : []),
+      claims: {
+        subject: claim('subject', 'sub') as string,
+        email: claim('email', 'email') as string,
+        emailVerified: claim('emailVerified', 'email_verified'),
+        name: claim('name', 'name') as string,
+      },
+      accounts,
+      trustEmails: flag('trustEmails'),
+      passAmr: list('passAmr', RFC8176_AMR),
+      passAcr: list('passAcr', []),
+      allowPrivateNetwork,
+    };
+    if (kind === 'oidc' && !upstream.scopes.includes('openid')) throw bad('"scopes" must include openid');
+    // Not enumerable: JSON.stringify, util.inspect and pino never show it.
+    Object.defineProperty(upstream, 'clientSecret', { value: clientSecret, enumerable: false });
+    return upstream;
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const allowInsecureIssuer = boolean(env, 'GATEHOUSE_ALLOW_INSECURE_ISSUER', false);
@@ -521,5 +774,6 @@ export function loadConfig(env: Env = process.env): Config {
     productName,
     logLevel: env.LOG_LEVEL || 'info',
     passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', DEFAULT_PASSWORD_COST, 10, 20),
+    upstreams: upstreams(env, issuerUrl),
   };
 }

@@ -79,6 +79,23 @@ function ruleViolations(files: readonly SourceFile[]): string[] {
           say('src/pages/** never mints tokens: no src/endpoints/token');
         }
       }
+      if (under(from, 'src') && target && under(target, 'packages')) {
+        say("src/** uses the resource package by its name, '@gatehouse/resource', as any API does");
+      }
+      if (under(from, 'packages/resource/src') && target === undefined) {
+        // The package runs on web-standard runtimes and installs nothing but jose: no node: built-ins, and
+        // Fastify only for the Fastify adapter's types (an optional peer).
+        const fastifyTypes = from === 'packages/resource/src/adapters/fastify.ts' && specifier === 'fastify';
+        if (specifier !== 'jose' && !fastifyTypes) say('packages/resource/src/** may import only jose');
+      }
+      // One relying party, one way out: the upstream protocol lives in src/federation/, and only the SSRF guard
+      // (src/http/outbound.ts) makes outbound HTTP requests for it.
+      if (/^oauth4webapi($|\/)/.test(specifier) && !under(from, 'src/federation')) {
+        say('only src/federation/** speaks to upstream identity providers (oauth4webapi)');
+      }
+      if (/^ipaddr\.js($|\/)/.test(specifier) && from !== 'src/http/outbound.ts') {
+        say('only src/http/outbound.ts judges outbound addresses (ipaddr.js)');
+      }
       if (target !== undefined && !specifier.endsWith('.ts')) {
         say('relative imports name the .ts file');
       }
@@ -172,6 +189,17 @@ describe('architecture: the import scanner', () => {
       },
       { path: 'src/util/bad.ts', source: "import { sha256 } from './hash';" },
       { path: 'src/util/bad2.ts', source: "import { sha256 } from './hash.js';" },
+      {
+        path: 'src/oauth/bad5.ts',
+        source: "import { createVerifier } from '../../packages/resource/src/verify.ts';",
+      },
+      { path: 'packages/resource/src/bad.ts', source: "import { crc32 } from 'node:zlib';" },
+      {
+        path: 'packages/resource/src/adapters/node.ts',
+        source: "import type { FastifyReply } from 'fastify';",
+      },
+      { path: 'src/pages/login/bad2.ts', source: "import * as oauth from 'oauth4webapi';" },
+      { path: 'src/http/bad.ts', source: "import ipaddr from 'ipaddr.js';" },
     ];
     const problems = ruleViolations(files);
     for (const file of files) {
@@ -193,8 +221,16 @@ describe('architecture: the import scanner', () => {
       },
       { path: 'src/pages/ok.ts', source: "import type { Storage } from '../storage/storage.ts';" },
       { path: 'src/pages/ok2.ts', source: "import { start } from '../interaction/flow.ts';" },
+      { path: 'src/oauth/ok2.ts', source: "import { createVerifier } from '@gatehouse/resource';" },
+      {
+        path: 'packages/resource/src/adapters/fastify.ts',
+        source: "import type { FastifyReply } from 'fastify';\nimport { bearerAnswer } from '../errors.ts';",
+      },
+      { path: 'packages/resource/src/verify.ts', source: "import { jwtVerify } from 'jose';" },
       { path: 'src/endpoints/x/route.ts', source: "import type { FastifyInstance } from 'fastify';" },
       { path: 'src/server.ts', source: "import { registerToken } from './endpoints/token/route.ts';" },
+      { path: 'src/federation/upstream.ts', source: "import * as oauth from 'oauth4webapi';" },
+      { path: 'src/http/outbound.ts', source: "import ipaddr from 'ipaddr.js';" },
     ];
     assert.deepEqual(ruleViolations(files), []);
   });
@@ -216,6 +252,24 @@ describe('architecture: src/ follows the dependency rules', () => {
   });
 
   it('every relative import names a file that exists', () => {
+    assert.deepEqual(
+      missingTargets(files, (path) => existsSync(resolve(ROOT, path))),
+      [],
+    );
+  });
+});
+
+describe('architecture: packages/resource/src depends on jose alone', () => {
+  const files = readTree('packages/resource/src');
+
+  it('the scan sees the package (not a vacuous pass)', () => {
+    assert.ok(files.length >= 6, `only ${files.length} files under packages/resource/src/`);
+    const verify = files.find((file) => file.path === 'packages/resource/src/verify.ts');
+    assert.ok(verify && importSpecifiers(verify.source).includes('jose'));
+  });
+
+  it('no rule is broken, and every relative import names a file that exists', () => {
+    assert.deepEqual(ruleViolations(files), []);
     assert.deepEqual(
       missingTargets(files, (path) => existsSync(resolve(ROOT, path))),
       [],

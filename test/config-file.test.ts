@@ -67,6 +67,52 @@ describe('gatehouse.config.json', () => {
     );
   });
 
+  it('upstream identity providers: the README example validates, the secret comes from the environment', () => {
+    const githubSecret = write('github-secret', 'gh-secret\n');
+    const file = write('upstreams.json', {
+      $schema: './gatehouse.config.schema.json',
+      upstreams: [
+        {
+          id: 'google',
+          name: 'Google',
+          issuer: 'https://accounts.google.com',
+          clientId: '1234.apps.googleusercontent.com',
+          accounts: 'create',
+        },
+        {
+          id: 'github',
+          name: 'GitHub',
+          kind: 'oauth2',
+          authorizationEndpoint: 'https://github.com/login/oauth/authorize',
+          tokenEndpoint: 'https://github.com/login/oauth/access_token',
+          userinfoEndpoint: 'https://api.github.com/user',
+          clientId: 'Iv1.0123',
+          clientSecretFile: githubSecret,
+          scopes: ['read:user', 'user:email'],
+          claims: { subject: 'id', email: 'email', name: 'name' },
+          trustEmails: true,
+        },
+      ],
+    });
+    const config = configFrom({ GATEHOUSE_CONFIG: file, GATEHOUSE_UPSTREAM_GOOGLE_SECRET: 'g-secret' });
+    assert.deepEqual(
+      config.upstreams.map((upstream) => [
+        upstream.id,
+        upstream.kind,
+        upstream.accounts,
+        upstream.clientSecret,
+      ]),
+      [
+        ['google', 'oidc', 'create', 'g-secret'],
+        ['github', 'oauth2', 'link-only', 'gh-secret'],
+      ],
+    );
+    const bad = write('bad-upstream.json', {
+      upstreams: [{ id: 'x', name: 'X', clientId: 'c', clientSecret: 'inline' }],
+    });
+    assert.throws(() => configFrom({ GATEHOUSE_CONFIG: bad }), /clientSecret/);
+  });
+
   it('a file that breaks the schema stops start-up naming the bad key', () => {
     const file = write('bad.json', {
       issuer: 'https://as.example',

@@ -1,9 +1,12 @@
 // Configuration from the environment: defaults, one ConfigError per bad value naming its variable, the issuer
 // rules (https unless loopback or explicitly allowed; no trailing slash drift, RFC 8414 §2).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, isLoopbackHost, loadConfig } from '../src/config.ts';
+import { inspect } from 'node:util';
+import { ConfigError, isLoopbackHost, loadConfig, RFC8176_AMR } from '../src/config.ts';
 
 function refuses(env: Record<string, string>, variable: string) {
   assert.throws(
@@ -88,6 +91,7 @@ describe('loadConfig: defaults', () => {
       productName: 'Gatehouse',
       logLevel: 'info',
       passwordCost: 17,
+      upstreams: [],
     });
   });
 
@@ -239,6 +243,7 @@ describe('loadConfig: defaults', () => {
       productName: 'Acme Login',
       logLevel: 'warn',
       passwordCost: 20,
+      upstreams: [],
     });
   });
 
@@ -433,5 +438,116 @@ describe('isLoopbackHost', () => {
   ];
   for (const [host, expected] of cases) {
     it(`${host} → ${expected}`, () => assert.equal(isLoopbackHost(host), expected));
+  }
+});
+
+describe('loadConfig: GATEHOUSE_UPSTREAMS', () => {
+  const okta = {
+    id: 'okta',
+    name: 'Okta',
+    issuer: 'https://example.okta.com',
+    clientId: '0oa1',
+  };
+  const load = (list: unknown[], extra: Record<string, string> = {}) =>
+    loadConfig({ GATEHOUSE_UPSTREAMS: JSON.stringify(list), ...extra });
+
+  it('an oidc upstream gets the documented defaults; its secret comes from GATEHOUSE_UPSTREAM_<ID>_SECRET and is never serialised', () => {
+    const [upstream] = load([okta], { GATEHOUSE_UPSTREAM_OKTA_SECRET: 's3cret-value' }).upstreams;
+    assert.ok(upstream);
+    assert.equal(upstream.clientSecret, 's3cret-value');
+    assert.deepEqual(JSON.parse(JSON.stringify(upstream)), {
+      id: 'okta',
+      name: 'Okta',
+      kind: 'oidc',
+      issuer: 'https://example.okta.com',
+      clientId: '0oa1',
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      scopes: ['openid', 'email', 'profile'],
+      claims: { subject: 'sub', email: 'email', emailVerified: 'email_verified', name: 'name' },
+      accounts: 'link-only',
+      trustEmails: false,
+      passAmr: RFC8176_AMR,
+      passAcr: [],
+      allowPrivateNetwork: false,
+    });
+    assert.ok(!inspect(upstream).includes('s3cret-value'));
+    assert.ok(!JSON.stringify(upstream).includes('s3cret-value'));
+  });
+
+  it('the secret may come from a named variable or a file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-secret-'));
+    try {
+      const file = path.join(dir, 'okta-secret');
+      writeFileSync(file, 'from-a-file\n');
+      assert.equal(load([{ ...okta, clientSecretFile: file }]).upstreams[0]?.clientSecret, 'from-a-file');
+      assert.equal(
+        load([{ ...okta, clientSecretEnv: 'MY_SECRET' }], { MY_SECRET: 'named' }).upstreams[0]?.clientSecret,
+        'named',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a GitHub-style oauth2 upstream takes endpoints and a claim mapping', () => {
+    const [github] = load(
+      [
+        {
+          id: 'github',
+          name: 'GitHub',
+          kind: 'oauth2',
+          authorizationEndpoint: 'https://github.com/login/oauth/authorize',
+          tokenEndpoint: 'https://github.com/login/oauth/access_token',
+          userinfoEndpoint: 'https://api.github.com/user',
+          clientId: 'Iv1.abc',
+          claims: { subject: 'id' },
+          accounts: 'create',
+        },
+      ],
+      { GATEHOUSE_UPSTREAM_GITHUB_SECRET: 'x' },
+    ).upstreams;
+    assert.equal(github?.issuer, 'https://github.com');
+    assert.equal(github?.claims.subject, 'id');
+    assert.deepEqual(github?.scopes, []);
+  });
+
+  const refusals: [string, unknown[], Record<string, string>, RegExp][] = [
+    ['a secret written into the configuration', [{ ...okta, clientSecret: 'x' }], {}, /clientSecretEnv/],
+    ['no secret anywhere', [okta], {}, /set GATEHOUSE_UPSTREAM_OKTA_SECRET/],
+    ['plain http without allowPrivateNetwork', [{ ...okta, issuer: 'http://idp.example' }], {}, /https URL/],
+    ['an id with capitals', [{ ...okta, id: 'Okta' }], {}, /"id"/],
+    ['the same id twice', [okta, okta], { GATEHOUSE_UPSTREAM_OKTA_SECRET: 'x' }, /used twice/],
+    ['an unknown key', [{ ...okta, clientSecrett: 'x' }], {}, /unknown key "clientSecrett"/],
+    ['endpoints on an oidc upstream', [{ ...okta, tokenEndpoint: 'https://x.example/t' }], {}, /discovery/],
+    ['an oauth2 upstream without endpoints', [{ ...okta, kind: 'oauth2' }], {}, /authorizationEndpoint/],
+    [
+      'an unknown account policy',
+      [{ ...okta, accounts: 'always' }],
+      { GATEHOUSE_UPSTREAM_OKTA_SECRET: 'x' },
+      /accounts/,
+    ],
+    [
+      'scopes without openid',
+      [{ ...okta, scopes: ['email'] }],
+      { GATEHOUSE_UPSTREAM_OKTA_SECRET: 'x' },
+      /openid/,
+    ],
+    [
+      'this Gatehouse as its own upstream',
+      [{ ...okta, issuer: 'http://localhost:3000', allowPrivateNetwork: true }],
+      { GATEHOUSE_UPSTREAM_OKTA_SECRET: 'x' },
+      /itself/,
+    ],
+  ];
+  for (const [what, list, extra, message] of refusals) {
+    it(`refuses ${what}, naming GATEHOUSE_UPSTREAMS`, () => {
+      assert.throws(
+        () => load(list, extra),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          /^GATEHOUSE_UPSTREAMS: /.test(error.message) &&
+          message.test(error.message),
+      );
+    });
   }
 });

@@ -6,7 +6,7 @@
 import type { Storage, User } from '../storage/storage.ts';
 import { hasControlCharacter } from '../util/control-characters.ts';
 import { randomId } from '../util/random.ts';
-import { isGatehouseHash, NO_PASSWORD, passwordHashProblem } from './password.ts';
+import { isGatehouseHash, NO_PASSWORD_HASH, passwordHashProblem } from './password.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 /** Printable ASCII without space: what a `sub` can carry in every client without escaping surprises. */
@@ -24,7 +24,7 @@ export interface ImportedUser {
   name?: string | null;
   emailVerified?: boolean;
   disabled?: boolean;
-  /** A foreign or Gatehouse hash; NO_PASSWORD for `"password_hash": null`. */
+  /** A foreign or Gatehouse hash; NO_PASSWORD_HASH for `"password_hash": null`. */
   passwordHash?: string;
 }
 
@@ -84,7 +84,7 @@ export function parseImportLine(text: string, lineNumber: number): ImportedUser 
   user.emailVerified = optionalBoolean(fields, 'email_verified');
   user.disabled = optionalBoolean(fields, 'disabled');
 
-  if (fields.password_hash === null) user.passwordHash = NO_PASSWORD;
+  if (fields.password_hash === null) user.passwordHash = NO_PASSWORD_HASH;
   else if (fields.password_hash !== undefined) {
     const hash = fields.password_hash;
     if (typeof hash !== 'string' || hash.length > 1024)
@@ -153,7 +153,7 @@ function resolve(batch: readonly ImportedUser[], existing: readonly User[], now:
         id: line.id ?? randomId(),
         email: line.email,
         name: line.name ?? null,
-        passwordHash: line.passwordHash ?? NO_PASSWORD,
+        passwordHash: line.passwordHash ?? NO_PASSWORD_HASH,
         isAdmin: false,
         emailVerified: line.emailVerified ?? false,
         createdAt: now,

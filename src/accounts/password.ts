@@ -41,6 +41,14 @@ function optionsFor(logN: number, r: number, p: number): ScryptOptions {
   return { N, r, p, maxmem: 256 * N * r + 1024 * 1024 };
 }
 
+/**
+ * The stored "hash" of a user who has no password: one created by a first sign-in through an upstream identity
+ * provider, or imported with `"password_hash": null`. It is not in any hash format, so verifyPassword matches no password against it, and sign-in checks
+ * the dummy hash instead (passwordCheck), so such an account is refused after the same work as a wrong password.
+ * An administrator's password reset gives the user a real one.
+ */
+export const NO_PASSWORD_HASH = '!no-password';
+
 export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
   const key = await derive(password, salt, optionsFor(logN, 8, 1));
@@ -49,13 +57,7 @@ export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COS
 
 const GATEHOUSE_HASH = /^scrypt\$\d{1,2}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;
 
-/**
- * A user without a password (imported without a hash): no password matches it, and sign-in checks the dummy
- * hash instead, so it takes the time a wrong password does. An administrator's "Reset password" gives one.
- */
-export const NO_PASSWORD = '!';
-
-/** Whether `stored` is in Gatehouse's own format (not a foreign hash, not NO_PASSWORD). */
+/** Whether `stored` is in Gatehouse's own format (not a foreign hash, not NO_PASSWORD_HASH). */
 export function isGatehouseHash(stored: string): boolean {
   return GATEHOUSE_HASH.test(stored);
 }
@@ -91,7 +93,7 @@ export function passwordHashProblem(stored: string): string | undefined {
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   if (!isGatehouseHash(stored)) {
-    if (stored === NO_PASSWORD) return false;
+    if (stored === NO_PASSWORD_HASH) return false;
     let foreign: ReturnType<typeof parseForeignHash>;
     try {
       foreign = parseForeignHash(stored);
@@ -138,9 +140,9 @@ export function passwordCheck(cost: number) {
   return {
     /** The dummy an unknown email is checked against, at the configured cost; no password matches it. */
     dummyHash,
-    /** Whether `password` matches `stored`; false for no stored hash, after the same work. */
+    /** Whether `password` matches `stored`; false for no stored hash or NO_PASSWORD_HASH, after the same work. */
     async verify(password: string, stored: string | undefined): Promise<boolean> {
-      const usable = stored !== undefined && stored !== NO_PASSWORD;
+      const usable = stored !== undefined && stored !== NO_PASSWORD_HASH;
       const matches = await verifyPassword(password, usable ? stored : dummyHash);
       return usable && matches;
     },

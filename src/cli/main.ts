@@ -13,12 +13,15 @@ import { purge } from './commands/purge.ts';
 import { registrationTokensCreate } from './commands/registration-tokens-create.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
+import { usersIdentities, usersUnlink } from './commands/users-identities.ts';
 import { usersImport } from './commands/users-import.ts';
 
 export const COMMANDS: readonly Command[] = [
   start,
   migrate,
   usersAdd,
+  usersIdentities,
+  usersUnlink,
   usersImport,
   clientsAdd,
   clientsList,

@@ -11,16 +11,23 @@ import { randomToken } from '../util/random.ts';
 export interface CookieNames {
   session: string;
   browser: string;
+  /** The sealed state of a sign-in in progress at an upstream identity provider (pages/login/federated.ts). */
+  upstream: string;
   secure: boolean;
 }
 
 export function cookieNames(issuer: string): CookieNames {
   const secure = issuer.startsWith('https:');
   const prefix = secure ? '__Host-' : '';
-  return { session: `${prefix}gatehouse_session`, browser: `${prefix}gatehouse_browser`, secure };
+  return {
+    session: `${prefix}gatehouse_session`,
+    browser: `${prefix}gatehouse_browser`,
+    upstream: `${prefix}gatehouse_upstream`,
+    secure,
+  };
 }
 
-function cookieOptions(names: CookieNames, maxAgeSeconds?: number) {
+export function cookieOptions(names: CookieNames, maxAgeSeconds?: number) {
   return { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: names.secure, maxAge: maxAgeSeconds };
 }
 
@@ -31,8 +38,17 @@ export async function currentSession(deps: Deps, request: FastifyRequest): Promi
   return deps.storage.sessions.find(sha256(value), deps.clock.now());
 }
 
-/** Starts a new session with a fresh id (never reuses the old one: no session fixation). */
-export async function startSession(deps: Deps, request: FastifyRequest, reply: FastifyReply, userId: string) {
+/**
+ * Starts a new session with a fresh id (never reuses the old one: no session fixation). `authentication`: how
+ * an upstream identity provider said the user authenticated (amr, acr), for the ID token; unset for passwords.
+ */
+export async function startSession(
+  deps: Deps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  userId: string,
+  authentication: Pick<Session, 'amr' | 'acr'> = {},
+) {
   const names = cookieNames(deps.config.issuer);
   const old = request.cookies[names.session];
   if (old) await deps.storage.sessions.delete(sha256(old));
@@ -44,6 +60,8 @@ export async function startSession(deps: Deps, request: FastifyRequest, reply: F
     authTime: now,
     createdAt: now,
     expiresAt: now + deps.config.sessionTtl * 1000,
+    ...(authentication.amr ? { amr: authentication.amr } : {}),
+    ...(authentication.acr ? { acr: authentication.acr } : {}),
   };
   await deps.storage.sessions.create(session);
   reply.setCookie(names.session, value, cookieOptions(names, deps.config.sessionTtl));

@@ -135,17 +135,20 @@ export async function reject(deps: FlowDeps, interaction: Interaction) {
   await deps.storage.interactions.update(interaction.id, { denied: true });
 }
 
+/** Who the session is and how they authenticated: what the code, and so the ID token, carries. */
+function signedIn(session: Session) {
+  return { userId: session.userId, authTime: session.authTime, amr: session.amr, acr: session.acr };
+}
+
 /** The user the interaction acts for, if sign-in is satisfied. */
 export function authenticatedUser(interaction: Interaction, session: Session | undefined, now: number) {
   if (interaction.loginUserId !== null) {
     // Signed in during this interaction; the session must still be that user's (no swap in another tab).
-    if (session && session.userId === interaction.loginUserId) {
-      return { userId: session.userId, authTime: session.authTime };
-    }
+    if (session && session.userId === interaction.loginUserId) return signedIn(session);
     return undefined;
   }
   if (loginRequired(interaction.request, session, now) || !session) return undefined;
-  return { userId: session.userId, authTime: session.authTime };
+  return signedIn(session);
 }
 
 async function finishWith(
@@ -242,6 +245,8 @@ export async function advance(
       codeChallenge: request.codeChallenge,
       resource: request.resource ?? null,
       authTime: who.authTime,
+      ...(who.amr ? { amr: who.amr } : {}),
+      ...(who.acr ? { acr: who.acr } : {}),
       createdAt: now,
       expiresAt: now + deps.codeTtl * 1000,
       consumedAt: null,

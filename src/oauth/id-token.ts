@@ -19,6 +19,9 @@ export interface IdTokenInput {
   clientId: string;
   nonce: string | null;
   authTime: number;
+  /** OIDC Core §2 amr and acr: present only when the sign-in came with them (an upstream identity provider). */
+  amr?: string[];
+  acr?: string;
   issuedAt: number;
   expiresAt: number;
   accessToken: string;
@@ -34,6 +37,8 @@ export async function signIdToken(keys: KeyRing, alg: SigningAlg, input: IdToken
     azp: input.clientId,
   };
   if (input.nonce !== null) payload.nonce = input.nonce;
+  if (input.amr !== undefined && input.amr.length > 0) payload.amr = input.amr;
+  if (input.acr !== undefined) payload.acr = input.acr;
   Object.assign(payload, {
     iss: input.issuer,
     sub: input.subject,

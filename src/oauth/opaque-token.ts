@@ -3,32 +3,22 @@
 // or truncated value is refused without a database lookup. Only SHA-256 of the whole string is ever stored.
 // Access tokens, refresh tokens and codes, written on every flow, also carry their issue time (9 characters
 // before the random part) so that the rows that record them can be keyed in time order.
-import { crc32 } from 'node:zlib';
+// The checksum and the access-token and API-key prefixes come from @gatehouse/resource, which checks them in
+// every API: one definition for both sides.
+import { ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, opaqueTokenChecksum } from '@gatehouse/resource';
 import { sha256 } from '../util/hash.ts';
 import { randomToken, timePrefix } from '../util/random.ts';
 
 export const TOKEN_PREFIX = {
   refreshToken: 'ghr_',
-  accessToken: 'gha_',
-  apiKey: 'ghk_',
+  accessToken: ACCESS_TOKEN_PREFIX,
+  apiKey: API_KEY_PREFIX,
   authorizationCode: 'ghc_',
   clientSecret: 'ghs_',
 } as const;
 
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** CRC32 as base64url (6 characters), spelled out: checked on every token a request presents. */
-export function checksum(value: string): string {
-  const crc = crc32(value);
-  return (
-    BASE64URL[crc >>> 26]! +
-    BASE64URL[(crc >>> 20) & 63]! +
-    BASE64URL[(crc >>> 14) & 63]! +
-    BASE64URL[(crc >>> 8) & 63]! +
-    BASE64URL[(crc >>> 2) & 63]! +
-    BASE64URL[(crc & 3) << 4]!
-  );
-}
+/** CRC32 as base64url (6 characters): checked on every token a request presents. */
+export const checksum: (value: string) => string = opaqueTokenChecksum;
 
 export function mintOpaqueToken(prefix: string): string {
   return opaqueTokenFrom(prefix, randomToken(32));

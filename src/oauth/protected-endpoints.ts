@@ -1,8 +1,9 @@
 // Gatehouse's own protected endpoints (userinfo, deauthorize, the token test endpoint) check tokens with the
 // same resource-server library an API would use, asking the in-process introspection so that revoked tokens
 // are refused at once.
+
+import { createVerifier, type IntrospectionResponse, type Verifier } from '@gatehouse/resource';
 import type { Config } from '../config.ts';
-import { createVerifier, type IntrospectionResponse, type Verifier } from '../resource/verify.ts';
 import type { Introspect } from './introspection.ts';
 
 export function ownResourceVerifier(config: Config, introspect: Introspect, now: () => number): Verifier {

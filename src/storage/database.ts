@@ -54,6 +54,18 @@ export interface SessionsTable {
   auth_time: number;
   created_at: number;
   expires_at: number;
+  /** JSON list, or null. */
+  amr: string | null;
+  acr: string | null;
+}
+
+export interface LinkedIdentitiesTable {
+  provider_id: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: number;
+  last_used_at: number | null;
 }
 
 export interface InteractionsTable {
@@ -84,6 +96,9 @@ export interface AuthorizationCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** JSON list, or null. */
+  amr: string | null;
+  acr: string | null;
 }
 
 export interface GrantsTable {
@@ -195,6 +210,7 @@ export interface Database {
   client_cors_origins: ClientCorsOriginsTable;
   users: UsersTable;
   sessions: SessionsTable;
+  linked_identities: LinkedIdentitiesTable;
   interactions: InteractionsTable;
   authorization_codes: AuthorizationCodesTable;
   grants: GrantsTable;

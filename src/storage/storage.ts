@@ -111,6 +111,23 @@ export interface Session {
   authTime: number;
   createdAt: number;
   expiresAt: number;
+  /** How they proved it, when an upstream identity provider said so (RFC 8176 amr values); unset for passwords. */
+  amr?: string[];
+  /** The authentication context class the upstream reported, when its provider passes acr through. */
+  acr?: string;
+}
+
+/** An account at an upstream identity provider that signs in as a Gatehouse user. */
+export interface LinkedIdentity {
+  /** The provider's configured id (GATEHOUSE_UPSTREAMS). */
+  providerId: string;
+  /** The upstream's subject identifier for the account (`sub`, or the mapped claim). */
+  subject: string;
+  userId: string;
+  /** The email the upstream asserted when the link was made, for administrators to recognise it. */
+  email: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
 }
 
 /** The parked state of one authorization request while the user signs in and consents (Hydra's "flow"). */
@@ -164,6 +181,9 @@ export interface AuthorizationCode {
   createdAt: number;
   expiresAt: number;
   consumedAt: number | null;
+  /** The sign-in session's amr and acr, for the ID token (unset for password sign-ins). */
+  amr?: string[];
+  acr?: string;
 }
 
 export type ConsumeResult =
@@ -354,6 +374,22 @@ export interface SessionStore {
   /** Returns the session only while it has not expired. */
   find(idHash: string, now: number): Promise<Session | undefined>;
   delete(idHash: string): Promise<void>;
+}
+
+export interface LinkedIdentityStore {
+  find(providerId: string, subject: string): Promise<LinkedIdentity | undefined>;
+  /** A user's linked identities, by provider id. */
+  listForUser(userId: string): Promise<LinkedIdentity[]>;
+  /**
+   * Links the upstream account to the user, unless that account is linked already (to anyone) or the user
+   * already has an account at this provider: then nothing is written and the answer is false. Atomic across
+   * processes: of concurrent calls for one account, or for one user and provider, at most one links.
+   */
+  create(link: LinkedIdentity): Promise<boolean>;
+  /** Records a sign-in through the link. */
+  markUsed(providerId: string, subject: string, now: number): Promise<void>;
+  /** Removes the link if it belongs to `userId`; false when there was none. */
+  delete(providerId: string, subject: string, userId: string): Promise<boolean>;
 }
 
 export interface InteractionStore {
@@ -562,6 +598,7 @@ export interface Storage {
   clients: ClientStore;
   users: UserStore;
   sessions: SessionStore;
+  linkedIdentities: LinkedIdentityStore;
   interactions: InteractionStore;
   authorizationCodes: AuthorizationCodeStore;
   grants: GrantStore;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { type ImportOptions, type ImportSummary, importUsers } from '../../src/accounts/import.ts';
-import { hashCost, hashPassword, NO_PASSWORD, verifyPassword } from '../../src/accounts/password.ts';
+import { hashCost, hashPassword, NO_PASSWORD_HASH, verifyPassword } from '../../src/accounts/password.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, signedInAgent } from '../helpers/agent.ts';
 import { exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';
@@ -118,7 +118,7 @@ for (const target of [
       const numeric = await storage.users.findById('4711');
       assert.equal(numeric?.email, bob.email);
       assert.notEqual(numeric?.disabledAt, null);
-      assert.equal(numeric?.passwordHash, NO_PASSWORD);
+      assert.equal(numeric?.passwordHash, NO_PASSWORD_HASH);
       assert.equal(numeric?.emailVerified, false);
 
       const second = await run(storage, records);
@@ -361,7 +361,7 @@ for (const target of [
                 id: `racer-${lee.id}`,
                 email: lee.email,
                 name: null,
-                passwordHash: NO_PASSWORD,
+                passwordHash: NO_PASSWORD_HASH,
                 isAdmin: false,
                 emailVerified: false,
                 createdAt: 1,

@@ -98,7 +98,9 @@ describe('gatehouse --help and usage errors', () => {
       'registration-tokens create',
       'start',
       'users add',
+      'users identities',
       'users import',
+      'users unlink',
     ]);
   });
 

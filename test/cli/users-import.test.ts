@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { verifyPassword } from '../../src/accounts/password.ts';
+import { NO_PASSWORD_HASH, verifyPassword } from '../../src/accounts/password.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 
@@ -130,7 +130,7 @@ describe('gatehouse users import', () => {
       const ids = lines.map((line) => JSON.parse(line).external_id as string);
       const imported = await storage.users.findByIdsOrEmails(ids, []);
       assert.equal(imported.length, lines.length);
-      const withPassword = imported.filter((user) => user.passwordHash !== '!');
+      const withPassword = imported.filter((user) => user.passwordHash !== NO_PASSWORD_HASH);
       assert.equal(withPassword.length, lines.length - 1);
       const checks = await Promise.all(
         withPassword.map((user) => verifyPassword('correct horse battery staple', user.passwordHash)),

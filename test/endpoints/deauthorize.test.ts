@@ -4,8 +4,8 @@
 // protected resource metadata they point to.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { protectedResourceMetadataUrl } from '@gatehouse/resource';
 import type { LightMyRequestResponse } from 'fastify';
-import { protectedResourceMetadataUrl } from '../../src/resource/metadata.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent } from '../helpers/agent.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';

@@ -1,4 +1,4 @@
-// The resource-server library (gatehouse/resource) as an API would use it, against a real Gatehouse on
+// The resource-server package (@gatehouse/resource) as an API would use it, against a real Gatehouse on
 // loopback: (a) a separate Fastify app checking JWT access tokens offline against the JWKS, (b) a plain
 // node:http server checking opaque tokens and API keys through remote introspection (RFC 7662). A small
 // counting proxy sits between the library and Gatehouse where the test needs to know how often the library
@@ -15,25 +15,25 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import {
+  BearerError,
+  createVerifier,
+  extractToken,
+  type IntrospectionResponse,
+  protectedResourceMetadataUrl,
+  requireScopes,
+  tokenOf,
+  type VerifiedToken,
+  type Verifier,
+  type VerifierOptions,
+} from '@gatehouse/resource';
+import { fastifyAuthenticate } from '@gatehouse/resource/fastify';
+import { requireToken } from '@gatehouse/resource/node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createApiKey } from '../../src/accounts/api-keys.ts';
 import { rotateSigningKeys } from '../../src/oauth/keys.ts';
 import { mintOpaqueAccessToken, mintOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
-import {
-  BearerError,
-  createVerifier,
-  extractToken,
-  fastifyAuthenticate,
-  type IntrospectionResponse,
-  protectedResourceMetadataUrl,
-  requireScopes,
-  requireToken,
-  tokenOf,
-  type VerifiedToken,
-  type Verifier,
-  type VerifierOptions,
-} from '../../src/resource/index.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { type LoopbackServer, startLoopbackServer } from '../e2e/loopback.ts';
 import { basicAuth, exchangeCode, runAuthorizationFlow } from '../helpers/flow.ts';

@@ -13,6 +13,7 @@ import type {
   Client,
   Grant,
   Interaction,
+  LinkedIdentity,
   RefreshTokenRecord,
   Session,
   SigningKeyRecord,
@@ -500,6 +501,25 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.sessions.find(session.idHash, session.expiresAt + MINUTE), undefined);
       });
 
+      it('amr and acr round-trip; a session without them reads back without them', async () => {
+        const session: Session = {
+          idHash: hash(),
+          userId: id('user'),
+          authTime: T0,
+          createdAt: T0,
+          expiresAt: T0 + MINUTE,
+          amr: ['pwd', 'mfa'],
+          acr: 'urn:example:loa:2',
+        };
+        await storage.sessions.create(session);
+        assert.deepEqual(await storage.sessions.find(session.idHash, T0), session);
+        const plain: Session = { ...session, idHash: hash(), amr: undefined, acr: undefined };
+        delete plain.amr;
+        delete plain.acr;
+        await storage.sessions.create(plain);
+        assert.deepEqual(await storage.sessions.find(plain.idHash, T0), plain);
+      });
+
       it('delete removes the session; unknown ids find nothing', async () => {
         const session: Session = {
           idHash: hash(),
@@ -513,6 +533,68 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.sessions.find(session.idHash, T0), undefined);
         await storage.sessions.delete(session.idHash); // deleting twice is harmless
         assert.equal(await storage.sessions.find(hash(), T0), undefined);
+      });
+    });
+
+    describe('linked identities', () => {
+      const link = (overrides: Partial<LinkedIdentity> = {}): LinkedIdentity => ({
+        providerId: 'upstream',
+        subject: id('sub'),
+        userId: id('user'),
+        email: 'person@example.com',
+        createdAt: T0,
+        lastUsedAt: null,
+        ...overrides,
+      });
+
+      it('create then find and listForUser return the link; markUsed records the use', async () => {
+        const first = link();
+        const second = link({ providerId: 'another', userId: first.userId, email: null });
+        assert.equal(await storage.linkedIdentities.create(first), true);
+        assert.equal(await storage.linkedIdentities.create(second), true);
+        assert.deepEqual(await storage.linkedIdentities.find('upstream', first.subject), first);
+        assert.equal(await storage.linkedIdentities.find('another', first.subject), undefined);
+        assert.deepEqual(await storage.linkedIdentities.listForUser(first.userId), [second, first]);
+        await storage.linkedIdentities.markUsed('upstream', first.subject, T0 + MINUTE);
+        assert.equal(
+          (await storage.linkedIdentities.find('upstream', first.subject))?.lastUsedAt,
+          T0 + MINUTE,
+        );
+      });
+
+      it('U-03: an upstream account links to one user only, and a user has one account per provider', async () => {
+        const existing = link();
+        assert.equal(await storage.linkedIdentities.create(existing), true);
+        // The same upstream account for another user: refused, the first link unchanged.
+        assert.equal(await storage.linkedIdentities.create(link({ subject: existing.subject })), false);
+        // Another account at the same provider for the same user: refused.
+        assert.equal(await storage.linkedIdentities.create(link({ userId: existing.userId })), false);
+        assert.deepEqual(await storage.linkedIdentities.listForUser(existing.userId), [existing]);
+        assert.deepEqual(await storage.linkedIdentities.find('upstream', existing.subject), existing);
+      });
+
+      it('U-03: of 20 concurrent links of one upstream account to different users, exactly one is made', async () => {
+        const subject = id('sub');
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => storage.linkedIdentities.create(link({ subject }))),
+        );
+        assert.equal(count(results, true), 1);
+      });
+
+      it("delete removes only the named user's link", async () => {
+        const existing = link();
+        await storage.linkedIdentities.create(existing);
+        assert.equal(await storage.linkedIdentities.delete('upstream', existing.subject, id('user')), false);
+        assert.ok(await storage.linkedIdentities.find('upstream', existing.subject));
+        assert.equal(
+          await storage.linkedIdentities.delete('upstream', existing.subject, existing.userId),
+          true,
+        );
+        assert.equal(await storage.linkedIdentities.find('upstream', existing.subject), undefined);
+        assert.equal(
+          await storage.linkedIdentities.delete('upstream', existing.subject, existing.userId),
+          false,
+        );
       });
     });
 
@@ -618,6 +700,15 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.deepEqual(second, { status: 'reused', code: { ...code, consumedAt: T0 + 1000 } });
         const third = await storage.authorizationCodes.consume(code.codeHash, T0 + 3000);
         assert.equal(third.status, 'reused');
+      });
+
+      it("a code carries its session's amr and acr to the token endpoint", async () => {
+        const code = newCode({ amr: ['hwk'], acr: 'phr' });
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeHash, T0), {
+          status: 'ok',
+          code: { ...code, consumedAt: T0 },
+        });
       });
 
       it('a code without nonce, challenge or provided redirect_uri round-trips', async () => {

@@ -1,12 +1,13 @@
 // Dialpad's deauthorize: POST with the app's bearer token and an empty body revokes every token the app holds
 // for that user and forgets the consent. Dialpad's document names no content type, and client libraries label an
 // empty POST as they like (application/json among them): an empty body is accepted with any label.
+
+import type { Verifier } from '@gatehouse/resource';
+import { fastifyAuthenticate, tokenOf } from '@gatehouse/resource/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { acceptEmptyBodies } from '../../http/empty-body.ts';
 import { deauthorize } from '../../oauth/deauthorize.ts';
-import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
-import type { Verifier } from '../../resource/verify.ts';
 
 export function registerDeauthorize(app: FastifyInstance, deps: Deps, verifier: Verifier) {
   // Its own scope: the empty-body parser is for this route only.

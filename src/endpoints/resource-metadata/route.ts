@@ -1,8 +1,9 @@
 // RFC 9728: Protected Resource Metadata for Gatehouse's own protected endpoints, so a client holding only the
 // userinfo URL (or an MCP client following a 401's resource_metadata) finds its authorization server.
+
+import { protectedResourceMetadata } from '@gatehouse/resource';
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
-import { protectedResourceMetadata } from '../../resource/metadata.ts';
 
 export function registerResourceMetadata(app: FastifyInstance, deps: Deps) {
   const body = JSON.stringify(

@@ -1,7 +1,8 @@
 // Read AI's GET /oauth/test-token-with-scopes: who a token speaks for, for which client, with which scopes.
+
+import type { Verifier } from '@gatehouse/resource';
+import { fastifyAuthenticate, tokenOf } from '@gatehouse/resource/fastify';
 import type { FastifyInstance } from 'fastify';
-import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
-import type { Verifier } from '../../resource/verify.ts';
 
 export function registerTestToken(app: FastifyInstance, path: string, verifier: Verifier) {
   app.get(path, { preHandler: fastifyAuthenticate(verifier) }, async (request, reply) => {

@@ -1,11 +1,11 @@
 // OIDC Core §5.3: UserInfo, GET and POST, with the access token in the Authorization header (RFC 6750 §2.1).
+
+import { BearerError, type Verifier } from '@gatehouse/resource';
+import { fastifyAuthenticate, tokenOf } from '@gatehouse/resource/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { allowCorsFor, corsOrigin } from '../../http/cors.ts';
 import { userClaims } from '../../oauth/claims.ts';
-import { fastifyAuthenticate, tokenOf } from '../../resource/adapters.ts';
-import { BearerError } from '../../resource/errors.ts';
-import type { Verifier } from '../../resource/verify.ts';
 
 export function registerUserinfo(app: FastifyInstance, deps: Deps, verifier: Verifier) {
   async function userinfo(request: FastifyRequest, reply: FastifyReply) {

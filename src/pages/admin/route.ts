@@ -2,6 +2,7 @@
 // disable clients (their tokens stop working at once), manage users, issue initial access tokens, and read the
 // security event log. Plain server-rendered HTML that works with JavaScript off.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { unlinkIdentity } from '../../accounts/linked-identities.ts';
 import { changePassword, createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import {
@@ -46,6 +47,7 @@ interface ConsolePages {
 
 export function registerAdmin(app: FastifyInstance, deps: Deps) {
   const { storage, clock } = deps;
+  const upstreamNames = new Map(deps.config.upstreams.map((upstream) => [upstream.id, upstream.name]));
 
   /** The signed-in administrator, or an answer already sent (sign-in page, or 403 for everyone else). */
   async function admin(request: FastifyRequest, reply: FastifyReply): Promise<User | undefined> {
@@ -187,7 +189,11 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       </section>
       <section class="card wide"><h2>Users</h2>
         <table><thead><tr><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead><tbody>${users.map(
-          (person) => html`<tr><td>${person.email}</td><td>${person.isAdmin ? 'admin' : 'user'}</td>
+          (person) => html`<tr><td>${person.email}${
+            upstreamNames.size > 0
+              ? html`<br><a href="/admin/users/${person.id}/identities">Linked sign-ins</a>`
+              : null
+          }</td><td>${person.isAdmin ? 'admin' : 'user'}</td>
             <td>${person.disabledAt === null ? 'active' : 'disabled'}</td>
             <td>${
               person.id === user.id
@@ -375,6 +381,64 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     });
     return html`<p class="notice card wide" role="status">New password for ${person.email} (shown once): <code data-testid="password">${password}</code></p>`;
   });
+
+  // A user's linked upstream accounts, each with an Unlink button (docs/security.md U-09). Unlinking stops that
+  // upstream account from signing in as the user; a later sign-in with the same verified email links again
+  // (to keep someone out, disable the user).
+  async function renderIdentities(reply: FastifyReply, admin: User, person: User, notice?: SafeHtml) {
+    const links = await storage.linkedIdentities.listForUser(person.id);
+    const body = html`${notice ?? null}<section class="card wide"><h1>Linked sign-ins</h1>
+      <p>Upstream accounts that sign in as <strong>${person.email}</strong>.</p>
+      ${
+        links.length
+          ? html`<table><thead><tr><th>Provider</th><th>Upstream account</th><th>Linked</th><th>Last used</th><th></th></tr></thead><tbody>${links.map(
+              (link) => html`<tr><td>${upstreamNames.get(link.providerId) ?? link.providerId}</td>
+                <td><code>${link.subject}</code>${link.email ? html`<br>${link.email}` : null}</td>
+                <td>${when(link.createdAt)}</td><td>${link.lastUsedAt === null ? '' : when(link.lastUsedAt)}</td>
+                <td>${button(
+                  reply,
+                  `/admin/users/${person.id}/identities/unlink`,
+                  'Unlink',
+                  'danger',
+                  html`<input type="hidden" name="provider" value="${link.providerId}"><input type="hidden" name="subject" value="${link.subject}">`,
+                )}</td></tr>`,
+            )}</tbody></table>`
+          : html`<p class="muted">None.</p>`
+      }
+      <p><a href="/admin">Back to the admin console</a></p></section>`;
+    return sendPage(reply, layout({ ...chrome(deps, reply, admin, 'Linked sign-ins'), body }));
+  }
+
+  app.get<{ Params: { id: string } }>('/admin/users/:id/identities', async (request, reply) => {
+    const user = await admin(request, reply);
+    if (!user) return reply;
+    const person = await storage.users.findById(request.params.id);
+    if (!person) return reply.callNotFound();
+    return renderIdentities(reply, user, person);
+  });
+
+  app.post<{ Params: { id: string }; Body: Record<string, string> }>(
+    '/admin/users/:id/identities/unlink',
+    { preHandler: app.csrfProtection },
+    async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const person = await storage.users.findById(request.params.id);
+      if (!person) return reply.callNotFound();
+      const provider = String(request.body?.provider ?? '');
+      const subject = String(request.body?.subject ?? '');
+      const removed = await unlinkIdentity(storage, person.id, provider, subject, clock.now(), user.id);
+      if (!removed) {
+        return renderIdentities(
+          reply,
+          user,
+          person,
+          html`<p class="error card wide" role="alert">That sign-in was not linked to ${person.email}.</p>`,
+        );
+      }
+      return reply.redirect(`/admin/users/${person.id}/identities`, 303);
+    },
+  );
 
   app.post<{ Body: Record<string, string> }>(
     '/admin/registration-tokens',

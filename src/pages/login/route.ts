@@ -4,12 +4,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { passwordCheck } from '../../accounts/password.ts';
 import { recordSuccess, reserveAttempt, throttleKeys } from '../../accounts/throttle.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
+import { createUpstream } from '../../federation/upstream.ts';
 import { endSession, existingBrowserBinding, startSession } from '../../http/session.ts';
 import { acceptLogin, load } from '../../interaction/flow.ts';
 import { chrome, safeNext, signedInUser } from '../account.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
 import { csrfToken, sendPage } from '../render.ts';
+import { registerFederatedLogin } from './federated.ts';
 import { loginPage } from './view.ts';
 
 interface LoginBody {
@@ -24,6 +26,10 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
   // Unknown emails are checked against a dummy hash of the configured cost, so they cost the same time as a
   // wrong password.
   const passwords = passwordCheck(deps.config.passwordCost);
+  // One relying party per configured upstream, for this server's lifetime (each caches its discovery).
+  const upstreams = new Map(deps.config.upstreams.map((config) => [config.id, createUpstream(config)]));
+  const buttons = deps.config.upstreams.map(({ id, name }) => ({ id, name }));
+  registerFederatedLogin(app, deps, upstreams, buttons);
 
   async function clientNameFor(interactionId: string | undefined, request: FastifyRequest) {
     const interaction = await load(flow, interactionId, existingBrowserBinding(deps, request));
@@ -43,6 +49,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
         interactionId: interaction?.id,
         next: safeNext(request.query.next),
         clientName,
+        upstreams: buttons,
       }),
     );
   });
@@ -64,6 +71,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
           clientName,
           email,
           error,
+          upstreams: buttons,
         }),
         status,
       );

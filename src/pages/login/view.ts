@@ -10,6 +10,8 @@ export interface LoginView {
   clientName?: string;
   email?: string;
   error?: string;
+  /** Upstream identity providers, each a "Continue with <name>" button (a POST with CSRF, never a link). */
+  upstreams?: { id: string; name: string }[];
 }
 
 export function loginPage(view: LoginView): string {
@@ -31,6 +33,18 @@ export function loginPage(view: LoginView): string {
         <input id="password" name="password" type="password" autocomplete="current-password" required>
         <div class="actions"><button type="submit">Sign in</button></div>
       </form>
+      ${
+        view.upstreams?.length
+          ? html`<div class="upstreams"><p class="divider">or</p>${view.upstreams.map(
+              (upstream) => html`<form method="post" action="/login/federated/${upstream.id}">
+                <input type="hidden" name="_csrf" value="${view.csrfToken}">
+                ${view.interactionId ? html`<input type="hidden" name="interaction" value="${view.interactionId}">` : null}
+                ${view.next ? html`<input type="hidden" name="next" value="${view.next}">` : null}
+                <button type="submit" class="secondary">Continue with ${upstream.name}</button>
+              </form>`,
+            )}</div>`
+          : null
+      }
     </section>`,
   });
 }

@@ -2,6 +2,7 @@ import type { AuthorizationCodesTable } from '../database.ts';
 import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
 import { columnsOf, prepared } from './prepared.ts';
 import { type Db, fromFlag, toFlag } from './rows.ts';
+import { authenticationFrom } from './users.ts';
 
 function toCode(row: AuthorizationCodesTable): AuthorizationCode {
   return {
@@ -19,6 +20,7 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
+    ...authenticationFrom(row),
   };
 }
 
@@ -40,6 +42,8 @@ const insertCode = prepared(
     'created_at',
     'expires_at',
     'consumed_at',
+    'amr',
+    'acr',
   ]),
 );
 const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
@@ -87,6 +91,8 @@ export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         created_at: code.createdAt,
         expires_at: code.expiresAt,
         consumed_at: code.consumedAt,
+        amr: code.amr === undefined ? null : JSON.stringify(code.amr),
+        acr: code.acr ?? null,
       });
     },
     async find(codeHash) {

@@ -7,6 +7,7 @@ import { clientStore } from './clients.ts';
 import { groupCommit } from './group-commit.ts';
 import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
+import { linkedIdentityStore } from './linked-identities.ts';
 import {
   apiKeyStore,
   consentStore,
@@ -87,6 +88,7 @@ const STORES = {
   clients: clientStore,
   users: userStore,
   sessions: sessionStore,
+  linkedIdentities: linkedIdentityStore,
   interactions: interactionStore,
   authorizationCodes: authorizationCodeStore,
   grants: grantStore,

@@ -135,6 +135,18 @@ function toSession(row: SessionsTable): Session {
     authTime: row.auth_time,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
+    ...authenticationFrom(row),
+  };
+}
+
+/** The amr and acr columns of a session or code row, as optional domain fields (absent when null). */
+export function authenticationFrom(row: { amr: string | null; acr: string | null }): {
+  amr?: string[];
+  acr?: string;
+} {
+  return {
+    ...(row.amr === null ? {} : { amr: JSON.parse(row.amr) as string[] }),
+    ...(row.acr === null ? {} : { acr: row.acr }),
   };
 }
 
@@ -149,6 +161,8 @@ export function sessionStore(db: Db): SessionStore {
           auth_time: session.authTime,
           created_at: session.createdAt,
           expires_at: session.expiresAt,
+          amr: session.amr === undefined ? null : JSON.stringify(session.amr),
+          acr: session.acr ?? null,
         })
         .execute();
     },

@@ -6,6 +6,7 @@ import { lookupIndexes } from './0004-lookup-indexes.ts';
 import { clientReview } from './0005-client-review.ts';
 import { clientResourceServer } from './0006-client-resource-server.ts';
 import { rateLimits } from './0007-rate-limits.ts';
+import { linkedIdentities } from './0010-linked-identities.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-client-review': clientReview,
   '0006-client-resource-server': clientResourceServer,
   '0007-rate-limits': rateLimits,
+  '0010-linked-identities': linkedIdentities,
 };
 
 export const migrationProvider: MigrationProvider = {

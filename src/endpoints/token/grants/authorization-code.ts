@@ -87,6 +87,8 @@ export const authorizationCode = {
       grantScope: stored.scope,
       resource: stored.resource,
       authTime: stored.authTime,
+      amr: stored.amr,
+      acr: stored.acr,
       nonce: stored.nonce,
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idTokenFor: user,

@@ -26,6 +26,9 @@ export interface TokenSetInput {
   grantScope: string;
   resource: string | null;
   authTime?: number;
+  /** How the user authenticated at an upstream identity provider, for the ID token (OIDC Core §2). */
+  amr?: string[];
+  acr?: string;
   nonce?: string | null;
   /** How to produce the refresh token: a new random one, a given successor, or none. */
   refresh:
@@ -111,6 +114,8 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       clientId: input.client.id,
       nonce: input.nonce ?? null,
       authTime: input.authTime ?? now,
+      amr: input.amr,
+      acr: input.acr,
       issuedAt: now,
       expiresAt: now + config.idTokenTtl * 1000,
       accessToken: access.token,

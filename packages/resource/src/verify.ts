@@ -4,9 +4,12 @@
 // JWT access tokens (RFC 9068) are checked offline against the issuer's JWKS (fetched once, refetched when an
 // unknown kid appears, at most every 30 s). Opaque tokens (gha_…, ghk_…) are first checked for their CRC32
 // tail, so a mistyped token never costs a network call, then introspected (RFC 7662) with a short cache.
+//
+// Only web-standard APIs are used (fetch, TextEncoder, btoa, WebCrypto through jose), so the same code runs on
+// Node.js, Deno, Bun and Cloudflare Workers.
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
-import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
 import { BearerError, type ChallengeOptions } from './errors.ts';
+import { ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, isWellFormedOpaqueToken } from './opaque.ts';
 
 export interface VerifiedToken {
   subject: string;
@@ -22,13 +25,13 @@ export interface VerifiedToken {
 /** RFC 7662 response (the fields the library reads). */
 export interface IntrospectionResponse {
   active: boolean;
-  sub?: string;
-  client_id?: string;
-  scope?: string;
-  aud?: string | string[];
-  exp?: number;
-  iss?: string;
-  token_type?: string;
+  sub?: string | undefined;
+  client_id?: string | undefined;
+  scope?: string | undefined;
+  aud?: string | string[] | undefined;
+  exp?: number | undefined;
+  iss?: string | undefined;
+  token_type?: string | undefined;
   [key: string]: unknown;
 }
 
@@ -38,35 +41,48 @@ export interface VerifierOptions extends ChallengeOptions {
   /** This resource's identifier(s): a token must carry one of them in `aud`. */
   audience: string | string[];
   /** Where to get the issuer's keys: its jwks_uri, or a key-lookup function (jose's JWTVerifyGetKey). */
-  jwks?: string | JWTVerifyGetKey;
+  jwks?: string | JWTVerifyGetKey | undefined;
   /**
    * How to introspect opaque tokens: the endpoint and this resource server's client credentials, or a function
    * (in-process use). When `introspectEverything` is true, JWTs are introspected too, which sees revocations.
    */
-  introspection?:
-    | { endpoint: string; clientId: string; clientSecret: string; cacheSeconds?: number }
-    | ((token: string) => Promise<IntrospectionResponse>);
-  introspectEverything?: boolean;
+  introspection?: (RemoteIntrospection | ((token: string) => Promise<IntrospectionResponse>)) | undefined;
+  introspectEverything?: boolean | undefined;
   /** Legacy APIs only (off by default): accept `Authorization: OAuth …` (Readmill). */
-  allowOAuthScheme?: boolean;
+  allowOAuthScheme?: boolean | undefined;
   /** Legacy APIs only (off by default, RFC 6750 §2.3 discourages it): accept `?access_token=`. */
-  allowQueryToken?: boolean;
+  allowQueryToken?: boolean | undefined;
   /** Seconds of clock skew tolerated on exp/iat. */
-  clockTolerance?: number;
+  clockTolerance?: number | undefined;
   /**
    * Seconds a verified JWT is remembered (default 30, as long as the introspection cache; 0 turns it off). A
    * client sends the same token on every request, and a cached one costs a map lookup instead of a signature
    * check. Never past the token's own exp; at most 10,000 tokens. Revocations are only seen through
    * introspection (`introspectEverything`), which this cache does not affect.
    */
-  jwtCacheSeconds?: number;
-  now?: () => number;
+  jwtCacheSeconds?: number | undefined;
+  now?: (() => number) | undefined;
+}
+
+/** RFC 7662 introspection over HTTP, authenticated as a resource-server client (client_secret_basic). */
+export interface RemoteIntrospection {
+  endpoint: string;
+  clientId: string;
+  clientSecret: string;
+  /**
+   * Seconds an active answer is remembered (default 30; 0 asks every time). This is how long a revoked token can
+   * still be accepted here: the revocation delay. Never past the token's own exp; inactive answers are never
+   * remembered; at most 10,000 tokens (the oldest go first).
+   */
+  cacheSeconds?: number | undefined;
+  /** The fetch to call the endpoint with (default: the global fetch). */
+  fetch?: typeof fetch | undefined;
 }
 
 export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   /** Path and query, as in node's IncomingMessage.url. */
-  url?: string;
+  url?: string | undefined;
 }
 
 const HEADER = /^(Bearer|OAuth) +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -132,34 +148,46 @@ function fromIntrospection(result: IntrospectionResponse, format: 'jwt' | 'opaqu
   };
 }
 
-function remoteIntrospection(
-  config: { endpoint: string; clientId: string; clientSecret: string; cacheSeconds?: number },
-  now: () => number,
-) {
+/** RFC 6749 §2.3.1: client id and secret are form-encoded before they are joined and base64-encoded. */
+function basicCredentials(clientId: string, clientSecret: string): string {
+  const form = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return btoa(`${form(clientId)}:${form(clientSecret)}`);
+}
+
+const CACHE_LIMIT = 10_000;
+
+function remoteIntrospection(config: RemoteIntrospection, now: () => number) {
   const cache = new Map<string, { result: IntrospectionResponse; until: number }>();
-  const credentials = Buffer.from(
-    `${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`,
-  ).toString('base64');
+  const credentials = basicCredentials(config.clientId, config.clientSecret);
   const ttl = (config.cacheSeconds ?? 30) * 1000;
+  const fetchFunction = config.fetch ?? fetch;
   return async (token: string): Promise<IntrospectionResponse> => {
     const cached = cache.get(token);
-    if (cached && cached.until > now()) return cached.result;
-    const response = await fetch(config.endpoint, {
+    if (cached) {
+      if (cached.until > now()) return cached.result;
+      cache.delete(token);
+    }
+    const response = await fetchFunction(config.endpoint, {
       method: 'POST',
-      headers: { authorization: `Basic ${credentials}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${credentials}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       body: new URLSearchParams({ token }).toString(),
       redirect: 'error',
       signal: AbortSignal.timeout(5000),
     });
     if (!response.ok) throw new Error(`introspection answered ${response.status}`);
     const result = (await response.json()) as IntrospectionResponse;
-    if (result.active === true) {
+    if (result.active === true && ttl > 0) {
       // Never cache past the token's own expiry; never cache "inactive" (a new token may appear at once).
       const until = Math.min(
         now() + ttl,
         typeof result.exp === 'number' ? result.exp * 1000 : Number.POSITIVE_INFINITY,
       );
-      if (cache.size > 10_000) cache.clear();
+      // Map keeps insertion order: when full, forget the oldest.
+      if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
       cache.set(token, { result, until });
     }
     return result;
@@ -234,13 +262,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         : (verified.expiresAt + toleranceSeconds) * 1000,
     );
     // Map keeps insertion order: when full, forget the oldest.
-    if (verifiedJwts.size >= 10_000) verifiedJwts.delete(verifiedJwts.keys().next().value as string);
+    if (verifiedJwts.size >= CACHE_LIMIT) verifiedJwts.delete(verifiedJwts.keys().next().value as string);
     verifiedJwts.set(token, { verified, until });
   }
 
   async function verifyToken(token: string): Promise<VerifiedToken> {
-    if (token.startsWith(TOKEN_PREFIX.accessToken) || token.startsWith(TOKEN_PREFIX.apiKey)) {
-      const prefix = token.startsWith(TOKEN_PREFIX.apiKey) ? TOKEN_PREFIX.apiKey : TOKEN_PREFIX.accessToken;
+    if (token.startsWith(ACCESS_TOKEN_PREFIX) || token.startsWith(API_KEY_PREFIX)) {
+      const prefix = token.startsWith(API_KEY_PREFIX) ? API_KEY_PREFIX : ACCESS_TOKEN_PREFIX;
       if (!isWellFormedOpaqueToken(token, prefix))
         throw new BearerError('invalid_token', 'The access token is malformed');
       return callIntrospection(token, 'opaque');
@@ -276,6 +304,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new BearerError('invalid_token', 'The access token expired');
+      // The same words as an introspected token's checks below, whichever way the token was checked.
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud')
+        throw new BearerError('invalid_token', 'The access token is not meant for this resource');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'iss')
+        throw new BearerError('invalid_token', 'The access token comes from another issuer');
       // The keys could not be fetched (timeout, network, or a JWKS answer other than 200, which jose reports
       // as its generic error): the token is not known to be bad, so 503.
       if (

@@ -32,9 +32,9 @@ function quoted(value: string): string {
 }
 
 export interface ChallengeOptions {
-  realm?: string;
+  realm?: string | undefined;
   /** RFC 9728 §5.1: where clients find this resource's metadata (MCP clients follow it). */
-  resourceMetadata?: string;
+  resourceMetadata?: string | undefined;
 }
 
 export class BearerError extends Error {
@@ -87,4 +87,30 @@ export class BearerError extends Error {
     if (this.description) body.error_description = this.description;
     return body;
   }
+}
+
+/** A failed check as an HTTP answer: what every adapter sends. */
+export interface BearerAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON: `{"error": …, "error_description": …}`, or `{}` for a bare challenge. */
+  body: string;
+}
+
+/**
+ * The answer for an error thrown by a check. Anything that is not a BearerError (it should not happen: the
+ * verifier turns every failure into one) is answered as an invalid token, so that nothing gets through.
+ */
+export function bearerAnswer(error: unknown, options: ChallengeOptions = {}): BearerAnswer {
+  const bearer =
+    error instanceof BearerError ? error : new BearerError('invalid_token', 'The access token is invalid');
+  return {
+    status: bearer.status,
+    headers: {
+      ...bearer.headers(options),
+      'cache-control': 'no-store',
+      'content-type': 'application/json; charset=utf-8',
+    },
+    body: JSON.stringify(bearer.body()),
+  };
 }
