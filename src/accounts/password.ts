@@ -1,7 +1,10 @@
 // Password hashing with scrypt (memory-hard, built into Node, runs on the libuv thread pool so the event loop
 // keeps serving). Format: scrypt$<log2 N>$<r>$<p>$<salt>$<hash>, so the cost can rise without a migration.
+// A user imported with another system's hash (foreign-hashes.ts) is checked with that algorithm until their
+// first sign-in replaces it with this format.
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 import { concurrencyLimit, threadPoolSize } from '../util/limit.ts';
+import { HashFormatError, parseForeignHash, verifyForeignHash } from './foreign-hashes.ts';
 
 const KEY_LENGTH = 32;
 
@@ -40,11 +43,20 @@ function optionsFor(logN: number, r: number, p: number): ScryptOptions {
 
 /**
  * The stored "hash" of a user who has no password: one created by a first sign-in through an upstream identity
- * provider. It is not in any hash format, so verifyPassword matches no password against it, and sign-in checks
+ * provider, or imported with `"password_hash": null`. It is not in any hash format, so verifyPassword matches no password against it, and sign-in checks
  * the dummy hash instead (passwordCheck), so such an account is refused after the same work as a wrong password.
  * An administrator's password reset gives the user a real one.
  */
 export const NO_PASSWORD_HASH = '!no-password';
+
+/**
+ * Whether a stored hash stands for "no password" rather than a hash: any value starting with `!` (as in
+ * /etc/shadow). NO_PASSWORD_HASH is one; the storage layer writes `!external` for a subject the company's own
+ * sign-in pages vouch for. No hash format starts with `!`, so none can be mistaken for one.
+ */
+export function isNoPassword(stored: string): boolean {
+  return stored.startsWith('!');
+}
 
 export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
@@ -52,9 +64,56 @@ export async function hashPassword(password: string, logN = DEFAULT_PASSWORD_COS
   return ['scrypt', logN, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
+const GATEHOUSE_HASH = /^scrypt\$\d{1,2}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;
+
+/** Whether `stored` is in Gatehouse's own format (not a foreign hash, not NO_PASSWORD_HASH). */
+export function isGatehouseHash(stored: string): boolean {
+  return GATEHOUSE_HASH.test(stored);
+}
+
+/**
+ * Checks a hash that an import brings, in Gatehouse's format or a foreign one, and returns why it cannot be
+ * used (a message for the import's per-line error), or undefined when sign-in can check it.
+ */
+export function passwordHashProblem(stored: string): string | undefined {
+  if (isGatehouseHash(stored)) {
+    const [, logN, r, p] = stored.split('$').map(Number);
+    if (
+      logN! < 10 ||
+      logN! > 20 ||
+      r! < 1 ||
+      r! > 32 ||
+      p! < 1 ||
+      p! > 16 ||
+      128 * 2 ** logN! * r! > 2 ** 30
+    ) {
+      return 'Gatehouse scrypt parameters out of range (log2 N 10–20, r 1–32, p 1–16, at most 1 GiB)';
+    }
+    return undefined;
+  }
+  try {
+    parseForeignHash(stored);
+    return undefined;
+  } catch (error) {
+    if (error instanceof HashFormatError) return error.message;
+    throw error;
+  }
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, logN, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  if (!isGatehouseHash(stored)) {
+    if (isNoPassword(stored)) return false;
+    let foreign: ReturnType<typeof parseForeignHash>;
+    try {
+      foreign = parseForeignHash(stored);
+    } catch (error) {
+      if (error instanceof HashFormatError) return false;
+      throw error;
+    }
+    return hashing.run(() => verifyForeignHash(password, foreign));
+  }
+  const [, logN, r, p, salt, hash] = stored.split('$');
+  if (!salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
   const actual = await derive(
     password,
@@ -66,8 +125,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** The cost (log2 N) a stored hash was made with; undefined for a hash this module did not make. */
 export function hashCost(stored: string): number | undefined {
-  const [scheme, logN] = stored.split('$');
-  return scheme === 'scrypt' && logN !== undefined && /^\d{1,2}$/.test(logN) ? Number(logN) : undefined;
+  return isGatehouseHash(stored) ? Number(stored.split('$')[1]) : undefined;
 }
 
 /**
@@ -93,11 +151,14 @@ export function passwordCheck(cost: number) {
     dummyHash,
     /** Whether `password` matches `stored`; false for no stored hash or NO_PASSWORD_HASH, after the same work. */
     async verify(password: string, stored: string | undefined): Promise<boolean> {
-      const usable = stored !== undefined && stored !== NO_PASSWORD_HASH;
+      const usable = stored !== undefined && !isNoPassword(stored);
       const matches = await verifyPassword(password, usable ? stored : dummyHash);
       return usable && matches;
     },
-    /** A new hash at the configured cost when `stored` (whose password is `password`) has another cost. */
+    /**
+     * A new hash at the configured cost when `stored` (whose password is `password`) has another cost or is
+     * another system's hash (an imported user's first sign-in).
+     */
     async rehash(password: string, stored: string): Promise<string | undefined> {
       return hashCost(stored) === cost ? undefined : hashPassword(password, cost);
     },

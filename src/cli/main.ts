@@ -15,6 +15,7 @@ import { registrationTokensCreate } from './commands/registration-tokens-create.
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
 import { usersIdentities, usersUnlink } from './commands/users-identities.ts';
+import { usersImport } from './commands/users-import.ts';
 
 export const COMMANDS: readonly Command[] = [
   start,
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   usersAdd,
   usersIdentities,
   usersUnlink,
+  usersImport,
   clientsAdd,
   clientsList,
   clientsApprove,

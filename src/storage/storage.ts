@@ -430,6 +430,16 @@ export interface UserStore {
     name: string | null,
     now: number,
   ): Promise<boolean>;
+  /** Import matching: every user whose id is one of `ids` or whose email is one of `emails` (lower-cased). */
+  findByIdsOrEmails(ids: readonly string[], emails: readonly string[]): Promise<User[]>;
+  /** Inserts users in one statement (an import batch); fails if an id or email is taken. */
+  createMany(users: readonly User[]): Promise<void>;
+  /**
+   * An import's update: replaces every field but id and creation time (email included), only while the row
+   * still has the password hash and updatedAt the import read (`seen`), so it never undoes a sign-in's rehash, a
+   * password reset or an administrator's change made meanwhile. True when replaced.
+   */
+  replaceUnlessChanged(user: User, seen: User): Promise<boolean>;
 }
 
 export interface SessionStore {

@@ -102,6 +102,7 @@ describe('gatehouse --help and usage errors', () => {
       'start',
       'users add',
       'users identities',
+      'users import',
       'users unlink',
     ]);
   });

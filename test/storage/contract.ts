@@ -457,6 +457,57 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.users.upsertExternal(local.id, { name: 'Mallory' }, 'Mallory', T0), false);
         assert.deepEqual(await storage.users.findById(local.id), local);
       });
+
+      it('import: findByIdsOrEmails finds by id or by (lower-cased) email, each user once', async () => {
+        const a = newUser();
+        const b = newUser();
+        const c = newUser();
+        await storage.users.createMany([a, b, c]);
+        const found = await storage.users.findByIdsOrEmails(
+          [a.id, b.id, id('nobody')],
+          [b.email!.toUpperCase(), c.email!, `${randomUUID()}@example.com`],
+        );
+        assert.deepEqual(found.map((user) => user.id).sort(), [a.id, b.id, c.id].sort());
+        assert.deepEqual(
+          found.find((user) => user.id === a.id),
+          a,
+        );
+        assert.deepEqual(await storage.users.findByIdsOrEmails([], []), []);
+      });
+
+      it('import: createMany inserts all or nothing; an id or email taken fails the whole statement', async () => {
+        const taken = newUser();
+        await storage.users.create(taken);
+        const fresh = newUser();
+        await assert.rejects(storage.users.createMany([fresh, newUser({ email: taken.email })]));
+        assert.equal(await storage.users.findById(fresh.id), undefined);
+        await assert.rejects(storage.users.createMany([newUser({ id: taken.id })]));
+        await storage.users.createMany([]);
+        await storage.users.createMany([fresh]);
+        assert.deepEqual(await storage.users.findById(fresh.id), fresh);
+      });
+
+      it('import: replaceUnlessChanged replaces every field but id and creation time, unless changed meanwhile', async () => {
+        const seen = newUser({ passwordHash: '$2b$10$imported' });
+        await storage.users.create(seen);
+        const next: User = {
+          ...seen,
+          email: `${randomUUID()}@example.com`,
+          name: 'Renamed',
+          passwordHash: '$2b$10$newer',
+          emailVerified: true,
+          updatedAt: T0 + 5,
+          disabledAt: T0 + 5,
+        };
+        assert.equal(await storage.users.replaceUnlessChanged(next, seen), true);
+        assert.deepEqual(await storage.users.findById(seen.id), next);
+        // The row moved on (a sign-in's rehash changes the hash alone; an admin action updatedAt).
+        assert.equal(await storage.users.replaceUnlessChanged({ ...next, name: 'Again' }, seen), false);
+        await storage.users.rehashPassword(seen.id, next.passwordHash, 'scrypt$11$8$1$n$n');
+        assert.equal(await storage.users.replaceUnlessChanged({ ...next, name: 'Again' }, next), false);
+        assert.equal((await storage.users.findById(seen.id))?.name, 'Renamed');
+        assert.equal(await storage.users.replaceUnlessChanged(newUser(), newUser()), false);
+      });
     });
 
     describe('sessions', () => {

@@ -18,6 +18,21 @@ function toUser(row: UsersTable): User {
   };
 }
 
+function toRow(user: User): UsersTable {
+  return {
+    id: user.id,
+    email: user.email === null ? null : user.email.trim().toLowerCase(),
+    name: user.name,
+    password_hash: user.passwordHash,
+    is_admin: toFlag(user.isAdmin),
+    email_verified: toFlag(user.emailVerified),
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+    disabled_at: user.disabledAt,
+    claims: user.claims === null ? null : JSON.stringify(user.claims),
+  };
+}
+
 // On the token endpoint (refresh, code exchange) and every signed-in /authorize: compiled once.
 const selectUser = prepared((db, { id }: { id: string }) =>
   db.selectFrom('users').selectAll().where('id', '=', id),
@@ -41,21 +56,7 @@ export function userStore(db: Db): UserStore {
       return row && toUser(row);
     },
     async create(user) {
-      await db
-        .insertInto('users')
-        .values({
-          id: user.id,
-          email: user.email === null ? null : user.email.trim().toLowerCase(),
-          name: user.name,
-          password_hash: user.passwordHash,
-          is_admin: toFlag(user.isAdmin),
-          email_verified: toFlag(user.emailVerified),
-          created_at: user.createdAt,
-          updated_at: user.updatedAt,
-          disabled_at: user.disabledAt,
-          claims: user.claims === null ? null : JSON.stringify(user.claims),
-        })
-        .execute();
+      await db.insertInto('users').values(toRow(user)).execute();
     },
     async upsertExternal(id, claims, name, now) {
       // One statement: the conflict branch updates only a row that is already external (claims not null), so
@@ -66,7 +67,8 @@ export function userStore(db: Db): UserStore {
           id,
           email: null,
           name,
-          // Not a hash of anything: no password verifies against it, and the email is null anyway.
+          // Not a hash of anything: a value starting with '!' is "no password" (accounts/password.ts
+          // isNoPassword), and the email is null anyway.
           password_hash: '!external',
           is_admin: 0,
           email_verified: 0,
@@ -114,6 +116,38 @@ export function userStore(db: Db): UserStore {
         .set({ password_hash: newHash })
         .where('id', '=', id)
         .where('password_hash', '=', currentHash)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+    async findByIdsOrEmails(ids, emails) {
+      // One round trip, two indexed lookups (an OR of the two could be planned as a scan); UNION drops a row
+      // found both ways.
+      const lowered = emails.map((email) => email.trim().toLowerCase());
+      const byId = db.selectFrom('users').selectAll().where('id', 'in', ids);
+      const byEmail = db.selectFrom('users').selectAll().where('email', 'in', lowered);
+      if (ids.length === 0 && lowered.length === 0) return [];
+      const query = ids.length === 0 ? byEmail : lowered.length === 0 ? byId : byId.union(byEmail);
+      return (await query.execute()).map(toUser);
+    },
+    async createMany(users) {
+      if (users.length === 0) return;
+      await db.insertInto('users').values(users.map(toRow)).execute();
+    },
+    async replaceUnlessChanged(user, seen) {
+      const result = await db
+        .updateTable('users')
+        .set({
+          email: user.email === null ? null : user.email.trim().toLowerCase(),
+          name: user.name,
+          password_hash: user.passwordHash,
+          is_admin: toFlag(user.isAdmin),
+          email_verified: toFlag(user.emailVerified),
+          updated_at: user.updatedAt,
+          disabled_at: user.disabledAt,
+        })
+        .where('id', '=', user.id)
+        .where('password_hash', '=', seen.passwordHash)
+        .where('updated_at', '=', seen.updatedAt)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
