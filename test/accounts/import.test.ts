@@ -113,6 +113,7 @@ for (const target of [
           createdAt: 0,
           updatedAt: 0,
           disabledAt: null,
+          claims: null,
         },
       );
       const numeric = await storage.users.findById('4711');
