@@ -9,10 +9,11 @@
 // Usage: node bench/run.ts [--runs 3] [--duration 5] [--connections 50] [--unpinned] [--large-store]
 //        [--only discovery,cc-opaque]
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { compareWithBaseline, driftSection, parseBaseline } from './drift.ts';
 import type { DriverOptions, DriverResult } from './flow-driver.ts';
 import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
 
@@ -25,8 +26,12 @@ const { values } = parseArgs({
     'large-store': { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string', default: 'bench/results/latest.md' },
+    // What the CPU per operation is compared with (bench/drift.ts): the committed results by default.
+    baseline: { type: 'string', default: 'bench/results/latest.md' },
   },
 });
+// Read before the run: --out usually names the same file.
+const baselineText = existsSync(values.baseline) ? readFileSync(values.baseline, 'utf8') : undefined;
 const RUNS = Number(values.runs);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -561,6 +566,19 @@ for (const [name, times] of startups) {
   lines.push(
     `| ${name} | ${fmt(median(times))} | ${fmt(median(restarts.get(name) ?? []))} | ${fmt(idle.get(name) ?? Number.NaN)} | ${fmt(median(restartIdle.get(name) ?? []))} |`,
   );
+}
+if (baselineText !== undefined) {
+  const baseline = parseBaseline(baselineText);
+  const drifts = compareWithBaseline(
+    rows.map((row) => ({ workload: row.workload, server: row.server, cpuUsPerOp: median(row.cpuUsPerOp) })),
+    baseline,
+  );
+  lines.push(...driftSection(drifts, baseline, process.version, values.baseline));
+  for (const drift of drifts.filter((each) => each.flagged)) {
+    process.stderr.write(
+      `bench: ${drift.workload} on ${drift.server} moved ${Math.round(drift.change * 100)} % in server CPU per operation (${drift.before} → ${Math.round(drift.cpuUsPerOp)} µs; baseline Node ${baseline.nodeVersion ?? '?'}, now ${process.version})\n`,
+    );
+  }
 }
 const table = `${lines.join('\n')}\n`;
 writeFileSync(values.out, table);
