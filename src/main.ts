@@ -4,7 +4,7 @@ import { type Config, ConfigError } from './config.ts';
 import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
 import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
-import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
+import { ensureSigningKeys, loadKeyRing, watchKeyChanges } from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
 import { resolveSecret } from './secret.ts';
@@ -97,12 +97,10 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   const deps = await openDeps(config);
   const shutdown = serverShutdown();
   const app = await buildServer(deps, { draining: shutdown.notReady });
-  // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within a minute.
-  const reload = setInterval(
-    () => deps.keys.reload().catch((err) => app.log.warn({ err }, 'key reload failed')),
-    60_000,
+  // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within seconds.
+  const stopWatchingKeys = watchKeyChanges(deps.keys, (err) =>
+    app.log.warn({ err }, 'checking for signing key changes failed'),
   );
-  reload.unref();
   const housekeeping = setInterval(
     () =>
       purgeExpired(deps.storage, deps.clock, {
@@ -112,7 +110,7 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   );
   housekeeping.unref();
   app.addHook('onClose', async () => {
-    clearInterval(reload);
+    stopWatchingKeys();
     clearInterval(housekeeping);
     await deps.storage.close();
   });
