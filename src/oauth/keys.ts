@@ -192,7 +192,9 @@ export async function loadKeyRing(
     version = readVersion;
     nextRetirement = Math.min(
       Number.POSITIVE_INFINITY,
-      ...next.flatMap((record) => (record.retireAt !== null && record.retireAt > now ? [record.retireAt] : [])),
+      ...next.flatMap((record) =>
+        record.retireAt !== null && record.retireAt > now ? [record.retireAt] : [],
+      ),
     );
     published = {
       keys: next

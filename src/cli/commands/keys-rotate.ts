@@ -1,5 +1,5 @@
-import { configFrom } from '../../config-file.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { configFrom } from '../../config-file.ts';
 import { KEY_CHANGE_CHECK_MS, KEY_CHANGE_VISIBLE_WITHIN_MS, rotateSigningKeys } from '../../oauth/keys.ts';
 import { resolveSecret } from '../../secret.ts';
 import { openStorage } from '../../storage/open.ts';
