@@ -4,20 +4,65 @@ import { type Config, ConfigError } from './config.ts';
 import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
 import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
-import { ensureSigningKeys, loadKeyRing } from './oauth/keys.ts';
+import { ensureSigningKeys, loadKeyRing, watchKeyChanges } from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
 import { resolveSecret } from './secret.ts';
 import { buildServer } from './server.ts';
 import { serverShutdown, stopWorkers } from './shutdown.ts';
+import { isUnavailable } from './storage/kysely/index.ts';
 import { openStorage } from './storage/open.ts';
 import { systemClock } from './util/clock.ts';
 import { sealKeyFrom } from './util/seal.ts';
 
+/**
+ * Gatehouse cannot start for a reason the operator can fix (the port is taken, the database does not answer):
+ * the CLI prints the message as one line, without a stack trace, and exits 1.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+// As much an operator's fix as a refused connection: PostgreSQL refusing the login or not having the database;
+// the SQLite file's folder cannot be made or written (a file in its place, permissions, a read-only disk).
+const CANNOT_USE_DATABASE = new Set([
+  '28P01',
+  '28000',
+  '3D000',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EEXIST',
+]);
+
+/** The database URL as it may be printed: without its password. */
+function printable(databaseUrl: string): string {
+  if (!databaseUrl.startsWith('postgres')) return databaseUrl.replace(/^sqlite:/, '');
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'PostgreSQL';
+  }
+}
+
+function cannotOpenDatabase(error: unknown, databaseUrl: string): StartupError | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (!isUnavailable(error) && !CANNOT_USE_DATABASE.has(String(code))) return undefined;
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const first = (error as { errors?: { message?: string }[] }).errors?.[0]?.message;
+  const reason = (error as Error).message || first || String(code);
+  return new StartupError(`Cannot open the database ${printable(databaseUrl)}: ${reason}`);
+}
+
 /** Opens storage and keys the way every command needs them. */
 export async function openDeps(config: Config): Promise<Deps & { dialect: string; secretFile?: string }> {
   const { secret, generatedAt } = resolveSecret(config);
-  const { storage, dialect } = await openStorage(config.databaseUrl);
+  const { storage, dialect } = await openStorage(config.databaseUrl).catch((error: unknown) => {
+    throw cannotOpenDatabase(error, config.databaseUrl) ?? error;
+  });
   await ensureSigningKeys(storage, secret, [config.accessTokenAlg, config.idTokenAlg], systemClock.now());
   const keys = await loadKeyRing(storage, secret, systemClock);
   return {
@@ -93,16 +138,34 @@ export async function startCluster(config: Config, workers: number) {
   return undefined;
 }
 
+function cannotListen(error: unknown, config: Config): StartupError | undefined {
+  const where = `${config.host}:${config.port}`;
+  switch ((error as { code?: unknown }).code) {
+    case 'EADDRINUSE':
+      return new StartupError(
+        `Cannot listen on ${where}: the port is in use (another Gatehouse or another program). Stop it or choose another port with --port or PORT.`,
+      );
+    case 'EACCES':
+      return new StartupError(
+        `Cannot listen on ${where}: not allowed (ports below 1024 need privileges). Choose another port with --port or PORT.`,
+      );
+    case 'EADDRNOTAVAIL':
+      return new StartupError(
+        `Cannot listen on ${where}: this machine has no such address. Choose another with --host or HOST.`,
+      );
+    default:
+      return undefined;
+  }
+}
+
 export async function startServer(config: Config, options: { quiet?: boolean } = {}) {
   const deps = await openDeps(config);
   const shutdown = serverShutdown();
   const app = await buildServer(deps, { draining: shutdown.notReady });
-  // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within a minute.
-  const reload = setInterval(
-    () => deps.keys.reload().catch((err) => app.log.warn({ err }, 'key reload failed')),
-    60_000,
+  // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within seconds.
+  const stopWatchingKeys = watchKeyChanges(deps.keys, (err) =>
+    app.log.warn({ err }, 'checking for signing key changes failed'),
   );
-  reload.unref();
   const housekeeping = setInterval(
     () =>
       purgeExpired(deps.storage, deps.clock, {
@@ -112,11 +175,16 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   );
   housekeeping.unref();
   app.addHook('onClose', async () => {
-    clearInterval(reload);
+    stopWatchingKeys();
     clearInterval(housekeeping);
     await deps.storage.close();
   });
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close();
+    throw cannotListen(error, config) ?? error;
+  }
   // At once after listen, before the banner's await: from here a SIGTERM drains rather than kills, and a
   // --workers primary's messages (sent once it sees this worker listen) find their handler.
   shutdown.install(app, config);
@@ -131,6 +199,10 @@ if (import.meta.main) {
     if (error instanceof ConfigError) {
       process.stderr.write(`Configuration error: ${error.message}\n`);
       process.exit(2);
+    }
+    if (error instanceof StartupError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
     }
     throw error;
   }

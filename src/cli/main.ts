@@ -1,6 +1,7 @@
 // The `gatehouse` command: node:util parseArgs, one file per command (cli/commands/<noun>-<verb>.ts).
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
+import { StartupError } from '../main.ts';
 import { type Command, type CommandIO, UsageError } from './command.ts';
 import { adminKeysCreate, adminKeysList, adminKeysRevoke } from './commands/admin-keys.ts';
 import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.ts';
@@ -75,6 +76,10 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number | un
     if (error instanceof ConfigError) {
       io.stderr(`Configuration error: ${error.message}\n`);
       return 2;
+    }
+    if (error instanceof StartupError) {
+      io.stderr(`${error.message}\n`);
+      return 1;
     }
     throw error;
   }

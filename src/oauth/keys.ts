@@ -135,6 +135,11 @@ export interface KeyRing {
   /** Re-reads the keys from storage (another process may have rotated them). */
   reload(): Promise<void>;
   /**
+   * Re-reads the keys if they changed since the last read (storage's key version moved: one primary-key read)
+   * or a key's retirement time has come (it leaves the JWKS). Says whether it re-read them.
+   */
+  reloadIfChanged(): Promise<boolean>;
+  /**
    * A token names a kid this ring does not publish: re-reads the keys (another process may have just added
    * it) and says whether the kid is known now. At most one such read per UNKNOWN_KID_RELOAD_MS, shared by
    * concurrent callers, so that made-up kids cannot send every request to the database.
@@ -145,6 +150,15 @@ export interface KeyRing {
 /** How often a token with an unknown kid may make a server re-read its keys. */
 export const UNKNOWN_KID_RELOAD_MS = 1000;
 
+/** How often a running server checks whether another process changed the keys (watchKeyChanges). */
+export const KEY_CHANGE_CHECK_MS = 1000;
+
+/**
+ * How long after a key change every running server publishes and uses it: one check interval, plus time for
+ * the check and the re-read. `gatehouse keys rotate` waits this long before it says the keys are published.
+ */
+export const KEY_CHANGE_VISIBLE_WITHIN_MS = 2 * KEY_CHANGE_CHECK_MS;
+
 export async function loadKeyRing(
   storage: Storage,
   secret: string,
@@ -152,10 +166,15 @@ export async function loadKeyRing(
 ): Promise<KeyRing> {
   let records: SigningKeyRecord[] = [];
   let published: { keys: JWK[] } = { keys: [] };
+  // The key version the records were read at, and when the next published key retires.
+  let version: number | undefined;
+  let nextRetirement = Number.POSITIVE_INFINITY;
   // Decrypting and importing happens once per key, at start-up or when a new key appears, never per request.
   const imported = new Map<string, SigningKey>();
 
   async function reload(): Promise<void> {
+    // The version first: a change committed between the two reads makes the next check re-read once more.
+    const readVersion = await storage.keys.version();
     const next = await storage.keys.list();
     const now = clock.now();
     for (const record of next) {
@@ -170,6 +189,13 @@ export async function loadKeyRing(
       });
     }
     records = next;
+    version = readVersion;
+    nextRetirement = Math.min(
+      Number.POSITIVE_INFINITY,
+      ...next.flatMap((record) =>
+        record.retireAt !== null && record.retireAt > now ? [record.retireAt] : [],
+      ),
+    );
     published = {
       keys: next
         .filter((record) => record.retireAt === null || record.retireAt > now)
@@ -209,6 +235,11 @@ export async function loadKeyRing(
       ),
     ],
     reload,
+    async reloadIfChanged() {
+      if (clock.now() < nextRetirement && (await storage.keys.version()) === version) return false;
+      await reload();
+      return true;
+    },
     async knows(kid) {
       if (publishes(kid)) return true;
       if (!unknownKidReload) {
@@ -222,4 +253,31 @@ export async function loadKeyRing(
       return publishes(kid);
     },
   };
+}
+
+/**
+ * Keeps a running server's key ring current (`gatehouse start`): every KEY_CHANGE_CHECK_MS one primary-key read
+ * says whether another process changed the keys, so a rotation reaches the JWKS, token signing and ID tokens
+ * of every running server within KEY_CHANGE_VISIBLE_WITHIN_MS. A timer rather than a check on requests: the
+ * token path stays free of it, and an idle server's JWKS is as current as a busy one's. Checks never overlap;
+ * a failing check (storage unreachable) is reported once, not every second. Returns the stop function.
+ */
+export function watchKeyChanges(keys: KeyRing, onError: (error: unknown) => void): () => void {
+  let checking = false;
+  let failing = false;
+  const timer = setInterval(async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      await keys.reloadIfChanged();
+      failing = false;
+    } catch (error) {
+      if (!failing) onError(error);
+      failing = true;
+    } finally {
+      checking = false;
+    }
+  }, KEY_CHANGE_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

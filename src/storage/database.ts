@@ -194,6 +194,12 @@ export interface SigningKeysTable {
   retire_at: number | null;
 }
 
+/** One row (id 1): bumped with every change to signing_keys (migration 0012). */
+export interface KeySetVersionTable {
+  id: number;
+  version: number;
+}
+
 export interface LoginThrottleTable {
   key: string;
   failures: number;
@@ -238,6 +244,7 @@ export interface Database {
   security_events: SecurityEventsTable;
   initial_access_tokens: InitialAccessTokensTable;
   signing_keys: SigningKeysTable;
+  key_set_version: KeySetVersionTable;
   login_throttle: LoginThrottleTable;
   rate_limits: RateLimitsTable;
   settings: SettingsTable;

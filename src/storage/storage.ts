@@ -612,6 +612,11 @@ export interface ConsentStore {
 export interface KeyStore {
   list(): Promise<SigningKeyRecord[]>;
   /**
+   * A number that changes with every change to the keys (rotateIn, addFirst), made by this process or any
+   * other: one primary-key read, so that running servers can check for a rotation every second.
+   */
+  version(): Promise<number>;
+  /**
    * Adds a key that signs from its activatesAt on: older keys of that alg get rotatedAt = now and
    * retireAt = key.activatesAt + retireAfterMs, in one transaction.
    */

@@ -396,7 +396,7 @@ describe('gatehouse keys rotate', () => {
     assert.match(run.stdout, /New RS256 signing key \S+/);
     assert.match(
       run.stdout,
-      /published now and sign in 10 minutes; the old keys stay in the JWKS for 70 minutes/,
+      /Running servers check for key changes every 1 s: the new keys are published now and sign in 10 minutes; the old keys stay in the JWKS for 70 minutes/,
     );
     const keys = await withStorage(env, (storage) => storage.keys.list());
     assert.equal(keys.length, 4);

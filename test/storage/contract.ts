@@ -1199,6 +1199,24 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('signing keys: the version running servers watch', () => {
+      it('version moves with every rotateIn and every addFirst that adds, and only then', async () => {
+        const alg = `TEST-${randomUUID()}`;
+        const v0 = await storage.keys.version();
+        assert.equal(await storage.keys.version(), v0, 'reading changes nothing');
+        await storage.keys.rotateIn(newKey(alg, T0), T0, MINUTE);
+        const v1 = await storage.keys.version();
+        assert.notEqual(v1, v0);
+        await storage.keys.list();
+        assert.equal(await storage.keys.version(), v1);
+        assert.equal(await storage.keys.addFirst(newKey(alg, T0 + 1)), false);
+        assert.equal(await storage.keys.version(), v1, 'a refused addFirst changes nothing');
+        assert.equal(await storage.keys.addFirst(newKey(`TEST-${randomUUID()}`, T0 + 2)), true);
+        const v2 = await storage.keys.version();
+        assert.ok(v2 !== v1 && v2 !== v0);
+      });
+    });
+
     describe('signing keys: the first key of an alg (R10)', () => {
       it('addFirst adds a key only while its alg has no current key', async () => {
         const alg = `TEST-${randomUUID()}`;

@@ -247,8 +247,25 @@ function newestKeyRow(key: SigningKeyRecord): SigningKeysTable {
   };
 }
 
+/** Every write to signing_keys calls this in its transaction: running servers watch the version. */
+async function bumpKeySetVersion(tx: Db): Promise<void> {
+  await tx
+    .updateTable('key_set_version')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
+}
+
 export function keyStore(db: Db): KeyStore {
   return {
+    async version() {
+      const row = await db
+        .selectFrom('key_set_version')
+        .select('version')
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      return Number(row?.version ?? 0);
+    },
     async list() {
       const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
       return rows.map((row) => ({
@@ -271,6 +288,7 @@ export function keyStore(db: Db): KeyStore {
           .where('rotated_at', 'is', null)
           .execute();
         await tx.insertInto('signing_keys').values(newestKeyRow(key)).execute();
+        await bumpKeySetVersion(tx);
       });
     },
     async addFirst(key) {
@@ -290,6 +308,7 @@ export function keyStore(db: Db): KeyStore {
           .executeTakeFirst();
         if (current) return false;
         await tx.insertInto('signing_keys').values(newestKeyRow(key)).execute();
+        await bumpKeySetVersion(tx);
         return true;
       });
     },

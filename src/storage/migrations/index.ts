@@ -8,6 +8,7 @@ import { clientResourceServer } from './0006-client-resource-server.ts';
 import { rateLimits } from './0007-rate-limits.ts';
 import { externalInteractions } from './0008-external-interactions.ts';
 import { linkedIdentities } from './0010-linked-identities.ts';
+import { keySetVersion } from './0012-key-set-version.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-rate-limits': rateLimits,
   '0008-external-interactions': externalInteractions,
   '0010-linked-identities': linkedIdentities,
+  '0012-key-set-version': keySetVersion,
 };
 
 export const migrationProvider: MigrationProvider = {
