@@ -109,8 +109,19 @@ async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>
  */
 export async function startCluster(config: Config, workers: number) {
   const cluster = (await import('node:cluster')).default;
-  if (!cluster.isPrimary) return startServer(config, { quiet: true });
+  if (!cluster.isPrimary) {
+    try {
+      return await startServer(config, { quiet: true });
+    } catch (error) {
+      // A worker's channel to the primary keeps it alive after the CLI returns: say why, once, and end it, so
+      // that the primary sees it go (and, if none could start, fails too).
+      if (!(error instanceof StartupError)) throw error;
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+  }
   const listening = new Set<number>();
+  const failedBeforeListening = new Set<number>();
   let stopping = false;
   // Installed before anything else: a SIGTERM that comes while the primary migrates or prints its banner must
   // not fall back to the default action (which would leave the workers it forks without their primary).
@@ -131,6 +142,16 @@ export async function startCluster(config: Config, workers: number) {
   cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping || signal === 'SIGTERM' || signal === 'SIGINT' || code === 0) return;
+    if (!listening.has(worker.id)) {
+      // It failed before it could serve (the port in use, the database unreachable: it said why in one line).
+      // Another would fail the same way, forever; once none is left, the primary fails too.
+      failedBeforeListening.add(worker.id);
+      const alive = Object.values(cluster.workers ?? {}).filter(
+        (other) => other !== undefined && !failedBeforeListening.has(other.id),
+      );
+      if (alive.length === 0) process.exit(1);
+      return;
+    }
     process.stderr.write(`worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
     cluster.fork();
   });

@@ -24,8 +24,9 @@ before(() => {
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** Runs `gatehouse start` with `env` until it exits; returns its exit code and everything it printed. */
-async function failedStart(env: Record<string, string>, port: number) {
+async function failedStart(env: Record<string, string>, port: number, workers?: number) {
   const server = startGatehouse({
+    ...(workers === undefined ? {} : { workers }),
     env: {
       GATEHOUSE_SECRET: TEST_SECRET,
       GATEHOUSE_DATA_DIR: dataDir,
@@ -88,6 +89,15 @@ describe('gatehouse start: the port in use', () => {
       output,
       new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*--port or PORT\\.$`),
     );
+  });
+
+  it('--workers 2: each worker says so once and the primary exits 1 instead of starting new ones forever', async () => {
+    const url = `sqlite:${path.join(dataDir, 'port-workers.db')}`;
+    const { code, output } = await failedStart({ DATABASE_URL: url }, port, 2);
+    assert.equal(code, 1, output);
+    const complaints = output.split('\n').filter((line) => line.includes('the port is in use'));
+    assert.equal(complaints.length, 2, output);
+    assert.doesNotMatch(output, /starting another/);
   });
 });
 
