@@ -2,7 +2,7 @@
 // `http://localhost:<port>/callback` with `client_secret_post` and no `application_type`, and Gatehouse refused
 // it. Here it registers exactly so over RFC 7591, on SQLite and PostgreSQL, and oauth4webapi completes the code
 // flow with PKCE on another port of localhost (RFC 8252 §7.3), then refreshes. Also what most MCP clients send
-// (a public client, `none`), and the refusals of docs/security.md A-17 over HTTP. The redirect URIs are never
+// (a public client, `none`), and the refusals of docs/security.md A-03 and A-07 over HTTP. The redirect URIs are never
 // contacted: the test reads the Location header the browser would follow.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -153,7 +153,7 @@ for (const database of [
       assert.ok(tokens.access_token);
     });
 
-    it('A-17: a look-alike of the registered localhost URI gets the error page, never a redirect', async () => {
+    it('A-03: a look-alike of the registered localhost URI gets the error page, never a redirect', async () => {
       const registered = await oauth.processDynamicClientRegistrationResponse(
         await register(SDK_CLIENT_METADATA),
       );
@@ -183,7 +183,7 @@ for (const database of [
       }
     });
 
-    it('A-17: a web client cannot register localhost; nothing is stored', async () => {
+    it('A-07: a web client cannot register localhost; nothing is stored', async () => {
       const before = (await loopback.server.deps.storage.clients.list()).length;
       for (const metadata of [
         { ...SDK_CLIENT_METADATA, application_type: 'web' },

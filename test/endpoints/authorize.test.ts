@@ -1117,3 +1117,44 @@ describe('authorization endpoint', () => {
     });
   });
 });
+
+describe('B-01 under GATEHOUSE_PKCE=optional-for-confidential: native clients still need PKCE', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await buildTestServer({ GATEHOUSE_PKCE: 'optional-for-confidential' });
+  });
+  after(() => server.close());
+
+  const withoutPkce = (client: Client) =>
+    server.app.inject(
+      authorizeUrl({
+        response_type: 'code',
+        client_id: client.id,
+        redirect_uri: client.redirectUris[0],
+        scope: 'openid',
+        state: 'S',
+      }),
+    );
+
+  it('a confidential web client may omit code_challenge (the setting is in force)', async () => {
+    const { client } = await server.addClient({ redirectUris: ['https://rp.example/cb'] });
+    assert.equal(client.applicationType, 'web');
+    assertLoginRedirect(await withoutPkce(client));
+  });
+
+  it('a confidential native client (localhost, as the MCP SDK example registers) may not', async () => {
+    const { client, secret } = await server.addClient({
+      redirectUris: ['http://localhost:8090/callback'],
+      tokenEndpointAuthMethod: 'client_secret_post',
+    });
+    assert.ok(secret);
+    assert.equal(client.applicationType, 'native');
+    const response = await withoutPkce(client);
+    const url = assertErrorRedirect(response, {
+      redirectUri: 'http://localhost:8090/callback',
+      error: 'invalid_request',
+      state: 'S',
+    });
+    assert.match(url.searchParams.get('error_description') ?? '', /PKCE/);
+  });
+});

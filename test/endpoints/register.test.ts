@@ -530,7 +530,7 @@ describe('dynamic registration (open policy)', () => {
         application_type: 'web',
       });
       assertJsonError(web, 400, 'invalid_redirect_uri');
-      // Without application_type, a client whose only redirect URIs are native ones is native.
+      // Without application_type, a client whose only redirect URIs are native ones is native.
       const inferred = await registerOk(server, { ...WEB_CLIENT, redirect_uris: ['com.example.app:/cb'] });
       assert.equal(inferred.application_type, 'native');
       // One https URI among them keeps the default web, and the private-use scheme is refused.

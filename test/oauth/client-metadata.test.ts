@@ -39,7 +39,7 @@ const ALWAYS_BAD = [
   'myapp://cb',
   'http://rp.example/cb',
   'http://127.0.0.1.evil.example/cb',
-  // docs/security.md A-17: only the one spelling of a loopback host, never a look-alike.
+  // docs/security.md A-07: only the one spelling of a loopback host, never a look-alike.
   'http://LOCALHOST/cb',
   'http://localhost./cb',
   'http://localhost.evil.example/cb',
@@ -100,7 +100,7 @@ describe('checkRedirectUri: accepted URIs', () => {
     ['http://127.0.0.1/cb', 'native'],
     ['http://127.0.0.1:51004/cb', 'native'],
     ['http://[::1]/cb', 'native'],
-    // docs/security.md A-17: RFC 8252 §8.3 calls localhost NOT RECOMMENDED, not forbidden; MCP clients use it.
+    // docs/security.md A-07: RFC 8252 §8.3 calls localhost NOT RECOMMENDED, not forbidden; MCP clients use it.
     ['http://localhost/cb', 'native'],
     ['http://localhost:8090/callback', 'native'],
     ['https://localhost:8443/cb', 'web'],
@@ -142,7 +142,7 @@ describe('buildClient', () => {
     assert.equal(client.requirePkce, true);
   });
 
-  it('application_type defaults to native when every redirect URI is loopback or a private-use scheme (A-17)', () => {
+  it('application_type defaults to native when every redirect URI is loopback or a private-use scheme (A-07)', () => {
     const cases: [string[], ClientInput['tokenEndpointAuthMethod'], ApplicationType][] = [
       [['http://localhost:8090/callback'], 'none', 'native'],
       // The MCP TypeScript SDK's example client: localhost, client_secret_post, no application_type.

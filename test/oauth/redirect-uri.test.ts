@@ -1,6 +1,5 @@
 // Redirect URI matching (RFC 9700 §4.1.3, RFC 8252 §7.3): exact string comparison, any port for the loopback
-// redirect URIs (127.0.0.1, [::1], localhost) of native clients only. Vectors from docs/security.md A-01..A-03
-// and A-17.
+// redirect URIs (127.0.0.1, [::1], localhost) of native clients only. Vectors from docs/security.md A-01..A-03.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -111,7 +110,7 @@ describe('redirectUriMatches: other loopback registrations', () => {
   }
 });
 
-describe('redirectUriMatches: native client, registered http://localhost:8090/callback (A-17)', () => {
+describe('redirectUriMatches: native client, registered http://localhost:8090/callback (A-03)', () => {
   // The MCP TypeScript SDK's example client registers this URI; the port it then listens on may differ.
   const registered = 'http://localhost:8090/callback';
   const cases: [string, boolean][] = [
