@@ -99,7 +99,7 @@ for (const database of [
       return oauth.processAuthorizationCodeResponse(as, client, response);
     }
 
-    it('registration exactly as the SDK example sends it → 201, native, its secret, localhost echoed; RFC 7592 read agrees', async () => {
+    it('registration exactly as the SDK example sends it → 201, native, its secret, localhost echoed; RFC 7592 read and update agree', async () => {
       const response = await register(SDK_CLIENT_METADATA);
       assert.equal(response.status, 201);
       const registered = await oauth.processDynamicClientRegistrationResponse(response);
@@ -117,6 +117,30 @@ for (const database of [
       const stored = await loopback.server.deps.storage.clients.find(registered.client_id);
       assert.equal(stored?.applicationType, 'native');
       assert.equal(stored?.requirePkce, true);
+
+      // RFC 7592 update: application_type web with the localhost URI is refused and changes nothing; the same
+      // metadata with application_type native is accepted and echoed.
+      const update = (token: unknown, metadata: Record<string, unknown>) =>
+        fetch(String(registered.registration_client_uri), {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ client_id: registered.client_id, ...metadata }),
+        });
+      const asWeb = await update(registered.registration_access_token, {
+        ...SDK_CLIENT_METADATA,
+        application_type: 'web',
+      });
+      assert.equal(asWeb.status, 400);
+      assert.equal(((await asWeb.json()) as { error: string }).error, 'invalid_redirect_uri');
+      const asNative = await update(registered.registration_access_token, {
+        ...SDK_CLIENT_METADATA,
+        application_type: 'native',
+      });
+      assert.equal(asNative.status, 200);
+      assert.equal(((await asNative.json()) as Record<string, unknown>).application_type, 'native');
+      const updated = await loopback.server.deps.storage.clients.find(registered.client_id);
+      assert.equal(updated?.applicationType, 'native');
+      assert.deepEqual(updated?.redirectUris, SDK_CLIENT_METADATA.redirect_uris);
     });
 
     it('the SDK client completes the code flow with PKCE on another localhost port, then refreshes', async () => {
