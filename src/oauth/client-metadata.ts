@@ -201,10 +201,8 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   const grantedScopes = scopes.filter((scope) => !needsApproval.has(scope));
   const pendingScopes = scopes.filter((scope) => needsApproval.has(scope));
   const isPublic = method === 'none';
-  // Public and native clients can never skip PKCE: a native client's code goes to a loopback port any local app may
-  // hold (RFC 8252 §8.1), and only the verifier makes it worthless there. A confidential web client may be
-  // relaxed by its operator.
-  const requirePkce = isPublic || applicationType === 'native' ? true : (input.requirePkce ?? true);
+  // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
+  const requirePkce = isPublic ? true : (input.requirePkce ?? true);
   const secret = isPublic ? undefined : mintOpaqueToken(TOKEN_PREFIX.clientSecret);
   const registrationAccessToken = input.withRegistrationToken ? randomToken(32) : undefined;
   return {

@@ -140,8 +140,8 @@ export function withChangesApplied(client: Client, changes: ClientChanges, now: 
     secretHash: isPublic ? null : (secretHash ?? client.secretHash),
     previousSecretHash: isPublic ? null : client.previousSecretHash,
     previousSecretExpiresAt: isPublic ? null : client.previousSecretExpiresAt,
-    // Public and native clients can never skip PKCE (client-metadata.ts), nor public ones introspect (RFC 7662 §2.1).
-    requirePkce: isPublic || fields.applicationType === 'native' ? true : client.requirePkce,
+    // Public clients can never skip PKCE (client-metadata.ts), nor introspect (RFC 7662 §2.1).
+    requirePkce: isPublic ? true : client.requirePkce,
     resourceServer: !isPublic && client.resourceServer,
     pendingChanges: null,
     reviewedAt: now,

@@ -198,9 +198,9 @@ describe('buildClient', () => {
     );
   });
 
-  it('a confidential native client keeps its secret but can never opt out of PKCE', () => {
+  it('a confidential client may be native (RFC 8252 §8.5): it keeps its secret and requires PKCE by default', () => {
     const { client, secret } = buildClient(
-      { ...base, redirectUris: ['http://localhost/cb'], applicationType: 'native', requirePkce: false },
+      { ...base, redirectUris: ['http://localhost/cb'], applicationType: 'native' },
       NOW,
     );
     assert.ok(secret);

@@ -142,10 +142,9 @@ export async function validateAuthorizationRequest(
   const method = single('code_challenge_method');
   if (challenge === undefined) {
     if (method !== undefined) fail('invalid_request', 'code_challenge_method without code_challenge');
-    // Public and native clients always (a native client's code goes to a loopback port any local app may hold,
-    // docs/security.md A-03); confidential web ones unless the deployment (Credal) or the operator relaxed it.
+    // Public clients always; confidential ones unless the deployment (Credal) or the operator relaxed it.
     const relaxed = pkcePolicy === 'optional-for-confidential' || !client.requirePkce;
-    if (client.tokenEndpointAuthMethod === 'none' || client.applicationType === 'native' || !relaxed) {
+    if (client.tokenEndpointAuthMethod === 'none' || !relaxed) {
       fail('invalid_request', 'PKCE is required: send code_challenge with code_challenge_method=S256');
     }
   } else {
