@@ -10,11 +10,12 @@ import type {
 import { sha256 } from '../util/hash.ts';
 import { randomId, randomToken } from '../util/random.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
+import { isLoopbackRedirectUri } from './redirect-uri.ts';
 import { isValidScopeToken, parseScope } from './scope.ts';
 
 const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 const AUTH_METHODS = new Set<TokenEndpointAuthMethod>(['client_secret_basic', 'client_secret_post', 'none']);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:']);
 
 export interface ClientInput {
   name: string;
@@ -22,6 +23,7 @@ export interface ClientInput {
   scope?: string;
   grantTypes?: string[];
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** OpenID Connect Registration §2; when absent, defaultApplicationType decides. */
   applicationType?: ApplicationType;
   requirePkce?: boolean;
   allowedCorsOrigins?: string[];
@@ -47,7 +49,31 @@ function invalidRedirect(uri: string, why: string): OAuthError {
   return new OAuthError('invalid_redirect_uri', `Redirect URI "${uri.slice(0, 200)}" ${why}`);
 }
 
-/** Throws invalid_redirect_uri unless the URI may be registered for a client of this type. */
+/** RFC 8252 §7.1: a private-use scheme is a reverse domain name, so it contains a period. */
+function isPrivateUseScheme(uri: string): boolean {
+  if (!URL.canParse(uri)) return false;
+  const { protocol } = new URL(uri);
+  return !FORBIDDEN_SCHEMES.has(protocol) && protocol.slice(0, -1).includes('.');
+}
+
+/**
+ * OpenID Connect Registration §2 defaults `application_type` to `web`, but most MCP clients in use never send it
+ * (issue 16): a client whose every redirect URI only an app on the user's own device can receive (plain-http
+ * loopback, a private-use scheme) cannot be a web client, so it is taken as the native client it is. With one
+ * https URI among them it stays `web`, and its loopback URIs are refused with a message naming
+ * `application_type`. The token endpoint authentication method does not decide: the MCP TypeScript SDK's example
+ * registers `http://localhost:<port>/callback` with `client_secret_post`.
+ */
+export function defaultApplicationType(redirectUris: readonly string[]): ApplicationType {
+  const nativeOnly = (uri: string) => isLoopbackRedirectUri(uri) || isPrivateUseScheme(uri);
+  return redirectUris.length > 0 && redirectUris.every(nativeOnly) ? 'native' : 'web';
+}
+
+/**
+ * Throws invalid_redirect_uri unless the URI may be registered for a client of this type (OpenID Connect
+ * Registration §2, RFC 8252 §7): https for everyone; plain-http loopback (`localhost`, 127.0.0.1, [::1], in the
+ * spelling redirect-uri.ts accepts) and private-use schemes for native clients only.
+ */
 export function checkRedirectUri(
   uri: string,
   applicationType: ApplicationType,
@@ -67,14 +93,20 @@ export function checkRedirectUri(
   if (url.username || url.password) throw invalidRedirect(uri, 'must not contain credentials');
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:') {
-    if (applicationType === 'native' && LOOPBACK_HOSTS.has(url.hostname)) return;
-    throw invalidRedirect(uri, 'must use https (plain http only for loopback IP addresses of native apps)');
+    if (!isLoopbackRedirectUri(uri)) {
+      throw invalidRedirect(
+        uri,
+        'must use https (plain http only for http://localhost, http://127.0.0.1 or http://[::1] of native apps)',
+      );
+    }
+    if (applicationType === 'native') return;
+    throw invalidRedirect(
+      uri,
+      'is a loopback address, which only a native app may use (application_type "native")',
+    );
   }
-  if (['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:'].includes(url.protocol)) {
-    throw invalidRedirect(uri, 'uses a forbidden scheme');
-  }
-  // RFC 8252 §7.1: private-use schemes are reverse domain names, so they contain a period.
-  if (applicationType === 'native' && url.protocol.slice(0, -1).includes('.')) return;
+  if (FORBIDDEN_SCHEMES.has(url.protocol)) throw invalidRedirect(uri, 'uses a forbidden scheme');
+  if (applicationType === 'native' && isPrivateUseScheme(uri)) return;
   throw invalidRedirect(uri, 'uses a scheme that is not allowed');
 }
 
@@ -124,7 +156,7 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   if (!AUTH_METHODS.has(method) || (input.allowedAuthMethods && !input.allowedAuthMethods.includes(method))) {
     throw new OAuthError('invalid_client_metadata', 'Unsupported token_endpoint_auth_method');
   }
-  const applicationType = input.applicationType ?? (method === 'none' ? 'native' : 'web');
+  const applicationType = input.applicationType ?? defaultApplicationType(input.redirectUris);
   const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
   if (grantTypes.length === 0 || !grantTypes.every((grant) => SUPPORTED_GRANTS.has(grant))) {
     throw new OAuthError('invalid_client_metadata', 'Unsupported grant type');

@@ -249,6 +249,50 @@ describe('gatehouse clients add / list', () => {
     assert.match(output.client_secret, /^ghs_/);
   });
 
+  it('clients add with a localhost redirect URI → native (A-07); --application-type web refuses it, nothing created', async () => {
+    const runEnv = envFor('localhost-native');
+    const native = await cli(
+      ['clients', 'add', '--name', 'MCP tool', '--redirect-uri', 'http://localhost:8090/callback'],
+      { env: runEnv },
+    );
+    assert.equal(native.code, 0, native.stderr);
+    const output = JSON.parse(native.stdout);
+    assert.equal(output.application_type, 'native');
+    assert.equal(output.require_pkce, true);
+    assert.deepEqual(output.redirect_uris, ['http://localhost:8090/callback']);
+    const web = await cli(
+      [
+        'clients',
+        'add',
+        '--name',
+        'Web',
+        '--application-type',
+        'web',
+        '--redirect-uri',
+        'http://localhost:8090/callback',
+      ],
+      { env: runEnv },
+    );
+    assert.equal(web.code, 1);
+    assert.match(web.stderr, /only a native app/);
+    const bogus = await cli(
+      [
+        'clients',
+        'add',
+        '--name',
+        'X',
+        '--application-type',
+        'spa',
+        '--redirect-uri',
+        'https://rp.example/cb',
+      ],
+      { env: runEnv },
+    );
+    assert.equal(bogus.code, 1);
+    assert.match(bogus.stderr, /--application-type/);
+    assert.equal((await withStorage(runEnv, (storage) => storage.clients.list())).length, 1);
+  });
+
   for (const [uri, reason] of [
     ['http://rp.example/cb', /must use https/],
     ['https://rp.example/cb#frag', /fragment/],

@@ -524,8 +524,21 @@ describe('dynamic registration (open policy)', () => {
         token_endpoint_auth_method: 'none',
       });
       assert.deepEqual(native.redirect_uris, ['com.example.app:/cb']);
-      const web = await register(server, { ...WEB_CLIENT, redirect_uris: ['com.example.app:/cb'] });
+      const web = await register(server, {
+        ...WEB_CLIENT,
+        redirect_uris: ['com.example.app:/cb'],
+        application_type: 'web',
+      });
       assertJsonError(web, 400, 'invalid_redirect_uri');
+      // Without application_type, a client whose only redirect URIs are native ones is native.
+      const inferred = await registerOk(server, { ...WEB_CLIENT, redirect_uris: ['com.example.app:/cb'] });
+      assert.equal(inferred.application_type, 'native');
+      // One https URI among them keeps the default web, and the private-use scheme is refused.
+      const mixed = await register(server, {
+        ...WEB_CLIENT,
+        redirect_uris: ['https://rp.example/cb', 'com.example.app:/cb'],
+      });
+      assertJsonError(mixed, 400, 'invalid_redirect_uri');
     });
 
     it('an authorization_code client without redirect URIs → 400 invalid_redirect_uri', async () => {

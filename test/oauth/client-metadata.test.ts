@@ -38,9 +38,17 @@ const ALWAYS_BAD = [
   'myapp:/cb',
   'myapp://cb',
   'http://rp.example/cb',
-  'http://localhost/cb',
-  'http://localhost:8080/cb',
   'http://127.0.0.1.evil.example/cb',
+  // docs/security.md A-07: only the one spelling of a loopback host, never a look-alike.
+  'http://LOCALHOST/cb',
+  'http://localhost./cb',
+  'http://localhost.evil.example/cb',
+  'http://localhost:80@evil.example/cb',
+  'http://user@localhost/cb',
+  'http://127.0.0.1.nip.io/cb',
+  'http://127.1/cb',
+  'http://0x7f000001/cb',
+  'http://localhost/cb#x',
   'blob:https://rp.example/uuid',
   'about:blank',
   `https://rp.example/${'a'.repeat(2000)}`,
@@ -59,6 +67,8 @@ describe('checkRedirectUri: A-07 refusals', () => {
     'http://127.0.0.1/cb',
     'http://127.0.0.1:8080/cb',
     'http://[::1]/cb',
+    'http://localhost/cb',
+    'http://localhost:8090/callback',
     'com.example.app:/cb',
   ]) {
     it(`web: ${uri} → invalid_redirect_uri (loopback http and private-use schemes are for native apps)`, () => {
@@ -90,6 +100,10 @@ describe('checkRedirectUri: accepted URIs', () => {
     ['http://127.0.0.1/cb', 'native'],
     ['http://127.0.0.1:51004/cb', 'native'],
     ['http://[::1]/cb', 'native'],
+    // docs/security.md A-07: RFC 8252 §8.3 calls localhost NOT RECOMMENDED, not forbidden; MCP clients use it.
+    ['http://localhost/cb', 'native'],
+    ['http://localhost:8090/callback', 'native'],
+    ['https://localhost:8443/cb', 'web'],
   ];
   for (const [uri, applicationType] of accepted) {
     it(`${applicationType}: ${uri}`, () => {
@@ -124,6 +138,72 @@ describe('buildClient', () => {
     );
     assert.equal(secret, undefined);
     assert.equal(client.secretHash, null);
+    assert.equal(client.applicationType, 'native');
+    assert.equal(client.requirePkce, true);
+  });
+
+  it('application_type defaults to native when every redirect URI is loopback or a private-use scheme (A-07)', () => {
+    const cases: [string[], ClientInput['tokenEndpointAuthMethod'], ApplicationType][] = [
+      [['http://localhost:8090/callback'], 'none', 'native'],
+      // The MCP TypeScript SDK's example client: localhost, client_secret_post, no application_type.
+      [['http://localhost:8090/callback'], 'client_secret_post', 'native'],
+      [['http://127.0.0.1/cb', 'http://[::1]/cb', 'com.example.app:/cb'], 'client_secret_basic', 'native'],
+      [['https://rp.example/cb'], 'none', 'web'],
+      [['https://rp.example/cb'], 'client_secret_basic', 'web'],
+    ];
+    for (const [redirectUris, tokenEndpointAuthMethod, expected] of cases) {
+      const { client } = buildClient({ ...base, redirectUris, tokenEndpointAuthMethod }, NOW);
+      assert.equal(client.applicationType, expected, redirectUris.join(' '));
+    }
+  });
+
+  it('one https URI among loopback ones keeps the default web, and the loopback URI is refused naming application_type', () => {
+    assert.throws(
+      () =>
+        buildClient(
+          { ...base, redirectUris: ['https://rp.example/cb', 'http://localhost:8090/callback'] },
+          NOW,
+        ),
+      (error: unknown) => {
+        assert.ok(error instanceof OAuthError);
+        assert.equal(error.code, 'invalid_redirect_uri');
+        assert.match(error.description ?? '', /application_type "native"/);
+        return true;
+      },
+    );
+    const native = buildClient(
+      {
+        ...base,
+        redirectUris: ['https://rp.example/cb', 'http://localhost:8090/callback'],
+        applicationType: 'native',
+      },
+      NOW,
+    );
+    assert.equal(native.client.applicationType, 'native');
+  });
+
+  it('an explicit web client cannot register localhost, even as a public client', () => {
+    assert.throws(
+      () =>
+        buildClient(
+          {
+            ...base,
+            redirectUris: ['http://localhost:8090/callback'],
+            tokenEndpointAuthMethod: 'none',
+            applicationType: 'web',
+          },
+          NOW,
+        ),
+      oauthError('invalid_redirect_uri'),
+    );
+  });
+
+  it('a confidential client may be native (RFC 8252 §8.5): it keeps its secret and requires PKCE by default', () => {
+    const { client, secret } = buildClient(
+      { ...base, redirectUris: ['http://localhost/cb'], applicationType: 'native' },
+      NOW,
+    );
+    assert.ok(secret);
     assert.equal(client.applicationType, 'native');
     assert.equal(client.requirePkce, true);
   });

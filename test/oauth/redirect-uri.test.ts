@@ -1,8 +1,13 @@
 // Redirect URI matching (RFC 9700 §4.1.3, RFC 8252 §7.3): exact string comparison, any port for the loopback
-// IP redirect URIs of native clients only. Vectors from docs/security.md A-01..A-03.
+// redirect URIs (127.0.0.1, [::1], localhost) of native clients only. Vectors from docs/security.md A-01..A-03.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendParams, findRedirectUri, redirectUriMatches } from '../../src/oauth/redirect-uri.ts';
+import {
+  appendParams,
+  findRedirectUri,
+  isLoopbackRedirectUri,
+  redirectUriMatches,
+} from '../../src/oauth/redirect-uri.ts';
 
 describe('redirectUriMatches: web client, registered https://rp.example/cb (A-01)', () => {
   const registered = 'https://rp.example/cb';
@@ -93,13 +98,92 @@ describe('redirectUriMatches: other loopback registrations', () => {
     ['http://127.0.0.1/cb?x=1', 'http://127.0.0.1:5000/cb?x=2', false],
     ['http://127.0.0.1', 'http://127.0.0.1:5000', true],
     ['http://127.0.0.1', 'http://127.0.0.1:5000/', false],
-    ['http://localhost/cb', 'http://localhost:5000/cb', false],
+    ['http://localhost/cb', 'http://localhost:5000/cb', true],
+    ['http://localhost/cb', 'http://127.0.0.1:5000/cb', false],
+    ['http://127.0.0.1/cb', 'http://localhost:5000/cb', false],
     ['com.example.app:/cb', 'com.example.app:/cb', true],
     ['com.example.app:/cb', 'com.example.app:/cb/', false],
   ];
   for (const [registered, requested, expected] of cases) {
     it(`${registered} vs ${requested} → ${expected}`, () =>
       assert.equal(redirectUriMatches(registered, requested, true), expected));
+  }
+});
+
+describe('redirectUriMatches: native client, registered http://localhost:8090/callback (A-03)', () => {
+  // The MCP TypeScript SDK's example client registers this URI; the port it then listens on may differ.
+  const registered = 'http://localhost:8090/callback';
+  const cases: [string, boolean][] = [
+    ['http://localhost:8090/callback', true],
+    ['http://localhost:51004/callback', true],
+    ['http://localhost/callback', true],
+    ['http://localhost:65535/callback', true],
+    ['http://localhost:65536/callback', false],
+    ['http://localhost:51004/callback/', false],
+    ['http://localhost:51004/Callback', false],
+    ['http://localhost:51004/callback?x=1', false],
+    ['http://localhost:51004/callback#x', false],
+    ['http://localhost:51004/x/../callback', false],
+    ['http://LOCALHOST:51004/callback', false],
+    ['http://Localhost:51004/callback', false],
+    ['HTTP://localhost:51004/callback', false],
+    ['http://localhost.:51004/callback', false],
+    ['http://localhost.evil.example:51004/callback', false],
+    ['http://localhost.evil.example/callback', false],
+    ['http://localhost:80@evil.example/callback', false],
+    ['http://user@localhost:51004/callback', false],
+    ['http://user:pw@localhost:51004/callback', false],
+    ['http://evil.example#@localhost:51004/callback', false],
+    ['http://evil.localhost:51004/callback', false],
+    ['http://localhost%2Eevil.example:51004/callback', false],
+    ['http://localhost\\@evil.example/callback', false],
+    ['http://127.0.0.1.nip.io:51004/callback', false],
+    ['http://127.0.0.1:51004/callback', false],
+    ['http://[::1]:51004/callback', false],
+    ['https://localhost:51004/callback', false],
+    ['http://localhost:/callback', false],
+    ['http://localhost:-1/callback', false],
+  ];
+  for (const [requested, expected] of cases) {
+    it(`${requested} → ${expected}`, () =>
+      assert.equal(redirectUriMatches(registered, requested, true), expected));
+  }
+
+  it('a web client gets no port variance for localhost either', () => {
+    assert.equal(redirectUriMatches(registered, 'http://localhost:51004/callback', false), false);
+    assert.equal(redirectUriMatches(registered, registered, false), true);
+  });
+});
+
+describe('isLoopbackRedirectUri', () => {
+  for (const uri of [
+    'http://localhost/cb',
+    'http://localhost:8090/callback',
+    'http://localhost',
+    'http://127.0.0.1:1/cb?x=1',
+    'http://[::1]/cb',
+  ]) {
+    it(`${uri} → true`, () => assert.equal(isLoopbackRedirectUri(uri), true));
+  }
+  for (const uri of [
+    'https://localhost/cb',
+    'http://LOCALHOST/cb',
+    'http://localhost./cb',
+    'http://localhost.evil.example/cb',
+    'http://localhost:80@evil.example/cb',
+    'http://user@localhost/cb',
+    'http://127.0.0.1.nip.io/cb',
+    'http://127.1/cb',
+    'http://0x7f000001/cb',
+    'http://2130706433/cb',
+    'http://127.0.0.2/cb',
+    'http://[::ffff:127.0.0.1]/cb',
+    'http://[0:0:0:0:0:0:0:1]/cb',
+    'http://localhost/cb#x',
+    'http://localhost:99999/cb',
+    'com.example.app:/cb',
+  ]) {
+    it(`${uri} → false`, () => assert.equal(isLoopbackRedirectUri(uri), false));
   }
 });
 

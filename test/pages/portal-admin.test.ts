@@ -595,6 +595,27 @@ describe('portal validation', () => {
     assert.doesNotMatch(detail.body, /Rotate secret/);
   });
 
+  it('an app whose redirect URI is http://localhost:<port> is native (A-07); a web app cannot add one', async () => {
+    const { client } = await registerApp(server, agent, {
+      name: 'MCP Desktop',
+      redirectUris: ['http://localhost:8090/callback'],
+      type: 'public',
+    });
+    assert.equal(client.applicationType, 'native');
+    const web = await registerApp(server, agent, {
+      name: 'Web One',
+      redirectUris: ['https://rp.example/cb'],
+    });
+    assert.equal(web.client.applicationType, 'web');
+    const response = await agent.post(`/portal/apps/${web.client.id}/redirect-uris`, {
+      _csrf: await csrf(agent),
+      redirect_uris: 'https://rp.example/cb\nhttp://localhost:8090/callback',
+    });
+    assert.equal(response.statusCode, 400);
+    assert.ok(response.body.includes('only a native app'), 'no reason on the page');
+    assert.deepEqual((await stored(server, web.client.id)).redirectUris, ['https://rp.example/cb']);
+  });
+
   it('the playground redirect URI (<issuer>/playground) can be registered for a confidential app on a loopback http issuer', async () => {
     // The playground tells developers to register <issuer>/playground; on a development issuer such as
     // http://127.0.0.1:3000 (allowed by the configuration) that URI is plain http on the server's own origin.

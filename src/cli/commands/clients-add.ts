@@ -11,9 +11,11 @@ export const clientsAdd: Command = {
     'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
     '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]\n' +
     '                      [--cors-origin https://app.example…] [--grant client_credentials…] [--resource URI…]\n' +
-    '                      [--non-expiring] [--resource-server]\n\n' +
+    '                      [--non-expiring] [--resource-server] [--application-type web|native]\n\n' +
     "--resource-server: the client is an API (resource server) that may introspect every client's tokens\n" +
-    '(RFC 7662 §4); without it, a client may introspect only its own tokens.',
+    '(RFC 7662 §4); without it, a client may introspect only its own tokens.\n' +
+    '--application-type: native when every redirect URI is http://localhost, http://127.0.0.1, http://[::1] or a\n' +
+    'private-use scheme (com.example.app:/cb), web otherwise (OpenID Connect Registration §2).',
   options: {
     name: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
@@ -27,12 +29,17 @@ export const clientsAdd: Command = {
     resource: { type: 'string', multiple: true },
     'non-expiring': { type: 'boolean' },
     'resource-server': { type: 'boolean' },
+    'application-type': { type: 'string' },
   },
   async run({ values }, io) {
     const config = configFrom(io.env);
     const deps = await openDeps(config);
     try {
       const isPublic = values.public === true;
+      const applicationType = values['application-type'];
+      if (applicationType !== undefined && applicationType !== 'web' && applicationType !== 'native') {
+        throw new OAuthError('invalid_client_metadata', '--application-type must be web or native');
+      }
       const { client, secret } = buildClient(
         {
           name: String(values.name ?? ''),
@@ -48,6 +55,7 @@ export const clientsAdd: Command = {
             ? 'none'
             : ((values['auth-method'] as 'client_secret_basic' | 'client_secret_post' | undefined) ??
               'client_secret_basic'),
+          applicationType,
           requirePkce: values['pkce-optional'] ? false : undefined,
           allowedCorsOrigins: (values['cors-origin'] as string[] | undefined) ?? [],
         },
