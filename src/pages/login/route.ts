@@ -49,6 +49,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
         interactionId: interaction?.id,
         next: safeNext(request.query.next),
         clientName,
+        email: emailFromHint(interaction?.request.loginHint),
         upstreams: buttons,
       }),
     );
@@ -124,4 +125,14 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
           <p><a href="/login">Sign in</a></p></section>`;
     return sendPage(reply, layout({ ...chrome(deps, reply, user, 'Account'), body }));
   });
+}
+
+/**
+ * OIDC Core §3.1.2.1: login_hint "MAY" be the identifier the user signs in with. Gatehouse's is an email, so a hint
+ * that looks like one fills the field (the person can still change it); a phone number or an opaque subject does
+ * not. Only ever shown as an escaped attribute value; nothing is looked up with it.
+ */
+export function emailFromHint(hint: string | null | undefined): string | undefined {
+  if (!hint || hint.length > 320 || /\s/.test(hint)) return undefined;
+  return /^[^@]+@[^@]+$/.test(hint) ? hint : undefined;
 }

@@ -28,9 +28,9 @@ export function loginPage(view: LoginView): string {
         ${view.interactionId ? html`<input type="hidden" name="interaction" value="${view.interactionId}">` : null}
         ${view.next ? html`<input type="hidden" name="next" value="${view.next}">` : null}
         <label for="email">Email</label>
-        <input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}">
+        <input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}"${view.email ? null : html` autofocus`}>
         <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required>
+        <input id="password" name="password" type="password" autocomplete="current-password" required${view.email ? html` autofocus` : null}>
         <div class="actions"><button type="submit">Sign in</button></div>
       </form>
       ${
