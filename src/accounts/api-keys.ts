@@ -13,6 +13,8 @@ export interface NewApiKeyInput {
   name: string;
   scope: string;
   expiresInDays?: number;
+  /** Resource identifiers from the catalogue (GATEHOUSE_RESOURCES) the key may be used at. */
+  resources?: readonly string[];
 }
 
 /**
@@ -25,6 +27,7 @@ export async function createApiKey(
   input: NewApiKeyInput,
   now: number,
   catalogue: readonly string[],
+  resourceCatalogue: readonly string[] = [],
 ): Promise<{ key: string; record: ApiKey }> {
   const name = input.name.trim();
   if (!name || name.length > 200) throw new UserInputError('Give the key a name of at most 200 characters.');
@@ -37,6 +40,14 @@ export async function createApiKey(
         `an API key's scopes come from the scope catalogue (${catalogue.join(' ')}); add new ones to GATEHOUSE_SCOPES.`,
     );
   }
+  // As with scopes: a key reaches only APIs the operator listed, so a typo cannot make it valid somewhere else.
+  const resources = [...new Set(input.resources ?? [])];
+  const unlisted = resources.filter((resource) => !resourceCatalogue.includes(resource));
+  if (unlisted.length > 0) {
+    throw new UserInputError(
+      `Unknown resource ${unlisted.map((resource) => `"${resource}"`).join(', ')}: an API key's resources come from GATEHOUSE_RESOURCES${resourceCatalogue.length ? ` (${resourceCatalogue.join(' ')})` : ', which lists none'}.`,
+    );
+  }
   const key = mintOpaqueToken(TOKEN_PREFIX.apiKey);
   const record: ApiKey = {
     id: randomId(),
@@ -47,6 +58,7 @@ export async function createApiKey(
     createdAt: now,
     expiresAt: input.expiresInDays ? now + input.expiresInDays * 86_400_000 : null,
     revokedAt: null,
+    resources,
   };
   await storage.apiKeys.create(record);
   return { key, record };

@@ -15,7 +15,8 @@ export interface ActiveToken {
   scope: string;
   client_id: string;
   sub: string;
-  aud: string;
+  /** RFC 7662 §2.2: a string, or a list (an API key made for several resources). */
+  aud: string | string[];
   iss: string;
   exp?: number;
   iat: number;
@@ -134,7 +135,8 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
         scope: key.scope,
         client_id: `api-key:${key.id}`,
         sub: key.userId,
-        aud: deps.issuer,
+        // Gatehouse's own endpoints, and the APIs the key was made for (`api-keys create --resource`).
+        aud: key.resources.length === 0 ? deps.issuer : [deps.issuer, ...key.resources],
         iss: deps.issuer,
         exp: key.expiresAt === null ? undefined : epochSeconds(key.expiresAt),
         iat: epochSeconds(key.createdAt),

@@ -157,6 +157,8 @@ export interface ApiKeysTable {
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  /** Space-separated resource identifiers; null: Gatehouse's own endpoints only. */
+  resources: string | null;
 }
 
 export interface InitialAccessTokensTable {

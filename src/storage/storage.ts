@@ -311,6 +311,11 @@ export interface ApiKey {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  /**
+   * The resources (RFC 8707 identifiers from the catalogue) the key may be used at besides Gatehouse's own
+   * endpoints: introspection lists them in `aud`, which each API checks. Empty: Gatehouse's endpoints only.
+   */
+  resources: string[];
 }
 
 /**

@@ -247,6 +247,49 @@ describe('gatehouse api-keys', () => {
     assert.match(run.stderr, /Unknown scopes "reports:write", "admin": .*scope catalogue.*GATEHOUSE_SCOPES/);
     assert.equal((await withStorage(env, (storage) => storage.apiKeys.list())).length, before.length);
   });
+
+  it('--resource (repeatable) names the APIs the key is for, from GATEHOUSE_RESOURCES; another → refused', async () => {
+    const reports = 'https://api.example.test/reports';
+    const files = 'https://api.example.test/files';
+    const withResources = {
+      ...env,
+      GATEHOUSE_RESOURCES: JSON.stringify([
+        { uri: reports, format: 'opaque' },
+        { uri: files, format: 'jwt' },
+      ]),
+    };
+    const made = await cli(
+      [
+        'api-keys',
+        'create',
+        '--user',
+        email,
+        '--name',
+        'Reports job',
+        '--resource',
+        reports,
+        '--resource',
+        files,
+      ],
+      withResources,
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const key = JSON.parse(made.stdout) as Described & { resources: string[] };
+    assert.deepEqual(key.resources, [reports, files]);
+    const stored = await withStorage(env, (storage) => storage.apiKeys.list());
+    assert.deepEqual(stored.find((each) => each.id === key.id)?.resources, [reports, files]);
+
+    const refused = await cli(
+      ['api-keys', 'create', '--user', email, '--name', 'x', '--resource', 'https://api.example.test/typo'],
+      withResources,
+    );
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /Unknown resource "https:\/\/api\.example\.test\/typo": .*GATEHOUSE_RESOURCES/,
+    );
+    assert.equal((await withStorage(env, (storage) => storage.apiKeys.list())).length, stored.length);
+  });
 });
 
 describe('gatehouse purge', () => {

@@ -1537,9 +1537,14 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           createdAt: T0,
           expiresAt: T0 + MINUTE,
           revokedAt: null,
+          resources: ['https://api.example/meetings', 'https://api.example/files'],
         };
         await storage.apiKeys.create(key);
         assert.deepEqual(await storage.apiKeys.findActive(key.keyHash, T0), key);
+        // Without resources (and every key made before they existed): an empty list.
+        const plain = { ...key, id: id('key'), keyHash: hash(), resources: [] };
+        await storage.apiKeys.create(plain);
+        assert.deepEqual((await storage.apiKeys.findActive(plain.keyHash, T0))?.resources, []);
         assert.equal(await storage.apiKeys.findActive(key.keyHash, T0 + MINUTE), undefined);
         assert.ok((await storage.apiKeys.list(key.userId)).some((k) => k.id === key.id));
         assert.equal(await storage.apiKeys.revoke(key.id, T0), true);

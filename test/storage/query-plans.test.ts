@@ -277,6 +277,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
             createdAt: now,
             expiresAt: null,
             revokedAt: null,
+            resources: [],
           }),
       ],
       ['apiKeys.findActive', () => S.apiKeys.findActive('kh', now)],

@@ -11,6 +11,7 @@ function describe(key: ApiKey, email: string | undefined) {
     name: key.name,
     user: email ?? key.userId,
     scope: key.scope,
+    resources: key.resources,
     created_at: new Date(key.createdAt).toISOString(),
     expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
     status:
@@ -25,11 +26,13 @@ function describe(key: ApiKey, email: string | undefined) {
 export const apiKeysCreate: Command = {
   words: ['api-keys', 'create'],
   summary: 'Create a long-lived API key for a user (printed once)',
-  usage: 'gatehouse api-keys create --user EMAIL --name NAME [--scope "…"] [--expires-in-days N]',
+  usage:
+    'gatehouse api-keys create --user EMAIL --name NAME [--scope "…"] [--resource URI…] [--expires-in-days N]',
   options: {
     user: { type: 'string' },
     name: { type: 'string' },
     scope: { type: 'string' },
+    resource: { type: 'string', multiple: true },
     'expires-in-days': { type: 'string' },
   },
   async run({ values }, io) {
@@ -55,9 +58,11 @@ export const apiKeysCreate: Command = {
           name: values.name,
           scope: typeof values.scope === 'string' ? values.scope : '',
           expiresInDays: days,
+          resources: Array.isArray(values.resource) ? values.resource.map(String) : [],
         },
         Date.now(),
         config.scopes.map((scope) => scope.name),
+        config.resources.map((resource) => resource.uri),
       );
       io.stdout(
         `${JSON.stringify({ ...describe(record, user.email ?? undefined), api_key: key }, null, 2)}\n`,

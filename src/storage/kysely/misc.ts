@@ -132,6 +132,7 @@ export function apiKeyStore(db: Db): ApiKeyStore {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
+    resources: row.resources === null ? [] : row.resources.split(' '),
   });
   return {
     async create(key) {
@@ -146,6 +147,7 @@ export function apiKeyStore(db: Db): ApiKeyStore {
           created_at: key.createdAt,
           expires_at: key.expiresAt,
           revoked_at: key.revokedAt,
+          resources: key.resources.length === 0 ? null : key.resources.join(' '),
         })
         .execute();
     },

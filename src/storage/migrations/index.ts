@@ -9,6 +9,7 @@ import { rateLimits } from './0007-rate-limits.ts';
 import { externalInteractions } from './0008-external-interactions.ts';
 import { linkedIdentities } from './0010-linked-identities.ts';
 import { keySetVersion } from './0012-key-set-version.ts';
+import { apiKeyResources } from './0013-api-key-resources.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-external-interactions': externalInteractions,
   '0010-linked-identities': linkedIdentities,
   '0012-key-set-version': keySetVersion,
+  '0013-api-key-resources': apiKeyResources,
 };
 
 export const migrationProvider: MigrationProvider = {
