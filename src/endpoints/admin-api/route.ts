@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AdminScope, findAdminKey } from '../../accounts/admin-keys.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { acceptJsonBodies } from '../../http/json-body.ts';
 import {
   acceptConsent,
   acceptLogin,
@@ -23,10 +24,8 @@ import {
 } from '../../interaction/external.ts';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import type { AdminKey } from '../../storage/storage.ts';
-import { containsControlCharacter } from '../../util/control-characters.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
 
-const MAX_BODY = 16 * 1024;
 export const API_PREFIX = '/api/v1';
 
 /** The admin key a request presents, if it is live and carries `scope`; otherwise an RFC 6750 error. */
@@ -102,24 +101,10 @@ function bodyOf(request: FastifyRequest): Record<string, unknown> {
 }
 
 export function registerAdminApi(app: FastifyInstance, deps: Deps) {
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: MAX_BODY },
-    (_request, body, done) => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body as string);
-      } catch {
-        done(new OAuthError('invalid_request', 'The body is not valid JSON'), undefined);
-        return;
-      }
-      if (containsControlCharacter(parsed)) {
-        done(new OAuthError('invalid_request', 'The body contains a control character'), undefined);
-        return;
-      }
-      done(null, parsed);
-    },
-  );
+  acceptJsonBodies(app, {
+    invalidJson: () => new OAuthError('invalid_request', 'The body is not valid JSON'),
+    controlCharacter: () => new OAuthError('invalid_request', 'The body contains a control character'),
+  });
   const external = externalDeps(deps);
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
 

@@ -5,17 +5,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { acceptJsonBodies } from '../../http/json-body.ts';
 import { ipRateLimit } from '../../http/rate-limit.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
 import { changesNeedReview, proposeChange } from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
 import type { Client } from '../../storage/storage.ts';
-import { containsControlCharacter } from '../../util/control-characters.ts';
 import { constantTimeEqual, sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
 
-const MAX_BODY = 16 * 1024;
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 function bearerOf(request: FastifyRequest): string | undefined {
@@ -32,28 +31,11 @@ function invalidToken(description: string): OAuthError {
 export function registerRegistration(app: FastifyInstance, deps: Deps) {
   const { config, storage, clock } = deps;
   app.register(async (scope) => {
-    scope.addContentTypeParser(
-      'application/json',
-      { parseAs: 'string', bodyLimit: MAX_BODY },
-      (_request, body, done) => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(body as string);
-        } catch {
-          done(new OAuthError('invalid_client_metadata', 'The body is not valid JSON'), undefined);
-          return;
-        }
-        // No client metadata holds a control character; "\u0000" would also fail PostgreSQL's text columns.
-        if (containsControlCharacter(parsed)) {
-          done(
-            new OAuthError('invalid_client_metadata', 'The metadata contains a control character'),
-            undefined,
-          );
-          return;
-        }
-        done(null, parsed);
-      },
-    );
+    acceptJsonBodies(scope, {
+      invalidJson: () => new OAuthError('invalid_client_metadata', 'The body is not valid JSON'),
+      controlCharacter: () =>
+        new OAuthError('invalid_client_metadata', 'The metadata contains a control character'),
+    });
     scope.addHook('onSend', async (_request, reply, payload) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return payload;
