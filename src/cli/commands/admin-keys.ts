@@ -4,21 +4,10 @@ import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import type { AdminKey } from '../../storage/storage.ts';
 import { type Command, UsageError } from '../command.ts';
+import { expiresInDays, lifetime } from '../key-options.ts';
 
 function describe(key: AdminKey, now: number) {
-  return {
-    id: key.id,
-    name: key.name,
-    scope: key.scope,
-    created_at: new Date(key.createdAt).toISOString(),
-    expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
-    status:
-      key.revokedAt !== null
-        ? 'revoked'
-        : key.expiresAt !== null && key.expiresAt <= now
-          ? 'expired'
-          : 'active',
-  };
+  return { id: key.id, name: key.name, scope: key.scope, ...lifetime(key, now) };
 }
 
 export const adminKeysCreate: Command = {
@@ -39,10 +28,7 @@ export const adminKeysCreate: Command = {
     if (typeof values.name !== 'string' || scopes.filter(Boolean).length === 0) {
       throw new UsageError('--name and at least one --scope are required.');
     }
-    const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days']);
-    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
-      throw new UsageError('--expires-in-days takes a whole number from 1 to 3650.');
-    }
+    const days = expiresInDays(values['expires-in-days']);
     const { storage } = await openStorage(configFrom(io.env).databaseUrl);
     try {
       const now = Date.now();

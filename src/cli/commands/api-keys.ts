@@ -4,6 +4,7 @@ import { configFrom } from '../../config-file.ts';
 import { openStorage } from '../../storage/open.ts';
 import type { ApiKey } from '../../storage/storage.ts';
 import { type Command, UsageError } from '../command.ts';
+import { expiresInDays, lifetime } from '../key-options.ts';
 
 function describe(key: ApiKey, email: string | undefined) {
   return {
@@ -12,14 +13,7 @@ function describe(key: ApiKey, email: string | undefined) {
     user: email ?? key.userId,
     scope: key.scope,
     resources: key.resources,
-    created_at: new Date(key.createdAt).toISOString(),
-    expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
-    status:
-      key.revokedAt !== null
-        ? 'revoked'
-        : key.expiresAt !== null && key.expiresAt <= Date.now()
-          ? 'expired'
-          : 'active',
+    ...lifetime(key, Date.now()),
   };
 }
 
@@ -39,10 +33,7 @@ export const apiKeysCreate: Command = {
     if (typeof values.user !== 'string' || typeof values.name !== 'string') {
       throw new UsageError('--user and --name are required.');
     }
-    const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days']);
-    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
-      throw new UsageError('--expires-in-days takes a whole number from 1 to 3650.');
-    }
+    const days = expiresInDays(values['expires-in-days']);
     const config = configFrom(io.env);
     const { storage } = await openStorage(config.databaseUrl);
     try {
