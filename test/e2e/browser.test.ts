@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Client, User } from '../../src/storage/storage.ts';
-import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
+import { browserOrSkipReason, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { basicAuth, pkcePair } from '../helpers/flow.ts';
 import {
   type CallbackServer,
@@ -29,13 +29,12 @@ describe('authorization code flow in a real browser', () => {
   const offLoopback: string[] = [];
 
   before(async () => {
-    try {
-      browser = await launchBrowser();
-    } catch (error) {
-      if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-      skipReason = error.message;
+    const launched = await browserOrSkipReason();
+    if (!launched.browser) {
+      skipReason = launched.skipReason;
       return;
     }
+    browser = launched.browser;
     loopback = await startLoopbackServer();
     callback = await startCallbackServer();
     const added = await loopback.server.addClient({

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as oauth from 'oauth4webapi';
 import type { Browser } from 'playwright-core';
 import { createAdminKey } from '../../src/accounts/admin-keys.ts';
-import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
+import { browserOrSkipReason, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { freshDatabase, postgresOrSkipReason, type RunningPostgres } from '../helpers/postgres.ts';
 import {
   type CallbackServer,
@@ -80,13 +80,12 @@ function suite(name: string, databaseUrl: () => Promise<string | undefined>, scr
     const offLoopback: string[] = [];
 
     before(async () => {
-      try {
-        browser = await launchBrowser();
-      } catch (error) {
-        if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-        skipReason = error.message;
+      const launched = await browserOrSkipReason();
+      if (!launched.browser) {
+        skipReason = launched.skipReason;
         return;
       }
+      browser = launched.browser;
       const companyPort = await freePort();
       companyOrigin = `http://127.0.0.1:${companyPort}`;
       loopback = await startLoopbackServer(

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Client } from '../../src/storage/storage.ts';
-import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
+import { browserOrSkipReason, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { basicAuth, pkcePair } from '../helpers/flow.ts';
 import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
@@ -29,12 +29,9 @@ const { postgres, skip: postgresSkip } = await postgresOrSkipReason();
 let browser: Browser | undefined;
 let browserSkip: string | undefined;
 before(async () => {
-  try {
-    browser = await launchBrowser();
-  } catch (error) {
-    if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-    browserSkip = error.message;
-  }
+  const launched = await browserOrSkipReason();
+  browserSkip = launched.skipReason;
+  if (launched.browser) browser = launched.browser;
 });
 after(async () => {
   await browser?.close();

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { importUsers } from '../../src/accounts/import.ts';
-import { BrowserUnavailableError, launchBrowser } from '../helpers/browser.ts';
+import { browserOrSkipReason } from '../helpers/browser.ts';
 import { type LoopbackServer, startLoopbackServer } from './loopback.ts';
 
 const bcrypt = (
@@ -24,13 +24,12 @@ describe('an imported bcrypt user in a real browser', () => {
   const offLoopback: string[] = [];
 
   before(async () => {
-    try {
-      browser = await launchBrowser();
-    } catch (error) {
-      if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-      skipReason = error.message;
+    const launched = await browserOrSkipReason();
+    if (!launched.browser) {
+      skipReason = launched.skipReason;
       return;
     }
+    browser = launched.browser;
     loopback = await startLoopbackServer();
   });
 

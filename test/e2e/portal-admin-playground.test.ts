@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { User } from '../../src/storage/storage.ts';
-import { BrowserUnavailableError, launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
+import { browserOrSkipReason, SCREENSHOT_DIR } from '../helpers/browser.ts';
 import { type LoopbackServer, startLoopbackServer } from './loopback.ts';
 
 const SCREENSHOTS = SCREENSHOT_DIR;
@@ -35,13 +35,12 @@ describe('portal, admin console, playground and connected apps in a real browser
   const consoleErrors: string[] = [];
 
   before(async () => {
-    try {
-      browser = await launchBrowser();
-    } catch (error) {
-      if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-      skipReason = error.message;
+    const launched = await browserOrSkipReason();
+    if (!launched.browser) {
+      skipReason = launched.skipReason;
       return;
     }
+    browser = launched.browser;
     loopback = await startLoopbackServer({
       GATEHOUSE_REGISTRATION: 'approval',
       GATEHOUSE_SCOPES: SCOPES,

@@ -55,6 +55,16 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath, headless: true, args: ARGS });
 }
 
+/** Chromium, or a reason to skip (only outside CI: under CI=true a missing browser is a failure). */
+export async function browserOrSkipReason(): Promise<{ browser?: Browser; skipReason?: string }> {
+  try {
+    return { browser: await launchBrowser() };
+  } catch (error) {
+    if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
+    return { skipReason: error.message };
+  }
+}
+
 /**
  * Where the browser tests save their screenshots: test-results/screenshots/ (ignored by git) on every run, so
  * that a test run leaves the checkout as it found it; docs/screenshots/ (the README's pictures) when run as

@@ -12,7 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from '../e2e/loopback.ts';
-import { BrowserUnavailableError, launchBrowser } from '../helpers/browser.ts';
+
+export { browserOrSkipReason } from '../helpers/browser.ts';
+
 import { runCliCaptured } from '../helpers/cli.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
@@ -85,16 +87,6 @@ export async function startRecipeServer(configFile: string): Promise<RecipeServe
         rmSync(dir, { recursive: true, force: true });
       },
     };
-  }
-}
-
-/** Chromium, or a reason to skip (only outside CI: under CI=true a missing browser is a failure). */
-export async function browserOrSkipReason(): Promise<{ browser?: Browser; skipReason?: string }> {
-  try {
-    return { browser: await launchBrowser() };
-  } catch (error) {
-    if (!(error instanceof BrowserUnavailableError) || process.env.CI === 'true') throw error;
-    return { skipReason: error.message };
   }
 }
 
