@@ -1,6 +1,10 @@
-// Creating users: one rule set for the CLI, the setup page and (later) the admin console.
+// Users and what an operator does to them: create, disable, enable, reset the password, revoke every token,
+// delete. One rule set for the CLI, the setup page, the admin console and the admin API; each operation records
+// its own security event with who did it.
+import { type Acting, recordSecurityEvent } from '../oauth/security-events.ts';
 import type { Storage, User } from '../storage/storage.ts';
-import { randomId } from '../util/random.ts';
+import type { Outcome } from '../util/outcome.ts';
+import { randomId, randomToken } from '../util/random.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
@@ -24,11 +28,13 @@ export function checkNewUser(input: NewUserInput): void {
   if ((input.name ?? '').length > 200) throw new UserInputError('The name is too long.');
 }
 
+/** Creates a user with a password; with `by`, records `user_created` (the setup page records its own event). */
 export async function createUser(
   storage: Storage,
   input: NewUserInput,
   now: number,
   cost?: number,
+  by?: Acting,
 ): Promise<User & { email: string }> {
   checkNewUser(input);
   const email = input.email.trim().toLowerCase();
@@ -47,12 +53,20 @@ export async function createUser(
     claims: null,
   };
   await storage.users.create(user);
+  if (by) {
+    await recordSecurityEvent(storage, now, 'user_created', {
+      userId: user.id,
+      actor: by.actor,
+      ip: by.ip,
+      detail: { email: user.email, is_admin: user.isAdmin },
+    });
+  }
   return user;
 }
 
 export interface PasswordChange {
-  /** Who changed it: the administrator's user id, or the user's own id for a self-service change. */
-  changedBy: string;
+  /** Who changed it: an administrator, an operator at the CLI, or the user themselves. */
+  by: Acting;
   cost?: number;
 }
 
@@ -83,15 +97,127 @@ export async function changePassword(
     await tx.users.update({ ...user, passwordHash, updatedAt: now });
     const revokedGrants = await tx.grants.revokeForUser(userId, now);
     await tx.sessions.deleteForUser(userId);
-    await tx.securityEvents.record({
-      id: crypto.randomUUID(),
-      type: 'password_changed',
-      clientId: null,
+    await recordSecurityEvent(tx, now, 'password_changed', {
       userId,
-      grantId: null,
-      detail: { changed_by: change.changedBy, revoked_grants: revokedGrants },
-      createdAt: now,
+      actor: change.by.actor,
+      ip: change.by.ip,
+      detail: { email: user.email, revoked_grants: revokedGrants },
     });
     return revokedGrants;
   });
+}
+
+export type UserOutcome<Extra = object> = Outcome<User, Extra>;
+
+/** Finds the user and runs `work` in one transaction, refusing an administrator's action on themselves. */
+async function onUser<Extra = object>(
+  storage: Storage,
+  id: string,
+  by: Acting,
+  work: (tx: Storage, user: User) => Promise<UserOutcome<Extra>>,
+  onSelf?: string,
+): Promise<UserOutcome<Extra>> {
+  return storage.transaction(async (tx) => {
+    const user = await tx.users.findById(id);
+    if (!user) return { status: 'not_found' };
+    // An administrator who disables or deletes themselves may leave the installation with none.
+    if (onSelf && by.actor.kind === 'user' && by.actor.id === user.id) {
+      return { status: 'conflict', value: user, reason: onSelf };
+    }
+    return work(tx, user);
+  });
+}
+
+function recordOn(tx: Storage, now: number, type: string, user: User, by: Acting, detail = {}) {
+  return recordSecurityEvent(tx, now, type, {
+    userId: user.id,
+    actor: by.actor,
+    ip: by.ip,
+    detail: { email: user.email, ...detail },
+  });
+}
+
+/** The user can no longer sign in; their sessions end and every token issued for them stops being accepted. */
+export function disableUser(storage: Storage, now: number, id: string, by: Acting) {
+  return onUser(
+    storage,
+    id,
+    by,
+    async (tx, user) => {
+      if (user.disabledAt !== null) return { status: 'unchanged', value: user };
+      const updated = { ...user, disabledAt: now, updatedAt: now };
+      await tx.users.update(updated);
+      await tx.sessions.deleteForUser(user.id);
+      await recordOn(tx, now, 'user_disabled', user, by);
+      return { status: 'ok', value: updated };
+    },
+    'You cannot disable your own account.',
+  );
+}
+
+/** Undoes disableUser: tokens that have not expired work again (disabling revoked none). */
+export function enableUser(storage: Storage, now: number, id: string, by: Acting) {
+  return onUser(storage, id, by, async (tx, user) => {
+    if (user.disabledAt === null) return { status: 'unchanged', value: user };
+    const updated = { ...user, disabledAt: null, updatedAt: now };
+    await tx.users.update(updated);
+    await recordOn(tx, now, 'user_enabled', user, by);
+    return { status: 'ok', value: updated };
+  });
+}
+
+/**
+ * Deletes the user (UserStore.delete: every grant revoked, sessions, consents, linked sign-ins and API keys
+ * ended). The security events that name them stay, for the record.
+ */
+export function deleteUser(storage: Storage, now: number, id: string, by: Acting) {
+  return onUser(
+    storage,
+    id,
+    by,
+    async (tx, user) => {
+      await tx.users.delete(user.id, now);
+      await recordOn(tx, now, 'user_deleted', user, by);
+      return { status: 'ok', value: user };
+    },
+    'You cannot delete your own account.',
+  );
+}
+
+/** Revokes every grant of the user, so every access and refresh token they hold; sessions stay. */
+export function revokeUserTokens(storage: Storage, now: number, id: string, by: Acting) {
+  return onUser<{ revokedGrants: number }>(storage, id, by, async (tx, user) => {
+    const revokedGrants = await tx.grants.revokeForUser(user.id, now);
+    await recordOn(tx, now, 'user_tokens_revoked', user, by, { revoked_grants: revokedGrants });
+    return { status: 'ok', value: user, revokedGrants };
+  });
+}
+
+/**
+ * Gives the user a generated password, shown once to whoever reset it (changePassword ends everything the old
+ * one let anyone obtain). A subject of the company's own sign-in page has no password here: a conflict.
+ */
+export async function resetPassword(
+  storage: Storage,
+  now: number,
+  id: string,
+  by: Acting,
+  cost?: number,
+): Promise<UserOutcome<{ password: string; revokedGrants: number }>> {
+  const user = await storage.users.findById(id);
+  if (!user) return { status: 'not_found' };
+  // Their own reset would sign them out with a password shown on a page they no longer see.
+  if (by.actor.kind === 'user' && by.actor.id === user.id) {
+    return { status: 'conflict', value: user, reason: 'You cannot reset your own password here.' };
+  }
+  if (user.claims !== null) {
+    return {
+      status: 'conflict',
+      value: user,
+      reason: `${user.id} signs in on your own sign-in page and has no password here.`,
+    };
+  }
+  const password = randomToken(12);
+  const revokedGrants = await changePassword(storage, user.id, password, now, { by, cost });
+  return { status: 'ok', value: user, password, revokedGrants };
 }

@@ -1,6 +1,6 @@
 // What an operator reviews of a self-registered client (RFC 7591 §3.2.1 lets the server replace requested
-// metadata; RFC 7592 §2.2 updates; docs/security.md H-02), and the review operations the admin console and the CLI
-// share, each recording its own security event so that both leave the same trace.
+// metadata; RFC 7592 §2.2 updates; docs/security.md H-02). The operations that apply a review (approve, reject)
+// are in applications/clients.ts.
 //
 // The rule, in full:
 // - A self-registered client (dynamic registration or the portal) may give itself authorization_code and
@@ -14,9 +14,8 @@
 //   the administrator approves or rejects it. A change touching nothing reviewed (contacts) applies at once; so
 //   does any change to a client nobody approved under `open` or `token` (nothing was vouched for).
 import type { RegistrationPolicy } from '../config.ts';
-import type { Client, ClientChanges, ClientDisplayMetadata, Storage } from '../storage/storage.ts';
+import type { Client, ClientChanges, ClientDisplayMetadata } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
-import { recordSecurityEvent } from './security-events.ts';
 
 /** Grants that act for no person: only an operator hands them out. */
 const OPERATOR_GRANTS = new Set(['client_credentials']);
@@ -148,12 +147,6 @@ export function withChangesApplied(client: Client, changes: ClientChanges, now: 
   };
 }
 
-/** Who reviews: an administrator in the console (their user id) or an operator at the CLI. */
-export interface Reviewer {
-  userId: string | null;
-  via: 'console' | 'cli';
-}
-
 /** The reviewed fields under their RFC 7591 names (display metadata one by one), for people to compare. */
 export function reviewedValues(client: Client | ClientChanges): Record<string, unknown> {
   return {
@@ -187,66 +180,4 @@ export function changedFields(client: Client, changes: ClientChanges): string[] 
  */
 export function reviewFingerprint(client: Client | ClientChanges): string {
   return sha256(JSON.stringify(reviewedValues(client)));
-}
-
-/**
- * Approves a client's registration: a pending client becomes active, and an active self-registered one
- * that no operator had approved (stored before reviews were recorded) becomes operator-approved. With `seen`
- * (reviewFingerprint of what the administrator was shown), only if the client still is what they saw.
- */
-export async function approveRegistration(
-  storage: Storage,
-  now: number,
-  client: Client,
-  reviewer: Reviewer,
-  seen?: string,
-): Promise<boolean> {
-  if (seen !== undefined && seen !== reviewFingerprint(client)) return false;
-  await storage.clients.update({ ...client, status: 'active', reviewedAt: now });
-  await recordSecurityEvent(storage, now, 'client_approve', {
-    clientId: client.id,
-    userId: reviewer.userId,
-    detail: { via: reviewer.via, grantTypes: client.grantTypes },
-  });
-  return true;
-}
-
-/**
- * Puts the client's pending change in force. False when none waits, or (with `seen`) when the change waiting
- * is not the one the administrator was shown.
- */
-export async function approveChanges(
-  storage: Storage,
-  now: number,
-  client: Client,
-  reviewer: Reviewer,
-  seen?: string,
-): Promise<boolean> {
-  const changes = client.pendingChanges;
-  if (!changes || (seen !== undefined && seen !== reviewFingerprint(changes))) return false;
-  await storage.clients.update(withChangesApplied(client, changes, now));
-  await recordSecurityEvent(storage, now, 'client_approve_changes', {
-    clientId: client.id,
-    userId: reviewer.userId,
-    detail: { via: reviewer.via, fields: changedFields(client, changes) },
-  });
-  return true;
-}
-
-/** Drops the client's pending change; the approved registration stays. False when none waits. */
-export async function rejectChanges(
-  storage: Storage,
-  now: number,
-  client: Client,
-  reviewer: Reviewer,
-): Promise<boolean> {
-  const changes = client.pendingChanges;
-  if (!changes) return false;
-  await storage.clients.update({ ...client, pendingChanges: null });
-  await recordSecurityEvent(storage, now, 'client_reject_changes', {
-    clientId: client.id,
-    userId: reviewer.userId,
-    detail: { via: reviewer.via, fields: changedFields(client, changes) },
-  });
-  return true;
 }

@@ -13,6 +13,12 @@ export type Actor =
   | { kind: 'cli' }
   | { kind: 'system' };
 
+/** Who performs an operation, and from where: what every administrative operation records with its event. */
+export interface Acting {
+  actor: Actor;
+  ip?: string | null;
+}
+
 export interface EventSubject {
   clientId?: string | null;
   userId?: string | null;

@@ -445,6 +445,12 @@ export interface UserStore {
    * password reset or an administrator's change made meanwhile. True when replaced.
    */
   replaceUnlessChanged(user: User, seen: User): Promise<boolean>;
+  /**
+   * Deletes the user, in one transaction: every grant revoked (so every token), every session, consent, linked
+   * identity and API key ended, and the apps they registered left without an owner (an administrator still
+   * manages them). The security events that name the user stay. False when there was no such user.
+   */
+  delete(id: string, now: number): Promise<boolean>;
 }
 
 export interface SessionStore {
@@ -534,6 +540,8 @@ export interface GrantStore {
    * under them (a password reset, RFC 9700 §4.14.2). One statement; returns how many grants it revoked.
    */
   revokeForUser(userId: string, now: number): Promise<number>;
+  /** Revokes every live grant a client holds, whoever it acts for; one statement; returns how many. */
+  revokeForClient(clientId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
   /** Records that the grant issued tokens at `now` (a refresh). */

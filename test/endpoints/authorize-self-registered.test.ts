@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { approveRegistration } from '../../src/oauth/client-review.ts';
+import { approveClient } from '../../src/applications/clients.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Agent, csrfFrom, localPath } from '../helpers/agent.ts';
 import { authorizeUrl, pkcePair } from '../helpers/flow.ts';
@@ -182,10 +182,7 @@ describe('A-09 under GATEHOUSE_REGISTRATION=approval: an approved client is vouc
         registeredVia,
         status: 'pending',
       });
-      await approveRegistration(server.deps.storage, server.clock.now(), client, {
-        userId: null,
-        via: 'cli',
-      });
+      await approveClient(server.deps.storage, server.clock.now(), client.id, { actor: { kind: 'cli' } });
       clients[registeredVia] = (await server.deps.storage.clients.find(client.id))!;
     }
     // Active, but no administrator ever approved it (registered while the policy was still `open`).

@@ -15,8 +15,8 @@ import { after, before, describe, it, test } from 'node:test';
 import { createVerifier } from '@gatehouse/resource';
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { approveClient } from '../../src/applications/clients.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
-import { approveRegistration } from '../../src/oauth/client-review.ts';
 import type { Client } from '../../src/storage/storage.ts';
 import { type Agent, csrfFrom, hiddenField, signedInAgent } from '../helpers/agent.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
@@ -225,7 +225,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         // registration as it was: a later PUT must not keep that trust while it swaps the redirect URIs.
         const registered = (await register(open, WEB_CLIENT)).json();
         const client = await stored(open, registered.client_id);
-        await approveRegistration(open.deps.storage, open.clock.now(), client, { userId: null, via: 'cli' });
+        await approveClient(open.deps.storage, open.clock.now(), client.id, { actor: { kind: 'cli' } });
         const put = await manage(open, 'PUT', registered.client_id, registered.registration_access_token, {
           ...WEB_CLIENT,
           client_id: registered.client_id,
@@ -496,7 +496,9 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
         const event = events.find(
           (entry) => entry.clientId === registered.client_id && entry.type === 'client_approve_changes',
         );
-        assert.deepEqual(event?.detail, { via: 'cli', fields: ['redirect_uris'] });
+        assert.deepEqual(event?.detail.fields, ['redirect_uris']);
+        const actor = (event as { actor?: unknown } | undefined)?.actor ?? event?.detail.actor;
+        assert.deepEqual(actor, { kind: 'cli' });
       });
 
       it('item 4: what changed after the console was shown is not approved unseen (registration and change)', async () => {
@@ -511,7 +513,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
             seen,
           });
           assert.equal(response.statusCode, 409, response.body.slice(0, 300));
-          assert.match(response.body, /changed after this page was shown/);
+          assert.match(response.body, /changed after it was shown to you/);
         };
         // A pending registration that swaps its redirect URI while the administrator looks at it.
         const registered = (await register(server, WEB_CLIENT)).json();

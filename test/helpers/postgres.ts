@@ -21,6 +21,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { after, test } from 'node:test';
 import pg from 'pg';
 
 /** Thrown when no PostgreSQL binaries are available outside CI; callers may turn it into a skip. */
@@ -345,4 +346,33 @@ export async function freshDatabase(baseUrl: string): Promise<FreshDatabase> {
     return dropping;
   };
   return { url: url.toString(), drop };
+}
+
+/**
+ * Defines `suite` twice: on SQLite in memory (`databaseUrl()` gives undefined, the test server's default) and
+ * on a fresh database of a throwaway PostgreSQL cluster (one database per call, dropped with the cluster at the
+ * end). Outside CI on a machine without PostgreSQL, the PostgreSQL half is one skipped test saying why.
+ */
+export async function onEachDatabase(
+  title: string,
+  suite: (database: 'SQLite' | 'PostgreSQL', databaseUrl: () => Promise<string | undefined>) => void,
+): Promise<void> {
+  suite('SQLite', async () => undefined);
+  const { postgres, skip } = await postgresOrSkipReason();
+  if (postgres === undefined) {
+    test(`${title} on PostgreSQL`, (t) => {
+      t.skip(skip);
+    });
+    return;
+  }
+  const databases: FreshDatabase[] = [];
+  after(async () => {
+    await Promise.all(databases.map((database) => database.drop()));
+    await postgres.stop();
+  });
+  suite('PostgreSQL', async () => {
+    const database = await freshDatabase(postgres.url);
+    databases.push(database);
+    return database.url;
+  });
 }

@@ -1694,6 +1694,76 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('users.delete and grants.revokeForClient (operations)', () => {
+      it('users.delete ends everything of that user and nobody else’s; the events stay', async () => {
+        const [user, other] = [newUser(), newUser()];
+        for (const person of [user, other]) await storage.users.create(person);
+        const grant = newGrant({ userId: user.id });
+        const theirGrant = newGrant({ userId: other.id });
+        for (const g of [grant, theirGrant]) await storage.grants.create(g);
+        const access = newAccessToken(grant);
+        await storage.accessTokens.create(access);
+        const session = {
+          idHash: hash(),
+          userId: user.id,
+          authTime: T0,
+          createdAt: T0,
+          expiresAt: T0 + MINUTE,
+        };
+        await storage.sessions.create(session);
+        await storage.consents.grant(user.id, grant.clientId, 'openid', T0);
+        await storage.linkedIdentities.create({
+          providerId: 'upstream',
+          subject: id('sub'),
+          userId: user.id,
+          email: null,
+          createdAt: T0,
+          lastUsedAt: null,
+        });
+        const key = {
+          id: id('key'),
+          keyHash: hash(),
+          userId: user.id,
+          name: 'k',
+          scope: 'openid',
+          createdAt: T0,
+          expiresAt: null,
+          revokedAt: null,
+          resources: [],
+        };
+        await storage.apiKeys.create(key);
+        const owned = newClient({ ownerUserId: user.id });
+        await storage.clients.create(owned);
+        assert.equal((await storage.clients.find(owned.id))?.ownerUserId, user.id, 'read (and cached) first');
+
+        assert.equal(await storage.users.delete(user.id, T0 + 1), true);
+        assert.equal(await storage.users.findById(user.id), undefined);
+        assert.equal(await storage.accessTokens.findActive(access.id, T0 + 2), undefined);
+        assert.equal((await storage.grants.find(grant.id))?.revokedAt, T0 + 1);
+        assert.equal(await storage.sessions.find(session.idHash, T0), undefined);
+        assert.equal(await storage.consents.find(user.id, grant.clientId), undefined);
+        assert.deepEqual(await storage.linkedIdentities.listForUser(user.id), []);
+        assert.equal(await storage.apiKeys.findActive(key.keyHash, T0 + 2), undefined);
+        assert.equal((await storage.clients.find(owned.id))?.ownerUserId, null, 'no stale cached owner');
+        assert.ok(await storage.users.findById(other.id));
+        assert.equal((await storage.grants.find(theirGrant.id))?.revokedAt, null);
+        assert.equal(await storage.users.delete(user.id, T0 + 3), false, 'gone already');
+      });
+
+      it('grants.revokeForClient revokes that client’s live grants for every user, no other client’s', async () => {
+        const client = id('client');
+        const mine = [newGrant({ clientId: client }), newGrant({ clientId: client, userId: null })];
+        const other = newGrant({ clientId: id('client') });
+        for (const g of [...mine, other]) await storage.grants.create(g);
+        const access = newAccessToken(mine[0]!);
+        await storage.accessTokens.create(access);
+        assert.equal(await storage.grants.revokeForClient(client, T0 + 1), 2);
+        assert.equal(await storage.accessTokens.findActive(access.id, T0 + 2), undefined);
+        assert.equal((await storage.grants.find(other.id))?.revokedAt, null);
+        assert.equal(await storage.grants.revokeForClient(client, T0 + 3), 0, 'idempotent');
+      });
+    });
+
     describe('transaction', () => {
       it('commits on success and returns the work result; reads inside see the writes', async () => {
         const client = newClient();

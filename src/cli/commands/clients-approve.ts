@@ -1,14 +1,10 @@
+import { approveClient, approveClientChanges } from '../../applications/clients.ts';
 import { configFrom } from '../../config-file.ts';
-import {
-  approveChanges,
-  approveRegistration,
-  changedFields,
-  isOperatorApproved,
-} from '../../oauth/client-review.ts';
+import { changedFields, reviewFingerprint } from '../../oauth/client-review.ts';
 import { openStorage } from '../../storage/open.ts';
 import { type Command, UsageError } from '../command.ts';
 
-// The same operations as the admin console's Approve buttons (oauth/client-review.ts), with the same events.
+// The same operations as the admin console's Approve buttons (applications/clients.ts), with the same events.
 export const clientsApprove: Command = {
   words: ['clients', 'approve'],
   summary: 'Approve a self-registered client, or the change it proposed, that waits for an operator',
@@ -24,22 +20,34 @@ export const clientsApprove: Command = {
         io.stderr(`No client with the id ${id}.\n`);
         return 1;
       }
-      const reviewer = { userId: null, via: 'cli' } as const;
+      const by = { actor: { kind: 'cli' } } as const;
       const now = Date.now();
       if (client.status === 'active' && client.pendingChanges) {
         const fields = changedFields(client, client.pendingChanges);
-        await approveChanges(storage, now, client, reviewer);
+        // The change shown here is the one approved: another one proposed meanwhile is a conflict.
+        const outcome = await approveClientChanges(
+          storage,
+          now,
+          id,
+          by,
+          reviewFingerprint(client.pendingChanges),
+        );
+        if (outcome.status !== 'ok') {
+          io.stderr(`${outcome.status === 'conflict' ? outcome.reason : 'Not approved.'}\n`);
+          return 1;
+        }
         io.stdout(`Approved the change to ${client.name} (${id}): ${fields.join(', ')}.\n`);
         return 0;
       }
       // An active self-registered client no operator approved (stored before approvals were recorded) is
       // approved too: then it may use the client_credentials grant it holds.
-      if (client.status === 'active' && isOperatorApproved(client)) {
-        io.stdout(`${client.name} (${id}) is already approved.\n`);
-        return 0;
+      const outcome = await approveClient(storage, now, id, by, reviewFingerprint(client));
+      if (outcome.status === 'unchanged') io.stdout(`${client.name} (${id}) is already approved.\n`);
+      else if (outcome.status === 'ok') io.stdout(`Approved ${client.name} (${id}).\n`);
+      else {
+        io.stderr(`${outcome.status === 'conflict' ? outcome.reason : `No client with the id ${id}.`}\n`);
+        return 1;
       }
-      await approveRegistration(storage, now, client, reviewer);
-      io.stdout(`Approved ${client.name} (${id}).\n`);
       return 0;
     } finally {
       await storage.close();

@@ -1,12 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rotateKeys } from '../../applications/keys.ts';
 import { configFrom } from '../../config-file.ts';
-import { KEY_CHANGE_CHECK_MS, KEY_CHANGE_VISIBLE_WITHIN_MS, rotateSigningKeys } from '../../oauth/keys.ts';
+import { KEY_CHANGE_CHECK_MS, KEY_CHANGE_VISIBLE_WITHIN_MS } from '../../oauth/keys.ts';
 import { resolveSecret } from '../../secret.ts';
 import { openStorage } from '../../storage/open.ts';
 import { type Command, UsageError } from '../command.ts';
-
-// Verifiers may cache the JWKS this long; a retired key stays published for it on top of token lifetimes.
-const JWKS_CACHE_MS = 10 * 60_000;
 
 export const keysRotate: Command = {
   words: ['keys', 'rotate'],
@@ -29,23 +27,22 @@ export const keysRotate: Command = {
     const { secret } = resolveSecret(config);
     const { storage } = await openStorage(config.databaseUrl);
     try {
-      const algs = [
-        ...new Set([
-          config.accessTokenAlg,
-          config.idTokenAlg,
-          ...(await storage.keys.list())
-            .filter((k) => k.rotatedAt === null)
-            .map((k) => k.alg as typeof config.accessTokenAlg),
-        ]),
-      ];
-      const retireAfter = Math.max(config.accessTokenTtl, config.idTokenTtl) * 1000 + JWKS_CACHE_MS;
-      const added = await rotateSigningKeys(storage, secret, algs, Date.now(), retireAfter, minutes * 60_000);
+      const { added, retireAfterMs } = await rotateKeys(
+        storage,
+        config,
+        secret,
+        Date.now(),
+        minutes * 60_000,
+        {
+          actor: { kind: 'cli' },
+        },
+      );
       for (const key of added) io.stdout(`New ${key.alg} signing key ${key.kid}\n`);
       // Running servers see the change at their next check (src/oauth/keys.ts watchKeyChanges): answer only
       // once they all have, so that whoever fetches the JWKS (or a token, with --now) next gets the new key.
       await sleep(KEY_CHANGE_VISIBLE_WITHIN_MS);
       io.stdout(
-        `Running servers check for key changes every ${KEY_CHANGE_CHECK_MS / 1000} s: the new keys are published now and sign ${minutes === 0 ? 'at once' : `in ${minutes} minutes`}; the old keys stay in the JWKS for ${Math.round(retireAfter / 60_000)} minutes after that.\n`,
+        `Running servers check for key changes every ${KEY_CHANGE_CHECK_MS / 1000} s: the new keys are published now and sign ${minutes === 0 ? 'at once' : `in ${minutes} minutes`}; the old keys stay in the JWKS for ${Math.round(retireAfterMs / 60_000)} minutes after that.\n`,
       );
       return 0;
     } finally {

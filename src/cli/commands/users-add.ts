@@ -27,6 +27,7 @@ export const usersAdd: Command = {
         },
         deps.clock.now(),
         config.passwordCost,
+        { actor: { kind: 'cli' } },
       );
       io.stdout(`Created user ${user.email} (id ${user.id})${user.isAdmin ? ' as an administrator' : ''}.\n`);
       if (generated) io.stdout(`Password (shown once): ${generated}\n`);

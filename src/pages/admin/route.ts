@@ -3,22 +3,36 @@
 // security event log. Plain server-rendered HTML that works with JavaScript off.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { unlinkIdentity } from '../../accounts/linked-identities.ts';
-import { changePassword, createUser, UserInputError } from '../../accounts/users.ts';
+import {
+  createUser,
+  disableUser,
+  enableUser,
+  resetPassword,
+  UserInputError,
+  type UserOutcome,
+} from '../../accounts/users.ts';
+import {
+  approveClient,
+  approveClientChanges,
+  approveClientScopes,
+  type ClientOutcome,
+  disableClient,
+  enableClient,
+  rejectClient,
+  rejectClientChanges,
+  rejectClientScopes,
+} from '../../applications/clients.ts';
+import { issueRegistrationToken } from '../../applications/registration-tokens.ts';
 import type { Deps } from '../../deps.ts';
 import {
-  approveChanges,
-  approveRegistration,
   changedFields,
   isOperatorApproved,
-  type Reviewer,
-  rejectChanges,
   reviewedValues,
   reviewFingerprint,
 } from '../../oauth/client-review.ts';
-import { formatScope, parseScope } from '../../oauth/scope.ts';
-import { recordSecurityEvent } from '../../oauth/security-events.ts';
+import { parseScope } from '../../oauth/scope.ts';
+import type { Acting } from '../../oauth/security-events.ts';
 import type { Client, PageCursor, User } from '../../storage/storage.ts';
-import { sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
 import { errorPage } from '../error.ts';
@@ -262,69 +276,45 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     });
   });
 
-  /** A console action on one client; `change` records its own event, or returns a notice to show instead. */
-  const clientAction = (
-    path: string,
-    change: (
-      client: Client,
-      reviewer: Reviewer,
-      body: Record<string, string>,
-    ) => Promise<SafeHtml | undefined>,
-  ) =>
+  const by = (request: FastifyRequest, user: User): Acting => ({
+    actor: { kind: 'user', id: user.id, name: user.email },
+    ip: request.ip,
+  });
+  const conflictNotice = (reason: string) => html`<p class="error card wide" role="alert">${reason}</p>`;
+
+  // Each button is one operation of applications/clients.ts, which records its own event. The approve buttons
+  // carry what the administrator was shown (`seen`): a client that changed itself since the page was rendered
+  // is shown again instead of being approved unseen.
+  const clientActions: Record<
+    string,
+    (id: string, acting: Acting, body: Record<string, string>) => Promise<ClientOutcome>
+  > = {
+    approve: (id, acting, body) => approveClient(storage, clock.now(), id, acting, body.seen),
+    'approve-changes': (id, acting, body) =>
+      approveClientChanges(storage, clock.now(), id, acting, body.seen),
+    'reject-changes': (id, acting) => rejectClientChanges(storage, clock.now(), id, acting),
+    reject: (id, acting) => rejectClient(storage, clock.now(), id, acting),
+    disable: (id, acting) => disableClient(storage, clock.now(), id, acting),
+    enable: (id, acting) => enableClient(storage, clock.now(), id, acting),
+    'approve-scopes': (id, acting) => approveClientScopes(storage, clock.now(), id, acting),
+    'reject-scopes': (id, acting) => rejectClientScopes(storage, clock.now(), id, acting),
+  };
+  for (const [path, operation] of Object.entries(clientActions)) {
     app.post<{ Params: { id: string }; Body: Record<string, string> }>(
       `/admin/clients/:id/${path}`,
       { preHandler: app.csrfProtection },
       async (request, reply) => {
         const user = await admin(request, reply);
         if (!user) return reply;
-        const client = await storage.clients.find(request.params.id);
-        if (!client) return reply.callNotFound();
-        const notice = await change(client, { userId: user.id, via: 'console' }, request.body ?? {});
-        return notice ? renderConsole(reply, user, notice, 409) : reply.redirect('/admin', 303);
+        const outcome = await operation(request.params.id, by(request, user), request.body ?? {});
+        if (outcome.status === 'not_found') return reply.callNotFound();
+        if (outcome.status === 'conflict') {
+          return renderConsole(reply, user, conflictNotice(outcome.reason), 409);
+        }
+        return reply.redirect('/admin', 303);
       },
     );
-  /** An action whose event is just its name (client_disable, …), recorded here. */
-  const loggedAction = (path: string, change: (client: Client) => Promise<void>) =>
-    clientAction(path, async (client, reviewer) => {
-      await change(client);
-      await recordSecurityEvent(storage, clock.now(), `client_${path.replace('-', '_')}`, {
-        clientId: client.id,
-        userId: reviewer.userId,
-      });
-      return undefined;
-    });
-  // The review operations are shared with `gatehouse clients approve` and record their own events.
-  // Only what the administrator was shown (the buttons carry it as `seen`): a client that changed itself since
-  // the page was rendered is shown again instead of being approved unseen.
-  const changedMeanwhile = (client: Client) =>
-    html`<p class="error card wide" role="alert">${client.name} changed after this page was shown: review it again.</p>`;
-  clientAction('approve', async (client, reviewer, body) =>
-    (await approveRegistration(storage, clock.now(), client, reviewer, body.seen))
-      ? undefined
-      : changedMeanwhile(client),
-  );
-  clientAction('approve-changes', async (client, reviewer, body) =>
-    (await approveChanges(storage, clock.now(), client, reviewer, body.seen))
-      ? undefined
-      : changedMeanwhile(client),
-  );
-  clientAction('reject-changes', async (client, reviewer) => {
-    await rejectChanges(storage, clock.now(), client, reviewer);
-    return undefined;
-  });
-  loggedAction('reject', async (client) => {
-    await storage.clients.delete(client.id, clock.now());
-  });
-  loggedAction('disable', (client) => storage.clients.update({ ...client, disabledAt: clock.now() }));
-  loggedAction('enable', (client) => storage.clients.update({ ...client, disabledAt: null }));
-  loggedAction('approve-scopes', (client) =>
-    storage.clients.update({
-      ...client,
-      scope: formatScope(new Set([...parseScope(client.scope), ...parseScope(client.requestedScope)])),
-      requestedScope: '',
-    }),
-  );
-  loggedAction('reject-scopes', (client) => storage.clients.update({ ...client, requestedScope: '' }));
+  }
 
   app.post<{ Body: Record<string, string> }>(
     '/admin/users',
@@ -344,6 +334,7 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           },
           clock.now(),
           deps.config.passwordCost,
+          by(request, user),
         );
         return renderConsole(
           reply,
@@ -362,39 +353,35 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     },
   );
 
-  const userAction = (path: string, change: (person: User, admin: User) => Promise<SafeHtml | undefined>) =>
+  /** A console action on one user: one operation of accounts/users.ts, or a notice to show (a new password). */
+  const userAction = (
+    path: string,
+    operation: (id: string, acting: Acting) => Promise<UserOutcome<{ notice?: SafeHtml }>>,
+  ) =>
     app.post<{ Params: { id: string } }>(
       `/admin/users/:id/${path}`,
       { preHandler: app.csrfProtection },
       async (request, reply) => {
         const user = await admin(request, reply);
         if (!user) return reply;
-        const person = await storage.users.findById(request.params.id);
-        if (!person || person.id === user.id) return reply.callNotFound();
-        const notice = await change(person, user);
-        return notice ? renderConsole(reply, user, notice) : reply.redirect('/admin', 303);
+        const outcome = await operation(request.params.id, by(request, user));
+        if (outcome.status === 'not_found') return reply.callNotFound();
+        if (outcome.status === 'conflict')
+          return renderConsole(reply, user, conflictNotice(outcome.reason), 409);
+        if (outcome.status === 'ok' && outcome.notice) return renderConsole(reply, user, outcome.notice);
+        return reply.redirect('/admin', 303);
       },
     );
-  userAction('disable', async (person) => {
-    await storage.users.update({ ...person, disabledAt: clock.now(), updatedAt: clock.now() });
-    await storage.sessions.deleteForUser(person.id);
-    return undefined;
-  });
-  userAction('enable', async (person) => {
-    await storage.users.update({ ...person, disabledAt: null, updatedAt: clock.now() });
-    return undefined;
-  });
-  userAction('reset-password', async (person, admin) => {
-    if (person.claims !== null) {
-      return html`<p class="notice card wide" role="status">${person.id} signs in on your own sign-in page and has no password here.</p>`;
-    }
-    const password = randomToken(12);
+  userAction('disable', (id, acting) => disableUser(storage, clock.now(), id, acting));
+  userAction('enable', (id, acting) => enableUser(storage, clock.now(), id, acting));
+  userAction('reset-password', async (id, acting) => {
     // Revokes the user's grants (so their tokens) and sessions too, in one transaction (RFC 9700 §4.14.2).
-    await changePassword(storage, person.id, password, clock.now(), {
-      changedBy: admin.id,
-      cost: deps.config.passwordCost,
-    });
-    return html`<p class="notice card wide" role="status">New password for ${person.email} (shown once): <code data-testid="password">${password}</code></p>`;
+    const outcome = await resetPassword(storage, clock.now(), id, acting, deps.config.passwordCost);
+    if (outcome.status !== 'ok') return outcome;
+    return {
+      ...outcome,
+      notice: html`<p class="notice card wide" role="status">New password for ${outcome.value.email} (shown once): <code data-testid="password">${outcome.password}</code></p>`,
+    };
   });
 
   // A user's linked upstream accounts, each with an Unlink button (docs/security.md U-09). Unlinking stops that
@@ -461,23 +448,22 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     async (request, reply) => {
       const user = await admin(request, reply);
       if (!user) return reply;
-      const uses = Number(request.body?.uses ?? '1');
-      if (!Number.isInteger(uses) || uses < 1 || uses > 10_000) {
+      try {
+        const issued = await issueRegistrationToken(
+          storage,
+          clock.now(),
+          { uses: Number(request.body?.uses ?? '1') },
+          by(request, user),
+        );
         return renderConsole(
           reply,
           user,
-          html`<p class="error card wide" role="alert">Registrations must be a whole number from 1 to 10000.</p>`,
-          400,
+          html`<p class="notice card wide" role="status">Initial access token (shown once, valid 24 hours for ${issued.uses} registration${issued.uses === 1 ? '' : 's'}): <code data-testid="iat">${issued.token}</code></p>`,
         );
+      } catch (error) {
+        if (!(error instanceof UserInputError)) throw error;
+        return renderConsole(reply, user, conflictNotice(error.message), 400);
       }
-      const token = randomToken(32);
-      const now = clock.now();
-      await storage.initialAccessTokens.create(sha256(token), uses, now, now + 24 * 3_600_000);
-      return renderConsole(
-        reply,
-        user,
-        html`<p class="notice card wide" role="status">Initial access token (shown once, valid 24 hours for ${uses} registration${uses === 1 ? '' : 's'}): <code data-testid="iat">${token}</code></p>`,
-      );
     },
   );
 }

@@ -2,14 +2,13 @@
 // rotate the secret with an overlap, edit redirect URIs, delete, and see the status. The same client rules as
 // dynamic registration and the CLI (oauth/client-metadata.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { deleteClient, rotateClientSecret } from '../../applications/clients.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
 import { changesNeedReview, proposeChange, reviewedFieldsOf } from '../../oauth/client-review.ts';
-import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { describeScope, parseScope } from '../../oauth/scope.ts';
 import type { Client, User } from '../../storage/storage.ts';
-import { sha256 } from '../../util/hash.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { layout } from '../layout.ts';
@@ -286,15 +285,15 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
       const found = await ownerAndApp(request, reply);
       if (!found) return reply;
       const { user, client } = found;
-      if (client.secretHash === null) return reply.callNotFound();
-      const secret = mintOpaqueToken(TOKEN_PREFIX.clientSecret);
-      const now = deps.clock.now();
-      await deps.storage.clients.update({
-        ...client,
-        secretHash: sha256(secret),
-        previousSecretHash: client.secretHash,
-        previousSecretExpiresAt: now + deps.config.secretRotationOverlap * 1000,
-      });
+      const outcome = await rotateClientSecret(
+        deps.storage,
+        deps.clock.now(),
+        client.id,
+        { actor: { kind: 'user', id: user.id, name: user.email }, ip: request.ip },
+        deps.config.secretRotationOverlap,
+      );
+      if (outcome.status !== 'ok') return reply.callNotFound();
+      const { secret } = outcome;
       return page(reply, user, client.name, credentialsView({ ...client }, secret));
     },
   );
@@ -305,9 +304,12 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
     async (request, reply) => {
       const found = await ownerAndApp(request, reply);
       if (!found) return reply;
-      const { client } = found;
+      const { user, client } = found;
       if (request.body?.confirm !== 'yes') return reply.redirect(`/portal/apps/${client.id}`, 303);
-      await deps.storage.clients.delete(client.id, deps.clock.now());
+      await deleteClient(deps.storage, deps.clock.now(), client.id, {
+        actor: { kind: 'user', id: user.id, name: user.email },
+        ip: request.ip,
+      });
       return reply.redirect('/portal', 303);
     },
   );

@@ -125,8 +125,11 @@ function cacheOf(db: Db): ClientCache | undefined {
   return cache;
 }
 
-/** Drops every cached client of the database `db` belongs to (a transaction shares its database's cache). */
-function forgetClients(db: Db): void {
+/**
+ * Drops every cached client of the database `db` belongs to (a transaction shares its database's cache). A write
+ * to the clients table from another store (UserStore.delete) calls it before and after, as clientStore does.
+ */
+export function forgetClients(db: Db): void {
   const cache = caches.get(db.getExecutor().adapter);
   if (!cache) return;
   cache.writes += 1;

@@ -202,6 +202,16 @@ export function grantStore(db: Db): GrantStore {
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     },
+    async revokeForClient(clientId, now) {
+      // Through grants_client_id, like ClientStore.delete.
+      const result = await db
+        .updateTable('grants')
+        .set({ revoked_at: now })
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
     async markUsed(id, now) {
       await db
         .updateTable('grants')

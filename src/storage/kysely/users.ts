@@ -1,7 +1,8 @@
 import type { SessionsTable, UsersTable } from '../database.ts';
 import type { Session, SessionStore, User, UserStore } from '../storage.ts';
+import { forgetClients } from './clients.ts';
 import { prepared } from './prepared.ts';
-import { type Db, fromFlag, toFlag } from './rows.ts';
+import { type Db, fromFlag, inTransaction, toFlag } from './rows.ts';
 
 function toUser(row: UsersTable): User {
   return {
@@ -132,6 +133,38 @@ export function userStore(db: Db): UserStore {
     async createMany(users) {
       if (users.length === 0) return;
       await db.insertInto('users').values(users.map(toRow)).execute();
+    },
+    async delete(id, now) {
+      forgetClients(db);
+      try {
+        return await inTransaction(db, async (tx) => {
+          await tx
+            .updateTable('grants')
+            .set({ revoked_at: now })
+            .where('user_id', '=', id)
+            .where('revoked_at', 'is', null)
+            .execute();
+          await tx
+            .updateTable('api_keys')
+            .set({ revoked_at: now })
+            .where('user_id', '=', id)
+            .where('revoked_at', 'is', null)
+            .execute();
+          await tx.deleteFrom('sessions').where('user_id', '=', id).execute();
+          await tx.deleteFrom('consents').where('user_id', '=', id).execute();
+          await tx.deleteFrom('linked_identities').where('user_id', '=', id).execute();
+          await tx
+            .updateTable('clients')
+            .set({ owner_user_id: null })
+            .where('owner_user_id', '=', id)
+            .execute();
+          const result = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+          return Number(result.numDeletedRows) === 1;
+        });
+      } finally {
+        // The apps this user owned changed owner: no process-local copy may keep the old one.
+        forgetClients(db);
+      }
     },
     async replaceUnlessChanged(user, seen) {
       const result = await db
