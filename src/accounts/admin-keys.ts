@@ -1,7 +1,6 @@
 // Credentials for the admin API (`ghm_…`), created by an operator with `gatehouse admin-keys create`. Unlike a
 // user's API key (`ghk_`, a bearer token for resource APIs), an admin key speaks for the operator, so it opens
 // only the admin API, and only the parts its scopes name. Only its SHA-256 is stored; the key is shown once.
-// A later admin API (clients, users, keys) adds scopes to ADMIN_SCOPES and routes that require them.
 
 import { mintOpaqueToken, TOKEN_PREFIX } from '../oauth/opaque-token.ts';
 import { recordSecurityEvent } from '../oauth/security-events.ts';
@@ -13,6 +12,14 @@ import { UserInputError } from './users.ts';
 /** Every admin scope, and what it opens. */
 export const ADMIN_SCOPES = {
   interactions: 'Read, accept and reject login and consent challenges (/api/v1/interactions/…)',
+  'clients:read': 'List and read registered clients (/api/v1/clients)',
+  'clients:write':
+    'Create, approve, reject, disable, enable and delete clients, rotate their secrets, revoke their tokens, issue registration tokens (includes clients:read)',
+  'users:read': 'List and read users and their authorizations (/api/v1/users)',
+  'users:write':
+    "Create, disable, enable and delete users, reset passwords, revoke a user's tokens and authorizations (includes users:read)",
+  'keys:read': 'List the signing keys (/api/v1/keys)',
+  'keys:write': 'Rotate the signing keys (includes keys:read)',
 } as const;
 export type AdminScope = keyof typeof ADMIN_SCOPES;
 
@@ -73,5 +80,8 @@ export async function findAdminKey(
 ): Promise<AdminKey | 'unknown' | 'missing_scope'> {
   const key = await storage.adminKeys.findActive(sha256(presented), now);
   if (!key) return 'unknown';
-  return key.scope.split(' ').includes(scope) ? key : 'missing_scope';
+  const held = key.scope.split(' ');
+  // Whoever may change a kind of record may read it: X:write includes X:read.
+  const alsoBy = scope.endsWith(':read') ? `${scope.slice(0, -':read'.length)}:write` : undefined;
+  return held.includes(scope) || (alsoBy !== undefined && held.includes(alsoBy)) ? key : 'missing_scope';
 }

@@ -6,6 +6,7 @@
 // Each operation reads the client, writes it and records its event in one transaction: the log never claims a
 // change that did not happen, and a change is never made without its entry.
 import { UserInputError } from '../accounts/users.ts';
+import { buildClient, type ClientInput } from '../oauth/client-metadata.ts';
 import {
   changedFields,
   isOperatorApproved,
@@ -48,6 +49,25 @@ const changedMeanwhile = (client: Client): ClientOutcome => ({
   value: client,
   reason: `${client.name} changed after it was shown to you: review it again.`,
 });
+
+/**
+ * Registers a client as an operator (the CLI's `clients add`, the admin API): under the same metadata rules as
+ * every registration (oauth/client-metadata.ts), approved by whoever made it. The secret, if any, is in the
+ * answer only. Throws OAuthError (invalid_client_metadata, invalid_redirect_uri) for bad metadata.
+ */
+export async function createClient(
+  storage: Storage,
+  now: number,
+  input: ClientInput,
+  by: Acting,
+): Promise<{ client: Client; secret: string | undefined }> {
+  const { client, secret } = buildClient({ ...input, registeredVia: 'cli' }, now);
+  await storage.transaction(async (tx) => {
+    await tx.clients.create(client);
+    await record(tx, now, 'client_created', client, by);
+  });
+  return { client, secret };
+}
 
 /**
  * Approves a client's registration: a pending client becomes active, and an active self-registered one that no

@@ -1,7 +1,8 @@
 // The admin API's contract as an OpenAPI 3.1 document, served at /api/v1/openapi.json. Versioned in the path
 // (/api/v1) and in info.version: a change that breaks a caller gets a new path prefix, never an edit here.
-// test/endpoints/admin-api.test.ts validates it against the OpenAPI 3.1 schema and checks that every path it
-// lists is a route the server answers.
+// test/endpoints/admin-api-openapi.test.ts validates it against the OpenAPI 3.1 schema and checks that every
+// path it lists is a route the server answers; the operations' paths and schemas are in openapi-operations.ts.
+import { OPERATION_PATHS, OPERATION_SCHEMAS } from './openapi-operations.ts';
 
 const challengeParameter = {
   name: 'challenge',
@@ -70,6 +71,11 @@ export const OPENAPI_DOCUMENT = {
     title: 'Gatehouse admin API',
     version: '1.0.0',
     description:
+      'Administer Gatehouse from your own tools (Terraform, CI pipelines, support consoles): clients, users ' +
+      'and their authorizations, registration tokens, signing keys; every operation records a security event ' +
+      'naming the admin key. Authenticate with an admin key from `gatehouse admin-keys create --name NAME ' +
+      '--scope SCOPE…`; the scopes are listed on each operation (X:write includes X:read). Lists are newest ' +
+      'first, paged with limit and the next_cursor of the previous page.\n\n' +
       'Your own sign-in and consent pages for Gatehouse (the headless model of Ory Hydra). With ' +
       'GATEHOUSE_LOGIN_URL set, Gatehouse sends the browser to your page with ?login_challenge=…; your app ' +
       'reads the request, signs the person in its own way, accepts with their subject (or rejects), and sends ' +
@@ -118,6 +124,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/v1/interactions/consent/reject': {
       post: write('Reject consent: the client gets the error', 'Ends the flow at the client.', 'Reject'),
     },
+    ...OPERATION_PATHS,
   },
   components: {
     securitySchemes: {
@@ -128,6 +135,7 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     schemas: {
+      ...OPERATION_SCHEMAS,
       Error: {
         type: 'object',
         required: ['error'],

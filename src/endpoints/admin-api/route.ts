@@ -4,7 +4,6 @@
 // scope, sent as `Authorization: Bearer ghm_…`. Challenges travel in the query string, never in the path: log
 // lines carry the path only (server.ts), so a challenge never reaches a log.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AdminScope, findAdminKey } from '../../accounts/admin-keys.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { acceptJsonBodies } from '../../http/json-body.ts';
@@ -22,37 +21,13 @@ import {
   reject,
   type Stage,
 } from '../../interaction/external.ts';
-import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
-import type { AdminKey } from '../../storage/storage.ts';
+import { API_PREFIX, authenticate, bodyOf } from './auth.ts';
+import { registerAdminClients } from './clients.ts';
+import { registerAdminKeys } from './keys.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
+import { registerAdminUsers } from './users.ts';
 
-export const API_PREFIX = '/api/v1';
-
-/** The admin key a request presents, if it is live and carries `scope`; otherwise an RFC 6750 error. */
-async function authenticate(deps: Deps, request: FastifyRequest, scope: AdminScope): Promise<AdminKey> {
-  const header = request.headers.authorization ?? '';
-  const match = /^Bearer ([A-Za-z0-9_-]+)$/.exec(header);
-  const challenge = (error: string) =>
-    `Bearer realm="${deps.config.realm.replace(/["\\]/g, '')} admin API", error="${error}", scope="${scope}"`;
-  // A mistyped or truncated key is refused without a database lookup (its CRC32 tail).
-  if (!match?.[1] || !isWellFormedOpaqueToken(match[1], TOKEN_PREFIX.adminKey)) {
-    throw new OAuthError('invalid_token', 'An admin key is required: Authorization: Bearer ghm_…', {
-      headers: { 'www-authenticate': challenge('invalid_token') },
-    });
-  }
-  const key = await findAdminKey(deps.storage, match[1], scope, deps.clock.now());
-  if (key === 'unknown') {
-    throw new OAuthError('invalid_token', 'The admin key is unknown, revoked or expired', {
-      headers: { 'www-authenticate': challenge('invalid_token') },
-    });
-  }
-  if (key === 'missing_scope') {
-    throw new OAuthError('insufficient_scope', `The admin key lacks the "${scope}" scope`, {
-      headers: { 'www-authenticate': challenge('insufficient_scope') },
-    });
-  }
-  return key;
-}
+export { API_PREFIX };
 
 function externalDeps(deps: Deps): ExternalDeps {
   return {
@@ -90,14 +65,6 @@ function send(
         redirect_to: outcome.redirectTo,
       });
   }
-}
-
-function bodyOf(request: FastifyRequest): Record<string, unknown> {
-  const body = request.body ?? {};
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new OAuthError('invalid_request', 'The body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
 }
 
 export function registerAdminApi(app: FastifyInstance, deps: Deps) {
@@ -153,4 +120,7 @@ export function registerAdminApi(app: FastifyInstance, deps: Deps) {
       return send(reply, outcome);
     });
   }
+  registerAdminClients(app, deps);
+  registerAdminUsers(app, deps);
+  registerAdminKeys(app, deps);
 }
