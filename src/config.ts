@@ -54,6 +54,8 @@ export interface EndpointPaths {
   deauthorize: string;
   testToken: string;
   playground: string;
+  /** OpenID Connect RP-Initiated Logout 1.0: the end_session_endpoint. */
+  endSession: string;
   /** A `users/me`-style endpoint returning the token's user (Dialpad's GET /api/v2/users/me); off when unset. */
   userEndpoint: string | undefined;
 }
@@ -69,6 +71,7 @@ export const DEFAULT_PATHS: EndpointPaths = {
   deauthorize: '/oauth/deauthorize',
   testToken: '/oauth/test-token-with-scopes',
   playground: '/playground',
+  endSession: '/oauth/logout',
   userEndpoint: undefined,
 };
 
@@ -494,6 +497,7 @@ const PATH_ENV: Record<keyof EndpointPaths, string> = {
   testToken: 'GATEHOUSE_PATH_TEST_TOKEN',
   playground: 'GATEHOUSE_PATH_PLAYGROUND',
   userEndpoint: 'GATEHOUSE_PATH_USER_ENDPOINT',
+  endSession: 'GATEHOUSE_PATH_END_SESSION',
 };
 
 function paths(env: Env): EndpointPaths {

@@ -10,6 +10,7 @@ import { registerAdminApi } from './endpoints/admin-api/route.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
 import { registerDeauthorize } from './endpoints/deauthorize/route.ts';
 import { registerDiscovery } from './endpoints/discovery/route.ts';
+import { registerEndSession } from './endpoints/end-session/route.ts';
 import { registerHealth } from './endpoints/health/route.ts';
 import { registerIntrospect } from './endpoints/introspect/route.ts';
 import { registerJwks } from './endpoints/jwks/route.ts';
@@ -210,6 +211,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
       }
     });
     registerAuthorize(pages, deps);
+    registerEndSession(pages, deps);
     registerLogin(pages, deps);
     registerConsent(pages, deps);
     registerSetup(pages, deps);

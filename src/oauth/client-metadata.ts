@@ -137,6 +137,10 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
     }
     out.contacts = contacts;
   }
+  // Checked with the redirect URIs in buildClient, which knows the application type.
+  if (metadata.post_logout_redirect_uris !== undefined) {
+    out.post_logout_redirect_uris = [...new Set(metadata.post_logout_redirect_uris)];
+  }
   return out;
 }
 
@@ -174,6 +178,14 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
   }
   for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType, input.trustedRedirectUris);
+  const postLogout = input.metadata?.post_logout_redirect_uris;
+  if (postLogout !== undefined) {
+    if (!Array.isArray(postLogout) || postLogout.length > 20) {
+      throw new OAuthError('invalid_client_metadata', 'post_logout_redirect_uris takes at most 20 URIs');
+    }
+    // The same rules as redirect URIs: the end-session endpoint redirects there (an open redirect otherwise).
+    for (const uri of postLogout) checkRedirectUri(String(uri), applicationType, input.trustedRedirectUris);
+  }
   for (const resource of input.allowedResources ?? []) {
     if (!URL.canParse(resource) || resource.includes('#') || resource.length > 2000) {
       throw new OAuthError(

@@ -164,6 +164,7 @@ export function reviewedValues(client: Client | ClientChanges): Record<string, u
     policy_uri: client.metadata.policy_uri,
     tos_uri: client.metadata.tos_uri,
     contacts: client.metadata.contacts,
+    post_logout_redirect_uris: client.metadata.post_logout_redirect_uris,
   };
 }
 

@@ -1,5 +1,6 @@
 // OIDC Core §2 and §3.1.3.6: the ID token, with at_hash binding it to the access token.
 import { createHash } from 'node:crypto';
+import { compactVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import type { SigningAlg } from '../config.ts';
 import { epochSeconds } from '../util/clock.ts';
 import { signJwt } from './jws.ts';
@@ -48,4 +49,41 @@ export async function signIdToken(keys: KeyRing, alg: SigningAlg, input: IdToken
     exp: epochSeconds(input.expiresAt),
   });
   return signJwt(key, 'JWT', payload);
+}
+
+/** What the end-session endpoint learns from an id_token_hint. */
+export interface IdTokenHint {
+  subject: string;
+  /** The client the ID token was issued to (azp, or the single aud). */
+  clientId: string;
+}
+
+/**
+ * OpenID Connect RP-Initiated Logout 1.0 §2: an id_token_hint is an ID token this server issued. Its signature
+ * (by a key still in the JWKS) and issuer are checked; its expiry is not (the spec asks OPs to accept expired
+ * ones: a user signing out after an hour still holds the ID token from the sign-in). Undefined when it is not
+ * one of ours.
+ */
+export async function readIdTokenHint(
+  keys: KeyRing,
+  issuer: string,
+  token: string,
+): Promise<IdTokenHint | undefined> {
+  if (token.length > 16_384) return undefined;
+  try {
+    const header = decodeProtectedHeader(token);
+    if (typeof header.kid !== 'string' || !(await keys.knows(header.kid))) return undefined;
+    const { payload } = await compactVerify(token, createLocalJWKSet(keys.jwks()));
+    const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    const clientId = typeof claims.azp === 'string' ? claims.azp : aud.length === 1 ? aud[0] : undefined;
+    if (claims.iss !== issuer || typeof claims.sub !== 'string' || typeof clientId !== 'string') {
+      return undefined;
+    }
+    // An access token is a JWT from the same keys: only an ID token (no token type, a nonce-capable shape) counts.
+    if (header.typ === 'at+jwt') return undefined;
+    return { subject: claims.sub, clientId };
+  } catch {
+    return undefined;
+  }
 }

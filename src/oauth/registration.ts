@@ -91,6 +91,7 @@ export function readRegistrationRequest(
     policy_uri: optionalString(fields, 'policy_uri'),
     tos_uri: optionalString(fields, 'tos_uri'),
     contacts: stringList(fields, 'contacts', 5),
+    post_logout_redirect_uris: stringList(fields, 'post_logout_redirect_uris', 20),
   };
   for (const key of Object.keys(metadata) as (keyof ClientDisplayMetadata)[]) {
     if (metadata[key] === undefined) delete metadata[key];

@@ -89,6 +89,12 @@ export interface ClientDisplayMetadata {
   policy_uri?: string;
   tos_uri?: string;
   contacts?: string[];
+  /**
+   * OpenID Connect RP-Initiated Logout 1.0 §3.1: where the end-session endpoint may send the browser after
+   * signing out, matched exactly like redirect URIs (and reviewed like them). Not display metadata, but kept in
+   * the same JSON column: it needs no query of its own.
+   */
+  post_logout_redirect_uris?: string[];
 }
 
 export interface User {

@@ -14,6 +14,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     token_endpoint: `${issuer}${paths.token}`,
     userinfo_endpoint: `${issuer}${paths.userinfo}`,
     jwks_uri: `${issuer}${paths.jwks}`,
+    end_session_endpoint: `${issuer}${paths.endSession}`,
     revocation_endpoint: `${issuer}${paths.revoke}`,
     revocation_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
     introspection_endpoint: `${issuer}${paths.introspect}`,
@@ -61,4 +62,12 @@ export function registerDiscovery(app: FastifyInstance, deps: Deps) {
     reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8').send(body);
   app.get('/.well-known/openid-configuration', send);
   app.get('/.well-known/oauth-authorization-server', send);
+  // RFC 8414 §3.1: for an issuer with a path, the well-known segment goes between host and path
+  // (https://example.com/.well-known/oauth-authorization-server/tenant); MCP clients also try OpenID
+  // Connect's name that way. Served here too, for a proxy that forwards those paths as they are.
+  const issuerPath = new URL(deps.config.issuer).pathname.replace(/\/$/, '');
+  if (issuerPath) {
+    app.get(`/.well-known/oauth-authorization-server${issuerPath}`, send);
+    app.get(`/.well-known/openid-configuration${issuerPath}`, send);
+  }
 }
