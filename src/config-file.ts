@@ -45,6 +45,7 @@ const SIMPLE: Record<string, string> = {
   idTokenAlg: 'GATEHOUSE_ID_TOKEN_ALG',
   accessTokenFormat: 'GATEHOUSE_ACCESS_TOKEN_FORMAT',
   requireOfflineAccess: 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS',
+  requirePushedAuthorizationRequests: 'GATEHOUSE_REQUIRE_PAR',
   pkce: 'GATEHOUSE_PKCE',
   // A list of proxy addresses becomes "a,b", the form the variable takes.
   trustProxy: 'GATEHOUSE_TRUST_PROXY',

@@ -56,6 +56,8 @@ export interface EndpointPaths {
   playground: string;
   /** OpenID Connect RP-Initiated Logout 1.0: the end_session_endpoint. */
   endSession: string;
+  /** RFC 9126: the pushed_authorization_request_endpoint. */
+  par: string;
   /** A `users/me`-style endpoint returning the token's user (Dialpad's GET /api/v2/users/me); off when unset. */
   userEndpoint: string | undefined;
 }
@@ -72,6 +74,7 @@ export const DEFAULT_PATHS: EndpointPaths = {
   testToken: '/oauth/test-token-with-scopes',
   playground: '/playground',
   endSession: '/oauth/logout',
+  par: '/oauth/par',
   userEndpoint: undefined,
 };
 
@@ -244,6 +247,8 @@ export interface Config {
   idTokenAlg: SigningAlg;
   /** GATEHOUSE_REQUIRE_OFFLINE_ACCESS (default false): also require the offline_access scope for refresh tokens. */
   requireOfflineAccess: boolean;
+  /** GATEHOUSE_REQUIRE_PAR: every authorization request must be pushed first (RFC 9126 §5). */
+  requirePushedAuthorizationRequests: boolean;
   /** GATEHOUSE_ALLOW_INSECURE_ISSUER (default false): allow an http issuer that is not localhost. */
   allowInsecureIssuer: boolean;
   /**
@@ -498,6 +503,7 @@ const PATH_ENV: Record<keyof EndpointPaths, string> = {
   playground: 'GATEHOUSE_PATH_PLAYGROUND',
   userEndpoint: 'GATEHOUSE_PATH_USER_ENDPOINT',
   endSession: 'GATEHOUSE_PATH_END_SESSION',
+  par: 'GATEHOUSE_PATH_PAR',
 };
 
 function paths(env: Env): EndpointPaths {
@@ -799,6 +805,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenAlg: alg(env, 'GATEHOUSE_ACCESS_TOKEN_ALG', 'ES256'),
     idTokenAlg: alg(env, 'GATEHOUSE_ID_TOKEN_ALG', 'RS256'),
     requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
+    requirePushedAuthorizationRequests: boolean(env, 'GATEHOUSE_REQUIRE_PAR', false),
     allowInsecureIssuer,
     trustProxy: trustProxy(env),
     ...shutdown(env),

@@ -14,6 +14,7 @@ import { registerEndSession } from './endpoints/end-session/route.ts';
 import { registerHealth } from './endpoints/health/route.ts';
 import { registerIntrospect } from './endpoints/introspect/route.ts';
 import { registerJwks } from './endpoints/jwks/route.ts';
+import { registerPushedAuthorization } from './endpoints/par/route.ts';
 import { registerRegistration } from './endpoints/register/route.ts';
 import { registerResourceMetadata } from './endpoints/resource-metadata/route.ts';
 import { registerRevoke } from './endpoints/revoke/route.ts';
@@ -157,6 +158,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
       ],
     });
     registerToken(protocol, deps);
+    registerPushedAuthorization(protocol, deps);
     registerUserinfo(protocol, deps, ownResource);
     registerIntrospect(protocol, deps, introspect);
     registerRevoke(protocol, deps, introspect);

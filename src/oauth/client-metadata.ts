@@ -137,6 +137,15 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
     }
     out.contacts = contacts;
   }
+  if (metadata.require_pushed_authorization_requests !== undefined) {
+    if (typeof metadata.require_pushed_authorization_requests !== 'boolean') {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        'require_pushed_authorization_requests must be a boolean',
+      );
+    }
+    if (metadata.require_pushed_authorization_requests) out.require_pushed_authorization_requests = true;
+  }
   // Checked with the redirect URIs in buildClient, which knows the application type.
   if (metadata.post_logout_redirect_uris !== undefined) {
     out.post_logout_redirect_uris = [...new Set(metadata.post_logout_redirect_uris)];

@@ -165,6 +165,7 @@ export function reviewedValues(client: Client | ClientChanges): Record<string, u
     tos_uri: client.metadata.tos_uri,
     contacts: client.metadata.contacts,
     post_logout_redirect_uris: client.metadata.post_logout_redirect_uris,
+    require_pushed_authorization_requests: client.metadata.require_pushed_authorization_requests,
   };
 }
 

@@ -92,6 +92,9 @@ export function readRegistrationRequest(
     tos_uri: optionalString(fields, 'tos_uri'),
     contacts: stringList(fields, 'contacts', 5),
     post_logout_redirect_uris: stringList(fields, 'post_logout_redirect_uris', 20),
+    require_pushed_authorization_requests: fields.require_pushed_authorization_requests as
+      | boolean
+      | undefined,
   };
   for (const key of Object.keys(metadata) as (keyof ClientDisplayMetadata)[]) {
     if (metadata[key] === undefined) delete metadata[key];

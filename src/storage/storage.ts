@@ -95,6 +95,8 @@ export interface ClientDisplayMetadata {
    * the same JSON column: it needs no query of its own.
    */
   post_logout_redirect_uris?: string[];
+  /** RFC 9126 §6: this client's authorization requests must be pushed first. */
+  require_pushed_authorization_requests?: boolean;
 }
 
 export interface User {

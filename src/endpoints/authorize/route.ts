@@ -14,6 +14,7 @@ import {
   sessionToRemember,
   start,
 } from '../../interaction/flow.ts';
+import { pushedParameters, REQUEST_URI_PREFIX } from '../../oauth/pushed-request.ts';
 import { errorPage } from '../../pages/error.ts';
 import { PageError, RedirectError, validateAuthorizationRequest } from './validate-request.ts';
 
@@ -51,18 +52,41 @@ export function sendNext(deps: Deps, reply: FastifyReply, next: Next) {
   }
 }
 
-async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyReply, query: URLSearchParams) {
+/** What validateAuthorizationRequest needs, here and at the PAR endpoint (the same rules, RFC 9126 §2.1). */
+export function validationOptions(deps: Deps) {
+  return {
+    storage: deps.storage,
+    issuer: deps.config.issuer,
+    resources: deps.config.resources,
+    defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
+    pkcePolicy: deps.config.pkcePolicy,
+    impliedResponseType: deps.config.legacy.impliedResponseType,
+  };
+}
+
+async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyReply, sent: URLSearchParams) {
   reply.header('cache-control', 'no-store');
+  // RFC 9126 §4: a request_uri from the PAR endpoint stands for the pushed request, and only its parameters
+  // count. Refused as a page: nothing in an unknown request_uri says where a redirect could safely go.
+  let query = sent;
+  const requestUri = sent.get('request_uri');
+  if (requestUri !== null && requestUri.startsWith(REQUEST_URI_PREFIX)) {
+    const pushed = pushedParameters(deps.sealKey, requestUri, sent.get('client_id'), deps.clock.now());
+    if (!pushed || sent.getAll('request_uri').length > 1) {
+      return showError(
+        deps,
+        reply,
+        new OAuthError(
+          'invalid_request',
+          'The request_uri is unknown, expired or for another application. Go back to the application and start again.',
+        ),
+      );
+    }
+    query = pushed;
+  }
   let validated: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
   try {
-    validated = await validateAuthorizationRequest(query, {
-      storage: deps.storage,
-      issuer: deps.config.issuer,
-      resources: deps.config.resources,
-      defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
-      pkcePolicy: deps.config.pkcePolicy,
-      impliedResponseType: deps.config.legacy.impliedResponseType,
-    });
+    validated = await validateAuthorizationRequest(query, validationOptions(deps));
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {
@@ -75,6 +99,16 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
       );
     }
     throw error;
+  }
+  const mustPush =
+    deps.config.requirePushedAuthorizationRequests ||
+    validated.client.metadata.require_pushed_authorization_requests === true;
+  if (mustPush && query === sent) {
+    return showError(
+      deps,
+      reply,
+      new OAuthError('invalid_request', 'This application must push its authorization requests first (PAR).'),
+    );
   }
   const flow = flowDeps(deps);
   const interaction = start(flow, validated.request, browserBinding(deps, request, reply));

@@ -15,6 +15,8 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     userinfo_endpoint: `${issuer}${paths.userinfo}`,
     jwks_uri: `${issuer}${paths.jwks}`,
     end_session_endpoint: `${issuer}${paths.endSession}`,
+    pushed_authorization_request_endpoint: `${issuer}${paths.par}`,
+    require_pushed_authorization_requests: deps.config.requirePushedAuthorizationRequests,
     revocation_endpoint: `${issuer}${paths.revoke}`,
     revocation_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
     introspection_endpoint: `${issuer}${paths.introspect}`,

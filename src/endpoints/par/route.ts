@@ -1,0 +1,41 @@
+// RFC 9126: pushed authorization requests. The client sends the authorization request's parameters here,
+// authenticated as at the token endpoint, and gets a request_uri to send the browser to /authorize with. The
+// request is validated now exactly as /authorize would (§2.1), so a bad one is a JSON error to the client,
+// never a page the user sees; /authorize validates it again when it arrives (the client may have changed).
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../../deps.ts';
+import { OAuthError } from '../../errors.ts';
+import type { FormParams } from '../../http/form-body.ts';
+import { pushRequest } from '../../oauth/pushed-request.ts';
+import { validationOptions } from '../authorize/route.ts';
+import { PageError, RedirectError, validateAuthorizationRequest } from '../authorize/validate-request.ts';
+import { authenticatedClient, noStore } from '../client-request.ts';
+
+export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
+  app.post(deps.config.paths.par, async (request, reply) => {
+    noStore(reply);
+    const params = (request.body ?? {}) as FormParams;
+    const client = await authenticatedClient(deps, request, params);
+    if (params.client_id !== undefined && params.client_id !== client.id) {
+      throw new OAuthError('invalid_request', 'client_id differs from the authenticated client');
+    }
+    // §2.1: a pushed request cannot itself point at another one.
+    if (params.request_uri !== undefined) {
+      throw new OAuthError('invalid_request', 'request_uri cannot be pushed');
+    }
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) {
+      if (name === 'resource') for (const resource of value.split(' ')) query.append(name, resource);
+      else query.append(name, value);
+    }
+    query.set('client_id', client.id);
+    try {
+      await validateAuthorizationRequest(query, validationOptions(deps));
+    } catch (error) {
+      if (error instanceof PageError || error instanceof RedirectError) throw error.oauthError;
+      throw error;
+    }
+    const pushed = pushRequest(deps.sealKey, client.id, params, deps.clock.now());
+    return reply.code(201).send({ request_uri: pushed.requestUri, expires_in: pushed.expiresIn });
+  });
+}
