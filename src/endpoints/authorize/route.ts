@@ -70,7 +70,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   // count. Refused as a page: nothing in an unknown request_uri says where a redirect could safely go.
   let query = sent;
   const requestUri = sent.get('request_uri');
-  if (requestUri !== null && requestUri.startsWith(REQUEST_URI_PREFIX)) {
+  if (requestUri?.startsWith(REQUEST_URI_PREFIX)) {
     const pushed = pushedParameters(deps.sealKey, requestUri, sent.get('client_id'), deps.clock.now());
     if (!pushed || sent.getAll('request_uri').length > 1) {
       return showError(
