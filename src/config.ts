@@ -15,6 +15,12 @@ const REGISTRATION_POLICIES: readonly RegistrationPolicy[] = ['open', 'token', '
 /** A protected resource (RFC 8707 audience) and the access token format its tokens use. */
 export interface ResourceConfig {
   uri: string;
+  /**
+   * `exact` (the default): this one resource. `prefix`: every resource URI under `uri` (which ends with "/"),
+   * such as each MCP server of a company at https://mcp.example.com/<name>/: the operator lists the origin once,
+   * and each token's aud is the exact resource the client asked for (oauth/resource.ts).
+   */
+  match: 'exact' | 'prefix';
   format: AccessTokenFormat;
   /** Scopes that belong to this resource; informational, shown in its RFC 9728 metadata. */
   scopes: string[];
@@ -423,13 +429,29 @@ function resources(env: Env, issuer: string): ResourceConfig[] {
       const scopes = Array.isArray(item.scopes)
         ? item.scopes.filter((s): s is string => typeof s === 'string')
         : [];
-      list.push({ uri, format, scopes });
+      const match = item.match ?? 'exact';
+      if (match !== 'exact' && match !== 'prefix') {
+        throw new ConfigError('GATEHOUSE_RESOURCES', `"match" of ${uri} must be "exact" or "prefix"`);
+      }
+      if (match === 'prefix') {
+        const parsedUri = new URL(uri);
+        // A prefix is an origin and a path ending with "/", already in normal form, so that matching by string
+        // cannot reach a sibling (https://mcp.example.com/a must not cover https://mcp.example.com/ab).
+        if (parsedUri.href !== uri || !uri.endsWith('/') || parsedUri.search || parsedUri.username) {
+          throw new ConfigError(
+            'GATEHOUSE_RESOURCES',
+            `a "prefix" uri must be a normalized URL ending with "/" and without a query, got ${uri}`,
+          );
+        }
+      }
+      list.push({ uri, match, format, scopes });
     }
   }
   // Gatehouse's own protected endpoints (userinfo, deauthorize) are a resource too: the default audience.
   if (!list.some((resource) => resource.uri === issuer)) {
     list.unshift({
       uri: issuer,
+      match: 'exact',
       format: env.GATEHOUSE_ACCESS_TOKEN_FORMAT === 'opaque' ? 'opaque' : 'jwt',
       scopes: [],
     });

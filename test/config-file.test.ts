@@ -58,6 +58,7 @@ describe('gatehouse.config.json', () => {
     assert.equal(config.realm, 'Readmill');
     assert.deepEqual(config.resources.at(-1), {
       uri: 'https://api.readmill.example',
+      match: 'exact',
       format: 'opaque',
       scopes: ['read'],
     });
