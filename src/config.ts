@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_PASSWORD_COST } from './accounts/password.ts';
+import type { TokenEndpointAuthMethod } from './storage/storage.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 const SIGNING_ALGS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
@@ -235,7 +236,7 @@ export interface Config {
   paths: EndpointPaths;
   legacy: LegacySwitches;
   /** GATEHOUSE_CLIENT_AUTH_METHODS: the token endpoint authentication methods clients may register and use. */
-  clientAuthMethods: ('client_secret_basic' | 'client_secret_post' | 'none')[];
+  clientAuthMethods: TokenEndpointAuthMethod[];
   /**
    * GATEHOUSE_PKCE (default `required`): `required` for every client (an operator may still relax one
    * confidential client), or `optional-for-confidential` (Credal: the secret binds the code).
@@ -556,9 +557,9 @@ function pkcePolicy(env: Env): Config['pkcePolicy'] {
 
 function clientAuthMethods(env: Env): Config['clientAuthMethods'] {
   const raw = env.GATEHOUSE_CLIENT_AUTH_METHODS;
-  if (!raw) return ['client_secret_basic', 'client_secret_post', 'none'];
+  if (!raw) return ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
   const methods = raw.split(/[\s,]+/).filter(Boolean);
-  const known = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+  const known = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
   const result: Config['clientAuthMethods'] = [];
   for (const method of methods) {
     const found = known.find((candidate) => candidate === method);

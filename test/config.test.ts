@@ -80,7 +80,7 @@ describe('loadConfig: defaults', () => {
         impliedGrantType: false,
         echoAuthorizationParams: false,
       },
-      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+      clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       pkcePolicy: 'required',
       realm: 'Gatehouse',
       sessionTtl: 8 * 3600,

@@ -1,6 +1,8 @@
-// Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic, client_secret_post, or
-// none (public clients name themselves with client_id). Exactly one method per request, and it must be the
-// one the client registered (RFC 7591 §2). Secrets are compared as SHA-256 hashes in constant time.
+// Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic, client_secret_post,
+// private_key_jwt (RFC 7523 §2.2, OIDC Core §9), or none (public clients name themselves with client_id).
+// Exactly one method per request, and it must be the one the client registered (RFC 7591 §2). Secrets are
+// compared as SHA-256 hashes in constant time.
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { OAuthError } from '../errors.ts';
 import type { Client, Storage, TokenEndpointAuthMethod } from '../storage/storage.ts';
 import { hasControlCharacter } from '../util/control-characters.ts';
@@ -11,7 +13,16 @@ export interface ClientCredentials {
   method: TokenEndpointAuthMethod;
   clientId: string;
   secret: string | undefined;
+  /** private_key_jwt: the signed assertion. */
+  assertion?: string;
 }
+
+/** RFC 7523 §2.2: the one client_assertion_type Gatehouse takes. */
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Asymmetric algs only: a shared-secret MAC would need the secret stored in the clear. */
+export const ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+/** The longest an assertion may live from now: its jti is remembered that long (replay, RFC 7523 §3 item 7). */
+const MAX_ASSERTION_LIFETIME_S = 10 * 60;
 
 const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="gatehouse", charset="UTF-8"' };
@@ -33,7 +44,12 @@ function formDecode(value: string): string {
 /** Reads which credentials the request carries, without looking anything up. */
 export function readClientCredentials(
   authorization: string | undefined,
-  params: { client_id?: string; client_secret?: string; client_assertion?: string },
+  params: {
+    client_id?: string;
+    client_secret?: string;
+    client_assertion?: string;
+    client_assertion_type?: string;
+  },
 ): ClientCredentials {
   const methods = [
     authorization !== undefined,
@@ -44,7 +60,19 @@ export function readClientCredentials(
     throw new OAuthError('invalid_request', 'Use exactly one client authentication method');
   }
   if (params.client_assertion !== undefined) {
-    throw invalidClient(false, 'client_assertion authentication is not enabled');
+    if (params.client_assertion_type !== JWT_BEARER_ASSERTION) {
+      throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+    }
+    // The client is named by client_id, or by the assertion's own iss (read unverified only to find its keys).
+    let issuer: unknown;
+    try {
+      issuer = decodeJwt(params.client_assertion).iss;
+    } catch {
+      throw invalidClient(false, 'client_assertion is not a JWT');
+    }
+    const clientId = params.client_id ?? (typeof issuer === 'string' ? issuer : '');
+    if (!clientId || hasControlCharacter(clientId)) throw invalidClient(false, 'no client named');
+    return { method: 'private_key_jwt', clientId, secret: undefined, assertion: params.client_assertion };
   }
   if (authorization !== undefined) {
     const match = BASIC.exec(authorization);
@@ -83,14 +111,73 @@ export interface ClientAuthOptions {
   anySecretMethod?: boolean;
   /** The methods this deployment allows at all (GATEHOUSE_CLIENT_AUTH_METHODS). */
   allowedMethods?: readonly TokenEndpointAuthMethod[];
+  /**
+   * What a private_key_jwt assertion's aud may name: the issuer, or the URL of the endpoint it is sent to
+   * (RFC 7523 §3 item 3; OIDC Core §9 says the token endpoint).
+   */
+  assertionAudiences?: readonly string[];
 }
 
 /** The deployment's client authentication options, from its configuration. */
 export function clientAuthOptions(config: {
   legacy: { anySecretMethod: boolean };
   clientAuthMethods: readonly TokenEndpointAuthMethod[];
+  issuer: string;
+  paths: { token: string; introspect: string; revoke: string; par: string };
 }): ClientAuthOptions {
-  return { anySecretMethod: config.legacy.anySecretMethod, allowedMethods: config.clientAuthMethods };
+  const { issuer, paths } = config;
+  return {
+    anySecretMethod: config.legacy.anySecretMethod,
+    allowedMethods: config.clientAuthMethods,
+    assertionAudiences: [
+      issuer,
+      ...[paths.token, paths.introspect, paths.revoke, paths.par].map((p) => `${issuer}${p}`),
+    ],
+  };
+}
+
+/**
+ * private_key_jwt (RFC 7523 §3): the assertion is signed by one of the client's registered keys with an
+ * asymmetric alg, iss and sub are the client, aud names this server, exp is present and at most
+ * MAX_ASSERTION_LIFETIME_S away, and its jti has not been seen before. The jti is remembered in the database
+ * (a rate-limit counter that must stay at 1 for the assertion's lifetime: one atomic upsert, shared by every
+ * instance, purged by housekeeping), so a replayed assertion fails on any instance.
+ */
+async function checkAssertion(
+  storage: Storage,
+  client: Client,
+  assertion: string,
+  now: number,
+  audiences: readonly string[],
+): Promise<void> {
+  const keys = client.metadata.jwks;
+  if (!keys || keys.keys.length === 0) throw invalidClient(false, 'client has no registered keys');
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(keys as never), {
+      issuer: client.id,
+      subject: client.id,
+      audience: [...audiences],
+      algorithms: ASSERTION_ALGS,
+      currentDate: new Date(now),
+      requiredClaims: ['exp', 'jti'],
+      clockTolerance: 30,
+    }));
+  } catch (error) {
+    throw invalidClient(false, `client_assertion refused: ${(error as Error).message}`);
+  }
+  const expiresAt = Number(payload.exp) * 1000;
+  if (expiresAt - now > MAX_ASSERTION_LIFETIME_S * 1000) {
+    throw invalidClient(false, 'client_assertion lives too long');
+  }
+  const jti = String(payload.jti);
+  if (jti.length === 0 || jti.length > 256) throw invalidClient(false, 'client_assertion jti malformed');
+  const seen = await storage.rateLimits.hit(
+    `client-assertion:${client.id}:${sha256(jti)}`,
+    now,
+    Math.max(1, expiresAt - now) + 30_000,
+  );
+  if (seen.count > 1) throw invalidClient(false, 'client_assertion replayed (jti seen before)');
 }
 
 export async function authenticateClient(
@@ -116,7 +203,9 @@ export async function authenticateClient(
       `client registered ${client.tokenEndpointAuthMethod}, request used ${credentials.method}`,
     );
   }
-  if (credentials.method !== 'none') {
+  if (credentials.method === 'private_key_jwt') {
+    await checkAssertion(storage, client, credentials.assertion ?? '', now, options.assertionAudiences ?? []);
+  } else if (credentials.method !== 'none') {
     if (client.secretHash === null || credentials.secret === undefined || credentials.secret === '') {
       throw invalidClient(basicUsed, 'missing secret');
     }

@@ -14,7 +14,42 @@ import { isLoopbackRedirectUri } from './redirect-uri.ts';
 import { isValidScopeToken, parseScope } from './scope.ts';
 
 const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
-const AUTH_METHODS = new Set<TokenEndpointAuthMethod>(['client_secret_basic', 'client_secret_post', 'none']);
+const AUTH_METHODS = new Set<TokenEndpointAuthMethod>([
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+]);
+
+/** JWK members that hold private key material: a registered key set carries none of them. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/**
+ * A private_key_jwt client's `jwks` (RFC 7591 §2): 1 to 10 public signature keys of the kinds the assertion
+ * algs use (RSA, EC P-256, Ed25519), no private members, at most 20 KB. jose checks each key again when an
+ * assertion is verified; this refuses at registration what could never verify, and secrets sent by mistake.
+ */
+function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
+  const invalid = (why: string) => new OAuthError('invalid_client_metadata', `jwks ${why}`);
+  if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
+    throw invalid('must be a JWK Set: {"keys": [...]}');
+  }
+  const keys = (jwks as { keys: unknown[] }).keys;
+  if (keys.length === 0 || keys.length > 10) throw invalid('must hold 1 to 10 keys');
+  if (JSON.stringify(jwks).length > 20_000) throw invalid('is too large');
+  for (const key of keys) {
+    if (typeof key !== 'object' || key === null) throw invalid('holds something that is not a JWK');
+    const jwk = key as Record<string, unknown>;
+    if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw invalid('must hold public keys only');
+    const kind =
+      (jwk.kty === 'RSA' && typeof jwk.n === 'string' && typeof jwk.e === 'string') ||
+      (jwk.kty === 'EC' && jwk.crv === 'P-256' && typeof jwk.x === 'string' && typeof jwk.y === 'string') ||
+      (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && typeof jwk.x === 'string');
+    if (!kind) throw invalid('holds a key that is not RSA, EC P-256 or Ed25519');
+    if (jwk.use !== undefined && jwk.use !== 'sig') throw invalid('keys must be for signatures (use "sig")');
+  }
+  return { keys: keys as Record<string, unknown>[] };
+}
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:']);
 
 export interface ClientInput {
@@ -146,6 +181,7 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
     }
     if (metadata.require_pushed_authorization_requests) out.require_pushed_authorization_requests = true;
   }
+  if (metadata.jwks !== undefined) out.jwks = checkJwks(metadata.jwks);
   // Checked with the redirect URIs in buildClient, which knows the application type.
   if (metadata.post_logout_redirect_uris !== undefined) {
     out.post_logout_redirect_uris = [...new Set(metadata.post_logout_redirect_uris)];
@@ -177,6 +213,12 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   if (method === 'none' && grantTypes.includes('client_credentials')) {
     // RFC 6749 §4.4: the client credentials grant is for clients that can authenticate.
     throw new OAuthError('invalid_client_metadata', 'A public client cannot use client_credentials');
+  }
+  if (method === 'private_key_jwt' && input.metadata?.jwks === undefined) {
+    throw new OAuthError(
+      'invalid_client_metadata',
+      'A private_key_jwt client registers its public keys (jwks)',
+    );
   }
   if (method === 'none' && input.resourceServer) {
     // RFC 7662 §2.1: introspection needs client authentication.
@@ -224,7 +266,9 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   const isPublic = method === 'none';
   // Public clients can never skip PKCE; a confidential client may be relaxed by its operator.
   const requirePkce = isPublic ? true : (input.requirePkce ?? true);
-  const secret = isPublic ? undefined : mintOpaqueToken(TOKEN_PREFIX.clientSecret);
+  // A private_key_jwt client proves itself with its keys: it has no secret to leak.
+  const secret =
+    isPublic || method === 'private_key_jwt' ? undefined : mintOpaqueToken(TOKEN_PREFIX.clientSecret);
   const registrationAccessToken = input.withRegistrationToken ? randomToken(32) : undefined;
   return {
     secret,

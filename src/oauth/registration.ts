@@ -63,6 +63,11 @@ export function readRegistrationRequest(
     throw metadataError('The body must be a JSON object');
   }
   const fields = body as Record<string, unknown>;
+  if (fields.jwks_uri !== undefined) {
+    // Fetching a key set a stranger names is an outbound request through the SSRF guard, with caching and
+    // refresh: not built yet. Register the keys inline instead.
+    throw metadataError('jwks_uri is not supported; register the public keys inline in jwks');
+  }
   const responseTypes = stringList(fields, 'response_types', 5);
   if (responseTypes?.some((type) => type !== 'code')) {
     throw metadataError('Only the "code" response type is supported');
@@ -92,6 +97,7 @@ export function readRegistrationRequest(
     tos_uri: optionalString(fields, 'tos_uri'),
     contacts: stringList(fields, 'contacts', 5),
     post_logout_redirect_uris: stringList(fields, 'post_logout_redirect_uris', 20),
+    jwks: fields.jwks as ClientDisplayMetadata['jwks'],
     require_pushed_authorization_requests: fields.require_pushed_authorization_requests as
       | boolean
       | undefined,

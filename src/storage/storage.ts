@@ -2,7 +2,11 @@
 // One implementation (kysely/) serves SQLite and PostgreSQL; test/storage/contract.ts proves it on both.
 // Times are epoch milliseconds. Secrets (tokens, codes, client secrets) arrive here only as SHA-256 hashes.
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'none';
 export type ApplicationType = 'web' | 'native';
 
 export interface Client {
@@ -97,6 +101,11 @@ export interface ClientDisplayMetadata {
   post_logout_redirect_uris?: string[];
   /** RFC 9126 §6: this client's authorization requests must be pushed first. */
   require_pushed_authorization_requests?: boolean;
+  /**
+   * RFC 7591 §2 `jwks`: the public keys a `private_key_jwt` client signs its assertions with (RFC 7523, OIDC
+   * Core §9). Public members only; checked by oauth/client-metadata.ts.
+   */
+  jwks?: { keys: Record<string, unknown>[] };
 }
 
 export interface User {

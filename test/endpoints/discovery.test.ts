@@ -8,11 +8,15 @@ import {
   createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
   type JSONWebKeySet,
   type JWK,
   jwtVerify,
+  SignJWT,
 } from 'jose';
 import { rotateSigningKeys } from '../../src/oauth/keys.ts';
+import type { TokenEndpointAuthMethod } from '../../src/storage/storage.ts';
 import { Agent } from '../helpers/agent.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, ISSUER, TEST_SECRET, type TestServer } from '../helpers/server.ts';
@@ -180,19 +184,34 @@ describe('J-01: discovery', () => {
       'client_secret_basic',
       'client_secret_post',
       'none',
+      'private_key_jwt',
     ]);
+    const signer = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(signer.publicKey)), kid: 'k1' };
     for (const method of doc.token_endpoint_auth_methods_supported) {
       const user = await server.addUser();
       const isPublic = method === 'none';
       const { client, secret } = await server.addClient({
-        tokenEndpointAuthMethod: method as 'client_secret_basic' | 'client_secret_post' | 'none',
+        tokenEndpointAuthMethod: method as TokenEndpointAuthMethod,
         ...(isPublic ? { applicationType: 'native' as const, redirectUris: ['http://127.0.0.1/cb'] } : {}),
+        ...(method === 'private_key_jwt' ? { metadata: { jwks: { keys: [jwk] } } } : {}),
       });
       const flow = await runAuthorizationFlow(server, client, user);
+      const assertion = async () =>
+        new SignJWT({ iss: client.id, sub: client.id, aud: ISSUER, jti: `${Math.random()}` })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setIssuedAt(Math.floor(server.clock.now() / 1000))
+          .setExpirationTime(Math.floor(server.clock.now() / 1000) + 60)
+          .sign(signer.privateKey);
       const response =
         method === 'client_secret_basic'
           ? await exchangeCode(server, client, secret, flow)
-          : await exchangeCode(server, client, undefined, flow, isPublic ? {} : { client_secret: secret });
+          : method === 'private_key_jwt'
+            ? await exchangeCode(server, client, undefined, flow, {
+                client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+                client_assertion: await assertion(),
+              })
+            : await exchangeCode(server, client, undefined, flow, isPublic ? {} : { client_secret: secret });
       assert.equal(response.statusCode, 200, `${method}: ${response.body}`);
     }
   });

@@ -136,9 +136,18 @@ describe('readClientCredentials: body methods', () => {
     );
   });
 
-  it('client_assertion alone → invalid_client (not enabled)', () => {
+  it('client_assertion without the jwt-bearer type → invalid_request; a non-JWT → invalid_client', () => {
     assert.throws(
       () => readClientCredentials(undefined, { client_id: 'id', client_assertion: 'x.y.z' }),
+      oauthError('invalid_request'),
+    );
+    assert.throws(
+      () =>
+        readClientCredentials(undefined, {
+          client_id: 'id',
+          client_assertion: 'x.y.z',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        }),
       oauthError('invalid_client'),
     );
   });

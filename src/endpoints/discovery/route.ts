@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { SUPPORTED_CLAIMS } from '../../oauth/claims.ts';
+import { ASSERTION_ALGS } from '../../oauth/client-auth.ts';
 import { GRANTS } from '../token/grants/index.ts';
 
 export function discoveryDocument(deps: Deps): Record<string, unknown> {
@@ -38,6 +39,13 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algs,
     token_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
+    ...(deps.config.clientAuthMethods.includes('private_key_jwt')
+      ? {
+          token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+          introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+          revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+        }
+      : {}),
     code_challenge_methods_supported: ['S256'],
     claims_supported: [
       ...SUPPORTED_CLAIMS,
