@@ -13,6 +13,7 @@ import { UserInputError } from './users.ts';
 /** Every admin scope, and what it opens. */
 export const ADMIN_SCOPES = {
   interactions: 'Read, accept and reject login and consent challenges (/api/v1/interactions/…)',
+  'events:read': 'Read and export the security event log (/api/v1/security-events)',
 } as const;
 export type AdminScope = keyof typeof ADMIN_SCOPES;
 
@@ -22,6 +23,7 @@ export interface NewAdminKeyInput {
   expiresInDays?: number;
 }
 
+// Made and revoked at the CLI only (`gatehouse admin-keys`): the events name the CLI as the actor.
 export async function createAdminKey(
   storage: Storage,
   input: NewAdminKeyInput,
@@ -49,6 +51,7 @@ export async function createAdminKey(
   await storage.transaction(async (tx) => {
     await tx.adminKeys.create(record);
     await recordSecurityEvent(tx, now, 'admin_key_created', {
+      actor: { kind: 'cli' },
       detail: { admin_key: record.id, name, scope: record.scope },
     });
   });
@@ -59,7 +62,10 @@ export async function createAdminKey(
 export async function revokeAdminKey(storage: Storage, id: string, now: number): Promise<boolean> {
   return storage.transaction(async (tx) => {
     if (!(await tx.adminKeys.revoke(id, now))) return false;
-    await recordSecurityEvent(tx, now, 'admin_key_revoked', { detail: { admin_key: id } });
+    await recordSecurityEvent(tx, now, 'admin_key_revoked', {
+      actor: { kind: 'cli' },
+      detail: { admin_key: id },
+    });
     return true;
   });
 }
