@@ -322,8 +322,24 @@ for (const target of targets) {
       });
       assert.equal(gone.statusCode, 200, gone.body);
 
+      // And "Remove access" on the connected apps page: the person is the actor.
+      const apps = await third.agent.get('/account/apps');
+      const removed = await third.agent.post(
+        `/account/apps/${client.id}/remove`,
+        { _csrf: csrfFrom(apps.body) },
+        from('198.51.100.44'),
+      );
+      assert.equal(removed.statusCode, 303, removed.body.slice(0, 300));
+
       const events = (await api(`client_id=${client.id}&user_id=${user.id}`)).json()
         .events as SecurityEventJson[];
+      assert.deepEqual(
+        events.filter((event) => event.type === 'deauthorized').map((event) => [event.actor?.kind, event.ip]),
+        [
+          ['user', '198.51.100.44'],
+          ['client', '198.51.100.43'],
+        ],
+      );
       const byType = new Map(events.map((event) => [event.type, event]));
       const reuse = byType.get('refresh_token_reuse');
       assert.deepEqual(

@@ -114,13 +114,10 @@ const securityEvents = {
   ],
   responses: {
     '200': {
-      description: 'The events.',
+      description: 'The events: a SecurityEventPage as JSON, or one SecurityEvent per line as JSON Lines.',
       content: {
         'application/json': { schema: { $ref: '#/components/schemas/SecurityEventPage' } },
-        'application/x-ndjson': {
-          schema: { $ref: '#/components/schemas/SecurityEvent' },
-          description: 'One SecurityEvent per line.',
-        },
+        'application/x-ndjson': { schema: { $ref: '#/components/schemas/SecurityEvent' } },
       },
     },
     '400': error('A malformed filter, limit or cursor (invalid_request).'),

@@ -53,11 +53,11 @@ function detailText(event: SecurityEvent): string | undefined {
         typeof detail.via === 'string' ? `via ${detail.via.replaceAll('_', ' ')}` : undefined,
         detail.awaiting_review === true || detail.status === 'pending' ? 'awaiting approval' : undefined,
         Array.isArray(detail.fields) && detail.fields.length > 0
-          ? `(${detail.fields.join(', ')})`
+          ? `changed: ${detail.fields.join(', ')}`
           : undefined,
       ]
         .filter(Boolean)
-        .join(' ');
+        .join(', ');
     case 'signing_keys_rotated':
       return Array.isArray(detail.keys)
         ? (detail.keys as { alg?: unknown }[]).map((key) => String(key.alg)).join(', ')
