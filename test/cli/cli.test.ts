@@ -95,6 +95,7 @@ describe('gatehouse --help and usage errors', () => {
       'clients approve',
       'clients list',
       'clients resource-server',
+      'events',
       'keys rotate',
       'migrate',
       'purge',
