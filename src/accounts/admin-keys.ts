@@ -20,6 +20,7 @@ export const ADMIN_SCOPES = {
     "Create, disable, enable and delete users, reset passwords, revoke a user's tokens and authorizations (includes users:read)",
   'keys:read': 'List the signing keys (/api/v1/keys)',
   'keys:write': 'Rotate the signing keys (includes keys:read)',
+  'events:read': 'Read and export the security event log (/api/v1/security-events)',
 } as const;
 export type AdminScope = keyof typeof ADMIN_SCOPES;
 
@@ -29,6 +30,7 @@ export interface NewAdminKeyInput {
   expiresInDays?: number;
 }
 
+// Made and revoked at the CLI only (`gatehouse admin-keys`): the events name the CLI as the actor.
 export async function createAdminKey(
   storage: Storage,
   input: NewAdminKeyInput,
@@ -56,6 +58,7 @@ export async function createAdminKey(
   await storage.transaction(async (tx) => {
     await tx.adminKeys.create(record);
     await recordSecurityEvent(tx, now, 'admin_key_created', {
+      actor: { kind: 'cli' },
       detail: { admin_key: record.id, name, scope: record.scope },
     });
   });
@@ -66,7 +69,10 @@ export async function createAdminKey(
 export async function revokeAdminKey(storage: Storage, id: string, now: number): Promise<boolean> {
   return storage.transaction(async (tx) => {
     if (!(await tx.adminKeys.revoke(id, now))) return false;
-    await recordSecurityEvent(tx, now, 'admin_key_revoked', { detail: { admin_key: id } });
+    await recordSecurityEvent(tx, now, 'admin_key_revoked', {
+      actor: { kind: 'cli' },
+      detail: { admin_key: id },
+    });
     return true;
   });
 }

@@ -3,6 +3,7 @@
 // million users never sit in memory and a bad line costs only itself. The `external_id` becomes the user's id,
 // so the OpenID Connect `sub` that third-party apps already store keeps its value.
 
+import { recordSecurityEvent } from '../oauth/security-events.ts';
 import type { Storage, User } from '../storage/storage.ts';
 import { hasControlCharacter } from '../util/control-characters.ts';
 import { randomId } from '../util/random.ts';
@@ -288,20 +289,14 @@ export async function importUsers(
     options.onProgress?.({ ...summary });
   };
   const recordEvent = () =>
-    storage.securityEvents.record({
-      id: crypto.randomUUID(),
-      type: 'users_imported',
-      clientId: null,
-      userId: null,
-      grantId: null,
+    recordSecurityEvent(storage, options.now(), 'users_imported', {
+      actor: { kind: 'cli' },
       detail: {
-        actor: 'cli',
         created: summary.created,
         updated: summary.updated,
         unchanged: summary.unchanged,
         failed: summary.failed,
       },
-      createdAt: options.now(),
     });
   try {
     for await (const text of lines) {

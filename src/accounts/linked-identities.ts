@@ -10,6 +10,7 @@
 // - Nobody has that email: `create` makes the user just in time (no password; the email counts as verified);
 //   `link-only` refuses.
 import { StorageUnavailableError } from '../errors.ts';
+import { type Actor, recordSecurityEvent } from '../oauth/security-events.ts';
 import type { LinkedIdentity, Storage, User } from '../storage/storage.ts';
 import { randomId } from '../util/random.ts';
 import { NO_PASSWORD_HASH } from './password.ts';
@@ -46,22 +47,21 @@ export type FederatedSignIn =
   | { ok: true; user: User; created: boolean; linked: boolean }
   | { ok: false; reason: RefusalReason; userId?: string };
 
+/** Where a sign-in came from, for its security events. */
+interface SignInContext {
+  /** The browser's address (request.ip). */
+  ip?: string | null;
+}
+
 async function record(
   storage: Storage,
   now: number,
   type: string,
   userId: string | null,
   detail: Record<string, unknown>,
+  context: SignInContext & { actor?: Actor } = {},
 ) {
-  await storage.securityEvents.record({
-    id: crypto.randomUUID(),
-    type,
-    clientId: null,
-    userId,
-    grantId: null,
-    detail,
-    createdAt: now,
-  });
+  await recordSecurityEvent(storage, now, type, { userId, detail, ip: context.ip, actor: context.actor });
 }
 
 async function attempt(
@@ -69,6 +69,7 @@ async function attempt(
   policy: LinkPolicy,
   identity: UpstreamIdentity,
   now: number,
+  context: SignInContext,
 ): Promise<FederatedSignIn> {
   const { providerId, subject } = identity;
   const link = await storage.linkedIdentities.find(providerId, subject);
@@ -90,10 +91,14 @@ async function attempt(
     if (!(await storage.linkedIdentities.create({ ...newLink, userId: existing.id }))) {
       return { ok: false, reason: 'already_linked', userId: existing.id };
     }
-    await record(storage, now, 'identity_linked', existing.id, {
-      provider: providerId,
-      by: 'verified_email',
-    });
+    await record(
+      storage,
+      now,
+      'identity_linked',
+      existing.id,
+      { provider: providerId, by: 'verified_email' },
+      { ...context, actor: { kind: 'user', id: existing.id } },
+    );
     return { ok: true, user: existing, created: false, linked: true };
   }
 
@@ -117,7 +122,14 @@ async function attempt(
     if (!(await tx.linkedIdentities.create({ ...newLink, userId: user.id }))) {
       throw new Error('the upstream account was linked meanwhile');
     }
-    await record(tx, now, 'user_created_by_upstream', user.id, { provider: providerId });
+    await record(
+      tx,
+      now,
+      'user_created_by_upstream',
+      user.id,
+      { provider: providerId },
+      { ...context, actor: { kind: 'user', id: user.id } },
+    );
   });
   return { ok: true, user, created: true, linked: true };
 }
@@ -132,25 +144,33 @@ export async function resolveUpstreamUser(
   policy: LinkPolicy,
   identity: UpstreamIdentity,
   now: number,
+  context: SignInContext = {},
 ): Promise<FederatedSignIn> {
   let result: FederatedSignIn;
   try {
-    result = await attempt(storage, policy, identity, now);
+    result = await attempt(storage, policy, identity, now, context);
   } catch (error) {
     // An outage is not a race: let it answer 503.
     if (error instanceof StorageUnavailableError) throw error;
-    result = await attempt(storage, policy, identity, now);
+    result = await attempt(storage, policy, identity, now, context);
   }
   if (!result.ok) {
-    await record(storage, now, 'upstream_sign_in_refused', result.userId ?? null, {
-      provider: identity.providerId,
-      reason: result.reason,
-    });
+    await record(
+      storage,
+      now,
+      'upstream_sign_in_refused',
+      result.userId ?? null,
+      { provider: identity.providerId, reason: result.reason },
+      context,
+    );
   }
   return result;
 }
 
-/** Removes one of the user's links (admin console, CLI); records who did it. False when there was no such link. */
+/**
+ * Removes one of the user's links (admin console, CLI); records who did it (`by`: the administrator's user id,
+ * or 'cli'). False when there was no such link.
+ */
 export async function unlinkIdentity(
   storage: Storage,
   userId: string,
@@ -160,6 +180,9 @@ export async function unlinkIdentity(
   by: string,
 ): Promise<boolean> {
   const removed = await storage.linkedIdentities.delete(providerId, subject, userId);
-  if (removed) await record(storage, now, 'identity_unlinked', userId, { provider: providerId, by });
+  if (removed) {
+    const actor: Actor = by === 'cli' ? { kind: 'cli' } : { kind: 'user', id: by };
+    await record(storage, now, 'identity_unlinked', userId, { provider: providerId }, { actor });
+  }
   return removed;
 }

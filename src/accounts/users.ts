@@ -56,9 +56,10 @@ export async function createUser(
   if (by) {
     await recordSecurityEvent(storage, now, 'user_created', {
       userId: user.id,
+      userEmail: user.email,
       actor: by.actor,
       ip: by.ip,
-      detail: { email: user.email, is_admin: user.isAdmin },
+      detail: { is_admin: user.isAdmin },
     });
   }
   return user;
@@ -99,9 +100,10 @@ export async function changePassword(
     await tx.sessions.deleteForUser(userId);
     await recordSecurityEvent(tx, now, 'password_changed', {
       userId,
+      userEmail: user.email,
       actor: change.by.actor,
       ip: change.by.ip,
-      detail: { email: user.email, revoked_grants: revokedGrants },
+      detail: { revoked_grants: revokedGrants },
     });
     return revokedGrants;
   });
@@ -129,11 +131,13 @@ async function onUser<Extra = object>(
 }
 
 function recordOn(tx: Storage, now: number, type: string, user: User, by: Acting, detail = {}) {
+  // The email as it was when the operation ran: a deleted user can no longer be looked up.
   return recordSecurityEvent(tx, now, type, {
     userId: user.id,
+    userEmail: user.email,
     actor: by.actor,
     ip: by.ip,
-    detail: { email: user.email, ...detail },
+    detail,
   });
 }
 

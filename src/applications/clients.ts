@@ -36,11 +36,13 @@ async function onClient<Extra = object>(
 }
 
 function record(tx: Storage, now: number, type: string, client: Client, by: Acting, detail = {}) {
+  // The name as it was when the operation ran: a deleted client can no longer be looked up.
   return recordSecurityEvent(tx, now, type, {
     clientId: client.id,
+    clientName: client.name,
     actor: by.actor,
     ip: by.ip,
-    detail: { client_name: client.name, ...detail },
+    detail,
   });
 }
 

@@ -1,8 +1,8 @@
 // Rotating the signing keys, for the CLI and the admin API alike: which algs get a new key, how long the old
-// ones stay published, and the security event.
+// ones stay published; rotateSigningKeys records the security event.
 import type { Config, SigningAlg } from '../config.ts';
 import { rotateSigningKeys } from '../oauth/keys.ts';
-import { type Acting, recordSecurityEvent } from '../oauth/security-events.ts';
+import type { Acting } from '../oauth/security-events.ts';
 import type { SigningKeyRecord, Storage } from '../storage/storage.ts';
 
 /** Verifiers may cache the JWKS this long; a retired key stays published for it on top of token lifetimes. */
@@ -32,14 +32,7 @@ export async function rotateKeys(
     .map((key) => key.alg as SigningAlg);
   const algs = [...new Set([config.accessTokenAlg, config.idTokenAlg, ...current])];
   const retireAfter = retireAfterMs(config);
-  const added = await rotateSigningKeys(storage, secret, algs, now, retireAfter, activateAfterMs);
-  await recordSecurityEvent(storage, now, 'keys_rotated', {
-    actor: by.actor,
-    ip: by.ip,
-    detail: {
-      kids: added.map((key) => key.kid),
-      activates_at: new Date(now + activateAfterMs).toISOString(),
-    },
-  });
+  // rotateSigningKeys records signing_keys_rotated with who acted.
+  const added = await rotateSigningKeys(storage, secret, algs, now, retireAfter, activateAfterMs, by);
   return { added, retireAfterMs: retireAfter };
 }

@@ -9,6 +9,7 @@ import { clientsAdd } from './commands/clients-add.ts';
 import { clientsApprove } from './commands/clients-approve.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsResourceServer } from './commands/clients-resource-server.ts';
+import { events } from './commands/events.ts';
 import { keysRotate } from './commands/keys-rotate.ts';
 import { migrate } from './commands/migrate.ts';
 import { purge } from './commands/purge.ts';
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   adminKeysRevoke,
   purge,
   registrationTokensCreate,
+  events,
 ];
 
 function overview(): string {

@@ -47,6 +47,9 @@ export type Outcome = { status: 'ok'; redirectTo: string } | Exclude<Found, { st
 /** Who acts through the admin API: recorded with every accept and reject. */
 export interface Actor {
   adminKeyId: string;
+  adminKeyName?: string;
+  /** The address of the company's app that called the admin API. */
+  ip?: string;
 }
 
 const SUBJECT = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
@@ -378,7 +381,8 @@ async function settle(
     await recordSecurityEvent(tx, now, `interaction_${event}`, {
       clientId: interaction.clientId,
       userId: subject,
-      detail: { admin_key: actor.adminKeyId },
+      actor: { kind: 'admin_key', id: actor.adminKeyId, name: actor.adminKeyName ?? null },
+      ip: actor.ip,
     });
     return true;
   });

@@ -20,6 +20,7 @@ import {
 import type { SigningAlg } from '../config.ts';
 import type { SigningKeyRecord, Storage } from '../storage/storage.ts';
 import type { JwtSigningKey } from './jws.ts';
+import { type Acting, recordSecurityEvent } from './security-events.ts';
 
 export type SigningKey = JwtSigningKey;
 
@@ -107,7 +108,10 @@ export async function ensureSigningKeys(
   return created;
 }
 
-/** `gatehouse keys rotate`: a new key per alg signs from now on; the old ones stay published for retireAfterMs. */
+/**
+ * `gatehouse keys rotate`: a new key per alg signs from now on; the old ones stay published for retireAfterMs.
+ * Records a `signing_keys_rotated` security event naming the new keys (`actor`: the CLI, its only caller today).
+ */
 export async function rotateSigningKeys(
   storage: Storage,
   secret: string,
@@ -115,6 +119,7 @@ export async function rotateSigningKeys(
   now: number,
   retireAfterMs: number,
   activateAfterMs = 0,
+  by: Acting = { actor: { kind: 'cli' } },
 ): Promise<SigningKeyRecord[]> {
   const added: SigningKeyRecord[] = [];
   for (const alg of new Set(algs)) {
@@ -122,6 +127,15 @@ export async function rotateSigningKeys(
     await storage.keys.rotateIn(record, now, retireAfterMs);
     added.push(record);
   }
+  await recordSecurityEvent(storage, now, 'signing_keys_rotated', {
+    actor: by.actor,
+    ip: by.ip,
+    detail: {
+      keys: added.map((key) => ({ kid: key.kid, alg: key.alg })),
+      activates_at: new Date(now + activateAfterMs).toISOString(),
+      old_keys_retire_at: new Date(now + activateAfterMs + retireAfterMs).toISOString(),
+    },
+  });
   return added;
 }
 

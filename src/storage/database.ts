@@ -171,8 +171,14 @@ export interface InitialAccessTokensTable {
 export interface SecurityEventsTable {
   id: string;
   type: string;
+  actor_kind: string | null;
+  actor_id: string | null;
+  actor_name: string | null;
+  ip: string | null;
   client_id: string | null;
+  client_name: string | null;
   user_id: string | null;
+  user_email: string | null;
   grant_id: string | null;
   detail: string;
   created_at: number;

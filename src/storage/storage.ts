@@ -351,15 +351,49 @@ export interface AdminKey {
   revokedAt: number | null;
 }
 
+/**
+ * Who caused a security event: a person signed in to a page (the console, the portal, their account), an admin
+ * API key, a client (registration management, revocation, deauthorization), an operator at the CLI, or
+ * Gatehouse itself (reuse detection). `name` is the user's email, the key's or the client's name at the time.
+ */
+export type SecurityEventActor =
+  | { kind: 'user'; id: string; name?: string | null }
+  | { kind: 'admin_key'; id: string; name?: string | null }
+  | { kind: 'client'; id: string; name?: string | null }
+  | { kind: 'cli' }
+  | { kind: 'system' };
+
 export interface SecurityEvent {
   id: string;
-  /** e.g. refresh_token_reuse, authorization_code_reuse, login_failed, token_revoked, deauthorized. */
+  /** e.g. login_failed, client_registered, refresh_token_reuse (the README lists them all). */
   type: string;
+  /** Null for an anonymous request (a failed sign-in, an open registration). */
+  actor: SecurityEventActor | null;
+  /** The address the request came from (after GATEHOUSE_TRUST_PROXY); null without a request (the CLI). */
+  ip: string | null;
   clientId: string | null;
+  /** The client's name when the event happened: clients are renamed and deleted, the log keeps who it was. */
+  clientName: string | null;
   userId: string | null;
+  /** The user's email when the event happened (for a sign-in to an unknown account, the email tried). */
+  userEmail: string | null;
   grantId: string | null;
   detail: Record<string, unknown>;
   createdAt: number;
+}
+
+/** Which events to list: every condition given must hold. */
+export interface SecurityEventQuery {
+  type?: string;
+  userId?: string;
+  clientId?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+  limit: number;
+  /** Continue after this event (the last one of the previous page). */
+  before?: PageCursor;
 }
 
 export interface Consent {
@@ -625,10 +659,23 @@ export interface InitialAccessTokenStore {
   consume(tokenHash: string, now: number): Promise<boolean>;
 }
 
+/**
+ * An event as it is recorded: what a caller leaves out of actor, ip, clientName and userEmail is stored as null.
+ * Write events through recordSecurityEvent (oauth/security-events.ts), which fills them in.
+ */
+export type NewSecurityEvent = Omit<SecurityEvent, 'actor' | 'ip' | 'clientName' | 'userEmail'> &
+  Partial<Pick<SecurityEvent, 'actor' | 'ip' | 'clientName' | 'userEmail'>>;
+
 export interface SecurityEventStore {
-  record(event: SecurityEvent): Promise<void>;
-  /** Newest first. */
-  list(limit: number): Promise<SecurityEvent[]>;
+  record(event: NewSecurityEvent): Promise<void>;
+  /**
+   * Newest first (creation time, then id), at most `limit`, matching every condition of the query. Paging with
+   * `before` set to the last event of a page neither repeats nor skips an event, whatever was recorded meanwhile
+   * (new events are newer than the first page). Each filter is served by an index ending in (created_at, id).
+   * A bare number is `{ limit }`.
+   */
+  // TODO(lead): the admin console still calls list(50); drop the number form once it passes a query.
+  list(query: SecurityEventQuery | number): Promise<SecurityEvent[]>;
 }
 
 export interface ConsentStore {

@@ -131,9 +131,13 @@ for (const target of [
       );
       assert.equal(events.length, 2);
       assert.deepEqual(events.map((event) => event.detail).reverse(), [
-        { actor: 'cli', created: 2, updated: 0, unchanged: 0, failed: 0 },
-        { actor: 'cli', created: 0, updated: 0, unchanged: 2, failed: 0 },
+        { created: 2, updated: 0, unchanged: 0, failed: 0 },
+        { created: 0, updated: 0, unchanged: 2, failed: 0 },
       ]);
+      assert.deepEqual(
+        events.map((event) => event.actor),
+        [{ kind: 'cli' }, { kind: 'cli' }],
+      );
     });
 
     it('a re-run updates: new email and name, flags; absent fields keep their values; disabling ends sessions', async () => {

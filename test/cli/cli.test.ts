@@ -95,6 +95,7 @@ describe('gatehouse --help and usage errors', () => {
       'clients approve',
       'clients list',
       'clients resource-server',
+      'events',
       'keys rotate',
       'migrate',
       'purge',
@@ -328,7 +329,7 @@ describe('gatehouse clients add / list', () => {
       '--redirect-uri',
       'https://rp.example/cb',
       '--auth-method',
-      'private_key_jwt',
+      'tls_client_auth',
     ]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /token_endpoint_auth_method/);

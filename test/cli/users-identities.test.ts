@@ -74,7 +74,7 @@ describe('gatehouse users identities / users unlink', () => {
     const reopened = await openStorage(env.DATABASE_URL!);
     try {
       const events = await reopened.storage.securityEvents.list(10);
-      assert.ok(events.some((event) => event.type === 'identity_unlinked' && event.detail.by === 'cli'));
+      assert.ok(events.some((event) => event.type === 'identity_unlinked' && event.actor?.kind === 'cli'));
     } finally {
       await reopened.storage.close();
     }

@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import Fastify from 'fastify';
 import { ADMIN_SCOPES, createAdminKey } from '../../src/accounts/admin-keys.ts';
 import { OPERATION_PATHS } from '../../src/endpoints/admin-api/openapi-operations.ts';
 import { registerAdminApi } from '../../src/endpoints/admin-api/route.ts';
+import { type Actor, recordSecurityEvent } from '../../src/oauth/security-events.ts';
 import { buildTestServer, type TestServer } from '../helpers/server.ts';
 
 describe('the admin API OpenAPI document', () => {
@@ -72,7 +74,111 @@ describe('the admin API OpenAPI document', () => {
         }
       }
     }
-    assert.equal(operations, 7 + Object.values(OPERATION_PATHS).flatMap(Object.keys).length);
+    assert.equal(operations, 8 + Object.values(OPERATION_PATHS).flatMap(Object.keys).length);
+  });
+
+  it('the security event log answers what its response schemas say, as JSON and as JSON Lines', async () => {
+    // The document's own schemas, compiled by a JSON Schema 2020-12 validator (OpenAPI 3.1's dialect).
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema({ ...structuredClone(document), $id: 'https://gatehouse.test/openapi.json' });
+    const schema = (name: string) => {
+      const validate = ajv.compile({
+        $ref: `https://gatehouse.test/openapi.json#/components/schemas/${name}`,
+      });
+      return (value: unknown) => {
+        assert.equal(
+          validate(value),
+          true,
+          `${name}: ${JSON.stringify(validate.errors)}\n${JSON.stringify(value)}`,
+        );
+      };
+    };
+    const page = schema('SecurityEventPage');
+    const event = schema('SecurityEvent');
+    const error = schema('Error');
+
+    // Not vacuous: the schemas refuse what the API must never send.
+    const sample = {
+      id: 'e',
+      type: 't',
+      created_at: '2026-11-22T12:00:00.000Z',
+      actor: null,
+      ip: null,
+      client_id: null,
+      client_name: null,
+      user_id: null,
+      user_email: null,
+      grant_id: null,
+      detail: {},
+    };
+    event(sample);
+    const refuses = (value: unknown) =>
+      assert.equal(
+        ajv.validate('https://gatehouse.test/openapi.json#/components/schemas/SecurityEvent', value),
+        false,
+      );
+    refuses({ ...sample, actor: { kind: 'user' } });
+    refuses({ ...sample, actor: { kind: 'cli', id: 'x' } });
+    refuses({ ...sample, secret: 'x' });
+    refuses({ ...sample, ip: undefined });
+
+    // Events of every actor kind, recorded the way Gatehouse records them.
+    const { storage } = server.deps;
+    const user = await server.addUser();
+    const { client } = await server.addClient({ name: 'Schema App' });
+    const actors: Actor[] = [
+      { kind: 'user', id: user.id },
+      { kind: 'admin_key', id: 'key', name: 'Key' },
+      { kind: 'client', id: client.id },
+      { kind: 'cli' },
+      { kind: 'system' },
+    ];
+    for (const actor of actors) {
+      await recordSecurityEvent(storage, server.clock.now(), 'schema_check', {
+        actor,
+        userId: user.id,
+        clientId: client.id,
+        ip: '203.0.113.5',
+        detail: { n: 1 },
+      });
+    }
+    await recordSecurityEvent(storage, server.clock.now(), 'schema_check', { detail: {} });
+    const { key } = await createAdminKey(storage, { name: 'events', scopes: ['events:read'] }, 0);
+    const get = (query: string, headers: Record<string, string> = {}) =>
+      server.app.inject({
+        method: 'GET',
+        url: `/api/v1/security-events?${query}`,
+        headers: { authorization: `Bearer ${key}`, ...headers },
+      });
+
+    const first = await get('type=schema_check&limit=4');
+    assert.equal(first.statusCode, 200);
+    page(first.json());
+    assert.equal(first.json().events.length, 4);
+    const second = await get(`type=schema_check&limit=4&cursor=${first.json().next_cursor}`);
+    page(second.json());
+    assert.equal(second.json().next_cursor, null);
+    assert.equal(second.json().events.length, 2);
+
+    const lines = await get('type=schema_check', { accept: 'application/x-ndjson' });
+    const documented = (
+      document.paths['/api/v1/security-events']!.get!.responses['200'] as { content: Record<string, unknown> }
+    ).content;
+    assert.ok(String(lines.headers['content-type']).split(';')[0]! in documented);
+    const parsed = lines.body
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(parsed.length, 6);
+    for (const line of parsed) event(line);
+    assert.deepEqual(
+      parsed.map((line) => line.actor?.kind ?? null),
+      [null, 'system', 'cli', 'client', 'admin_key', 'user'],
+    );
+
+    const bad = await get('since=soon');
+    assert.equal(bad.statusCode, 400);
+    error(bad.json());
   });
 
   it('lists every route the admin API registers, and the server answers each of them', async () => {

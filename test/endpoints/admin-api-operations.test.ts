@@ -55,12 +55,9 @@ await onEachDatabase('admin API operations', (database, databaseUrl) => {
 
     async function eventsNamingKey(type: string): Promise<SecurityEvent[]> {
       const events = await server.deps.storage.securityEvents.list(1000);
-      return events.filter((event) => {
-        const actor = ((event as { actor?: unknown }).actor ?? event.detail.actor) as
-          | { id?: string }
-          | undefined;
-        return event.type === type && actor?.id === keyId;
-      });
+      return events.filter(
+        (event) => event.type === type && event.actor?.kind === 'admin_key' && event.actor.id === keyId,
+      );
     }
 
     it('a client’s life: create (secret once), read, rotate, disable, enable, delete', async () => {
@@ -270,7 +267,7 @@ await onEachDatabase('admin API operations', (database, databaseUrl) => {
         signing.map((key: { kid: string }) => key.kid).sort(),
         rotated.body.added.map((key: { kid: string }) => key.kid).sort(),
       );
-      assert.equal((await eventsNamingKey('keys_rotated')).length, 1);
+      assert.equal((await eventsNamingKey('signing_keys_rotated')).length, 1);
     });
 
     it('scopes: none → 401, read-only keys read but cannot write (403), X:write includes X:read', async () => {

@@ -497,8 +497,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
           (entry) => entry.clientId === registered.client_id && entry.type === 'client_approve_changes',
         );
         assert.deepEqual(event?.detail.fields, ['redirect_uris']);
-        const actor = (event as { actor?: unknown } | undefined)?.actor ?? event?.detail.actor;
-        assert.deepEqual(actor, { kind: 'cli' });
+        assert.deepEqual(event?.actor, { kind: 'cli' });
       });
 
       it('item 4: what changed after the console was shown is not approved unseen (registration and change)', async () => {

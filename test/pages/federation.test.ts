@@ -211,6 +211,27 @@ for (const database of databases) {
         links.map((link) => [link.providerId, link.subject, link.email]),
         [['test-idp', 'newcomer', 'newcomer@example.com']],
       );
+      // The security event log: the user made by the upstream sign-in, then the sign-in itself, for the client.
+      const events = await server.deps.storage.securityEvents.list({ userId: user.id, limit: 10 });
+      assert.deepEqual(
+        events.map((event) => [event.type, event.actor, event.ip, event.clientId, event.detail]),
+        [
+          [
+            'login_succeeded',
+            { kind: 'user', id: user.id, name: 'newcomer@example.com' },
+            '127.0.0.1',
+            client.id,
+            { method: 'upstream', provider: 'test-idp' },
+          ],
+          [
+            'user_created_by_upstream',
+            { kind: 'user', id: user.id, name: 'newcomer@example.com' },
+            '127.0.0.1',
+            null,
+            { provider: 'test-idp' },
+          ],
+        ],
+      );
 
       const resumed = await agent.get(localPath(String(callback.headers.location)));
       const consentPath = localPath(String(resumed.headers.location));
@@ -318,7 +339,10 @@ for (const database of databases) {
       const events = await server.deps.storage.securityEvents.list(50);
       assert.ok(
         events.some(
-          (event) => event.type === 'upstream_sign_in_refused' && event.detail.reason === 'unverified_email',
+          (event) =>
+            event.type === 'upstream_sign_in_refused' &&
+            event.detail.reason === 'unverified_email' &&
+            event.ip === '127.0.0.1',
         ),
       );
     });

@@ -137,8 +137,8 @@ function resetSuite(database: string, databaseUrl: () => Promise<string | undefi
         );
         assert.ok(event, 'no password_changed event');
         assert.equal(event.detail.revoked_grants, 2);
-        assert.equal(event.detail.email, user.email);
-        assert.deepEqual(event.detail.actor, { kind: 'user', id: admin.id, name: admin.email });
+        assert.equal(event.userEmail, user.email);
+        assert.deepEqual(event.actor, { kind: 'user', id: admin.id, name: admin.email });
 
         // The new password signs in and new tokens work.
         const again = await signIn(server, { email: user.email, password });

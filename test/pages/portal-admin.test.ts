@@ -469,8 +469,9 @@ describe('G-06: every POST without the CSRF token → 403', () => {
     };
     // A token that is valid, but for another browser.
     const foreign = csrfFrom((await new Agent(server.app).get('/login')).body);
-    const before = await snapshot(server);
+    // Signed in first: a sign-in is a security event, and the snapshot includes the log.
     const userAgent = await signedInAgent(server.app, user);
+    const before = await snapshot(server);
     const grantsBefore = await server.deps.storage.grants.listActiveForUser(user.id);
     for (const path of posts) {
       const missing = await adminAgent.post(path, form);

@@ -15,6 +15,8 @@ import type {
   Interaction,
   LinkedIdentity,
   RefreshTokenRecord,
+  SecurityEvent,
+  SecurityEventQuery,
   Session,
   SigningKeyRecord,
   Storage,
@@ -1552,7 +1554,7 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.equal(await storage.apiKeys.findActive(key.keyHash, T0), undefined);
       });
 
-      it('security events are listed newest first', async () => {
+      it('security events are listed newest first; a bare number is { limit }', async () => {
         const base = { clientId: null, userId: null, grantId: null, detail: { n: 1 } };
         await storage.securityEvents.record({
           ...base,
@@ -1572,6 +1574,10 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           ['second', 'first'],
         );
         assert.deepEqual(events[0]?.detail, { n: 1 });
+        assert.deepEqual(
+          (await storage.securityEvents.list({ limit: 2 })).map((event) => event.id),
+          events.map((event) => event.id),
+        );
       });
 
       it('clients.delete revokes every grant of that client (and only its), forgets its consents and origins', async () => {
@@ -1637,6 +1643,155 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.consents.grant(user, client, 'openid', T0);
         await storage.consents.forget(user, client);
         assert.equal(await storage.consents.find(user, client), undefined);
+      });
+    });
+
+    describe('security events', () => {
+      // Events of their own, far from the times other tests use, so the filters below see only these.
+      const E0 = T0 + 400 * 24 * 60 * MINUTE;
+      const tag = randomUUID().slice(0, 8);
+      const userA = id('user');
+      const userB = id('user');
+      const clientA = id('client');
+      const event = (n: number, overrides: Partial<SecurityEvent> = {}): SecurityEvent => ({
+        // Ids that sort in a different order than they are created, so the tie-break is seen to be the id.
+        id: `${tag}-${String((n * 7) % 31).padStart(2, '0')}-${n}`,
+        type: `t${tag}_${n % 3}`,
+        actor: null,
+        ip: null,
+        clientId: n % 2 === 0 ? clientA : null,
+        clientName: n % 2 === 0 ? 'App A' : null,
+        userId: n % 3 === 0 ? userA : userB,
+        userEmail: n % 3 === 0 ? 'a@example.com' : 'b@example.com',
+        grantId: null,
+        detail: { n },
+        // Five events share each millisecond.
+        createdAt: E0 + Math.floor(n / 5),
+        ...overrides,
+      });
+      const all = Array.from({ length: 30 }, (_, n) => event(n));
+      const newestFirst = (events: SecurityEvent[]) =>
+        [...events].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      const ours = (query: Partial<SecurityEventQuery> = {}) =>
+        storage.securityEvents.list({ since: E0, until: E0 + 1000, limit: 1000, ...query });
+
+      before(async () => {
+        for (const e of all) await storage.securityEvents.record(e);
+      });
+
+      it('keeps every column: the actor of each kind, the address, the names at the time', async () => {
+        const actors: SecurityEvent['actor'][] = [
+          { kind: 'user', id: userA, name: 'a@example.com' },
+          { kind: 'admin_key', id: 'key-1', name: 'Company app' },
+          { kind: 'client', id: clientA, name: null },
+          { kind: 'cli' },
+          { kind: 'system' },
+          null,
+        ];
+        const recorded = actors.map((actor, n) =>
+          event(100 + n, {
+            id: id('ev'),
+            type: `actors${tag}`,
+            actor,
+            ip: n % 2 ? '2001:db8::1' : '203.0.113.9',
+            grantId: n === 0 ? 'grant-1' : null,
+            detail: { nested: { list: [1, 'two'] }, n },
+            createdAt: E0 + 2000 + n,
+          }),
+        );
+        for (const e of recorded) await storage.securityEvents.record(e);
+        const listed = await storage.securityEvents.list({ type: `actors${tag}`, limit: 10 });
+        assert.deepEqual(listed, [...recorded].reverse());
+      });
+
+      it('fills what an older caller leaves out with null', async () => {
+        const bare = { id: id('ev'), type: `bare${tag}`, clientId: null, userId: null, grantId: null };
+        await storage.securityEvents.record({ ...bare, detail: {}, createdAt: E0 + 3000 });
+        const [listed] = await storage.securityEvents.list({ type: `bare${tag}`, limit: 1 });
+        assert.deepEqual(listed, {
+          ...bare,
+          actor: null,
+          ip: null,
+          clientName: null,
+          userEmail: null,
+          detail: {},
+          createdAt: E0 + 3000,
+        });
+      });
+
+      it('filters by type, user, client and time, alone and together, newest first then by id', async () => {
+        assert.deepEqual(await ours(), newestFirst(all));
+        const type = `t${tag}_1`;
+        assert.deepEqual(await ours({ type }), newestFirst(all.filter((e) => e.type === type)));
+        assert.deepEqual(await ours({ userId: userA }), newestFirst(all.filter((e) => e.userId === userA)));
+        assert.deepEqual(
+          await ours({ clientId: clientA }),
+          newestFirst(all.filter((e) => e.clientId === clientA)),
+        );
+        // since is inclusive, until exclusive.
+        assert.deepEqual(
+          await ours({ since: E0 + 2, until: E0 + 4 }),
+          newestFirst(all.filter((e) => e.createdAt >= E0 + 2 && e.createdAt < E0 + 4)),
+        );
+        assert.equal((await ours({ since: E0 + 2, until: E0 + 4 })).length, 10);
+        const together = await ours({ type: `t${tag}_0`, userId: userA, clientId: clientA, since: E0 + 1 });
+        assert.deepEqual(
+          together,
+          newestFirst(
+            all.filter(
+              (e) =>
+                e.type === `t${tag}_0` &&
+                e.userId === userA &&
+                e.clientId === clientA &&
+                e.createdAt >= E0 + 1,
+            ),
+          ),
+        );
+        assert.ok(together.length >= 2, 'the combined filter still selects something');
+        assert.deepEqual(await ours({ userId: 'nobody' }), []);
+        assert.equal((await ours({ limit: 4 })).length, 4);
+      });
+
+      it('pages with before: every event once, in order, whatever the page size (ties within a millisecond too)', async () => {
+        for (const query of [{}, { userId: userB }, { clientId: clientA }, { type: `t${tag}_2` }]) {
+          const expected = newestFirst(
+            all.filter(
+              (e) =>
+                (!('userId' in query) || e.userId === query.userId) &&
+                (!('clientId' in query) || e.clientId === query.clientId) &&
+                (!('type' in query) || e.type === query.type),
+            ),
+          ).map((e) => e.id);
+          for (const limit of [1, 4, 5, 7]) {
+            const seen: string[] = [];
+            let before: { createdAt: number; id: string } | undefined;
+            for (let pages = 0; pages < 40; pages++) {
+              const page = await ours({ ...query, limit, before });
+              seen.push(...page.map((e) => e.id));
+              const last = page.at(-1);
+              if (!last || page.length < limit) break;
+              before = { createdAt: last.createdAt, id: last.id };
+            }
+            assert.deepEqual(seen, expected, `${JSON.stringify(query)} in pages of ${limit}`);
+          }
+        }
+      });
+
+      it('an event recorded while paging, newer than the first page, does not shift the pages', async () => {
+        const first = await ours({ userId: userA, limit: 3 });
+        const last = first.at(-1);
+        assert.ok(last);
+        await storage.securityEvents.record(event(999, { id: id('ev'), userId: userA, createdAt: E0 + 500 }));
+        const rest = await ours({
+          userId: userA,
+          limit: 1000,
+          before: { createdAt: last.createdAt, id: last.id },
+        });
+        const expected = newestFirst(all.filter((e) => e.userId === userA)).map((e) => e.id);
+        assert.deepEqual(
+          [...first, ...rest].map((e) => e.id),
+          expected,
+        );
       });
     });
 

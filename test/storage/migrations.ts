@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from '../../src/storage/database.ts';
+import { createKyselyStorage } from '../../src/storage/kysely/index.ts';
 import { migrationProvider } from '../../src/storage/migrations/index.ts';
 
 export function migrationTests(
@@ -153,6 +154,41 @@ export function migrationTests(
         assert.deepEqual(
           left.rows.map((row) => row.id),
           ['u1', 'u2'],
+        );
+      } finally {
+        await close();
+      }
+    });
+
+    it('0014 gives the security event log its columns: old events keep theirs, with nulls for the new; down again', async () => {
+      const { db, close } = await open();
+      try {
+        const migrator = new Migrator({ db, provider: migrationProvider });
+        assert.equal((await migrator.migrateTo('0013-api-key-resources')).error, undefined);
+        await sql`insert into security_events (id, type, client_id, user_id, grant_id, detail, created_at)
+            values ('e1', 'refresh_token_reuse', 'c1', 'u1', 'g1', '{"reason":"x"}', 1000)`.execute(db);
+        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        const storage = createKyselyStorage(db);
+        assert.deepEqual(await storage.securityEvents.list({ userId: 'u1', limit: 5 }), [
+          {
+            id: 'e1',
+            type: 'refresh_token_reuse',
+            actor: null,
+            ip: null,
+            clientId: 'c1',
+            clientName: null,
+            userId: 'u1',
+            userEmail: null,
+            grantId: 'g1',
+            detail: { reason: 'x' },
+            createdAt: 1000,
+          },
+        ]);
+        assert.equal((await migrator.migrateTo('0013-api-key-resources')).error, undefined);
+        const left = await sql<{ id: string; detail: string }>`select * from security_events`.execute(db);
+        assert.deepEqual(
+          left.rows.map((row) => [row.id, row.detail, 'ip' in row]),
+          [['e1', '{"reason":"x"}', false]],
         );
       } finally {
         await close();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { openStorage } from '../../src/storage/open.ts';
-import type { Storage } from '../../src/storage/storage.ts';
+import type { SecurityEventQuery, Storage } from '../../src/storage/storage.ts';
 
 const GROWING =
   /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|rate_limits|initial_access_tokens|linked_identities|admin_keys)\b/;
@@ -17,6 +17,15 @@ const ACCEPTED: Record<string, string> = {
   'apiKeys.list()': '`gatehouse api-keys list` without --user, in its own process',
   'adminKeys.list': '`gatehouse admin-keys list`, in its own process (a handful of operator keys)',
 };
+
+// The security event log's filters, each with and without a page cursor and a time range.
+const eventQueries: SecurityEventQuery[] = [{}, { type: 't' }, { userId: 'u1' }, { clientId: 'c1' }].flatMap(
+  (filter) => [
+    { ...filter, limit: 50 },
+    { ...filter, limit: 50, before: { createdAt: 5, id: 'e1' } },
+    { ...filter, limit: 50, since: 1, until: 9, before: { createdAt: 5, id: 'e1' } },
+  ],
+);
 
 interface Captured {
   method: string;
@@ -309,11 +318,19 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
             clientId: 'c1',
             userId: 'u1',
             grantId: 'g1',
+            actor: { kind: 'user', id: 'u1', name: 'a@example.com' },
+            ip: '203.0.113.1',
+            clientName: 'C',
+            userEmail: 'a@example.com',
             detail: {},
             createdAt: now,
           }),
       ],
       ['securityEvents.list', () => S.securityEvents.list(50)],
+      ...eventQueries.map((query): [string, () => Promise<unknown>] => [
+        `securityEvents.list ${JSON.stringify(query)}`,
+        () => S.securityEvents.list(query),
+      ]),
       ['initialAccessTokens.create', () => S.initialAccessTokens.create('it', 3, now, now + 1e6)],
       ['initialAccessTokens.consume', () => S.initialAccessTokens.consume('it', now)],
       ...[1, 2, 3].map((attempt): [string, () => Promise<unknown>] => [
@@ -390,6 +407,32 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       if (whole.length > 0 && !(name in ACCEPTED)) scans.push(`${name}: ${sql}\n    ${plan.join(' | ')}`);
     }
     assert.ok(explained.size > 60, `only ${explained.size} statements were captured`);
+
+    // A LIMIT bounds a scan only when the rows come in the order asked for: a filtered page of the event log
+    // must be a range read of the index for its filter, never a scan or a sort of the whole log.
+    const eventPlans = captured.filter(({ method: name }) => name.startsWith('securityEvents.list {'));
+    assert.equal(eventPlans.length, eventQueries.length);
+    for (const { method: name, sql, parameters } of eventPlans) {
+      const plan = (
+        originalPrepare.call(connection, `EXPLAIN QUERY PLAN ${sql}`).all(...(parameters as never[])) as {
+          detail: string;
+        }[]
+      ).map((row) => row.detail);
+      const filter = /"(type|userId|clientId)"/.exec(name)?.[1];
+      const index = {
+        type: 'security_events_type',
+        userId: 'security_events_user_id',
+        clientId: 'security_events_client_id',
+      }[filter ?? ''];
+      const text = plan.join(' | ');
+      assert.match(
+        text,
+        new RegExp(`USING INDEX ${index ?? 'security_events_created_at'}\\b`),
+        `${name}: ${text}`,
+      );
+      assert.doesNotMatch(text, /TEMP B-TREE/, `${name} sorts: ${text}`);
+      if (filter || /before/.test(name)) assert.match(text, /^SEARCH /, `${name} reads a range: ${text}`);
+    }
     assert.deepEqual(scans, [], `statements that read a whole growing table:\n${scans.join('\n')}`);
   });
 });

@@ -65,6 +65,68 @@ const write = (summary: string, description: string, schema: string) => ({
 
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
+const eventFilter = (name: string, description: string, schema: Record<string, unknown>) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+});
+
+const isoTime = {
+  type: 'string',
+  description: 'A date (midnight UTC) or a date-time with its zone.',
+  examples: ['2026-11-22', '2026-11-22T12:00:00Z'],
+} as const;
+
+const securityEvents = {
+  summary: 'The security event log, newest first: a page of JSON, or an export as JSON Lines',
+  description:
+    'Every security-relevant event (sign-ins, registrations, reuse detection, revocations, key rotation, ' +
+    'administrative changes) with who acted, from which address, and on what (id and name at the time). ' +
+    'JSON: at most `limit` events (default 100, at most 1000) and `next_cursor` for the next page, null on the ' +
+    'last; pages neither repeat nor skip an event. JSON Lines (`Accept: application/x-ndjson` or ' +
+    '`format=jsonl`): every selected event, one JSON object per line (the same objects), up to `limit` if given.',
+  security: [{ adminKey: ['events:read'] }],
+  parameters: [
+    eventFilter('type', 'Only events of this type, e.g. login_failed.', {
+      type: 'string',
+      pattern: '^[a-z][a-z0-9_]{0,63}$',
+    }),
+    eventFilter('user_id', 'Only events about this user (the target, by id).', {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+    }),
+    eventFilter('client_id', 'Only events about this client.', {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+    }),
+    eventFilter('since', 'Only events at or after this time.', isoTime),
+    eventFilter('until', 'Only events before this time.', isoTime),
+    eventFilter('limit', 'At most this many events (JSON: default 100).', { type: 'integer', minimum: 1 }),
+    eventFilter('cursor', 'Continue after the page that returned this next_cursor (opaque).', {
+      type: 'string',
+    }),
+    eventFilter('format', 'jsonl: JSON Lines, as with Accept: application/x-ndjson.', {
+      enum: ['json', 'jsonl'],
+    }),
+  ],
+  responses: {
+    '200': {
+      description: 'The events: a SecurityEventPage as JSON, or one SecurityEvent per line as JSON Lines.',
+      content: {
+        'application/json': { schema: { $ref: '#/components/schemas/SecurityEventPage' } },
+        'application/x-ndjson': { schema: { $ref: '#/components/schemas/SecurityEvent' } },
+      },
+    },
+    '400': error('A malformed filter, limit or cursor (invalid_request).'),
+    '401': answered['401'],
+    '403': error('The admin key lacks the events:read scope (insufficient_scope).'),
+  },
+} as const;
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
@@ -82,7 +144,8 @@ export const OPENAPI_DOCUMENT = {
       'the browser to the redirect_to it gets back. GATEHOUSE_CONSENT_URL does the same for consent with ' +
       '?consent_challenge=…. A challenge is single-use, expires with the flow (GATEHOUSE_INTERACTION_TTL), and ' +
       'its redirect_to completes only in the browser that started the flow. Authenticate with an admin key ' +
-      'from `gatehouse admin-keys create --name NAME --scope interactions`.',
+      'from `gatehouse admin-keys create --name NAME --scope interactions`. The security event log is read ' +
+      'with an admin key with the events:read scope.',
   },
   servers: [{ url: '/' }],
   security: [{ adminKey: [] }],
@@ -125,6 +188,7 @@ export const OPENAPI_DOCUMENT = {
       post: write('Reject consent: the client gets the error', 'Ends the flow at the client.', 'Reject'),
     },
     ...OPERATION_PATHS,
+    '/api/v1/security-events': { get: securityEvents },
   },
   components: {
     securitySchemes: {
@@ -253,6 +317,78 @@ export const OPENAPI_DOCUMENT = {
         properties: {
           grant_scope: { ...stringList, description: 'Default: every requested scope.' },
           remember: { type: 'boolean', default: false },
+        },
+      },
+      SecurityEvent: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id',
+          'type',
+          'created_at',
+          'actor',
+          'ip',
+          'client_id',
+          'client_name',
+          'user_id',
+          'user_email',
+          'grant_id',
+          'detail',
+        ],
+        properties: {
+          id: { type: 'string' },
+          type: { type: 'string', description: 'login_failed, client_registered, refresh_token_reuse, …' },
+          created_at: { type: 'string', format: 'date-time' },
+          actor: {
+            description:
+              'Who acted; null for an anonymous request (a failed sign-in, an open registration). name is the ' +
+              "user's email, the admin key's or the client's name at the time.",
+            oneOf: [
+              { type: 'null' },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'id'],
+                properties: {
+                  kind: { enum: ['user', 'admin_key', 'client'] },
+                  id: { type: 'string' },
+                  name: { type: ['string', 'null'] },
+                },
+              },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind'],
+                properties: { kind: { enum: ['cli', 'system'] } },
+              },
+            ],
+          },
+          ip: {
+            type: ['string', 'null'],
+            description: 'The address the request came from (after GATEHOUSE_TRUST_PROXY); null without one.',
+          },
+          client_id: { type: ['string', 'null'] },
+          client_name: { type: ['string', 'null'], description: "The client's name at the time." },
+          user_id: { type: ['string', 'null'] },
+          user_email: {
+            type: ['string', 'null'],
+            description:
+              "The user's email at the time (for a sign-in to an unknown account, the email tried).",
+          },
+          grant_id: { type: ['string', 'null'] },
+          detail: { type: 'object', description: 'What else the event type records (a reason, counts, …).' },
+        },
+      },
+      SecurityEventPage: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['events', 'next_cursor'],
+        properties: {
+          events: { type: 'array', items: { $ref: '#/components/schemas/SecurityEvent' } },
+          next_cursor: {
+            type: ['string', 'null'],
+            description: 'Pass as cursor for the next page; null on the last page.',
+          },
         },
       },
       Reject: {

@@ -169,10 +169,13 @@ export function registerAdminUsers(app: FastifyInstance, deps: Deps) {
   app.delete<{ Params: { id: string; clientId: string } }>(
     `${API_PREFIX}/users/:id/authorizations/:clientId`,
     async (request, reply) => {
-      await authorize(deps, request, reply, 'users:write');
+      const acting = await authorize(deps, request, reply, 'users:write');
       const user = await storage.users.findById(request.params.id);
       if (!user) return notFound(reply, 'user');
-      const revoked = await deauthorize(storage, user.id, request.params.clientId, clock.now());
+      const revoked = await deauthorize(storage, user.id, request.params.clientId, clock.now(), {
+        actor: acting.actor,
+        ip: acting.ip ?? '',
+      });
       return { revoked_grants: revoked };
     },
   );

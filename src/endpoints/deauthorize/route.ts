@@ -21,7 +21,10 @@ export function registerDeauthorize(app: FastifyInstance, deps: Deps, verifier: 
         reply.header('cache-control', 'no-store');
         // client_credentials tokens speak for no user: there is nothing to deauthorize.
         if (token.subject === token.clientId) return reply.code(200).send({ revoked: 0 });
-        const revoked = await deauthorize(deps.storage, token.subject, token.clientId, deps.clock.now());
+        const revoked = await deauthorize(deps.storage, token.subject, token.clientId, deps.clock.now(), {
+          actor: { kind: 'client', id: token.clientId },
+          ip: request.ip,
+        });
         return reply.code(200).send({ revoked });
       },
     );

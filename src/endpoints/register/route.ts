@@ -8,9 +8,15 @@ import { OAuthError } from '../../errors.ts';
 import { acceptJsonBodies } from '../../http/json-body.ts';
 import { ipRateLimit } from '../../http/rate-limit.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
-import { changesNeedReview, proposeChange } from '../../oauth/client-review.ts';
+import {
+  changedFields,
+  changesNeedReview,
+  proposeChange,
+  reviewedFieldsOf,
+} from '../../oauth/client-review.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from '../../oauth/opaque-token.ts';
 import { readRegistrationRequest, registrationResponse } from '../../oauth/registration.ts';
+import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import type { Client } from '../../storage/storage.ts';
 import { constantTimeEqual, sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
@@ -86,6 +92,18 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
             throw invalidToken('A valid initial access token is required to register');
           }
           await tx.clients.create(client);
+          // Anonymous (or the holder of an initial access token): no actor, the address says where from.
+          await recordSecurityEvent(tx, clock.now(), 'client_registered', {
+            clientId: client.id,
+            clientName: client.name,
+            ip: request.ip,
+            detail: {
+              via: 'dynamic_registration',
+              status: client.status,
+              ...(trimmedScopes.length > 0 ? { trimmed_scopes: trimmedScopes } : {}),
+              ...(droppedGrantTypes.length > 0 ? { dropped_grant_types: droppedGrantTypes } : {}),
+            },
+          });
         });
         request.log.info(
           { event: 'client_registered', clientId: client.id, trimmedScopes, droppedGrantTypes },
@@ -155,7 +173,23 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
         keep: { registrationAccessTokenHash },
         newSecretHash: secret ? sha256(secret) : undefined,
       });
-      await storage.clients.update(updated);
+      await storage.transaction(async (tx) => {
+        await tx.clients.update(updated);
+        await recordSecurityEvent(tx, clock.now(), 'client_updated', {
+          actor: { kind: 'client', id: current.id, name: current.name },
+          clientId: current.id,
+          clientName: current.name,
+          ip: request.ip,
+          detail: {
+            via: 'registration_management',
+            awaiting_review: updated.pendingChanges !== null,
+            fields: changedFields(
+              current,
+              updated.pendingChanges ?? { ...reviewedFieldsOf(updated), proposedAt: clock.now() },
+            ),
+          },
+        });
+      });
       if (updated.pendingChanges || droppedGrantTypes.length > 0) {
         request.log.info(
           {
@@ -180,7 +214,16 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
       `${config.paths.register}/:clientId`,
       async (request, reply) => {
         const client = await managedClient(request);
-        await storage.clients.delete(client.id, clock.now());
+        await storage.transaction(async (tx) => {
+          await tx.clients.delete(client.id, clock.now());
+          await recordSecurityEvent(tx, clock.now(), 'client_deleted', {
+            actor: { kind: 'client', id: client.id, name: client.name },
+            clientId: client.id,
+            clientName: client.name,
+            ip: request.ip,
+            detail: { via: 'registration_management' },
+          });
+        });
         return reply.code(204).send();
       },
     );

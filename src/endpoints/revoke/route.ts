@@ -24,7 +24,10 @@ export function registerRevoke(app: FastifyInstance, deps: Deps, introspect: Int
         await deps.storage.grants.revoke(active.grantId, now);
       else if (active.kind === 'access_token') await deps.storage.accessTokens.revoke(active.recordId, now);
       await recordSecurityEvent(deps.storage, now, 'token_revoked', {
+        actor: { kind: 'client', id: client.id, name: client.name },
+        ip: request.ip,
         clientId: client.id,
+        clientName: client.name,
         userId: active.userId,
         grantId: active.grantId,
         detail: { kind: active.kind },

@@ -53,7 +53,10 @@ export function registerConnectedApps(app: FastifyInstance, deps: Deps) {
     async (request, reply) => {
       const user = await signedInUser(deps, request);
       if (!user) return toLogin(request, reply);
-      await deauthorize(deps.storage, user.id, request.params.clientId, deps.clock.now());
+      await deauthorize(deps.storage, user.id, request.params.clientId, deps.clock.now(), {
+        actor: { kind: 'user', id: user.id, name: user.email },
+        ip: request.ip,
+      });
       return reply.redirect('/account/apps', 303);
     },
   );

@@ -14,6 +14,7 @@
 // can still sign in another way. Nothing here builds an error redirect to a client.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type RefusalReason, resolveUpstreamUser } from '../../accounts/linked-identities.ts';
+import { recordSignedIn } from '../../accounts/sign-in-events.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
 import type { PendingUpstreamSignIn, Upstream } from '../../federation/upstream.ts';
 import { UpstreamError } from '../../federation/upstream.ts';
@@ -193,7 +194,9 @@ export function registerFederatedLogin(
       const [message, status] = failed(request, upstream, error);
       return signInAgain(request, reply, sealed, message, status);
     }
-    const outcome = await resolveUpstreamUser(deps.storage, upstream.config, signedIn.identity, now);
+    const outcome = await resolveUpstreamUser(deps.storage, upstream.config, signedIn.identity, now, {
+      ip: request.ip,
+    });
     if (!outcome.ok) {
       request.log.info(
         { event: 'upstream_sign_in_refused', provider: upstream.config.id, reason: outcome.reason },
@@ -211,6 +214,12 @@ export function registerFederatedLogin(
       sealed.interaction ?? undefined,
       existingBrowserBinding(deps, request),
     );
+    await recordSignedIn(deps.storage, now, outcome.user, {
+      ip: request.ip,
+      clientId: interaction?.clientId,
+      method: 'upstream',
+      provider: upstream.config.id,
+    });
     if (interaction) {
       await acceptLogin(flow, interaction, outcome.user.id, session.authTime);
       return reply.redirect(`${flow.resumePath}?interaction=${encodeURIComponent(interaction.id)}`, 303);

@@ -2,6 +2,7 @@
 // that request (/authorize/resume), so nobody is stranded after signing in.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { passwordCheck } from '../../accounts/password.ts';
+import { recordSignedIn, recordSignInFailed, recordSignInThrottled } from '../../accounts/sign-in-events.ts';
 import { recordSuccess, reserveAttempt, throttleKeys } from '../../accounts/throttle.ts';
 import { type Deps, flowDeps } from '../../deps.ts';
 import { createUpstream } from '../../federation/upstream.ts';
@@ -20,6 +21,12 @@ interface LoginBody {
   interaction?: string;
   next?: string;
 }
+
+/** Where a sign-in comes from, for its security event: the address, and the app it continues to. */
+const where = (request: FastifyRequest, interaction: { clientId: string } | undefined) => ({
+  ip: request.ip,
+  clientId: interaction?.clientId,
+});
 
 export function registerLogin(app: FastifyInstance, deps: Deps) {
   const flow = flowDeps(deps);
@@ -82,6 +89,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     // Reserved before the KDF runs, atomically: concurrent attempts cannot all pass the check (docs/security.md R14).
     const wait = await reserveAttempt(deps.storage, keys, now);
     if (wait > 0) {
+      await recordSignInThrottled(deps.storage, now, { email, waitMs: wait }, where(request, interaction));
       const seconds = Math.ceil(wait / 1000);
       reply.header('retry-after', String(seconds));
       return again(`Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, 429);
@@ -92,9 +100,12 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const valid = await passwords.verify(password, user?.passwordHash);
     if (!user || !valid || user.disabledAt !== null) {
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
+      const reason = !user ? 'unknown_account' : !valid ? 'wrong_password' : 'account_disabled';
+      await recordSignInFailed(deps.storage, now, { user, email, reason }, where(request, interaction));
       return again('Incorrect email or password.', 401);
     }
     await recordSuccess(deps.storage, keys);
+    await recordSignedIn(deps.storage, now, user, { ...where(request, interaction), method: 'password' });
     // A hash made at another cost than GATEHOUSE_PASSWORD_COST is replaced, unless the password changed since.
     const rehashed = await passwords.rehash(password, user.passwordHash);
     if (rehashed) await deps.storage.users.rehashPassword(user.id, user.passwordHash, rehashed);

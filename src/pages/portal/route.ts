@@ -8,6 +8,7 @@ import { OAuthError } from '../../errors.ts';
 import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
 import { changesNeedReview, proposeChange, reviewedFieldsOf } from '../../oauth/client-review.ts';
 import { describeScope, parseScope } from '../../oauth/scope.ts';
+import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import type { Client, User } from '../../storage/storage.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
 import { html, type SafeHtml } from '../html.ts';
@@ -155,7 +156,18 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           },
           deps.clock.now(),
         );
-        await deps.storage.clients.create(client);
+        await deps.storage.transaction(async (tx) => {
+          await tx.clients.create(client);
+          await recordSecurityEvent(tx, deps.clock.now(), 'client_registered', {
+            actor: { kind: 'user', id: user.id, name: user.email },
+            clientId: client.id,
+            clientName: client.name,
+            userId: user.id,
+            userEmail: user.email,
+            ip: request.ip,
+            detail: { via: 'portal', status: client.status },
+          });
+        });
         return page(reply, user, 'Application registered', credentialsView(client, secret));
       } catch (error) {
         if (!(error instanceof OAuthError)) throw error;

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { checkNewUser, createUser, UserInputError } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { startSession } from '../../http/session.ts';
+import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import { constantTimeEqual, sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
 import { errorPage } from '../error.ts';
@@ -83,6 +84,12 @@ export function registerSetup(app: FastifyInstance, deps: Deps) {
       // Deleting the token is the atomic step: of two concurrent submissions only one creates the admin.
       if (!(await deps.storage.settings.delete(SETUP_TOKEN_SETTING))) return gone(reply);
       const user = await createUser(deps.storage, input, deps.clock.now(), deps.config.passwordCost);
+      await recordSecurityEvent(deps.storage, deps.clock.now(), 'admin_setup', {
+        actor: { kind: 'user', id: user.id, name: user.email },
+        userId: user.id,
+        userEmail: user.email,
+        ip: request.ip,
+      });
       await startSession(deps, request, reply, user.id);
       return reply.redirect('/', 303);
     },

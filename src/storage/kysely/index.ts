@@ -15,11 +15,11 @@ import {
   initialAccessTokenStore,
   keyStore,
   loginThrottleStore,
-  securityEventStore,
   settingStore,
 } from './misc.ts';
 import { rateLimitStore } from './rate-limits.ts';
 import { type Db, inTransaction } from './rows.ts';
+import { securityEventStore } from './security-events.ts';
 import { accessTokenStore, grantStore, refreshTokenStore } from './tokens.ts';
 import { sessionStore, userStore } from './users.ts';
 

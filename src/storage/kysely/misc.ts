@@ -11,7 +11,6 @@ import type {
   KeyStore,
   LoginThrottleRule,
   LoginThrottleStore,
-  SecurityEventStore,
   SettingStore,
   SigningKeyRecord,
 } from '../storage.ts';
@@ -195,42 +194,6 @@ export function initialAccessTokenStore(db: Db): InitialAccessTokenStore {
         .where('expires_at', '>', now)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
-    },
-  };
-}
-
-export function securityEventStore(db: Db): SecurityEventStore {
-  return {
-    async record(event) {
-      await db
-        .insertInto('security_events')
-        .values({
-          id: event.id,
-          type: event.type,
-          client_id: event.clientId,
-          user_id: event.userId,
-          grant_id: event.grantId,
-          detail: JSON.stringify(event.detail),
-          created_at: event.createdAt,
-        })
-        .execute();
-    },
-    async list(limit) {
-      const rows = await db
-        .selectFrom('security_events')
-        .selectAll()
-        .orderBy('created_at', 'desc')
-        .limit(limit)
-        .execute();
-      return rows.map((row) => ({
-        id: row.id,
-        type: row.type,
-        clientId: row.client_id,
-        userId: row.user_id,
-        grantId: row.grant_id,
-        detail: JSON.parse(row.detail) as Record<string, unknown>,
-        createdAt: row.created_at,
-      }));
     },
   };
 }

@@ -10,6 +10,7 @@ import { externalInteractions } from './0008-external-interactions.ts';
 import { linkedIdentities } from './0010-linked-identities.ts';
 import { keySetVersion } from './0012-key-set-version.ts';
 import { apiKeyResources } from './0013-api-key-resources.ts';
+import { securityEventColumns } from './0014-security-event-columns.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-linked-identities': linkedIdentities,
   '0012-key-set-version': keySetVersion,
   '0013-api-key-resources': apiKeyResources,
+  '0014-security-event-columns': securityEventColumns,
 };
 
 export const migrationProvider: MigrationProvider = {

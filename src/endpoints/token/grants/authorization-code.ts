@@ -40,10 +40,19 @@ function checkBinding(
 }
 
 /** RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails. */
-async function reused(deps: Deps, client: Client, stored: AuthorizationCode, now: number): Promise<never> {
+async function reused(
+  deps: Deps,
+  client: Client,
+  stored: AuthorizationCode,
+  now: number,
+  ip: string,
+): Promise<never> {
   await deps.storage.grants.revoke(stored.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
+    actor: { kind: 'system' },
+    ip,
     clientId: client.id,
+    clientName: client.name,
     userId: stored.userId,
     grantId: stored.grantId,
   });
@@ -73,7 +82,7 @@ export const authorizationCode = {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
     }
 
-    if (stored.consumedAt !== null) return reused(deps, client, stored, now);
+    if (stored.consumedAt !== null) return reused(deps, client, stored, now, request.ip);
 
     const user = await deps.storage.users.findById(stored.userId);
     if (!user || user.disabledAt !== null) throw invalid('user no longer exists or is disabled');
@@ -104,7 +113,7 @@ export const authorizationCode = {
       return claimed.status;
     });
     if (claim === 'not_found') throw invalid('code expired');
-    if (claim === 'reused') return reused(deps, client, stored, now);
+    if (claim === 'reused') return reused(deps, client, stored, now, request.ip);
     return set.response;
   },
 } satisfies GrantHandler;

@@ -19,11 +19,20 @@ import type { GrantHandler, TokenResponse } from './types.ts';
 const invalid = (detail: string) =>
   new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked', { detail });
 
-async function revokeFamily(deps: Deps, token: FoundRefreshToken, client: Client, reason: string) {
+async function revokeFamily(
+  deps: Deps,
+  token: FoundRefreshToken,
+  client: Client,
+  reason: string,
+  ip: string,
+) {
   const now = deps.clock.now();
   await deps.storage.grants.revoke(token.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'refresh_token_reuse', {
+    actor: { kind: 'system' },
+    ip,
     clientId: client.id,
+    clientName: client.name,
     userId: token.userId,
     grantId: token.grantId,
     detail: { reason },
@@ -33,7 +42,7 @@ async function revokeFamily(deps: Deps, token: FoundRefreshToken, client: Client
 export const refreshToken = {
   grantType: 'refresh_token',
   parameters: ['refresh_token', 'scope', 'resource'],
-  async handle(deps, client, params): Promise<TokenResponse> {
+  async handle(deps, client, params, request): Promise<TokenResponse> {
     const presented = params.refresh_token;
     if (!presented) throw new OAuthError('invalid_request', 'The request has no refresh_token');
     if (!isWellFormedOpaqueToken(presented, TOKEN_PREFIX.refreshToken)) throw invalid('malformed token');
@@ -116,6 +125,7 @@ export const refreshToken = {
       token,
       client,
       token.rotatedAt === null ? 'concurrent rotation' : 'rotated token reused',
+      request.ip,
     );
     throw invalid('refresh token reused; the token family was revoked');
   },

@@ -16,6 +16,8 @@ export interface TokenResponse {
 export interface GrantRequestInfo {
   /** The request named no grant_type and the legacy switch implied authorization_code (Dialpad). */
   impliedGrantType: boolean;
+  /** The client's address (after GATEHOUSE_TRUST_PROXY), for the security events a grant records. */
+  ip: string;
 }
 
 export interface GrantHandler {
