@@ -1394,6 +1394,48 @@ describe('branding (GATEHOUSE_LOGO_URL, GATEHOUSE_PRODUCT_NAME) and framing head
     }
   });
 
+  it('consent: a self-registered app is marked unverified with its redirect origin; an approved one shows its logo', async () => {
+    const unverified = await authorizeUntil(
+      new Agent(server.app),
+      codeRequest(app.client, 'openid', pkcePair().challenge),
+      await server.addUser(),
+    );
+    assert.equal(unverified.kind, 'consent');
+    const unverifiedBody = (unverified as { body: string }).body;
+    assert.match(unverifiedBody, /data-testid="unverified"/);
+    assert.match(unverifiedBody, /data-testid="redirect-origin">https:\/\/rp.example</);
+    assert.doesNotMatch(unverifiedBody, /class="client-logo"/);
+
+    const { client } = await server.addClient({
+      name: 'Reviewed App',
+      redirectUris: ['https://reviewed.example/cb'],
+      metadata: {
+        logo_uri: 'https://cdn.reviewed.example/logo.png',
+        policy_uri: 'https://reviewed.example/privacy',
+        tos_uri: 'https://reviewed.example/terms',
+      },
+    });
+    const agent = new Agent(server.app);
+    const verified = await authorizeUntil(
+      agent,
+      codeRequest(client, 'openid', pkcePair().challenge),
+      await server.addUser(),
+    );
+    assert.equal(verified.kind, 'consent');
+    const page = await agent.get((verified as { path: string }).path);
+    assert.doesNotMatch(page.body, /data-testid="unverified"/);
+    assert.match(page.body, /<img class="client-logo" src="https:\/\/cdn.reviewed.example\/logo.png"/);
+    assert.match(page.body, /<a href="https:\/\/reviewed.example\/privacy" rel="noopener noreferrer"/);
+    assert.match(page.body, /<a href="https:\/\/reviewed.example\/terms" rel="noopener noreferrer"/);
+    const imgSrc = String(page.headers['content-security-policy'])
+      .split(';')
+      .find((directive) => directive.trim().startsWith('img-src'));
+    assert.match(imgSrc ?? '', / https:\/\/cdn.reviewed.example$/);
+    // Only the consent page widens img-src, and only by that origin.
+    const other = await agent.get('/');
+    assert.doesNotMatch(String(other.headers['content-security-policy']), /reviewed\.example/);
+  });
+
   it('the product name and the logo appear on every page', async () => {
     const missing: string[] = [];
     for (const [what, response] of await allPages()) {
