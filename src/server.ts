@@ -26,7 +26,7 @@ import { enableCors } from './http/cors.ts';
 import { registerFormParser } from './http/form-body.ts';
 import { rejectControlCharacters } from './http/input-guard.ts';
 import { oauthErrorHandler } from './http/oauth-errors.ts';
-import { pageErrorHandler } from './http/page-errors.ts';
+import { pageErrorHandler, prefersHtml } from './http/page-errors.ts';
 import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/security-headers.ts';
 import { trustProxyOption } from './http/trust-proxy.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
@@ -34,13 +34,14 @@ import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
 import { registerAdmin } from './pages/admin/route.ts';
 import { registerConnectedApps } from './pages/apps/route.ts';
 import { registerConsent } from './pages/consent/route.ts';
+import { notFoundPage } from './pages/error.ts';
 import { registerLogin } from './pages/login/route.ts';
 import { registerPlayground } from './pages/playground/route.ts';
 import { registerPortal } from './pages/portal/route.ts';
 import { registerSetup } from './pages/setup/route.ts';
 
 const STYLESHEET = readFileSync(new URL('./pages/assets/gatehouse.css', import.meta.url));
-const PLAYGROUND_SCRIPT = readFileSync(new URL('./pages/assets/playground.js', import.meta.url));
+const COPY_SCRIPT = readFileSync(new URL('./pages/assets/copy.js', import.meta.url));
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
@@ -78,6 +79,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   });
   const ownResource = ownResourceVerifier(config, introspect, now);
   const secure = config.issuer.startsWith('https:');
+  const brand = { productName: config.productName, logoUrl: config.logoUrl };
   const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
   const app = Fastify({
     logger: logger === true ? { serializers } : logger,
@@ -117,24 +119,30 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     hsts: secure ? { maxAge: 31_536_000 } : false,
     crossOriginResourcePolicy: false,
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .headers(pageHeaders)
-      .code(404)
-      .send({
-        message: `Route ${request.method}:${request.url.split('?')[0]} not found`,
-        error: 'Not Found',
-        statusCode: 404,
-      }),
-  );
+  // A person who mistypes an address (or follows an old link, GET /logout among them) gets a page with a way on;
+  // an API client gets Fastify's JSON, as before.
+  app.setNotFoundHandler((request, reply) => {
+    reply.headers(pageHeaders).code(404);
+    if (prefersHtml(request.headers.accept)) {
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(notFoundPage(brand));
+    }
+    return reply.send({
+      message: `Route ${request.method}:${request.url.split('?')[0]} not found`,
+      error: 'Not Found',
+      statusCode: 404,
+    });
+  });
 
   await app.register(async (assets) => {
     addSecurityHeaders(assets, pageHeaders);
-    assets.get('/assets/playground.js', async (_request, reply) =>
+    assets.get('/assets/copy.js', async (_request, reply) =>
       reply
         .type('text/javascript; charset=utf-8')
         .header('cache-control', 'public, max-age=3600')
-        .send(PLAYGROUND_SCRIPT),
+        .send(COPY_SCRIPT),
     );
     assets.get('/assets/gatehouse.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
@@ -190,7 +198,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
       cookieKey: secure ? '__Host-gatehouse_csrf' : 'gatehouse_csrf',
       cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure, signed: false },
     });
-    pages.setErrorHandler(pageErrorHandler({ productName: config.productName, logoUrl: config.logoUrl }));
+    pages.setErrorHandler(pageErrorHandler(brand));
     pages.removeAllContentTypeParsers();
     registerFormParser(pages);
     rejectControlCharacters(pages, 'line-breaks');

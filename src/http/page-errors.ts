@@ -3,6 +3,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.ts';
 import { type Brand, errorPage } from '../pages/error.ts';
 
+/**
+ * Whether the client asked for a page: a browser's navigation sends `Accept: text/html,…`; fetch(), curl and
+ * the SDKs send a wildcard, `application/json` or nothing, and keep getting JSON.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept) && !/(^|,)\s*application\/json\s*(,|$)/i.test(accept);
+}
+
 export function pageErrorHandler(brand: Brand) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     let status = 500;

@@ -59,3 +59,15 @@ export function addSecurityHeaders(scope: FastifyInstance, headers: SecurityHead
     done();
   });
 }
+
+/**
+ * The page CSP with one more origin allowed for images (the consent page's client logo). Only an origin that
+ * URL.origin produced (scheme://host[:port]) is added, so no directive can be smuggled in.
+ */
+export function withImageSource(csp: string, origin: string): string {
+  if (!/^https:\/\/[a-z0-9.\-[\]:]+$/i.test(origin)) return csp;
+  return csp
+    .split(';')
+    .map((directive) => (directive.trim().startsWith('img-src ') ? `${directive} ${origin}` : directive))
+    .join(';');
+}

@@ -1,5 +1,6 @@
 // Client metadata rules (RFC 7591 §2, RFC 8252, OAuth 2.1 "Client Redirection Endpoint"): one rule set for
 // the CLI, and later for dynamic registration and the developer portal.
+import { isLoopbackHost } from '../config.ts';
 import { OAuthError } from '../errors.ts';
 import type {
   ApplicationType,
@@ -74,8 +75,8 @@ export interface ClientInput {
   ownerUserId?: string | null;
   /** Scopes that need an administrator's approval per client: asked-for ones wait in requestedScope. */
   scopesNeedingApproval?: readonly string[];
-  /** Redirect URIs on this server itself (the playground), accepted whatever the scheme rules say. */
-  trustedRedirectUris?: readonly string[];
+  /** This server's issuer: on a plain-http loopback issuer, its own pages (the playground) may be redirect URIs. */
+  issuer?: string;
   /** The deployment's allowed token endpoint authentication methods (GATEHOUSE_CLIENT_AUTH_METHODS). */
   allowedAuthMethods?: readonly TokenEndpointAuthMethod[];
 }
@@ -105,17 +106,29 @@ export function defaultApplicationType(redirectUris: readonly string[]): Applica
 }
 
 /**
+ * Whether `uri` is a page of the issuer itself while the issuer is a developer's plain-http loopback one
+ * (`http://localhost:3000`, the default): the playground's `<issuer>/playground`, for one. Such a URI may be
+ * registered by a web client too, so that the CLI, dynamic registration and the portal all accept the
+ * playground on a laptop (docs/security.md A-07). Safe because the code goes to the very server that minted it,
+ * on the developer's own machine: whoever can read that origin runs the authorization server already. Tight on
+ * purpose: only when the issuer is plain http on a loopback host (an https issuer's pages are https and need no
+ * exception), only the issuer's exact origin (scheme, host spelling and port), and the rest of the checks
+ * (no fragment, wildcard or credentials) still apply.
+ */
+function isLoopbackIssuerPage(uri: string, issuer: string | undefined): boolean {
+  if (!issuer?.startsWith('http://')) return false;
+  const issuerUrl = URL.parse(issuer);
+  if (!issuerUrl || !isLoopbackHost(issuerUrl.hostname)) return false;
+  return uri.startsWith(`${issuerUrl.origin}/`) && URL.parse(uri)?.origin === issuerUrl.origin;
+}
+
+/**
  * Throws invalid_redirect_uri unless the URI may be registered for a client of this type (OpenID Connect
  * Registration §2, RFC 8252 §7): https for everyone; plain-http loopback (`localhost`, 127.0.0.1, [::1], in the
- * spelling redirect-uri.ts accepts) and private-use schemes for native clients only.
+ * spelling redirect-uri.ts accepts) and private-use schemes for native clients only; and, on a plain-http
+ * loopback issuer, the issuer's own pages for every client (isLoopbackIssuerPage).
  */
-export function checkRedirectUri(
-  uri: string,
-  applicationType: ApplicationType,
-  trusted: readonly string[] = [],
-): void {
-  // The server's own pages (the playground) are vouched for by the operator, even on a plain-http dev issuer.
-  if (trusted.includes(uri)) return;
+export function checkRedirectUri(uri: string, applicationType: ApplicationType, issuer?: string): void {
   if (uri.length > 2000) throw invalidRedirect(uri, 'is too long');
   let url: URL;
   try {
@@ -127,6 +140,7 @@ export function checkRedirectUri(
   if (uri.includes('*')) throw invalidRedirect(uri, 'must not contain wildcards');
   if (url.username || url.password) throw invalidRedirect(uri, 'must not contain credentials');
   if (url.protocol === 'https:') return;
+  if (isLoopbackIssuerPage(uri, issuer)) return;
   if (url.protocol === 'http:') {
     if (!isLoopbackRedirectUri(uri)) {
       throw invalidRedirect(
@@ -228,14 +242,14 @@ export function buildClient(input: ClientInput, now: number): NewClient {
   if ((needsRedirect && input.redirectUris.length === 0) || input.redirectUris.length > 20) {
     throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
   }
-  for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType, input.trustedRedirectUris);
+  for (const uri of input.redirectUris) checkRedirectUri(uri, applicationType, input.issuer);
   const postLogout = input.metadata?.post_logout_redirect_uris;
   if (postLogout !== undefined) {
     if (!Array.isArray(postLogout) || postLogout.length > 20) {
       throw new OAuthError('invalid_client_metadata', 'post_logout_redirect_uris takes at most 20 URIs');
     }
     // The same rules as redirect URIs: the end-session endpoint redirects there (an open redirect otherwise).
-    for (const uri of postLogout) checkRedirectUri(String(uri), applicationType, input.trustedRedirectUris);
+    for (const uri of postLogout) checkRedirectUri(String(uri), applicationType, input.issuer);
   }
   for (const resource of input.allowedResources ?? []) {
     if (!URL.canParse(resource) || resource.includes('#') || resource.length > 2000) {

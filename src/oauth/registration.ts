@@ -134,6 +134,7 @@ export function readRegistrationRequest(
         .filter((scope) => scope.requiresApproval)
         .map((scope) => scope.name),
       allowedAuthMethods: config.clientAuthMethods,
+      issuer: config.issuer,
     },
   };
 }

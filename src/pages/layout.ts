@@ -27,6 +27,10 @@ export function layout(options: LayoutOptions): string {
 <meta name="referrer" content="no-referrer">
 <title>${options.title} · ${options.productName}</title>
 <link rel="stylesheet" href="/assets/gatehouse.css">
+${
+  // The copy buttons' script, only on pages that have one (sign-in and consent load no script at all).
+  options.body.value.includes(' data-copy="') ? html`<script src="/assets/copy.js" defer></script>` : null
+}
 </head>
 <body>
 <header><a class="brand" href="/">${options.logoUrl ? html`<img src="${options.logoUrl}" alt="" class="logo">` : null}${options.productName}</a>${

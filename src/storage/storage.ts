@@ -674,7 +674,6 @@ export interface SecurityEventStore {
    * (new events are newer than the first page). Each filter is served by an index ending in (created_at, id).
    * A bare number is `{ limit }`.
    */
-  // TODO(lead): the admin console still calls list(50); drop the number form once it passes a query.
   list(query: SecurityEventQuery | number): Promise<SecurityEvent[]>;
 }
 

@@ -463,10 +463,16 @@ describe('external ids with URL characters work in the admin console', () => {
       const page = await agent.get('/admin');
       const action = `/admin/users/${encodeURIComponent(id)}/disable`;
       assert.ok(
-        page.body.includes(`action="${action.replaceAll('&', '&amp;')}"`),
-        'the form posts to the encoded id',
+        page.body.includes(`href="${action.replaceAll('&', '&amp;')}"`),
+        'the button links to the encoded id',
       );
-      const disabled = await agent.post(action, { _csrf: csrfFrom(page.body) });
+      const confirmation = await agent.get(action);
+      assert.equal(confirmation.statusCode, 200);
+      assert.ok(
+        confirmation.body.includes(`action="${action.replaceAll('&', '&amp;')}"`),
+        'the confirmation posts to the encoded id',
+      );
+      const disabled = await agent.post(action, { _csrf: csrfFrom(confirmation.body), confirm: 'yes' });
       assert.equal(disabled.statusCode, 303);
       assert.notEqual((await server.deps.storage.users.findById(id))?.disabledAt, null);
     } finally {

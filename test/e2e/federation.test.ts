@@ -287,7 +287,9 @@ for (const database of [
         await page.goto(`${issuer}/admin/users/${dora.id}/identities`);
         await page.getByText('Test IdP', { exact: true }).waitFor();
         await page.getByText('dora@example.com').first().waitFor();
-        await page.getByRole('button', { name: 'Unlink' }).click();
+        // Unlinking is confirmed on a page of its own (works with JavaScript off).
+        await page.getByRole('link', { name: 'Unlink…' }).click();
+        await page.getByRole('button', { name: 'Unlink', exact: true }).click();
         await page.getByText('None.').waitFor();
         assert.deepEqual(await server.deps.storage.linkedIdentities.listForUser(dora.id), []);
       } finally {

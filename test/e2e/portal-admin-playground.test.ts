@@ -131,23 +131,30 @@ describe('portal, admin console, playground and connected apps in a real browser
       await approvalScope.check();
       await screenshot(page, 'portal-new');
       await page.getByRole('button', { name: 'Register application' }).click();
-      await onPath(page, '/portal/apps');
+      // Post/redirect/get: the browser lands on the app's own page, the secret shown there once.
+      await page.waitForURL(
+        (url) => /^\/portal\/apps\/[\w-]+$/.test(url.pathname) && url.pathname !== '/portal/apps/new',
+      );
       const refused = page.getByRole('alert');
       if ((await refused.count()) > 0)
         assert.fail(`the portal refused the app: ${await refused.textContent()}`);
 
-      // ---- The credentials page: the client id and the secret, once.
+      // ---- The credentials: the client id and the secret, once, each with a Copy button (copy.js).
       await page.getByRole('heading', { name: `${APP_NAME} is registered` }).waitFor();
-      const clientId = (await page.getByTestId('client-id').textContent()) ?? '';
+      const clientId = (await page.getByTestId('new-client-id').textContent()) ?? '';
       const secret = (await page.getByTestId('client-secret').textContent()) ?? '';
       assert.match(clientId, /^[\w-]{16,}$/);
       assert.match(secret, /^ghs_[\w-]+$/);
+      assert.ok(!page.url().includes(secret), 'the secret is in the URL');
       assert.match(await bodyText(page), /shown only once/);
       assert.match(await bodyText(page), /An administrator must approve this application/);
+      await dev.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: issuer });
+      await page.getByRole('button', { name: 'Copy Client secret' }).click();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
       await screenshot(page, 'portal-credentials');
 
-      // ---- The app's page: pending approval, the scope waiting, never the secret again.
-      await page.getByRole('link', { name: `Manage ${APP_NAME}` }).click();
+      // ---- A reload: the app's page, pending approval, the scope waiting, never the secret again.
+      await page.reload();
       await onPath(page, `/portal/apps/${clientId}`);
       assert.equal(await page.getByTestId('status').textContent(), 'pending approval');
       let detail = await bodyText(page);
@@ -188,6 +195,28 @@ describe('portal, admin console, playground and connected apps in a real browser
       });
       assert.match((await scopeRow.textContent()) ?? '', /screen_pop/);
       await screenshot(adminPage, 'admin');
+
+      // ---- On a phone (375 px): no sideways scrolling, and the row actions are on screen and work.
+      await adminPage.setViewportSize({ width: 375, height: 812 });
+      const overflow = await adminPage.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      assert.ok(overflow <= 0, `the console scrolls sideways by ${overflow}px on a phone`);
+      const approveScopes = adminPage.getByRole('button', { name: 'Approve scopes' });
+      await approveScopes.scrollIntoViewIfNeeded();
+      const box = await approveScopes.boundingBox();
+      assert.ok(
+        box && box.x >= 0 && box.x + box.width <= 375,
+        `Approve scopes is off screen: ${JSON.stringify(box)}`,
+      );
+      const disableLink = adminPage.getByRole('link', { name: 'Disable…' }).first();
+      const disableBox = await disableLink.boundingBox();
+      assert.ok(
+        disableBox && disableBox.x >= 0 && disableBox.x + disableBox.width <= 375,
+        `Disable is off screen: ${JSON.stringify(disableBox)}`,
+      );
+      await screenshot(adminPage, 'admin-phone');
+      await adminPage.setViewportSize(DESKTOP);
       await scopeRow.getByRole('button', { name: 'Approve scopes' }).click();
       await onPath(adminPage, '/admin');
       await adminPage.getByRole('button', { name: 'Approve scopes' }).waitFor({ state: 'detached' });
@@ -196,7 +225,7 @@ describe('portal, admin console, playground and connected apps in a real browser
       // ---- The developer sees the app approved, with the scope.
       await page.getByRole('link', { name: APP_NAME }).click();
       await onPath(page, `/portal/apps/${clientId}`);
-      assert.equal(await page.getByTestId('status').textContent(), 'approved');
+      assert.equal(await page.getByTestId('status').textContent(), 'active');
       detail = await bodyText(page);
       assert.doesNotMatch(detail, /Waiting for approval/);
       assert.match(detail, /Scopes openid profile email offline_access calls:read screen_pop/);
@@ -218,6 +247,7 @@ describe('portal, admin console, playground and connected apps in a real browser
       assert.ok(consent.includes('Pop up caller details on your screen screen_pop'), consent);
       assert.ok(consent.includes('See your call history calls:read'), consent);
       assert.ok(consent.includes(`You will be returned to ${issuer}.`), consent);
+      assert.equal(await page.getByTestId('unverified').count(), 0, 'an approved app is marked unverified');
       await page.setViewportSize(PHONE);
       await screenshot(page, 'consent-phone');
       await page.setViewportSize(DESKTOP);
@@ -319,7 +349,9 @@ describe('portal, admin console, playground and connected apps in a real browser
       }
       assert.ok(listed.includes('Pop up caller details on your screen'), listed);
       await screenshot(page, 'connected-apps');
-      await entry.getByRole('button', { name: 'Remove access' }).click();
+      await entry.getByRole('link', { name: 'Remove access…' }).click();
+      await page.getByRole('heading', { name: `Remove ${APP_NAME}'s access?` }).waitFor();
+      await page.getByRole('button', { name: 'Remove access' }).click();
       await onPath(page, '/account/apps');
       await page.getByText('No application has access to your account.').waitFor();
       assert.equal(await page.getByRole('heading', { name: APP_NAME }).count(), 0);

@@ -542,9 +542,12 @@ function suite(name: string, databaseUrl: () => Promise<string | undefined>) {
       const path = `/admin/users/${encodeURIComponent(subject)}`;
       assert.ok(page.body.includes(`${path}/disable`));
       assert.equal(page.body.includes(`${path}/reset-password`), false);
-      const reset = await agent.post(`${path}/reset-password`, { _csrf: csrfFrom(page.body) });
+      const reset = await agent.post(`${path}/reset-password`, {
+        _csrf: csrfFrom(page.body),
+        confirm: 'yes',
+      });
       assert.match(reset.body, /has no password here/);
-      const disabled = await agent.post(`${path}/disable`, { _csrf: csrfFrom(page.body) });
+      const disabled = await agent.post(`${path}/disable`, { _csrf: csrfFrom(page.body), confirm: 'yes' });
       assert.equal(disabled.statusCode, 303);
       assert.notEqual((await server.deps.storage.users.findById(subject))?.disabledAt, null);
     });
@@ -565,6 +568,7 @@ function suite(name: string, databaseUrl: () => Promise<string | undefined>) {
       assert.match(page.body, /Partner App/);
       const remove = await started.agent.post(`/account/apps/${encodeURIComponent(client.id)}/remove`, {
         _csrf: csrfFrom(page.body),
+        confirm: 'yes',
       });
       assert.equal(remove.statusCode, 303, remove.body.slice(0, 300));
       const userinfo = await server.app.inject({

@@ -564,8 +564,8 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
           type: 'confidential',
           scope_openid: '1',
         });
-        assert.equal(created.statusCode, 200, created.body.slice(0, 300));
-        const clientId = /data-testid="client-id">([^<]*)</.exec(created.body)?.[1];
+        assert.equal(created.statusCode, 303, created.body.slice(0, 300));
+        const clientId = /^\/portal\/apps\/([^/]+)$/.exec(String(created.headers.location))?.[1];
         assert.ok(clientId);
         await consoleAction(admin, clientId, 'approve');
 

@@ -300,8 +300,8 @@ for (const target of targets) {
         redirect_uris: 'https://rp.example/one\r\nhttps://rp.example/two\n',
         type: 'confidential',
       });
-      assert.equal(response.statusCode, 200, response.body.slice(0, 500));
-      const id = /data-testid="client-id">([^<]+)</.exec(response.body)?.[1];
+      assert.equal(response.statusCode, 303, response.body.slice(0, 500));
+      const id = /^\/portal\/apps\/([^/]+)$/.exec(String(response.headers.location))?.[1];
       const created = id ? await server.deps.storage.clients.find(id) : undefined;
       assert.deepEqual(created?.redirectUris, ['https://rp.example/one', 'https://rp.example/two']);
     });

@@ -491,10 +491,19 @@ for (const database of databases) {
         subject: '4242',
       });
       assert.equal(noToken.statusCode, 403);
-      const unlinked = await agent.post(`/admin/users/${octo.id}/identities/unlink`, {
+      const unconfirmed = await agent.post(`/admin/users/${octo.id}/identities/unlink`, {
         _csrf: csrfFrom(page.body),
         provider: 'github',
         subject: '4242',
+      });
+      assert.equal(unconfirmed.statusCode, 303, 'unlinked without confirmation');
+      const confirmation = await agent.get(String(unconfirmed.headers.location));
+      assert.match(confirmation.body, /name="subject" value="4242"/);
+      const unlinked = await agent.post(`/admin/users/${octo.id}/identities/unlink`, {
+        _csrf: csrfFrom(confirmation.body),
+        provider: 'github',
+        subject: '4242',
+        confirm: 'yes',
       });
       assert.equal(unlinked.statusCode, 303);
       assert.deepEqual(await server.deps.storage.linkedIdentities.listForUser(octo.id), []);

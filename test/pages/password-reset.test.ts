@@ -102,9 +102,13 @@ function resetSuite(database: string, databaseUrl: () => Promise<string | undefi
         assert.equal(await active(server, appB, atB.refresh_token), true);
         assert.equal((await browser.get('/portal')).statusCode, 200, 'signed in before the reset');
 
-        const reset = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
+        const posted = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
           _csrf: csrfFrom((await adminAgent.get('/admin')).body),
+          confirm: 'yes',
         });
+        // Post/redirect/get: the new password is on the console the 303 leads to, once.
+        assert.equal(posted.statusCode, 303, posted.body.slice(0, 300));
+        const reset = await adminAgent.get(String(posted.headers.location));
         assert.equal(reset.statusCode, 200, reset.body.slice(0, 300));
         const password = /data-testid="password">([^<]+)</.exec(reset.body)?.[1];
         assert.ok(password);
@@ -154,8 +158,9 @@ function resetSuite(database: string, databaseUrl: () => Promise<string | undefi
         const flow = await runAuthorizationFlow(server, app.client, user, { scope: 'openid profile' });
         const reset = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
           _csrf: csrfFrom((await adminAgent.get('/admin')).body),
+          confirm: 'yes',
         });
-        assert.equal(reset.statusCode, 200, reset.body.slice(0, 300));
+        assert.equal(reset.statusCode, 303, reset.body.slice(0, 300));
         const exchanged = await exchangeCode(server, app.client, app.secret, flow);
         assert.equal(exchanged.statusCode, 400, exchanged.body);
         assert.equal(exchanged.json().error, 'invalid_grant');

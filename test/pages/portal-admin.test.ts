@@ -59,11 +59,17 @@ async function postNewApp(agent: Agent, app: NewApp): Promise<LightMyRequestResp
   return agent.post('/portal/apps', fields);
 }
 
-/** Registers an app in the portal and returns what the credentials page showed. */
+/** The page a post/redirect/get lands on: asserts the 303 and follows it once, as a browser would. */
+async function landed(agent: Agent, response: LightMyRequestResponse): Promise<LightMyRequestResponse> {
+  assert.equal(response.statusCode, 303, response.body.slice(0, 500));
+  return agent.get(String(response.headers.location));
+}
+
+/** Registers an app in the portal and returns what the app's page showed right after (id and secret, once). */
 async function registerApp(server: TestServer, agent: Agent, app: NewApp) {
-  const response = await postNewApp(agent, app);
+  const response = await landed(agent, await postNewApp(agent, app));
   assert.equal(response.statusCode, 200, response.body.slice(0, 500));
-  const clientId = testId(response.body, 'client-id');
+  const clientId = testId(response.body, 'new-client-id');
   assert.ok(clientId, 'no client id on the credentials page');
   const client = await server.deps.storage.clients.find(clientId);
   assert.ok(client, 'the app was not stored');
@@ -629,7 +635,7 @@ describe('portal validation', () => {
       });
       assert.equal(
         response.statusCode,
-        200,
+        303,
         `the portal refuses the playground's own redirect URI: ${/role="alert">([^<]*)/.exec(response.body)?.[1]}`,
       );
     } finally {
@@ -658,14 +664,35 @@ describe('secret rotation with an overlap (GATEHOUSE_SECRET_ROTATION_OVERLAP)', 
       scopes: ['openid', 'offline_access'],
     });
     assert.ok(oldSecret);
-    const rotated = await agent.post(`/portal/apps/${client.id}/rotate-secret`, { _csrf: await csrf(agent) });
+    // Without the confirmation, the POST only leads to the confirmation page (works with JavaScript off).
+    const unconfirmed = await agent.post(`/portal/apps/${client.id}/rotate-secret`, {
+      _csrf: await csrf(agent),
+    });
+    assert.equal(unconfirmed.statusCode, 303);
+    assert.equal(unconfirmed.headers.location, `/portal/apps/${client.id}/rotate-secret`);
+    const confirmPage = await agent.get(`/portal/apps/${client.id}/rotate-secret`);
+    assert.match(confirmPage.body, /name="confirm" value="yes"/);
+    assert.equal(
+      (await stored(server, client.id)).secretHash,
+      sha256(oldSecret),
+      'rotated without confirmation',
+    );
+    const posted = await agent.post(`/portal/apps/${client.id}/rotate-secret`, {
+      _csrf: csrfFrom(confirmPage.body),
+      confirm: 'yes',
+    });
+    assert.doesNotMatch(String(posted.headers.location), /ghs_/, 'the secret is in a URL');
+    const rotated = await landed(agent, posted);
     assert.equal(rotated.statusCode, 200, rotated.body.slice(0, 300));
+    assert.match(rotated.body, /has a new client secret/);
     assertNoSecretCaching(rotated, 'rotation page');
     const newSecret = testId(rotated.body, 'client-secret');
     assert.ok(newSecret?.startsWith('ghs_'), 'no new secret shown');
     assert.ok(newSecret);
     assert.notEqual(newSecret, oldSecret);
     assert.equal(testId(rotated.body, 'client-id'), client.id);
+    const reloaded = await agent.get(`/portal/apps/${client.id}`);
+    assert.ok(!reloaded.body.includes(newSecret), 'a reload shows the secret again');
     const current = await stored(server, client.id);
 
     // The new secret: a code exchange at /token, and introspection.
@@ -705,14 +732,21 @@ describe('secret rotation with an overlap (GATEHOUSE_SECRET_ROTATION_OVERLAP)', 
       name: 'Rotating Twice',
       redirectUris: ['https://rp.example/cb'],
     });
-    const second = testId(
-      (await agent.post(`/portal/apps/${client.id}/rotate-secret`, { _csrf: await csrf(agent) })).body,
-      'client-secret',
-    );
-    const third = testId(
-      (await agent.post(`/portal/apps/${client.id}/rotate-secret`, { _csrf: await csrf(agent) })).body,
-      'client-secret',
-    );
+    const rotate = async () =>
+      testId(
+        (
+          await landed(
+            agent,
+            await agent.post(`/portal/apps/${client.id}/rotate-secret`, {
+              _csrf: await csrf(agent),
+              confirm: 'yes',
+            }),
+          )
+        ).body,
+        'client-secret',
+      );
+    const second = await rotate();
+    const third = await rotate();
     assert.ok(first && second && third);
     assert.equal((await introspect(server, client.id, first, 'x')).statusCode, 401);
     assert.equal((await introspect(server, client.id, second, 'x')).statusCode, 200);
@@ -791,8 +825,17 @@ describe('deleting an app and disabling a client', () => {
     const tokens = await tokensFor(server, client, secret!, user);
     assert.equal((await userinfo(server, tokens.access_token)).statusCode, 200);
 
-    const disabled = await adminAgent.post(`/admin/clients/${client.id}/disable`, {
+    const unconfirmed = await adminAgent.post(`/admin/clients/${client.id}/disable`, {
       _csrf: await csrf(adminAgent),
+    });
+    assert.equal(unconfirmed.statusCode, 303);
+    assert.equal(unconfirmed.headers.location, `/admin/clients/${client.id}/disable`);
+    assert.equal((await stored(server, client.id)).disabledAt, null, 'disabled without confirmation');
+    const confirmation = await adminAgent.get(`/admin/clients/${client.id}/disable`);
+    assert.match(confirmation.body, /Disable Disable Me\?|Disable .*\?/);
+    const disabled = await adminAgent.post(`/admin/clients/${client.id}/disable`, {
+      _csrf: csrfFrom(confirmation.body),
+      confirm: 'yes',
     });
     assert.equal(disabled.statusCode, 303);
     assert.equal(disabled.headers.location, '/admin');
@@ -839,11 +882,13 @@ describe('admin: users', () => {
   }
 
   it('creating a user shows a password once, and it signs in', async () => {
-    const response = await adminAgent.post('/admin/users', {
+    const posted = await adminAgent.post('/admin/users', {
       _csrf: await csrf(adminAgent),
       email: 'Grace@Example.com',
       name: 'Grace Hopper',
     });
+    assert.equal(posted.headers.location, '/admin');
+    const response = await landed(adminAgent, posted);
     assert.equal(response.statusCode, 200, response.body.slice(0, 300));
     assertNoSecretCaching(response, 'created-user page');
     const password = testId(response.body, 'password');
@@ -859,11 +904,14 @@ describe('admin: users', () => {
   });
 
   it('"Administrator" creates an admin who can open the console; a duplicate email → 400', async () => {
-    const response = await adminAgent.post('/admin/users', {
-      _csrf: await csrf(adminAgent),
-      email: 'second-admin@example.com',
-      admin: 'yes',
-    });
+    const response = await landed(
+      adminAgent,
+      await adminAgent.post('/admin/users', {
+        _csrf: await csrf(adminAgent),
+        email: 'second-admin@example.com',
+        admin: 'yes',
+      }),
+    );
     const password = testId(response.body, 'password');
     assert.ok(password);
     const agent = await signedInAgent(server.app, { email: 'second-admin@example.com', password });
@@ -875,6 +923,7 @@ describe('admin: users', () => {
     });
     assert.equal(duplicate.statusCode, 400);
     assert.match(duplicate.body, /already exists/);
+    assert.match(duplicate.body, /name="email"[^>]*value="second-admin@example.com"/, 'the input is lost');
     assert.doesNotMatch(duplicate.body, /data-testid="password"/);
     const invalid = await adminAgent.post('/admin/users', { _csrf: await csrf(adminAgent), email: 'nope' });
     assert.equal(invalid.statusCode, 400);
@@ -885,8 +934,14 @@ describe('admin: users', () => {
     const userAgent = await signedInAgent(server.app, user);
     assert.equal((await userAgent.get('/portal')).statusCode, 200);
 
+    const unconfirmed = await adminAgent.post(`/admin/users/${user.id}/disable`, {
+      _csrf: await csrf(adminAgent),
+    });
+    assert.equal(unconfirmed.headers.location, `/admin/users/${user.id}/disable`);
+    assert.equal((await userAgent.get('/portal')).statusCode, 200, 'disabled without confirmation');
     const disabled = await adminAgent.post(`/admin/users/${user.id}/disable`, {
       _csrf: await csrf(adminAgent),
+      confirm: 'yes',
     });
     assert.equal(disabled.statusCode, 303);
     const bounced = await userAgent.get('/portal');
@@ -904,9 +959,13 @@ describe('admin: users', () => {
   it('resetting a password shows the new one once; the old one stops working and sessions end', async () => {
     const user = await server.addUser();
     const userAgent = await signedInAgent(server.app, user);
-    const response = await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
-      _csrf: await csrf(adminAgent),
-    });
+    const response = await landed(
+      adminAgent,
+      await adminAgent.post(`/admin/users/${user.id}/reset-password`, {
+        _csrf: await csrf(adminAgent),
+        confirm: 'yes',
+      }),
+    );
     assert.equal(response.statusCode, 200);
     assertNoSecretCaching(response, 'reset page');
     const password = testId(response.body, 'password');
@@ -922,9 +981,12 @@ describe('admin: users', () => {
     for (const action of ['disable', 'reset-password']) {
       const response = await adminAgent.post(`/admin/users/${admin.id}/${action}`, {
         _csrf: await csrf(adminAgent),
+        confirm: 'yes',
       });
       assert.equal(response.statusCode, 409, action);
       assert.match(response.body, /your own/);
+      // No confirmation page is offered for it either.
+      assert.equal((await adminAgent.get(`/admin/users/${admin.id}/${action}`)).statusCode, 404);
     }
     assert.equal((await adminAgent.get('/admin')).statusCode, 200);
   });
@@ -953,10 +1015,13 @@ describe('initial access tokens (GATEHOUSE_REGISTRATION=token)', () => {
 
   it('the console shows a token once; it registers exactly as many clients as it allows', async () => {
     assert.equal((await register(undefined, 'No token')).statusCode, 401);
-    const response = await adminAgent.post('/admin/registration-tokens', {
-      _csrf: await csrf(adminAgent),
-      uses: '1',
-    });
+    const response = await landed(
+      adminAgent,
+      await adminAgent.post('/admin/registration-tokens', {
+        _csrf: await csrf(adminAgent),
+        uses: '1',
+      }),
+    );
     assert.equal(response.statusCode, 200);
     assertNoSecretCaching(response, 'initial access token page');
     const token = testId(response.body, 'iat');
@@ -974,10 +1039,13 @@ describe('initial access tokens (GATEHOUSE_REGISTRATION=token)', () => {
   });
 
   it('uses=3 allows three registrations; 0, 10001 and "two" → 400 and no token', async () => {
-    const response = await adminAgent.post('/admin/registration-tokens', {
-      _csrf: await csrf(adminAgent),
-      uses: '3',
-    });
+    const response = await landed(
+      adminAgent,
+      await adminAgent.post('/admin/registration-tokens', {
+        _csrf: await csrf(adminAgent),
+        uses: '3',
+      }),
+    );
     const token = testId(response.body, 'iat');
     assert.ok(token);
     for (const name of ['A', 'B', 'C']) assert.equal((await register(token, name)).statusCode, 201);
@@ -1018,7 +1086,9 @@ describe('the security event log', () => {
     const page = await adminAgent.get('/admin');
     assert.equal(page.statusCode, 200);
     const section = page.body.slice(page.body.indexOf('Security events'));
-    const row = /<tr><td>[^<]*<\/td><td>refresh_token_reuse<\/td>.*?<\/tr>/s.exec(section)?.[0];
+    const row = /<tr><td[^>]*>[^<]*<\/td><td[^>]*><span title="refresh_token_reuse">.*?<\/tr>/s.exec(
+      section,
+    )?.[0];
     assert.ok(row, 'no refresh_token_reuse row in the security events table');
     assert.ok(row.includes(client.id), 'the row does not name the client');
     assert.ok(row.includes(user.id), 'the row does not name the user');
@@ -1029,11 +1099,15 @@ describe('the security event log', () => {
     const adminAgent = await signedInAgent(server.app, await server.addUser({ isAdmin: true }));
     const { client } = await server.addClient({ name: 'Logged', status: 'pending' });
     await adminAgent.post(`/admin/clients/${client.id}/approve`, { _csrf: await csrf(adminAgent) });
-    await adminAgent.post(`/admin/clients/${client.id}/disable`, { _csrf: await csrf(adminAgent) });
+    await adminAgent.post(`/admin/clients/${client.id}/disable`, {
+      _csrf: await csrf(adminAgent),
+      confirm: 'yes',
+    });
     const page = (await adminAgent.get('/admin')).body;
     const section = page.slice(page.indexOf('Security events'));
     for (const type of ['client_approve', 'client_disable']) {
-      assert.match(section, new RegExp(`<td>${type}</td><td><code>${client.id}</code>`), type);
+      const row = new RegExp(`<span title="${type}">.*?</tr>`, 's').exec(section)?.[0] ?? '';
+      assert.match(row, new RegExp(`<code>${client.id}</code>`), type);
     }
   });
 });
@@ -1085,7 +1159,7 @@ describe('scope approval (requires_approval in GATEHOUSE_SCOPES)', () => {
     assert.equal(approved.requestedScope, 'screen_pop');
     const console2 = await adminAgent.get('/admin');
     assert.ok(console2.body.includes(`/admin/clients/${client.id}/approve-scopes"`), 'no scope request row');
-    assert.match((await developer.get(`/portal/apps/${client.id}`)).body, /data-testid="status">approved</);
+    assert.match((await developer.get(`/portal/apps/${client.id}`)).body, /data-testid="status">active</);
 
     // Before the scope approval: asking for it is invalid_scope, never a consent page that offers it.
     const agent = new Agent(server.app);
@@ -1170,6 +1244,7 @@ describe('scope approval (requires_approval in GATEHOUSE_SCOPES)', () => {
     });
     const response = await adminAgent.post(`/admin/clients/${client.id}/reject`, {
       _csrf: await csrf(adminAgent),
+      confirm: 'yes',
     });
     assert.equal(response.statusCode, 303);
     assert.equal(await server.deps.storage.clients.find(client.id), undefined);
@@ -1272,9 +1347,15 @@ describe('branding (GATEHOUSE_LOGO_URL, GATEHOUSE_PRODUCT_NAME) and framing head
     ]);
     pages.push([
       'credentials page',
-      await postNewApp(userAgent, { name: 'Another', redirectUris: ['https://rp.example/a'] }),
+      await landed(
+        userAgent,
+        await postNewApp(userAgent, { name: 'Another', redirectUris: ['https://rp.example/a'] }),
+      ),
     ]);
     pages.push(['app detail', await userAgent.get(`/portal/apps/${app.clientId}`)]);
+    pages.push(['rotate confirmation', await userAgent.get(`/portal/apps/${app.clientId}/rotate-secret`)]);
+    pages.push(['disable confirmation', await adminAgent.get(`/admin/clients/${app.clientId}/disable`)]);
+    pages.push(['sign-out page', await userAgent.get('/logout')]);
     pages.push(['admin console', await adminAgent.get('/admin')]);
     pages.push(['admin 403', await userAgent.get('/admin')]);
     pages.push(['connected apps', await userAgent.get('/account/apps')]);
@@ -1319,6 +1400,48 @@ describe('branding (GATEHOUSE_LOGO_URL, GATEHOUSE_PRODUCT_NAME) and framing head
       // Pages that can show a secret or a personal list must not be cached.
       assertNoSecretCaching(response, what);
     }
+  });
+
+  it('consent: a self-registered app is marked unverified with its redirect origin; an approved one shows its logo', async () => {
+    const unverified = await authorizeUntil(
+      new Agent(server.app),
+      codeRequest(app.client, 'openid', pkcePair().challenge),
+      await server.addUser(),
+    );
+    assert.equal(unverified.kind, 'consent');
+    const unverifiedBody = (unverified as { body: string }).body;
+    assert.match(unverifiedBody, /data-testid="unverified"/);
+    assert.match(unverifiedBody, /data-testid="redirect-origin">https:\/\/rp.example</);
+    assert.doesNotMatch(unverifiedBody, /class="client-logo"/);
+
+    const { client } = await server.addClient({
+      name: 'Reviewed App',
+      redirectUris: ['https://reviewed.example/cb'],
+      metadata: {
+        logo_uri: 'https://cdn.reviewed.example/logo.png',
+        policy_uri: 'https://reviewed.example/privacy',
+        tos_uri: 'https://reviewed.example/terms',
+      },
+    });
+    const agent = new Agent(server.app);
+    const verified = await authorizeUntil(
+      agent,
+      codeRequest(client, 'openid', pkcePair().challenge),
+      await server.addUser(),
+    );
+    assert.equal(verified.kind, 'consent');
+    const page = await agent.get((verified as { path: string }).path);
+    assert.doesNotMatch(page.body, /data-testid="unverified"/);
+    assert.match(page.body, /<img class="client-logo" src="https:\/\/cdn.reviewed.example\/logo.png"/);
+    assert.match(page.body, /<a href="https:\/\/reviewed.example\/privacy" rel="noopener noreferrer"/);
+    assert.match(page.body, /<a href="https:\/\/reviewed.example\/terms" rel="noopener noreferrer"/);
+    const imgSrc = String(page.headers['content-security-policy'])
+      .split(';')
+      .find((directive) => directive.trim().startsWith('img-src'));
+    assert.match(imgSrc ?? '', / https:\/\/cdn.reviewed.example$/);
+    // Only the consent page widens img-src, and only by that origin.
+    const other = await agent.get('/');
+    assert.doesNotMatch(String(other.headers['content-security-policy']), /reviewed\.example/);
   });
 
   it('the product name and the logo appear on every page', async () => {
@@ -1438,7 +1561,8 @@ describe('G-04: every user-controlled text is escaped', () => {
 
   it('an email address typed into the admin console is escaped in the notice and the user table', async () => {
     const email = `x${PAYLOAD.replace(/ /g, '')}@example.com`;
-    const response = await adminAgent.post('/admin/users', { _csrf: await csrf(adminAgent), email });
+    const posted = await adminAgent.post('/admin/users', { _csrf: await csrf(adminAgent), email });
+    const response = posted.statusCode === 303 ? await landed(adminAgent, posted) : posted;
     const escaped = email
       .replace(/&/g, '&amp;')
       .replace(/"/g, '&quot;')

@@ -209,7 +209,8 @@ describe('Credal, confidential client, steps 1 to 5', () => {
       await page.getByLabel('Redirect URIs (one per line)').fill(REDIRECT_URI);
       await page.getByRole('radio', { name: /Confidential/ }).check();
       await register.click();
-      await page.waitForURL((url) => url.pathname === '/portal/apps');
+      // Post/redirect/get: registered, the browser lands on the app's page; refused, the form answers in place.
+      await page.waitForURL((url) => url.pathname !== '/portal/apps/new');
     }
     const own = await rs.server.deps.storage.clients.listByOwner(user.id);
     const usable = own.filter((client) => client.status === 'active' && client.disabledAt === null);

@@ -58,6 +58,8 @@ export const clientsAdd: Command = {
           applicationType,
           requirePkce: values['pkce-optional'] ? false : undefined,
           allowedCorsOrigins: (values['cors-origin'] as string[] | undefined) ?? [],
+          // On a loopback http issuer its own pages (the playground) are registrable (docs/security.md A-07).
+          issuer: config.issuer,
         },
         deps.clock.now(),
       );

@@ -155,7 +155,8 @@ export function registerAdminClients(app: FastifyInstance, deps: Deps) {
 
   app.post(`${API_PREFIX}/clients`, async (request, reply) => {
     const acting = await authorize(deps, request, reply, 'clients:write');
-    const { client, secret } = await createClient(storage, clock.now(), clientInput(bodyOf(request)), acting);
+    const input = { ...clientInput(bodyOf(request)), issuer: deps.config.issuer };
+    const { client, secret } = await createClient(storage, clock.now(), input, acting);
     return reply.code(201).send({ ...clientView(client), ...(secret ? { client_secret: secret } : {}) });
   });
 

@@ -23,6 +23,19 @@ const TITLES: Record<string, string> = {
   client_reject_changes: 'App changes rejected',
   client_disable: 'App disabled',
   client_enable: 'App enabled',
+  client_created: 'App created by an operator',
+  client_reject: 'App registration rejected',
+  client_delete: 'App deleted',
+  client_approve_scopes: 'App scopes approved',
+  client_reject_scopes: 'App scopes refused',
+  client_secret_rotated: 'App secret rotated',
+  client_tokens_revoked: "App's tokens revoked",
+  user_created: 'User created',
+  user_disabled: 'User disabled',
+  user_enabled: 'User enabled',
+  user_deleted: 'User deleted',
+  user_tokens_revoked: "User's tokens revoked",
+  registration_token_issued: 'Registration token issued',
   signing_keys_rotated: 'Signing keys rotated',
   refresh_token_reuse: 'Refresh token reuse detected',
   authorization_code_reuse: 'Authorization code reuse detected',
@@ -102,9 +115,13 @@ export function eventTarget(event: SecurityEvent): SafeHtml {
   return html`${parts.map((part, index) => (index ? html`<br>${part}` : part))}`;
 }
 
-export const EVENT_TABLE_HEAD = html`<tr><th>When</th><th>Event</th><th>By</th><th>About</th><th>From</th></tr>`;
+/** The columns of the console's event table, in eventRow's order. */
+export const EVENT_COLUMNS = ['When', 'Event', 'By', 'About', 'From'] as const;
 
-/** One row of the console's event table; `when` formats the time as the rest of the console does. */
+/**
+ * One row of the console's event table; `when` formats the time as the rest of the console does. Each cell names
+ * its column (data-label), for the stacked layout tables take on a phone.
+ */
 export function eventRow(event: SecurityEvent, when: (ms: number) => string): SafeHtml {
-  return html`<tr><td>${when(event.createdAt)}</td><td>${eventDescription(event)}</td><td>${eventActor(event)}</td><td>${eventTarget(event)}</td><td><code>${event.ip ?? ''}</code></td></tr>`;
+  return html`<tr><td data-label="When">${when(event.createdAt)}</td><td data-label="Event">${eventDescription(event)}</td><td data-label="By">${eventActor(event)}</td><td data-label="About">${eventTarget(event)}</td><td data-label="From"><code>${event.ip ?? ''}</code></td></tr>`;
 }

@@ -36,9 +36,19 @@ import type { Client, PageCursor, User } from '../../storage/storage.ts';
 import { randomToken } from '../../util/random.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
 import { errorPage } from '../error.ts';
+import { type Flash, redirectWithFlash, takeFlash } from '../flash.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { layout } from '../layout.ts';
+import {
+  type Confirmation,
+  clientStatusWords,
+  confirmationView,
+  flashView,
+  registeredByWords,
+  tableHead,
+} from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
+import { EVENT_COLUMNS, eventRow } from './events-view.ts';
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
@@ -84,6 +94,13 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
   const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
     html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
 
+  /**
+   * A destructive action (disable, reject, reset, unlink) is a link to its confirmation page, which works with
+   * JavaScript off; the action's POST without confirm=yes lands there too.
+   */
+  const confirmLink = (href: string, label: string) =>
+    html`<a class="button danger" href="${href}">${label}</a>`;
+
   const seenField = (fingerprint: string) => html`<input type="hidden" name="seen" value="${fingerprint}">`;
 
   /** A self-registered client holding client_credentials that no operator approved: /token refuses it. */
@@ -98,12 +115,22 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     notice?: SafeHtml,
     code = 200,
     pages: ConsolePages = {},
+    flash?: Flash,
+    newUser: { email: string; name: string; admin: boolean } = { email: '', name: '', admin: false },
   ) {
     // Paged, newest first: a deployment with 100,000 clients would otherwise read (and send) every one.
     const clients = await storage.clients.listPage({ limit: ADMIN_PAGE_SIZE, before: pages.clients });
     const users = await storage.users.listPage({ limit: ADMIN_PAGE_SIZE, before: pages.users });
-    const events = await storage.securityEvents.list(50);
+    const events = await storage.securityEvents.list({ limit: 50 });
     const awaiting = await storage.clients.listAwaitingReview();
+    // "Registered by" names the developer: one lookup per distinct owner on this page (at most 50).
+    const owners = new Map<string, User>();
+    for (const ownerId of new Set(clients.map((client) => client.ownerUserId))) {
+      const owner = ownerId === null ? undefined : await storage.users.findById(ownerId);
+      if (owner) owners.set(owner.id, owner);
+    }
+    const registeredBy = (client: Client) =>
+      registeredByWords(client, client.ownerUserId === null ? undefined : owners.get(client.ownerUserId));
     const pending = awaiting.filter((client) => client.status === 'pending');
     const scopeRequests = awaiting.filter((client) => client.status === 'active' && client.requestedScope);
     const changeRequests = awaiting.filter((client) => client.status === 'active' && client.pendingChanges);
@@ -129,15 +156,15 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         : null;
     };
     const clientRow = (client: Client) => html`<tr>
-      <td>${client.name}<br><code>${client.id}</code></td><td>${client.registeredVia}</td>
-      <td>${client.disabledAt !== null ? 'disabled' : client.status}${
+      <td data-label="Application">${client.name}<br><code>${client.id}</code></td><td data-label="Registered by">${registeredBy(client)}</td>
+      <td data-label="Status">${clientStatusWords(client)}${
         unapprovedMachine(client)
           ? html`<br><span class="badge">client_credentials not approved</span>`
           : null
       }</td>
-      <td>${
+      <td data-label="Actions" class="row-actions">${
         client.disabledAt === null
-          ? button(reply, `/admin/clients/${client.id}/disable`, 'Disable', 'danger')
+          ? confirmLink(`/admin/clients/${client.id}/disable`, 'Disable…')
           : button(reply, `/admin/clients/${client.id}/enable`, 'Enable')
       }${
         unapprovedMachine(client)
@@ -156,26 +183,29 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
             ? value.map((item) => html`<code>${String(item)}</code> `)
             : html`<code>${String(value)}</code>`;
       const extra = seenField(reviewFingerprint(changes));
-      return html`<tr><td>${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
-        <td><table><thead><tr><th>Field</th><th>Approved</th><th>Proposed</th></tr></thead><tbody>${changedFields(
+      return html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
+        <td data-label="Changes"><table>${tableHead('Field', 'Approved', 'Proposed')}<tbody>${changedFields(
           client,
           changes,
         ).map(
           (field) =>
             html`<tr><td>${field}</td><td>${show(now[field])}</td><td>${show(next[field])}</td></tr>`,
         )}</tbody></table></td>
-        <td>${button(reply, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(reply, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
+        <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(reply, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
     };
     const body = html`
-      ${notice ?? null}
+      ${notice ?? null}${flashView(flash)}
       <section class="card wide"><h1>Admin console</h1>
         <h2>Applications waiting for approval</h2>
         ${
           pending.length
-            ? html`<table><tbody>${pending.map(
-                (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
-                  <td>${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
-                  <td>${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${button(reply, `/admin/clients/${client.id}/reject`, 'Reject', 'danger')}</td></tr>`,
+            ? html`<table class="stack">${tableHead('Application', 'Registered by', 'Redirect URIs', 'Actions')}<tbody>${pending.map(
+                (
+                  client,
+                ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
+                  <td data-label="Registered by">${registeredBy(client)}</td>
+                  <td data-label="Redirect URIs">${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
+                  <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${confirmLink(`/admin/clients/${client.id}/reject`, 'Reject…')}</td></tr>`,
               )}</tbody></table>`
             : html`<p class="muted">None.</p>`
         }
@@ -183,54 +213,50 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         <p class="muted">The approved registration stays in force until a change is approved.</p>
         ${
           changeRequests.length
-            ? html`<table><tbody>${changeRequests.map(changeRow)}</tbody></table>`
+            ? html`<table class="stack">${tableHead('Application', 'Changes', 'Actions')}<tbody>${changeRequests.map(changeRow)}</tbody></table>`
             : html`<p class="muted">None.</p>`
         }
         <h2>Scope requests</h2>
         ${
           scopeRequests.length
-            ? html`<table><tbody>${scopeRequests.map(
-                (client) => html`<tr><td>${client.name}<br><code>${client.id}</code></td>
-                  <td>${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</td>
-                  <td>${button(reply, `/admin/clients/${client.id}/approve-scopes`, 'Approve scopes', '')} ${button(reply, `/admin/clients/${client.id}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
+            ? html`<table class="stack">${tableHead('Application', 'Scopes requested', 'Actions')}<tbody>${scopeRequests.map(
+                (
+                  client,
+                ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
+                  <td data-label="Scopes requested">${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</td>
+                  <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve-scopes`, 'Approve scopes', '')} ${button(reply, `/admin/clients/${client.id}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
               )}</tbody></table>`
             : html`<p class="muted">None.</p>`
         }
         <h2>Applications</h2>
         <p class="muted">Newest first.</p>
-        <table><thead><tr><th>Application</th><th>Registered by</th><th>Status</th><th></th></tr></thead><tbody>${clients.map(clientRow)}</tbody></table>
+        <table class="stack">${tableHead('Application', 'Registered by', 'Status', 'Actions')}<tbody>${clients.map(clientRow)}</tbody></table>
         ${pageLinks('clients', clients, 'Older applications')}
       </section>
       <section class="card wide"><h2>Users</h2>
-        <table><thead><tr><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead><tbody>${users.map(
-          (person) => html`<tr><td>${
+        <table class="stack">${tableHead('Email', 'Role', 'Status', 'Actions')}<tbody>${users.map(
+          (person) => html`<tr><td data-label="Email">${
             // A subject your own sign-in pages signed in (docs/architecture.md "External sign-in and consent").
             person.email ?? html`${person.id} <span class="muted">(your sign-in page)</span>`
           }${
             upstreamNames.size > 0
               ? html`<br><a href="/admin/users/${encodeURIComponent(person.id)}/identities">Linked sign-ins</a>`
               : null
-          }</td><td>${person.isAdmin ? 'admin' : 'user'}</td>
-            <td>${person.disabledAt === null ? 'active' : 'disabled'}</td>
-            <td>${
+          }</td><td data-label="Role">${person.isAdmin ? 'admin' : 'user'}</td>
+            <td data-label="Status">${person.disabledAt === null ? 'active' : 'disabled'}</td>
+            <td data-label="Actions" class="row-actions">${
               person.id === user.id
                 ? html`<span class="muted">you</span>`
                 : html`${
                     person.disabledAt === null
-                      ? button(
-                          reply,
-                          `/admin/users/${encodeURIComponent(person.id)}/disable`,
-                          'Disable',
-                          'danger',
-                        )
+                      ? confirmLink(`/admin/users/${encodeURIComponent(person.id)}/disable`, 'Disable…')
                       : button(reply, `/admin/users/${encodeURIComponent(person.id)}/enable`, 'Enable')
                   } ${
                     // External subjects have no Gatehouse password: their own sign-in page checks theirs.
                     person.claims === null
-                      ? button(
-                          reply,
+                      ? confirmLink(
                           `/admin/users/${encodeURIComponent(person.id)}/reset-password`,
-                          'Reset password',
+                          'Reset password…',
                         )
                       : null
                   }`
@@ -240,9 +266,9 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         <h3>Create a user</h3>
         <form method="post" action="/admin/users">
           <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
-          <label for="new-email">Email</label><input id="new-email" name="email" type="email" required>
-          <label for="new-name">Name</label><input id="new-name" name="name" type="text">
-          <label class="inline"><input type="checkbox" name="admin" value="yes"> Administrator</label>
+          <label for="new-email">Email</label><input id="new-email" name="email" type="email" required value="${newUser.email}">
+          <label for="new-name">Name</label><input id="new-name" name="name" type="text" value="${newUser.name}">
+          <label class="inline"><input type="checkbox" name="admin" value="yes" ${newUser.admin ? 'checked' : ''}> Administrator</label>
           <div class="actions"><button type="submit">Create user</button></div>
         </form>
       </section>
@@ -257,9 +283,8 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       <section class="card wide"><h2>Security events</h2>
         ${
           events.length
-            ? html`<table><thead><tr><th>When</th><th>Event</th><th>Client</th><th>User</th></tr></thead><tbody>${events.map(
-                (event) =>
-                  html`<tr><td>${when(event.createdAt)}</td><td>${event.type}</td><td><code>${event.clientId ?? ''}</code></td><td><code>${event.userId ?? ''}</code></td></tr>`,
+            ? html`<table class="stack">${tableHead(...EVENT_COLUMNS)}<tbody>${events.map((event) =>
+                eventRow(event, when),
               )}</tbody></table>`
             : html`<p class="muted">No events yet.</p>`
         }
@@ -270,11 +295,83 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
   app.get<{ Querystring: { clients?: string; users?: string } }>('/admin', async (request, reply) => {
     const user = await admin(request, reply);
     if (!user) return reply;
-    return renderConsole(reply, user, undefined, 200, {
-      clients: cursorFrom(request.query.clients),
-      users: cursorFrom(request.query.users),
-    });
+    return renderConsole(
+      reply,
+      user,
+      undefined,
+      200,
+      { clients: cursorFrom(request.query.clients), users: cursorFrom(request.query.users) },
+      takeFlash(deps, request, reply),
+    );
   });
+
+  /** What each destructive action says on its confirmation page (parts.ts confirmationView). */
+  const clientConfirmations: Record<
+    string,
+    (client: Client) => Omit<Confirmation, 'action' | 'cancel' | 'csrfToken'>
+  > = {
+    disable: (client) => ({
+      title: `Disable ${client.name}?`,
+      consequence:
+        'Its tokens stop working at once, and it cannot sign anyone in or get tokens until it is enabled again.',
+      button: 'Disable application',
+    }),
+    reject: (client) => ({
+      title: `Reject ${client.name}?`,
+      consequence: 'The registration is deleted; the developer has to register again.',
+      button: 'Reject and delete',
+    }),
+  };
+  const userConfirmations: Record<
+    string,
+    (person: User) => Omit<Confirmation, 'action' | 'cancel' | 'csrfToken'>
+  > = {
+    disable: (person) => ({
+      title: `Disable ${person.email ?? person.id}?`,
+      consequence: 'They are signed out everywhere, and every token issued for them stops working at once.',
+      button: 'Disable user',
+    }),
+    'reset-password': (person) => ({
+      title: `Reset the password of ${person.email ?? person.id}?`,
+      consequence:
+        'A new password is generated and shown once. Their old password stops working, and every token and session they have is revoked.',
+      button: 'Reset password',
+    }),
+  };
+  const confirmationPage = (reply: FastifyReply, user: User, confirmation: Confirmation) =>
+    sendPage(
+      reply,
+      layout({ ...chrome(deps, reply, user, confirmation.title), body: confirmationView(confirmation) }),
+    );
+
+  for (const [path, words] of Object.entries(clientConfirmations)) {
+    app.get<{ Params: { id: string } }>(`/admin/clients/:id/${path}`, async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const client = await storage.clients.find(request.params.id);
+      if (!client) return reply.callNotFound();
+      return confirmationPage(reply, user, {
+        ...words(client),
+        action: `/admin/clients/${encodeURIComponent(client.id)}/${path}`,
+        cancel: '/admin',
+        csrfToken: csrfToken(reply),
+      });
+    });
+  }
+  for (const [path, words] of Object.entries(userConfirmations)) {
+    app.get<{ Params: { id: string } }>(`/admin/users/:id/${path}`, async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const person = await storage.users.findById(request.params.id);
+      if (!person || person.id === user.id) return reply.callNotFound();
+      return confirmationPage(reply, user, {
+        ...words(person),
+        action: `/admin/users/${encodeURIComponent(person.id)}/${path}`,
+        cancel: '/admin',
+        csrfToken: csrfToken(reply),
+      });
+    });
+  }
 
   const by = (request: FastifyRequest, user: User): Acting => ({
     actor: { kind: 'user', id: user.id, name: user.email },
@@ -306,6 +403,9 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       async (request, reply) => {
         const user = await admin(request, reply);
         if (!user) return reply;
+        if (path in clientConfirmations && request.body?.confirm !== 'yes') {
+          return reply.redirect(`/admin/clients/${encodeURIComponent(request.params.id)}/${path}`, 303);
+        }
         const outcome = await operation(request.params.id, by(request, user), request.body ?? {});
         if (outcome.status === 'not_found') return reply.callNotFound();
         if (outcome.status === 'conflict') {
@@ -336,11 +436,12 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           deps.config.passwordCost,
           by(request, user),
         );
-        return renderConsole(
-          reply,
-          user,
-          html`<p class="notice card wide" role="status">Created ${created.email}. Password (shown once): <code data-testid="password">${password}</code></p>`,
-        );
+        // Post/redirect/get: a reload shows the console, not a second attempt; the password travels sealed.
+        return redirectWithFlash(deps, reply, '/admin', {
+          message: `Created ${created.email}.`,
+          secrets: [{ label: 'Password', value: password, id: 'password' }],
+          note: 'The password is shown only once: give it to them now.',
+        });
       } catch (error) {
         if (!(error instanceof UserInputError)) throw error;
         return renderConsole(
@@ -348,27 +449,40 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           user,
           html`<p class="error card wide" role="alert">${error.message}</p>`,
           400,
+          {},
+          undefined,
+          {
+            email: request.body?.email ?? '',
+            name: request.body?.name ?? '',
+            admin: request.body?.admin === 'yes',
+          },
         );
       }
     },
   );
 
-  /** A console action on one user: one operation of accounts/users.ts, or a notice to show (a new password). */
+  /** A console action on one user: one operation of accounts/users.ts, and what to show once (a new password). */
   const userAction = (
     path: string,
-    operation: (id: string, acting: Acting) => Promise<UserOutcome<{ notice?: SafeHtml }>>,
+    operation: (id: string, acting: Acting) => Promise<UserOutcome<{ flash?: Flash }>>,
   ) =>
-    app.post<{ Params: { id: string } }>(
+    app.post<{ Params: { id: string }; Body: Record<string, string> }>(
       `/admin/users/:id/${path}`,
       { preHandler: app.csrfProtection },
       async (request, reply) => {
         const user = await admin(request, reply);
         if (!user) return reply;
+        if (path in userConfirmations && request.body?.confirm !== 'yes') {
+          return reply.redirect(`/admin/users/${encodeURIComponent(request.params.id)}/${path}`, 303);
+        }
         const outcome = await operation(request.params.id, by(request, user));
         if (outcome.status === 'not_found') return reply.callNotFound();
-        if (outcome.status === 'conflict')
+        if (outcome.status === 'conflict') {
           return renderConsole(reply, user, conflictNotice(outcome.reason), 409);
-        if (outcome.status === 'ok' && outcome.notice) return renderConsole(reply, user, outcome.notice);
+        }
+        if (outcome.status === 'ok' && outcome.flash) {
+          return redirectWithFlash(deps, reply, '/admin', outcome.flash);
+        }
         return reply.redirect('/admin', 303);
       },
     );
@@ -380,7 +494,11 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     if (outcome.status !== 'ok') return outcome;
     return {
       ...outcome,
-      notice: html`<p class="notice card wide" role="status">New password for ${outcome.value.email} (shown once): <code data-testid="password">${outcome.password}</code></p>`,
+      flash: {
+        message: `New password for ${outcome.value.email}.`,
+        secrets: [{ label: 'Password', value: outcome.password, id: 'password' }],
+        note: 'The password is shown only once: give it to them now.',
+      },
     };
   });
 
@@ -393,16 +511,15 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       <p>Upstream accounts that sign in as <strong>${person.email}</strong>.</p>
       ${
         links.length
-          ? html`<table><thead><tr><th>Provider</th><th>Upstream account</th><th>Linked</th><th>Last used</th><th></th></tr></thead><tbody>${links.map(
-              (link) => html`<tr><td>${upstreamNames.get(link.providerId) ?? link.providerId}</td>
-                <td><code>${link.subject}</code>${link.email ? html`<br>${link.email}` : null}</td>
-                <td>${when(link.createdAt)}</td><td>${link.lastUsedAt === null ? '' : when(link.lastUsedAt)}</td>
-                <td>${button(
-                  reply,
-                  `/admin/users/${encodeURIComponent(person.id)}/identities/unlink`,
-                  'Unlink',
-                  'danger',
-                  html`<input type="hidden" name="provider" value="${link.providerId}"><input type="hidden" name="subject" value="${link.subject}">`,
+          ? html`<table class="stack">${tableHead('Provider', 'Upstream account', 'Linked', 'Last used', 'Actions')}<tbody>${links.map(
+              (
+                link,
+              ) => html`<tr><td data-label="Provider">${upstreamNames.get(link.providerId) ?? link.providerId}</td>
+                <td data-label="Upstream account"><code>${link.subject}</code>${link.email ? html`<br>${link.email}` : null}</td>
+                <td data-label="Linked">${when(link.createdAt)}</td><td data-label="Last used">${link.lastUsedAt === null ? '' : when(link.lastUsedAt)}</td>
+                <td data-label="Actions" class="row-actions">${confirmLink(
+                  `/admin/users/${encodeURIComponent(person.id)}/identities/unlink?${new URLSearchParams({ provider: link.providerId, subject: link.subject })}`,
+                  'Unlink…',
                 )}</td></tr>`,
             )}</tbody></table>`
           : html`<p class="muted">None.</p>`
@@ -419,6 +536,28 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     return renderIdentities(reply, user, person);
   });
 
+  app.get<{ Params: { id: string }; Querystring: { provider?: string; subject?: string } }>(
+    '/admin/users/:id/identities/unlink',
+    async (request, reply) => {
+      const user = await admin(request, reply);
+      if (!user) return reply;
+      const person = await storage.users.findById(request.params.id);
+      if (!person) return reply.callNotFound();
+      const provider = String(request.query.provider ?? '');
+      const subject = String(request.query.subject ?? '');
+      const back = `/admin/users/${encodeURIComponent(person.id)}/identities`;
+      return confirmationPage(reply, user, {
+        title: `Unlink this sign-in from ${person.email ?? person.id}?`,
+        consequence: html`The account <code>${subject}</code> at ${upstreamNames.get(provider) ?? provider} stops signing in as this user. A later sign-in with the same verified email links it again: to keep someone out, disable the user.`,
+        action: `${back}/unlink`,
+        button: 'Unlink',
+        cancel: back,
+        csrfToken: csrfToken(reply),
+        fields: { provider, subject },
+      });
+    },
+  );
+
   app.post<{ Params: { id: string }; Body: Record<string, string> }>(
     '/admin/users/:id/identities/unlink',
     { preHandler: app.csrfProtection },
@@ -429,6 +568,13 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       if (!person) return reply.callNotFound();
       const provider = String(request.body?.provider ?? '');
       const subject = String(request.body?.subject ?? '');
+      if (request.body?.confirm !== 'yes') {
+        const query = new URLSearchParams({ provider, subject });
+        return reply.redirect(
+          `/admin/users/${encodeURIComponent(person.id)}/identities/unlink?${query}`,
+          303,
+        );
+      }
       const removed = await unlinkIdentity(storage, person.id, provider, subject, clock.now(), user.id);
       if (!removed) {
         return renderIdentities(
@@ -455,11 +601,11 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
           { uses: Number(request.body?.uses ?? '1') },
           by(request, user),
         );
-        return renderConsole(
-          reply,
-          user,
-          html`<p class="notice card wide" role="status">Initial access token (shown once, valid 24 hours for ${issued.uses} registration${issued.uses === 1 ? '' : 's'}): <code data-testid="iat">${issued.token}</code></p>`,
-        );
+        return redirectWithFlash(deps, reply, '/admin', {
+          message: `Initial access token, valid 24 hours for ${issued.uses} registration${issued.uses === 1 ? '' : 's'}.`,
+          secrets: [{ label: 'Initial access token', value: issued.token, id: 'iat' }],
+          note: 'The token is shown only once.',
+        });
       } catch (error) {
         if (!(error instanceof UserInputError)) throw error;
         return renderConsole(reply, user, conflictNotice(error.message), 400);

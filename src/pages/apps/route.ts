@@ -7,6 +7,7 @@ import { describeScope, parseScope } from '../../oauth/scope.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
+import { confirmationView } from '../parts.ts';
 import { sendPage } from '../render.ts';
 
 const when = (ms: number | undefined) =>
@@ -34,10 +35,7 @@ export function registerConnectedApps(app: FastifyInstance, deps: Deps) {
         <h2>${client.name}</h2>
         <p class="muted">Connected ${when(entry.since)} · last used ${when(lastUsed.get(clientId))}</p>
         <ul class="scopes">${[...entry.scopes].map((scope) => html`<li>${describeScope(deps.config.scopes, scope)} <code>${scope}</code></li>`)}</ul>
-        <form method="post" action="/account/apps/${clientId}/remove">
-          <input type="hidden" name="_csrf" value="${frame.csrfToken}">
-          <button type="submit" class="danger">Remove access</button>
-        </form>
+        <p><a class="button danger" href="/account/apps/${clientId}/remove">Remove access…</a></p>
       </li>`);
     }
     const body = html`<section class="card wide">
@@ -47,12 +45,34 @@ export function registerConnectedApps(app: FastifyInstance, deps: Deps) {
     return sendPage(reply, layout({ ...frame, body }));
   });
 
-  app.post<{ Params: { clientId: string } }>(
+  // Removing access is confirmed on a page of its own (works with JavaScript off); the POST without
+  // confirm=yes comes back here.
+  app.get<{ Params: { clientId: string } }>('/account/apps/:clientId/remove', async (request, reply) => {
+    const user = await signedInUser(deps, request);
+    if (!user) return toLogin(request, reply);
+    const client = await deps.storage.clients.find(request.params.clientId);
+    if (!client) return reply.callNotFound();
+    const frame = chrome(deps, reply, user, 'Remove access?');
+    const body = confirmationView({
+      title: `Remove ${client.name}'s access?`,
+      consequence: `${client.name} can no longer act for you: every token it holds stops working, and it has to ask for your consent again to come back.`,
+      action: `/account/apps/${encodeURIComponent(client.id)}/remove`,
+      button: 'Remove access',
+      cancel: '/account/apps',
+      csrfToken: frame.csrfToken ?? '',
+    });
+    return sendPage(reply, layout({ ...frame, body }));
+  });
+
+  app.post<{ Params: { clientId: string }; Body: Record<string, string> }>(
     '/account/apps/:clientId/remove',
     { preHandler: app.csrfProtection },
     async (request, reply) => {
       const user = await signedInUser(deps, request);
       if (!user) return toLogin(request, reply);
+      if (request.body?.confirm !== 'yes') {
+        return reply.redirect(`/account/apps/${encodeURIComponent(request.params.clientId)}/remove`, 303);
+      }
       await deauthorize(deps.storage, user.id, request.params.clientId, deps.clock.now(), {
         actor: { kind: 'user', id: user.id, name: user.email },
         ip: request.ip,

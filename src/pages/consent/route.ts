@@ -1,11 +1,19 @@
 // The consent page: the app's name and each requested scope; "Allow access" or "Deny".
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Deps, flowDeps } from '../../deps.ts';
+import { withImageSource } from '../../http/security-headers.ts';
 import { currentSession, existingBrowserBinding } from '../../http/session.ts';
 import { acceptConsent, authenticatedUser, load, reject } from '../../interaction/flow.ts';
+import { isOperatorApproved } from '../../oauth/client-review.ts';
 import { parseScope } from '../../oauth/scope.ts';
 import { csrfToken, sendPage } from '../render.ts';
 import { consentPage } from './view.ts';
+
+/** An https URL, or undefined (display URIs are checked at registration; this is the second lock). */
+function httpsUrl(value: string | undefined): URL | undefined {
+  const url = value ? URL.parse(value) : null;
+  return url?.protocol === 'https:' ? url : undefined;
+}
 
 /** Where the user will be sent: the origin of a web redirect, the whole URI of an app's private-use scheme. */
 function returnTarget(redirectUri: string): string {
@@ -39,6 +47,15 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
     if (!found) return reply.redirect(flow.resumePath, 303);
     const { interaction, user, client } = found;
     if (!user) return reply.redirect(resume(interaction.id), 303);
+    const verified = isOperatorApproved(client);
+    // The logo only of a client an operator vouched for: an unverified app's logo would lend it a brand it
+    // may not own. https only (registration refuses anything else), and the page's CSP admits that one
+    // origin for images, on this response alone (docs/security.md H-05: the server never fetches it).
+    const logo = verified ? httpsUrl(client.metadata.logo_uri) : undefined;
+    if (logo) {
+      const csp = reply.getHeader('content-security-policy');
+      if (typeof csp === 'string') reply.header('content-security-policy', withImageSource(csp, logo.origin));
+    }
     return sendPage(
       reply,
       consentPage({
@@ -51,6 +68,10 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         userEmail: user.email ?? user.name ?? user.id,
         catalogue: deps.config.scopes,
         logoUrl: deps.config.logoUrl,
+        verified,
+        clientLogoUri: logo?.href,
+        policyUri: httpsUrl(client.metadata.policy_uri)?.href,
+        tosUri: httpsUrl(client.metadata.tos_uri)?.href,
       }),
     );
   });

@@ -13,12 +13,33 @@ export interface ConsentView {
   userEmail: string;
   catalogue: readonly ScopeConfig[];
   logoUrl?: string;
+  /**
+   * Whether an operator made or approved the client (client-review.ts isOperatorApproved). An unverified,
+   * self-registered client's name is only its own claim: the page says so, and shows where the user will be
+   * sent, as the big providers do for apps nobody reviewed.
+   */
+  verified: boolean;
+  /** The client's registered logo, https (route.ts decides; the CSP allows that one origin on this page). */
+  clientLogoUri?: string;
+  /** OpenID Connect Registration §2: shown to the user, SHOULD be linked on consent. */
+  policyUri?: string;
+  tosUri?: string;
 }
 
 export function consentPage(view: ConsentView): string {
   const scopeItems = view.scopes.length
     ? view.scopes.map((scope) => html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`)
     : [html`<li>Know that you use ${view.clientName}</li>`];
+  // Links to the client's own documents: a new browsing context would otherwise get a handle to this page
+  // (window.opener) and the client would learn where the user came from; the page's policy is no-referrer anyway.
+  const documents = [
+    view.policyUri
+      ? html`<a href="${view.policyUri}" rel="noopener noreferrer" target="_blank">privacy policy</a>`
+      : null,
+    view.tosUri
+      ? html`<a href="${view.tosUri}" rel="noopener noreferrer" target="_blank">terms of service</a>`
+      : null,
+  ].filter((link) => link !== null);
   return layout({
     title: 'Allow access?',
     productName: view.productName,
@@ -26,10 +47,24 @@ export function consentPage(view: ConsentView): string {
     signedInAs: view.userEmail,
     csrfToken: view.csrfToken,
     body: html`<section class="card">
+      ${view.clientLogoUri ? html`<img class="client-logo" src="${view.clientLogoUri}" alt="${view.clientName} logo" width="48" height="48">` : null}
       <h1><strong>${view.clientName}</strong> wants to access your account</h1>
+      ${
+        view.verified
+          ? null
+          : html`<div class="unverified" data-testid="unverified">
+              <p><span class="badge warning">Unverified app</span> ${view.productName} has not reviewed this app: its name is what its developer typed.</p>
+              <p>It will receive your answer at <strong data-testid="redirect-origin">${view.redirectOrigin}</strong>. Allow access only if you trust that site.</p>
+            </div>`
+      }
       <p>This will allow ${view.clientName} to:</p>
       <ul class="scopes">${scopeItems}</ul>
-      <p class="muted">You will be returned to ${view.redirectOrigin}.</p>
+      ${view.verified ? html`<p class="muted">You will be returned to ${view.redirectOrigin}.</p>` : null}
+      ${
+        documents.length
+          ? html`<p class="muted" data-testid="client-documents">Before you allow access, read ${view.clientName}'s ${documents.map((link, index) => (index ? html` and ${link}` : link))}.</p>`
+          : null
+      }
       <form method="post" action="/consent">
         <input type="hidden" name="_csrf" value="${view.csrfToken}">
         <input type="hidden" name="interaction" value="${view.interactionId}">

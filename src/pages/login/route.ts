@@ -122,6 +122,20 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     return reply.redirect('/', 303);
   });
 
+  // A sign-out link someone bookmarked or typed: a page with the button (signing out is a POST with a CSRF
+  // token, so that no other site can sign anyone out), or word that they are already signed out.
+  app.get('/logout', async (request, reply) => {
+    const user = await signedInUser(deps, request);
+    const frame = chrome(deps, reply, user, 'Sign out');
+    const body = user
+      ? html`<section class="card"><h1>Sign out?</h1><p>You are signed in as <strong>${user.email ?? user.name ?? user.id}</strong>.</p>
+          <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${frame.csrfToken ?? ''}">
+            <div class="actions"><a class="button secondary" href="/">Cancel</a><button type="submit">Sign out</button></div>
+          </form></section>`
+      : html`<section class="card"><h1>You are signed out</h1><p><a href="/login">Sign in</a> · <a href="/">Home</a></p></section>`;
+    return sendPage(reply, layout({ ...frame, body }));
+  });
+
   app.get('/', async (request, reply) => {
     const user = await signedInUser(deps, request);
     const body = user

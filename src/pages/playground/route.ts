@@ -124,7 +124,6 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
       <h2>Request</h2>
       <pre id="command" data-testid="curl">${curl}</pre>
       <button type="button" class="secondary" data-copy="command">Copy Command</button>
-      <script src="/assets/playground.js"></script>
       <h2>Response <span class="badge">${result.status}</span></h2>
       <pre data-testid="response">${JSON.stringify(result.json, null, 2)}</pre>
       ${decoded(result.json.access_token as string | undefined) ? html`<h2>Access token, decoded</h2>${decoded(result.json.access_token as string)}` : null}
@@ -203,7 +202,6 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
           <button type="button" class="secondary" data-copy="command">Copy Command</button>
           ${action(reply, 'exchange', 'Run this request')}
         </div>
-        <script src="/assets/playground.js"></script>
       </section>`,
     );
   });

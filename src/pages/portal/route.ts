@@ -1,31 +1,31 @@
 // The developer portal: signed-in users register applications, see the client id and (once) the secret,
-// rotate the secret with an overlap, edit redirect URIs, delete, and see the status. The same client rules as
-// dynamic registration and the CLI (oauth/client-metadata.ts).
+// rotate the secret with an overlap, edit the name, redirect URIs, scopes and display URIs, delete, and see the
+// status. The same client rules as dynamic registration and the CLI (oauth/client-metadata.ts). Every POST
+// answers with a redirect (post/redirect/get); what it has to say, a secret included, goes in a flash (flash.ts).
+// The views are in view.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deleteClient, rotateClientSecret } from '../../applications/clients.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
-import { buildClient, checkRedirectUri } from '../../oauth/client-metadata.ts';
+import { buildClient, checkDisplayMetadata, checkRedirectUri } from '../../oauth/client-metadata.ts';
 import { changesNeedReview, proposeChange, reviewedFieldsOf } from '../../oauth/client-review.ts';
-import { describeScope, parseScope } from '../../oauth/scope.ts';
+import { formatScope, parseScope } from '../../oauth/scope.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import type { Client, User } from '../../storage/storage.ts';
 import { chrome, signedInUser, toLogin } from '../account.ts';
-import { html, type SafeHtml } from '../html.ts';
+import { type Flash, redirectWithFlash, takeFlash } from '../flash.ts';
+import type { SafeHtml } from '../html.ts';
 import { layout } from '../layout.ts';
+import { confirmationView } from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
-
-function status(client: Client): string {
-  if (client.disabledAt !== null) return 'disabled';
-  return client.status === 'pending' ? 'pending approval' : 'approved';
-}
-
-function overlapText(seconds: number): string {
-  if (seconds === 0) return 'no time at all';
-  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
-  const minutes = Math.max(1, Math.round(seconds / 60));
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
-}
+import {
+  appListView,
+  appView,
+  newAppView,
+  overlapText,
+  type PortalContext,
+  type SettingsValues,
+} from './view.ts';
 
 function lines(text: unknown): string[] {
   return String(text ?? '')
@@ -62,64 +62,66 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
     return { user, client };
   }
 
-  function newAppForm(reply: FastifyReply, error?: string, values: Record<string, string> = {}) {
-    const chosen = new Set(parseScope(values.scope ?? 'openid profile email'));
-    return html`<section class="card wide">
-      <h1>Register an application</h1>
-      ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-      <form method="post" action="/portal/apps">
-        <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
-        <label for="name">Application name</label>
-        <input id="name" name="name" type="text" required maxlength="200" value="${values.name ?? ''}">
-        <label for="redirect_uris">Redirect URIs (one per line)</label>
-        <textarea id="redirect_uris" name="redirect_uris" rows="3" required>${values.redirect_uris ?? ''}</textarea>
-        <fieldset><legend>Type</legend>
-          <label class="inline"><input type="radio" name="type" value="confidential" ${values.type !== 'public' ? 'checked' : ''}> Confidential (a server that keeps a secret)</label>
-          <label class="inline"><input type="radio" name="type" value="public" ${values.type === 'public' ? 'checked' : ''}> Public (a mobile, desktop or browser app; PKCE, no secret)</label>
-        </fieldset>
-        <fieldset><legend>Scopes</legend>
-          ${deps.config.scopes.map(
-            (
-              scope,
-            ) => html`<label class="inline"><input type="checkbox" name="scope_${scope.name}" value="1" ${chosen.has(scope.name) ? 'checked' : ''}>
-              <code>${scope.name}</code> ${scope.description}${scope.requiresApproval ? html` <span class="badge">needs approval</span>` : null}</label>`,
-          )}
-        </fieldset>
-        <div class="actions"><button type="submit">Register application</button></div>
-      </form>
-    </section>`;
+  const context = (reply: FastifyReply): PortalContext => ({
+    csrfToken: csrfToken(reply),
+    catalogue: deps.config.scopes,
+  });
+  /** The issuer's own pages (the playground) may be redirect URIs on a loopback dev issuer (client-metadata.ts). */
+  const issuer = deps.config.issuer;
+
+  /** The settings form's values for a client: the change waiting for review when this user's edits wait. */
+  function settingsOf(client: Client, user: User): SettingsValues {
+    const shown = proposesChanges(user, client) ? (client.pendingChanges ?? client) : client;
+    return {
+      name: shown.name,
+      redirect_uris: shown.redirectUris.join('\n'),
+      logo_uri: shown.metadata.logo_uri ?? '',
+      policy_uri: shown.metadata.policy_uri ?? '',
+      tos_uri: shown.metadata.tos_uri ?? '',
+      scope: formatScope(new Set([...parseScope(shown.scope), ...parseScope(shown.requestedScope)])),
+    };
   }
+
+  function renderApp(
+    reply: FastifyReply,
+    user: User,
+    client: Client,
+    options: { flash?: Flash; error?: string; settings?: SettingsValues } = {},
+  ) {
+    return page(
+      reply,
+      user,
+      client.name,
+      appView(context(reply), {
+        client,
+        settings: options.settings ?? settingsOf(client, user),
+        proposes: proposesChanges(user, client),
+        secretRotationOverlap: deps.config.secretRotationOverlap,
+        flash: options.flash,
+        error: options.error,
+      }),
+      options.error ? 400 : 200,
+    );
+  }
+
+  /** The chosen catalogue scopes of a submitted form (`scope_<name>=1`), space-separated. */
+  const chosenScope = (body: Record<string, string>) =>
+    deps.config.scopes
+      .filter((entry) => body[`scope_${entry.name}`] === '1')
+      .map((entry) => entry.name)
+      .join(' ');
 
   app.get('/portal', async (request, reply) => {
     const user = await signedInUser(deps, request);
     if (!user) return toLogin(request, reply);
     const clients = await deps.storage.clients.listByOwner(user.id);
-    return page(
-      reply,
-      user,
-      'Developer portal',
-      html`<section class="card wide">
-        <h1>Your applications</h1>
-        ${
-          clients.length
-            ? html`<table><thead><tr><th>Name</th><th>Client ID</th><th>Type</th><th>Status</th></tr></thead><tbody>
-              ${clients.map(
-                (
-                  client,
-                ) => html`<tr><td><a href="/portal/apps/${client.id}">${client.name}</a></td><td><code>${client.id}</code></td>
-                  <td>${client.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential'}</td><td>${status(client)}</td></tr>`,
-              )}</tbody></table>`
-            : html`<p>You have not registered an application yet.</p>`
-        }
-        <p><a class="button" href="/portal/apps/new">Register an application</a></p>
-      </section>`,
-    );
+    return page(reply, user, 'Developer portal', appListView(clients, takeFlash(deps, request, reply)));
   });
 
   app.get('/portal/apps/new', async (request, reply) => {
     const user = await signedInUser(deps, request);
     if (!user) return toLogin(request, reply);
-    return page(reply, user, 'Register an application', newAppForm(reply));
+    return page(reply, user, 'Register an application', newAppView(context(reply)));
   });
 
   app.post<{ Body: Record<string, string> }>(
@@ -129,10 +131,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
       const user = await signedInUser(deps, request);
       if (!user) return toLogin(request, reply);
       const body = request.body ?? {};
-      const scope = deps.config.scopes
-        .filter((entry) => body[`scope_${entry.name}`] === '1')
-        .map((entry) => entry.name)
-        .join(' ');
+      const scope = chosenScope(body);
       try {
         const isPublic = body.type === 'public';
         const { client, secret } = buildClient(
@@ -152,7 +151,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
               .filter((entry) => entry.requiresApproval)
               .map((entry) => entry.name),
             allowedAuthMethods: deps.config.clientAuthMethods,
-            trustedRedirectUris: [`${deps.config.issuer}${deps.config.paths.playground}`],
+            issuer,
           },
           deps.clock.now(),
         );
@@ -168,81 +167,145 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
             detail: { via: 'portal', status: client.status },
           });
         });
-        return page(reply, user, 'Application registered', credentialsView(client, secret));
+        // Post/redirect/get: a reload of the app's page cannot register it twice, and the secret is shown once.
+        return redirectWithFlash(deps, reply, `/portal/apps/${client.id}`, credentialsFlash(client, secret));
       } catch (error) {
         if (!(error instanceof OAuthError)) throw error;
         return page(
           reply,
           user,
           'Register an application',
-          newAppForm(reply, error.description ?? error.code, { ...body, scope }),
+          newAppView(context(reply), error.description ?? error.code, { ...body, scope }),
           400,
         );
       }
     },
   );
 
-  function credentialsView(client: Client, secret: string | undefined) {
-    return html`<section class="card wide">
-      <h1>${client.name} is registered</h1>
-      <p>Client ID: <code data-testid="client-id">${client.id}</code></p>
-      ${
-        secret
-          ? html`<p>Client secret: <code data-testid="client-secret">${secret}</code></p>
-             <p class="notice">Copy the secret now: it is shown only once and cannot be retrieved later.</p>`
-          : html`<p class="muted">A public client has no secret; it proves itself with PKCE.</p>`
-      }
-      ${client.status === 'pending' ? html`<p class="notice">An administrator must approve this application before it can be used.</p>` : null}
-      <p><a href="/portal/apps/${client.id}">Manage ${client.name}</a></p>
-    </section>`;
+  /** What registering (or rotating) says once: the client id and the secret, with copy buttons. */
+  function credentialsFlash(client: Client, secret: string | undefined, rotated = false): Flash {
+    const approval =
+      client.status === 'pending'
+        ? ' An administrator must approve this application before it can be used.'
+        : '';
+    return {
+      message: rotated ? `${client.name} has a new client secret` : `${client.name} is registered`,
+      secrets: [
+        ...(rotated ? [] : [{ label: 'Client ID', value: client.id, id: 'new-client-id' }]),
+        ...(secret ? [{ label: 'Client secret', value: secret, id: 'client-secret' }] : []),
+      ],
+      note: secret
+        ? `Copy the secret now: it is shown only once and cannot be retrieved later.${approval}`
+        : `A public client has no secret; it proves itself with PKCE.${approval}`,
+    };
   }
 
   app.get<{ Params: { id: string } }>('/portal/apps/:id', async (request, reply) => {
     const found = await ownerAndApp(request, reply);
     if (!found) return reply;
+    return renderApp(reply, found.user, found.client, { flash: takeFlash(deps, request, reply) });
+  });
+
+  // Name, redirect URIs, scopes and display URIs in one form, under the same rules as registration. Scopes that
+  // need approval wait in requestedScope, as at registration; under `approval` the whole edit waits for an
+  // administrator (client-review.ts), the approved registration staying in force meanwhile.
+  app.post<{ Params: { id: string }; Body: Record<string, string> }>(
+    '/portal/apps/:id/settings',
+    { preHandler: app.csrfProtection },
+    async (request, reply) => {
+      const found = await ownerAndApp(request, reply);
+      if (!found) return reply;
+      const { user, client } = found;
+      const body = request.body ?? {};
+      const submitted: SettingsValues = {
+        name: String(body.name ?? ''),
+        redirect_uris: String(body.redirect_uris ?? ''),
+        logo_uri: String(body.logo_uri ?? '').trim(),
+        policy_uri: String(body.policy_uri ?? '').trim(),
+        tos_uri: String(body.tos_uri ?? '').trim(),
+        scope: chosenScope(body),
+      };
+      const proposes = proposesChanges(user, client);
+      const base = proposes ? (client.pendingChanges ?? client) : client;
+      let updated: Client;
+      try {
+        const name = submitted.name.trim();
+        if (!name || name.length > 200) {
+          throw new OAuthError(
+            'invalid_client_metadata',
+            'Give the application a name of 1 to 200 characters',
+          );
+        }
+        const redirectUris = [...new Set(lines(submitted.redirect_uris))];
+        if (redirectUris.length === 0 || redirectUris.length > 20) {
+          throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
+        }
+        for (const uri of redirectUris) checkRedirectUri(uri, client.applicationType, issuer);
+        const metadata = checkDisplayMetadata({
+          ...base.metadata,
+          logo_uri: submitted.logo_uri || undefined,
+          policy_uri: submitted.policy_uri || undefined,
+          tos_uri: submitted.tos_uri || undefined,
+        });
+        // Granted scopes stay granted (and scopes outside the catalogue, which the form cannot show, stay);
+        // a newly chosen scope that needs approval waits for an administrator.
+        const catalogue = new Set(deps.config.scopes.map((entry) => entry.name));
+        const needsApproval = new Set(
+          deps.config.scopes.filter((entry) => entry.requiresApproval).map((entry) => entry.name),
+        );
+        const granted = new Set(parseScope(base.scope));
+        const chosen = parseScope(submitted.scope);
+        const scope = formatScope(
+          new Set([
+            ...[...granted].filter((entry) => !catalogue.has(entry)),
+            ...chosen.filter((entry) => granted.has(entry) || !needsApproval.has(entry)),
+          ]),
+        );
+        const requestedScope = formatScope(
+          new Set(chosen.filter((entry) => !granted.has(entry) && needsApproval.has(entry))),
+        );
+        const edited = { name, redirectUris, scope, requestedScope, metadata };
+        updated = proposes
+          ? proposeChange(
+              client,
+              { ...client, ...reviewedFieldsOf(base), ...edited },
+              { review: true, now: deps.clock.now(), newSecretHash: client.pendingChanges?.secretHash },
+            )
+          : { ...client, ...edited };
+      } catch (error) {
+        if (!(error instanceof OAuthError)) throw error;
+        return renderApp(reply, user, client, {
+          error: error.description ?? error.code,
+          settings: submitted,
+        });
+      }
+      await deps.storage.clients.update(updated);
+      return redirectWithFlash(deps, reply, `/portal/apps/${client.id}`, {
+        message:
+          proposes && updated.pendingChanges
+            ? 'Saved. The change waits for an administrator; the approved settings stay in force until then.'
+            : 'Saved.',
+      });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/portal/apps/:id/rotate-secret', async (request, reply) => {
+    const found = await ownerAndApp(request, reply);
+    if (!found) return reply;
     const { user, client } = found;
-    const token = csrfToken(reply);
-    const action = (
-      path: string,
-      label: string,
-      extra?: SafeHtml,
-      cls = '',
-    ) => html`<form method="post" action="/portal/apps/${client.id}/${path}">
-        <input type="hidden" name="_csrf" value="${token}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
+    if (client.secretHash === null) return reply.callNotFound();
     return page(
       reply,
       user,
-      client.name,
-      html`<section class="card wide">
-        <h1>${client.name}</h1>
-        <dl>
-          <dt>Client ID</dt><dd><code>${client.id}</code></dd>
-          <dt>Type</dt><dd>${client.tokenEndpointAuthMethod === 'none' ? 'public' : `confidential (${client.tokenEndpointAuthMethod})`}</dd>
-          <dt>Status</dt><dd data-testid="status">${status(client)}</dd>
-          <dt>Scopes</dt><dd>${parseScope(client.scope).map((scope) => html`<code title="${describeScope(deps.config.scopes, scope)}">${scope}</code> `)}</dd>
-          ${client.requestedScope ? html`<dt>Waiting for approval</dt><dd>${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</dd>` : null}
-        </dl>
-        <h2>Redirect URIs</h2>
-        ${
-          client.pendingChanges
-            ? html`<p class="notice" data-testid="pending-changes">A change waits for an administrator's approval; until then these redirect URIs stay in force: ${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</p>`
-            : null
-        }
-        ${action(
-          'redirect-uris',
-          'Save redirect URIs',
-          html`<label for="redirect_uris">Redirect URIs (one per line)</label><textarea id="redirect_uris" name="redirect_uris" rows="3">${(proposesChanges(user, client) ? (client.pendingChanges ?? client) : client).redirectUris.join('\n')}</textarea>`,
-        )}
-        ${
-          client.tokenEndpointAuthMethod === 'none'
-            ? null
-            : html`<h2>Client secret</h2>
-              <p class="muted">Rotating issues a new secret; the old one keeps working for ${overlapText(deps.config.secretRotationOverlap)}.</p>
-              ${action('rotate-secret', 'Rotate secret', undefined, 'secondary')}`
-        }
-        <h2>Delete</h2>
-        ${action('delete', 'Delete application', html`<label class="inline"><input type="checkbox" name="confirm" value="yes" required> I understand every token it holds stops working</label>`, 'danger')}
-      </section>`,
+      'Rotate the secret?',
+      confirmationView({
+        title: `Rotate the secret of ${client.name}?`,
+        consequence: `A new secret is issued and shown once. The current secret keeps working for ${overlapText(deps.config.secretRotationOverlap)}; after that, only the new one does.`,
+        action: `/portal/apps/${client.id}/rotate-secret`,
+        button: 'Rotate secret',
+        cancel: `/portal/apps/${client.id}`,
+        csrfToken: csrfToken(reply),
+      }),
     );
   });
 
@@ -259,20 +322,14 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           throw new OAuthError('invalid_redirect_uri', 'Register between 1 and 20 redirect URIs');
         }
         for (const uri of redirectUris) {
-          checkRedirectUri(uri, client.applicationType, [
-            `${deps.config.issuer}${deps.config.paths.playground}`,
-          ]);
+          checkRedirectUri(uri, client.applicationType, issuer);
         }
       } catch (error) {
         if (!(error instanceof OAuthError)) throw error;
-        return page(
-          reply,
-          user,
-          client.name,
-          html`<section class="card wide"><p class="error" role="alert">${error.description}</p>
-          <p><a href="/portal/apps/${client.id}">Back</a></p></section>`,
-          400,
-        );
+        return renderApp(reply, user, client, {
+          error: error.description ?? error.code,
+          settings: { ...settingsOf(client, user), redirect_uris: String(request.body?.redirect_uris ?? '') },
+        });
       }
       // Under `approval` a developer's edit waits for an administrator (client-review.ts), on top of any change
       // that already waits; the approved URIs keep working meanwhile. An administrator's own edit applies at
@@ -286,17 +343,20 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
           )
         : { ...client, redirectUris: uris };
       await deps.storage.clients.update(updated);
-      return reply.redirect(`/portal/apps/${client.id}`, 303);
+      return redirectWithFlash(deps, reply, `/portal/apps/${client.id}`, { message: 'Saved.' });
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post<{ Params: { id: string }; Body: Record<string, string> }>(
     '/portal/apps/:id/rotate-secret',
     { preHandler: app.csrfProtection },
     async (request, reply) => {
       const found = await ownerAndApp(request, reply);
       if (!found) return reply;
       const { user, client } = found;
+      if (client.secretHash === null) return reply.callNotFound();
+      if (request.body?.confirm !== 'yes')
+        return reply.redirect(`/portal/apps/${client.id}/rotate-secret`, 303);
       const outcome = await rotateClientSecret(
         deps.storage,
         deps.clock.now(),
@@ -305,8 +365,12 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
         deps.config.secretRotationOverlap,
       );
       if (outcome.status !== 'ok') return reply.callNotFound();
-      const { secret } = outcome;
-      return page(reply, user, client.name, credentialsView({ ...client }, secret));
+      return redirectWithFlash(
+        deps,
+        reply,
+        `/portal/apps/${client.id}`,
+        credentialsFlash(client, outcome.secret, true),
+      );
     },
   );
 
@@ -322,7 +386,7 @@ export function registerPortal(app: FastifyInstance, deps: Deps) {
         actor: { kind: 'user', id: user.id, name: user.email },
         ip: request.ip,
       });
-      return reply.redirect('/portal', 303);
+      return redirectWithFlash(deps, reply, '/portal', { message: `${client.name} is deleted.` });
     },
   );
 }

@@ -6,7 +6,6 @@ import { startSession } from '../../http/session.ts';
 import { recordSecurityEvent } from '../../oauth/security-events.ts';
 import { constantTimeEqual, sha256 } from '../../util/hash.ts';
 import { randomToken } from '../../util/random.ts';
-import { errorPage } from '../error.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
 import { csrfToken, sendPage } from '../render.ts';
@@ -55,10 +54,24 @@ export function registerSetup(app: FastifyInstance, deps: Deps) {
     }
     return true;
   }
+  // The link dies once any user exists, and the usual way that happens is `gatehouse users add` (the README's
+  // walk-through): say how to make an administrator from there, and where to sign in.
   const gone = (reply: FastifyReply) =>
     sendPage(
       reply,
-      errorPage(deps.config, 'Setup link not valid', 'This setup link has been used or is not valid.'),
+      layout({
+        title: 'Setup link not valid',
+        productName: deps.config.productName,
+        logoUrl: deps.config.logoUrl,
+        body: html`<section class="card">
+          <h1>Setup link not valid</h1>
+          <p>This setup link has been used or is not valid: it works only once, and only while ${deps.config.productName} has no users at all.</p>
+          <p>To make an administrator, run this on the server, in the folder ${deps.config.productName} runs from:</p>
+          <pre>npx gatehouse users add you@example.com --admin</pre>
+          <p class="muted">It prints a generated password (or reads one with <code>--password-stdin</code>). An existing administrator can also create users, administrators among them, in the admin console.</p>
+          <ul class="links"><li><a href="/login?next=%2Fadmin">Sign in</a></li><li><a href="/">Go to the home page</a></li></ul>
+        </section>`,
+      }),
       404,
     );
 
