@@ -43,7 +43,11 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
       const value = params[name];
       if (value !== undefined) declared[name] = value;
     }
-    return grant.handle(deps, client, declared, { impliedGrantType: params.grant_type === undefined });
+    const answer = await grant.handle(deps, client, declared, {
+      impliedGrantType: params.grant_type === undefined,
+    });
+    deps.metrics.tokenIssued(grant.grantType);
+    return answer;
   });
 
   // RFC 6749 §3.2: the token endpoint takes POST only; nothing is issued from a query string.

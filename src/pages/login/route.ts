@@ -82,6 +82,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     // Reserved before the KDF runs, atomically: concurrent attempts cannot all pass the check (docs/security.md R14).
     const wait = await reserveAttempt(deps.storage, keys, now);
     if (wait > 0) {
+      deps.metrics.login('throttled');
       const seconds = Math.ceil(wait / 1000);
       reply.header('retry-after', String(seconds));
       return again(`Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, 429);
@@ -92,9 +93,11 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const valid = await passwords.verify(password, user?.passwordHash);
     if (!user || !valid || user.disabledAt !== null) {
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
+      deps.metrics.login('failed');
       return again('Incorrect email or password.', 401);
     }
     await recordSuccess(deps.storage, keys);
+    deps.metrics.login('succeeded');
     // A hash made at another cost than GATEHOUSE_PASSWORD_COST is replaced, unless the password changed since.
     const rehashed = await passwords.rehash(password, user.passwordHash);
     if (rehashed) await deps.storage.users.rehashPassword(user.id, user.passwordHash, rehashed);

@@ -41,6 +41,7 @@ function checkBinding(
 
 /** RFC 6749 §4.1.2: a second valid redemption revokes everything issued from the first, then fails. */
 async function reused(deps: Deps, client: Client, stored: AuthorizationCode, now: number): Promise<never> {
+  deps.metrics.authorizationCodeReuse();
   await deps.storage.grants.revoke(stored.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
     clientId: client.id,

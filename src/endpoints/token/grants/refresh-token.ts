@@ -20,6 +20,7 @@ const invalid = (detail: string) =>
   new OAuthError('invalid_grant', 'The refresh token is invalid, expired or revoked', { detail });
 
 async function revokeFamily(deps: Deps, token: FoundRefreshToken, client: Client, reason: string) {
+  deps.metrics.refreshTokenReuse();
   const now = deps.clock.now();
   await deps.storage.grants.revoke(token.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'refresh_token_reuse', {
