@@ -7,9 +7,11 @@
 // (bench/seed.ts; about 30 s to build once) to the introspection, refresh, code-flow and client_credentials
 // workloads, and the same store with the housekeeping purge running non-stop (gatehouse-purging).
 // Usage: node bench/run.ts [--runs 3] [--duration 5] [--connections 50] [--unpinned] [--large-store]
-//        [--only discovery,cc-opaque]
+//        [--only discovery,cc-opaque] [--metrics]
+// --metrics runs the Gatehouse servers with Prometheus metrics on (GATEHOUSE_METRICS_ADDRESS), to measure their cost.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     unpinned: { type: 'boolean', default: false },
     'large-store': { type: 'boolean', default: false },
     only: { type: 'string' },
+    metrics: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.md' },
     // What the CPU per operation is compared with (bench/drift.ts): the committed results by default.
     baseline: { type: 'string', default: 'bench/results/latest.md' },
@@ -132,6 +135,10 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
     helperPids = cluster.postmasterPid === undefined ? [] : [cluster.postmasterPid];
   }
   const dataDir = server.largeStore ? await largeStoreCopy() : undefined;
+  const metricsAddress =
+    values.metrics && server.script === 'bench/servers/gatehouse.ts'
+      ? `127.0.0.1:${await freePort()}`
+      : undefined;
   const [command, args] = pinned(0, process.execPath, [server.script]);
   const began = performance.now();
   const child = spawn(command, args, {
@@ -141,6 +148,7 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
       ...workloadEnv,
       ...(database ? { DATABASE_URL: database.url } : {}),
       ...(dataDir ? { GATEHOUSE_DATA_DIR: dataDir } : {}),
+      ...(metricsAddress ? { GATEHOUSE_METRICS_ADDRESS: metricsAddress } : {}),
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -165,6 +173,17 @@ async function start(name: string, workloadEnv: Record<string, string> = {}): Pr
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return { name, child, ...ready, startupMs: performance.now() - began, helperPids, stop };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function cpuMs(pid: number): number {

@@ -50,6 +50,8 @@ const SIMPLE: Record<string, string> = {
   // A list of proxy addresses becomes "a,b", the form the variable takes.
   trustProxy: 'GATEHOUSE_TRUST_PROXY',
   passwordCost: 'GATEHOUSE_PASSWORD_COST',
+  // A port alone becomes "9464", the form the variable takes.
+  metricsAddress: 'GATEHOUSE_METRICS_ADDRESS',
 };
 const LIFETIMES: Record<string, string> = {
   accessToken: 'GATEHOUSE_ACCESS_TOKEN_TTL',

@@ -274,8 +274,14 @@ export interface Config {
   shutdownTimeout: number;
   /** GATEHOUSE_PRODUCT_NAME: shown on every page. */
   productName: string;
-  /** LOG_LEVEL (default info). */
+  /** LOG_LEVEL (default info): one JSON line per request at info; health probes at debug. */
   logLevel: string;
+  /**
+   * GATEHOUSE_METRICS_ADDRESS (default unset: no metrics): `[host:]port` where GET /metrics answers in
+   * Prometheus' text format, on a listener of its own, never the public port. A port alone listens on
+   * 127.0.0.1; name another host (`0.0.0.0:9464`) only where the network keeps the metrics private.
+   */
+  metricsAddress: { host: string; port: number } | undefined;
   /**
    * GATEHOUSE_PASSWORD_COST (scrypt N as a power of two, default 17 = 128 MiB per hash, OWASP's minimum; about
    * 0.4 s of CPU per sign-in on a current 2-core VM, see accounts/password.ts). A change applies to new hashes,
@@ -368,6 +374,24 @@ function trustProxy(env: Env): TrustProxy {
     );
   }
   return { addresses };
+}
+
+function metricsAddress(env: Env, publicPort: number): Config['metricsAddress'] {
+  const name = 'GATEHOUSE_METRICS_ADDRESS';
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    throw new ConfigError(name, `expected [host:]port, such as 9464 or 127.0.0.1:9464, got "${raw}"`);
+  }
+  const host = match[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
+  if (match[1]?.startsWith('[') && isIP(host) !== 6)
+    throw new ConfigError(name, `"${match[1]}" is not an IPv6 address`);
+  if (port === publicPort) {
+    throw new ConfigError(name, `port ${port} is the public port (PORT): metrics need a port of their own`);
+  }
+  return { host, port };
 }
 
 function alg(env: Env, name: string, fallback: SigningAlg): SigningAlg {
@@ -834,6 +858,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...shutdown(env),
     productName,
     logLevel: env.LOG_LEVEL || 'info',
+    metricsAddress: metricsAddress(env, port),
     passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', DEFAULT_PASSWORD_COST, 10, 20),
     upstreams: upstreams(env, issuerUrl),
   };

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { FlowDeps } from './interaction/flow.ts';
 import type { KeyRing } from './oauth/keys.ts';
+import type { Metrics } from './observability/metrics.ts';
 import type { Storage } from './storage/storage.ts';
 import type { Clock } from './util/clock.ts';
 
@@ -15,6 +16,8 @@ export interface Deps {
   rotationKey: KeyObject;
   /** AES-256-GCM key for short-lived sealed cookies (the playground's state). */
   sealKey: KeyObject;
+  /** Prometheus metrics, or noMetrics (the default: metrics are off). */
+  metrics: Metrics;
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

@@ -6,6 +6,7 @@ import type { Deps } from './deps.ts';
 import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
 import { ensureSigningKeys, loadKeyRing, watchKeyChanges } from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
+import { type Metrics, noMetrics } from './observability/metrics.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
 import { resolveSecret } from './secret.ts';
 import { buildServer } from './server.ts';
@@ -57,12 +58,18 @@ function cannotOpenDatabase(error: unknown, databaseUrl: string): StartupError |
   return new StartupError(`Cannot open the database ${printable(databaseUrl)}: ${reason}`);
 }
 
-/** Opens storage and keys the way every command needs them. */
-export async function openDeps(config: Config): Promise<Deps & { dialect: string; secretFile?: string }> {
+/** Opens storage and keys the way every command needs them; only the server passes metrics. */
+export async function openDeps(
+  config: Config,
+  options: { metrics?: Metrics } = {},
+): Promise<Deps & { dialect: string; secretFile?: string }> {
+  const metrics = options.metrics ?? noMetrics;
   const { secret, generatedAt } = resolveSecret(config);
-  const { storage, dialect } = await openStorage(config.databaseUrl).catch((error: unknown) => {
-    throw cannotOpenDatabase(error, config.databaseUrl) ?? error;
-  });
+  const { storage, dialect } = await openStorage(config.databaseUrl, { observer: metrics.storage }).catch(
+    (error: unknown) => {
+      throw cannotOpenDatabase(error, config.databaseUrl) ?? error;
+    },
+  );
   await ensureSigningKeys(storage, secret, [config.accessTokenAlg, config.idTokenAlg], systemClock.now());
   const keys = await loadKeyRing(storage, secret, systemClock);
   return {
@@ -72,12 +79,17 @@ export async function openDeps(config: Config): Promise<Deps & { dialect: string
     clock: systemClock,
     rotationKey: rotationKeyFrom(secret),
     sealKey: sealKeyFrom(secret),
+    metrics,
     dialect,
     secretFile: generatedAt,
   };
 }
 
-/** What the console says at start: where, which issuer, and the one-time setup link while nobody exists. */
+/**
+ * What the console says at start: where, which issuer, and the one-time setup link while nobody exists. On
+ * stderr: stdout is the JSON log stream, one record a line for log shippers, and the setup link is a credential
+ * that does not belong in shipped and retained logs.
+ */
 async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>, port: number, workers = 1) {
   const where = config.databaseUrl.startsWith('postgres')
     ? 'PostgreSQL'
@@ -89,6 +101,7 @@ async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>
     `  Database: ${where}`,
     `  Discovery: ${config.issuer}/.well-known/openid-configuration`,
   ];
+  if (config.metricsAddress) lines.push(`  Metrics:  ${metricsUrl(config.metricsAddress)}`);
   if (deps.secretFile) {
     lines.push(`  Generated a server secret in ${deps.secretFile} (keep it; it encrypts the signing keys)`);
   }
@@ -100,7 +113,27 @@ async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>
       `    ${config.issuer}/setup?token=${setupToken}`,
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  process.stderr.write(`${lines.join('\n')}\n\n`);
+}
+
+function metricsUrl({ host, port }: { host: string; port: number }): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
+}
+
+/**
+ * Starts the metrics listener (GATEHOUSE_METRICS_ADDRESS) with what it serves: this process's metrics, or under
+ * --workers, in the primary, every worker's summed.
+ */
+async function listenForScrapes(config: Config, render: () => Promise<string>) {
+  const address = config.metricsAddress as { host: string; port: number };
+  const { serveMetrics } = await import('./observability/prometheus.ts');
+  try {
+    return await serveMetrics(address, render);
+  } catch (error) {
+    throw (
+      cannotListen(error, `${address.host}:${address.port}`, 'GATEHOUSE_METRICS_ADDRESS', 'metrics') ?? error
+    );
+  }
 }
 
 /**
@@ -111,7 +144,7 @@ export async function startCluster(config: Config, workers: number) {
   const cluster = (await import('node:cluster')).default;
   if (!cluster.isPrimary) {
     try {
-      return await startServer(config, { quiet: true });
+      return await startServer(config, { quiet: true, worker: true });
     } catch (error) {
       // A worker's channel to the primary keeps it alive after the CLI returns: say why, once, and end it, so
       // that the primary sees it go (and, if none could start, fails too).
@@ -137,6 +170,11 @@ export async function startCluster(config: Config, workers: number) {
     });
   }
   const deps = await openDeps(config);
+  // The primary serves no requests, so it has no metrics of its own: it serves the workers', summed.
+  if (config.metricsAddress) {
+    const { workersMetrics } = await import('./observability/prometheus.ts');
+    await listenForScrapes(config, workersMetrics());
+  }
   await banner(config, deps, config.port, workers);
   await deps.storage.close();
   cluster.on('listening', (worker) => listening.add(worker.id));
@@ -159,28 +197,51 @@ export async function startCluster(config: Config, workers: number) {
   return undefined;
 }
 
-function cannotListen(error: unknown, config: Config): StartupError | undefined {
-  const where = `${config.host}:${config.port}`;
+function cannotListen(
+  error: unknown,
+  where: string,
+  setting = '--port or PORT',
+  purpose?: string,
+): StartupError | undefined {
+  const what = purpose ? `${where} for ${purpose}` : where;
+  const hostSetting = purpose ? setting : '--host or HOST';
   switch ((error as { code?: unknown }).code) {
     case 'EADDRINUSE':
       return new StartupError(
-        `Cannot listen on ${where}: the port is in use (another Gatehouse or another program). Stop it or choose another port with --port or PORT.`,
+        `Cannot listen on ${what}: the port is in use (another Gatehouse or another program). Stop it or choose another port with ${setting}.`,
       );
     case 'EACCES':
       return new StartupError(
-        `Cannot listen on ${where}: not allowed (ports below 1024 need privileges). Choose another port with --port or PORT.`,
+        `Cannot listen on ${what}: not allowed (ports below 1024 need privileges). Choose another port with ${setting}.`,
       );
     case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
       return new StartupError(
-        `Cannot listen on ${where}: this machine has no such address. Choose another with --host or HOST.`,
+        `Cannot listen on ${what}: this machine has no such address. Choose another with ${hostSetting}.`,
       );
     default:
       return undefined;
   }
 }
 
-export async function startServer(config: Config, options: { quiet?: boolean } = {}) {
-  const deps = await openDeps(config);
+/**
+ * One server process: `gatehouse start`, or one --workers worker (`worker`: its metrics go to the primary,
+ * which serves them, instead of to a listener of its own).
+ */
+export async function startServer(config: Config, options: { quiet?: boolean; worker?: boolean } = {}) {
+  // prom-client is loaded only when metrics are on (about 50 ms of start-up).
+  const prometheus = config.metricsAddress ? await import('./observability/prometheus.ts') : undefined;
+  const metrics = prometheus?.createPrometheusMetrics();
+  // Early, so that the primary's requests for metrics find this worker answering as soon as possible.
+  if (metrics && options.worker) prometheus?.reportToPrimary(metrics.registry);
+  const deps = await openDeps(config, { metrics });
+  const metricsServer =
+    metrics && !options.worker
+      ? await listenForScrapes(config, () => metrics.registry.metrics()).catch(async (error: unknown) => {
+          await deps.storage.close();
+          throw error;
+        })
+      : undefined;
   const shutdown = serverShutdown();
   const app = await buildServer(deps, { draining: shutdown.notReady });
   // Another process (the CLI's `keys rotate`, another instance) may add keys: pick them up within seconds.
@@ -198,13 +259,14 @@ export async function startServer(config: Config, options: { quiet?: boolean } =
   app.addHook('onClose', async () => {
     stopWatchingKeys();
     clearInterval(housekeeping);
+    if (metricsServer) await prometheus?.closeMetricsServer(metricsServer);
     await deps.storage.close();
   });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app.close();
-    throw cannotListen(error, config) ?? error;
+    throw cannotListen(error, `${config.host}:${config.port}`) ?? error;
   }
   // At once after listen, before the banner's await: from here a SIGTERM drains rather than kills, and a
   // --workers primary's messages (sent once it sees this worker listen) find their handler.

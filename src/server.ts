@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { stdTimeFunctions } from 'pino';
 import type { Deps } from './deps.ts';
 import { registerAdminApi } from './endpoints/admin-api/route.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
@@ -31,6 +32,7 @@ import { addSecurityHeaders, apiSecurityHeaders, securityHeaders } from './http/
 import { trustProxyOption } from './http/trust-proxy.ts';
 import { tokenIntrospector } from './oauth/introspection.ts';
 import { ownResourceVerifier } from './oauth/protected-endpoints.ts';
+import { observeRequests, RequestLogController } from './observability/requests.ts';
 import { registerAdmin } from './pages/admin/route.ts';
 import { registerConnectedApps } from './pages/apps/route.ts';
 import { registerConsent } from './pages/consent/route.ts';
@@ -49,7 +51,10 @@ export interface BuildOptions {
   draining?: () => boolean;
 }
 
-/** Log lines carry the path only: query strings can hold one-time setup links and interaction ids. */
+/**
+ * Log lines carry the path only: query strings can hold one-time setup links and interaction ids. (Each request's
+ * own line, observability/requests.ts, names the route pattern instead.)
+ */
 const serializers = {
   req(request: { method: string; url: string; ip?: string }) {
     const path = request.url.split('?')[0];
@@ -80,9 +85,16 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
   const ownResource = ownResourceVerifier(config, introspect, now);
   const secure = config.issuer.startsWith('https:');
   const brand = { productName: config.productName, logoUrl: config.logoUrl };
-  const logger = options.logger === undefined ? { level: config.logLevel, serializers } : options.logger;
+  // ISO 8601 times ("time":"2026-05-08T09:57:38.415Z") rather than pino's epoch milliseconds: readable as
+  // they are, and understood by every log shipper.
+  const timestamp = stdTimeFunctions.isoTime;
+  const logger =
+    options.logger === undefined ? { level: config.logLevel, serializers, timestamp } : options.logger;
   const app = Fastify({
-    logger: logger === true ? { serializers } : logger,
+    logger: logger === true ? { serializers, timestamp } : logger,
+    // Fastify's two lines per request carry the URL with its query string: observeRequests writes one
+    // line per request instead, with the route pattern.
+    logController: new RequestLogController(),
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: false },
@@ -91,6 +103,8 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     // and closes connections, docs/security.md R15) rather than with Fastify's 503.
     return503OnClosing: false,
   });
+  // Before any route scope, so that every request, 404s included, is logged and measured.
+  observeRequests(app, deps.metrics);
 
   // RFC 9700 §4.16 (clickjacking) and §4.2.4 (no referrer, no third-party content), on every response: helmet's
   // full set on pages, assets and 404s; the JSON set (apiSecurityHeaders) on the protocol endpoints.

@@ -95,6 +95,7 @@ describe('loadConfig: defaults', () => {
       shutdownTimeout: 15,
       productName: 'Gatehouse',
       logLevel: 'info',
+      metricsAddress: undefined,
       passwordCost: 17,
       upstreams: [],
     });
@@ -169,6 +170,7 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_TRUST_PROXY: '10.0.0.0/8, loopback',
       GATEHOUSE_PRODUCT_NAME: 'Acme Login',
       LOG_LEVEL: 'warn',
+      GATEHOUSE_METRICS_ADDRESS: '0.0.0.0:9464',
       GATEHOUSE_PASSWORD_COST: '20',
       GATEHOUSE_SHUTDOWN_DRAIN: '2',
       GATEHOUSE_SHUTDOWN_TIMEOUT: '30',
@@ -255,6 +257,7 @@ describe('loadConfig: defaults', () => {
       shutdownTimeout: 30,
       productName: 'Acme Login',
       logLevel: 'warn',
+      metricsAddress: { host: '0.0.0.0', port: 9464 },
       passwordCost: 20,
       upstreams: [],
     });

@@ -9,6 +9,9 @@
 // BENCH_USERS=N also seeds N users (bench-0@bench.example, …) with one shared password, for the stateful
 // workloads that sign in through the login page; the ready line then carries { emails, password }.
 //
+// GATEHOUSE_METRICS_ADDRESS (bench/run.ts --metrics) turns Prometheus metrics on as `gatehouse start` does: their
+// cost on the measured paths.
+//
 // BENCH_MEMORY_SIGNAL=SIGWINCH (bench/soak.ts) prints {"memory":{rss,heapUsed,…}} to stderr on that signal,
 // after a full garbage collection when the process runs with --expose-gc.
 import { mkdtempSync } from 'node:fs';
@@ -34,7 +37,12 @@ const config = loadConfig({
   // every chain's first sign-in would rehash at the default N=2^17 (0.6 s each, two at a time).
   GATEHOUSE_PASSWORD_COST: process.env.GATEHOUSE_PASSWORD_COST ?? '10',
 });
-const deps = await openDeps(config);
+const prometheus = config.metricsAddress ? await import('../../src/observability/prometheus.ts') : undefined;
+const metrics = prometheus?.createPrometheusMetrics();
+const deps = await openDeps(config, { metrics });
+if (prometheus && metrics && config.metricsAddress) {
+  await prometheus.serveMetrics(config.metricsAddress, () => metrics.registry.metrics());
+}
 const { client, secret } = buildClient(
   {
     name: 'bench',

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from './database.ts';
-import { createKyselyStorage } from './kysely/index.ts';
+import { createKyselyStorage, type StorageObserver } from './kysely/index.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { openSqlite } from './sqlite.ts';
 import type { Storage } from './storage.ts';
@@ -33,8 +33,12 @@ export async function migrate(db: Kysely<Database>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-export async function openStorage(url: string, options: { migrate?: boolean } = {}): Promise<OpenedStorage> {
+export async function openStorage(
+  url: string,
+  options: { migrate?: boolean; observer?: StorageObserver } = {},
+): Promise<OpenedStorage> {
   const { db, dialect } = await openDatabase(url);
   if (options.migrate !== false) await migrate(db);
-  return { storage: createKyselyStorage(db, { groupCommit: dialect === 'sqlite' }), dialect, db };
+  const storage = createKyselyStorage(db, { groupCommit: dialect === 'sqlite', observer: options.observer });
+  return { storage, dialect, db };
 }

@@ -260,7 +260,8 @@ for (const target of targets) {
         },
         from('198.51.100.33'),
       );
-      assert.equal(created.statusCode, 200, created.body.slice(0, 300));
+      // Post/redirect/get: the app's page, with the secret in a one-time flash.
+      assert.equal(created.statusCode, 303, created.body.slice(0, 300));
       const [portal] = (await eventsOf(
         'client_registered',
         `&user_id=${developer.id}`,
@@ -326,7 +327,7 @@ for (const target of targets) {
       const apps = await third.agent.get('/account/apps');
       const removed = await third.agent.post(
         `/account/apps/${client.id}/remove`,
-        { _csrf: csrfFrom(apps.body) },
+        { _csrf: csrfFrom(apps.body), confirm: 'yes' },
         from('198.51.100.44'),
       );
       assert.equal(removed.statusCode, 303, removed.body.slice(0, 300));

@@ -14,12 +14,16 @@ export interface GatehouseProcess {
   base: string;
   /** What the process printed so far, stdout and stderr. */
   output(): string;
+  /** What it printed on stdout alone: the JSON log stream. */
+  stdout(): string;
   /** Resolves with the exit code (null when a signal ended it). */
   exited: Promise<number | null>;
+  /** Resolves once the process has ended and its stdout and stderr have been read to the end. */
+  closed: Promise<void>;
   /** Polls `path` until it answers 2xx; fails the test if the process exits first or it takes too long. */
   waitUntilReady(path?: string): Promise<void>;
-  /** Resolves once stdout has shown `text`; fails the test if the process exits first. */
-  waitForStdout(text: string): Promise<void>;
+  /** Resolves once stdout or stderr has shown `text`; fails the test if the process exits first. */
+  waitForOutput(text: string): Promise<void>;
   /** Sends `signal` unless the process has already ended; resolves with its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -47,13 +51,16 @@ export function startGatehouse(options: {
     output += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const running = () => child.exitCode === null && child.signalCode === null;
   const base = `http://127.0.0.1:${options.port}`;
 
   return {
     base,
     output: () => output,
+    stdout: () => stdout,
     exited,
+    closed,
     async waitUntilReady(path = '/health') {
       const deadline = Date.now() + READY_WITHIN_MS;
       while (running() && Date.now() < deadline) {
@@ -66,19 +73,21 @@ export function startGatehouse(options: {
       }
       assert.fail(`${base} never answered ${path} (exit code ${child.exitCode}): ${output}`);
     },
-    async waitForStdout(text) {
+    async waitForOutput(text) {
       const shown = new Promise<boolean>((resolve) => {
         const check = () => {
-          if (!stdout.includes(text)) return;
+          if (!output.includes(text)) return;
           child.stdout.off('data', check);
+          child.stderr.off('data', check);
           resolve(true);
         };
         child.stdout.on('data', check);
+        child.stderr.on('data', check);
         check();
       });
-      // 'close', not 'exit': by then stdout has been read to its end.
+      // 'close', not 'exit': by then stdout and stderr have been read to their end.
       const ended = new Promise<boolean>((resolve) =>
-        child.once('close', () => resolve(stdout.includes(text))),
+        child.once('close', () => resolve(output.includes(text))),
       );
       if (!(await Promise.race([shown, ended])))
         assert.fail(`the process exited before printing ${JSON.stringify(text)}: ${output}`);

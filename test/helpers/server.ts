@@ -8,6 +8,7 @@ import type { Deps } from '../../src/deps.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
+import { type Metrics, noMetrics } from '../../src/observability/metrics.ts';
 import { buildServer } from '../../src/server.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import type { Client, User } from '../../src/storage/storage.ts';
@@ -33,7 +34,7 @@ let userCounter = 0;
 
 export async function buildTestServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string; configFile?: string } = {},
+  options: { databaseUrl?: string; configFile?: string; metrics?: Metrics } = {},
 ): Promise<TestServer> {
   // A recipe's gatehouse.config.json, validated against the schema as at start-up; `env` still wins over it.
   const fromFile = options.configFile
@@ -49,7 +50,8 @@ export async function buildTestServer(
     ...env,
   });
   const clock = manualClock(Date.UTC(2026, 10, 22, 12, 0, 0));
-  const { storage } = await openStorage(config.databaseUrl);
+  const metrics = options.metrics ?? noMetrics;
+  const { storage } = await openStorage(config.databaseUrl, { observer: metrics.storage });
   await ensureSigningKeys(storage, TEST_SECRET, [config.accessTokenAlg, config.idTokenAlg], clock.now());
   const keys = await loadKeyRing(storage, TEST_SECRET, clock);
   const deps: Deps = {
@@ -59,6 +61,7 @@ export async function buildTestServer(
     clock,
     rotationKey: rotationKeyFrom(TEST_SECRET),
     sealKey: sealKeyFrom(TEST_SECRET),
+    metrics,
   };
   const app = await buildServer(deps, { logger: false });
   await app.ready();

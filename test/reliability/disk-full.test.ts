@@ -18,6 +18,7 @@ import { OUTAGE_READINESS_MS } from '../../src/endpoints/health/route.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
+import { noMetrics } from '../../src/observability/metrics.ts';
 import { buildServer } from '../../src/server.ts';
 import type { Database } from '../../src/storage/database.ts';
 import { openStorage } from '../../src/storage/open.ts';
@@ -64,6 +65,7 @@ describe('R4 on SQLite: the disk is full', () => {
       clock,
       rotationKey: rotationKeyFrom(TEST_SECRET),
       sealKey: sealKeyFrom(TEST_SECRET),
+      metrics: noMetrics,
     };
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {

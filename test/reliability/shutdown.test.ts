@@ -198,7 +198,7 @@ describe('R15: SIGTERM under keep-alive load', () => {
       workers: 2,
     });
     try {
-      await server.waitForStdout('worker processes');
+      await server.waitForOutput('worker processes');
       assert.equal(
         await server.stop(),
         0,

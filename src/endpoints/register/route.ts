@@ -109,6 +109,7 @@ export function registerRegistration(app: FastifyInstance, deps: Deps) {
           { event: 'client_registered', clientId: client.id, trimmedScopes, droppedGrantTypes },
           'client registered',
         );
+        deps.metrics.clientRegistered();
         return reply.code(201).send({
           ...registrationResponse(client, config),
           ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),

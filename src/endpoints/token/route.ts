@@ -43,10 +43,12 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
       const value = params[name];
       if (value !== undefined) declared[name] = value;
     }
-    return grant.handle(deps, client, declared, {
+    const answer = await grant.handle(deps, client, declared, {
       impliedGrantType: params.grant_type === undefined,
       ip: request.ip,
     });
+    deps.metrics.tokenIssued(grant.grantType);
+    return answer;
   });
 
   // RFC 6749 §3.2: the token endpoint takes POST only; nothing is issued from a query string.

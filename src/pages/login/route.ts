@@ -90,6 +90,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const wait = await reserveAttempt(deps.storage, keys, now);
     if (wait > 0) {
       await recordSignInThrottled(deps.storage, now, { email, waitMs: wait }, where(request, interaction));
+      deps.metrics.login('throttled');
       const seconds = Math.ceil(wait / 1000);
       reply.header('retry-after', String(seconds));
       return again(`Too many attempts. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, 429);
@@ -102,10 +103,12 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
       request.log.info({ event: 'login_failed' }, 'failed sign-in');
       const reason = !user ? 'unknown_account' : !valid ? 'wrong_password' : 'account_disabled';
       await recordSignInFailed(deps.storage, now, { user, email, reason }, where(request, interaction));
+      deps.metrics.login('failed');
       return again('Incorrect email or password.', 401);
     }
     await recordSuccess(deps.storage, keys);
     await recordSignedIn(deps.storage, now, user, { ...where(request, interaction), method: 'password' });
+    deps.metrics.login('succeeded');
     // A hash made at another cost than GATEHOUSE_PASSWORD_COST is replaced, unless the password changed since.
     const rehashed = await passwords.rehash(password, user.passwordHash);
     if (rehashed) await deps.storage.users.rehashPassword(user.id, user.passwordHash, rehashed);

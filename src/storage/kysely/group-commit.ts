@@ -18,7 +18,8 @@ const SAVEPOINT = CompiledQuery.raw('savepoint group_commit');
 const RELEASE = CompiledQuery.raw('release group_commit');
 const ROLLBACK_TO = CompiledQuery.raw('rollback to group_commit');
 
-export function groupCommit(db: Db) {
+/** `onBatch` hears each batch's size (metrics). */
+export function groupCommit(db: Db, onBatch?: (size: number) => void) {
   const queue: Job[] = [];
   let scheduled = false;
   let running = false;
@@ -34,6 +35,7 @@ export function groupCommit(db: Db) {
     scheduled = false;
     running = true;
     const batch = queue.splice(0, MAX_BATCH);
+    onBatch?.(batch.length);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       const runBatch = async (tx: Db) => {

@@ -1,6 +1,6 @@
 // createKyselyStorage(db): THE implementation of the Storage contract, shared by SQLite and PostgreSQL.
 import { sql } from 'kysely';
-import { StorageUnavailableError } from '../../errors.ts';
+import { OAuthError, StorageUnavailableError } from '../../errors.ts';
 import type { Storage } from '../storage.ts';
 import { authorizationCodeStore } from './authorization-codes.ts';
 import { clientStore } from './clients.ts';
@@ -54,11 +54,29 @@ const translate = (error: unknown) => (isUnavailable(error) ? new StorageUnavail
 
 type OutageListener = (cause: unknown) => void;
 
+/** What one storage operation (a store method, or `transaction`) reports when metrics are on. */
+export interface OperationRecorder {
+  /** A call ended, answered or failed, after `seconds`. */
+  finished(seconds: number): void;
+  /** A call failed: `unavailable` for an outage (what answers 503 and fails readiness), else a database error. */
+  failed(unavailable: boolean): void;
+}
+
+/** Metrics' view of the storage (src/observability/prometheus.ts implements it). */
+export interface StorageObserver {
+  /** Called once per operation name (`clients.find`, `transaction`); the recorder is kept and reused. */
+  operation(name: string): OperationRecorder;
+  /** How many transactions one group commit carried (SQLite). */
+  groupCommitBatch(size: number): void;
+}
+
 /** Wraps every method of a store so that an outage surfaces as StorageUnavailableError (503). */
 function failClosed<T extends object>(
   store: T,
+  storeName: string,
   rejectTranslated: (error: unknown) => never,
   translateOutage: (error: unknown) => unknown,
+  observer: StorageObserver | undefined,
 ): T {
   // Each method is wrapped once and the wrapper reused: building a closure per call showed on the hot path.
   const wrappers = new Map<unknown, unknown>();
@@ -68,21 +86,64 @@ function failClosed<T extends object>(
       if (typeof value !== 'function') return value;
       let wrapped = wrappers.get(value);
       if (!wrapped) {
+        const recorder = observer?.operation(`${storeName}.${String(property)}`);
         // Not an async function: that would add two promises and a resumption to every storage call.
-        wrapped = (...args: unknown[]) => {
-          let result: unknown;
-          try {
-            result = value.apply(target, args);
-          } catch (error) {
-            return Promise.reject(translateOutage(error));
-          }
-          return result instanceof Promise ? result.then(undefined, rejectTranslated) : result;
-        };
+        wrapped = recorder
+          ? timed(value as (...args: unknown[]) => unknown, target, recorder, translateOutage)
+          : (...args: unknown[]) => {
+              let result: unknown;
+              try {
+                result = value.apply(target, args);
+              } catch (error) {
+                return Promise.reject(translateOutage(error));
+              }
+              return result instanceof Promise ? result.then(undefined, rejectTranslated) : result;
+            };
         wrappers.set(value, wrapped);
       }
       return wrapped;
     },
   });
+}
+
+/**
+ * failClosed's wrapper when metrics are on: the same, plus the call's duration and failures. The one place
+ * every storage call outside a transaction passes (a transaction is timed as a whole in transaction()).
+ */
+function timed(
+  method: (...args: unknown[]) => unknown,
+  target: object,
+  recorder: OperationRecorder,
+  translateOutage: (error: unknown) => unknown,
+) {
+  const fail = (error: unknown, started: number) => {
+    recorder.finished((performance.now() - started) / 1000);
+    const translated = translateOutage(error);
+    recorder.failed(translated instanceof StorageUnavailableError);
+    return translated;
+  };
+  return (...args: unknown[]) => {
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = method.apply(target, args);
+    } catch (error) {
+      return Promise.reject(fail(error, started));
+    }
+    if (!(result instanceof Promise)) {
+      recorder.finished((performance.now() - started) / 1000);
+      return result;
+    }
+    return result.then(
+      (value) => {
+        recorder.finished((performance.now() - started) / 1000);
+        return value;
+      },
+      (error) => {
+        throw fail(error, started);
+      },
+    );
+  };
 }
 
 const STORES = {
@@ -116,7 +177,7 @@ type Stores = { [Name in keyof typeof STORES]: Storage[Name] };
  */
 interface LazyStores {
   db: Db;
-  wrap: <T extends object>(store: T) => T;
+  wrap: <T extends object>(store: T, name: string) => T;
   built: Partial<Stores>;
 }
 const LAZY_STORES: object = Object.create(null);
@@ -127,7 +188,7 @@ for (const [name, create] of Object.entries(STORES)) {
       const key = name as keyof Stores;
       let store = this.built[key];
       if (!store) {
-        store = this.wrap((create as (db: Db) => object)(this.db)) as Stores[typeof key];
+        store = this.wrap((create as (db: Db) => object)(this.db), name) as Stores[typeof key];
         (this.built as Record<string, unknown>)[key] = store;
       }
       return store;
@@ -135,7 +196,7 @@ for (const [name, create] of Object.entries(STORES)) {
   });
 }
 
-function lazyStores(db: Db, wrap: <T extends object>(store: T) => T): Stores {
+function lazyStores(db: Db, wrap: <T extends object>(store: T, name: string) => T): Stores {
   const stores: LazyStores = Object.create(LAZY_STORES);
   stores.db = db;
   stores.wrap = wrap;
@@ -148,10 +209,17 @@ const asIs = <T extends object>(store: T): T => store;
 export interface KyselyStorageOptions {
   /** Share one COMMIT between concurrent transactions (SQLite, where every commit is an fsync). */
   groupCommit?: boolean;
+  /** Metrics (off when absent): each operation's duration and failures, group commit batch sizes. */
+  observer?: StorageObserver;
 }
 
 export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}): Storage {
-  const batched = options.groupCommit && !db.isTransaction ? groupCommit(db) : undefined;
+  const observer = db.isTransaction ? undefined : options.observer;
+  const batched =
+    options.groupCommit && !db.isTransaction
+      ? groupCommit(db, observer && ((size) => observer.groupCommitBatch(size)))
+      : undefined;
+  const transactions = observer?.operation('transaction');
   // Listeners live on the database's storage; a transaction's storage (built per transaction, on the hot path)
   // only translates, and the outer transaction() tells the listeners.
   const listeners = db.isTransaction ? undefined : new Set<OutageListener>();
@@ -170,15 +238,27 @@ export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}):
   // Inside a transaction the stores are not wrapped: transaction() below translates an outage for all of them.
   const inTransactionStorage = (tx: Db): Storage => createKyselyStorage(tx);
   const wrap = listeners
-    ? <T extends object>(store: T) => failClosed(store, rejectTranslated, translateOutage)
+    ? <T extends object>(store: T, name: string) =>
+        failClosed(store, name, rejectTranslated, translateOutage, observer)
     : asIs;
   const storage: Storage = Object.assign(lazyStores(db, wrap), {
     async transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T> {
+      const started = transactions ? performance.now() : 0;
       try {
-        if (batched) return await batched((tx) => work(inTransactionStorage(tx)));
-        return await inTransaction(db, (tx) => work(inTransactionStorage(tx)));
+        const result = batched
+          ? await batched((tx) => work(inTransactionStorage(tx)))
+          : await inTransaction(db, (tx) => work(inTransactionStorage(tx)));
+        transactions?.finished((performance.now() - started) / 1000);
+        return result;
       } catch (error) {
-        throw translateOutage(error);
+        const translated = translateOutage(error);
+        if (transactions) {
+          transactions.finished((performance.now() - started) / 1000);
+          // The work's own refusals (an OAuthError: a spent initial access token) are answers, not failures.
+          const unavailable = translated instanceof StorageUnavailableError;
+          if (unavailable || !(error instanceof OAuthError)) transactions.failed(unavailable);
+        }
+        throw translated;
       }
     },
     async ping() {

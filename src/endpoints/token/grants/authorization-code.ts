@@ -47,6 +47,7 @@ async function reused(
   now: number,
   ip: string,
 ): Promise<never> {
+  deps.metrics.authorizationCodeReuse();
   await deps.storage.grants.revoke(stored.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'authorization_code_reuse', {
     actor: { kind: 'system' },

@@ -26,6 +26,7 @@ async function revokeFamily(
   reason: string,
   ip: string,
 ) {
+  deps.metrics.refreshTokenReuse();
   const now = deps.clock.now();
   await deps.storage.grants.revoke(token.grantId, now);
   await recordSecurityEvent(deps.storage, now, 'refresh_token_reuse', {
