@@ -1,4 +1,7 @@
 // Runs the `gatehouse` command in-process, as a shell would, and captures what it prints.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { runCli } from '../../src/cli/main.ts';
 
 export interface CliRun {
@@ -32,4 +35,19 @@ export async function runCliCaptured(
     env,
   });
   return { code, stdout, stderr };
+}
+
+/**
+ * `sqlite:<file>` for a database the commands may use: the file exists (empty; the first command migrates it).
+ * Commands refuse to create a database that does not exist without --create (test/cli/database-choice.test.ts).
+ */
+export function existingSqliteUrl(file: string): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  if (!existsSync(file)) new DatabaseSync(file).close();
+  return `sqlite:${file}`;
+}
+
+/** stderr without the "Database: …" line every command that opens the database starts with. */
+export function messages(stderr: string): string {
+  return stderr.replace(/^Database: .*\n/, '');
 }

@@ -1,48 +1,40 @@
-import { configFrom } from '../../config-file.ts';
 import {
   approveChanges,
   approveRegistration,
   changedFields,
   isOperatorApproved,
 } from '../../oauth/client-review.ts';
-import { openStorage } from '../../storage/open.ts';
-import { type Command, UsageError } from '../command.ts';
+import { type Command, CommandFailure, UsageError } from '../command.ts';
 
 // The same operations as the admin console's Approve buttons (oauth/client-review.ts), with the same events.
 export const clientsApprove: Command = {
   words: ['clients', 'approve'],
   summary: 'Approve a self-registered client, or the change it proposed, that waits for an operator',
-  usage: 'gatehouse clients approve CLIENT_ID',
+  arguments: 'CLIENT_ID',
   options: {},
-  async run({ positionals }, io) {
+  database: 'existing',
+  async run({ positionals, io, storage }) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('Give exactly one CLIENT_ID.');
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
-    try {
-      const client = await storage.clients.find(id);
-      if (!client) {
-        io.stderr(`No client with the id ${id}.\n`);
-        return 1;
-      }
-      const reviewer = { userId: null, via: 'cli' } as const;
-      const now = Date.now();
-      if (client.status === 'active' && client.pendingChanges) {
-        const fields = changedFields(client, client.pendingChanges);
-        await approveChanges(storage, now, client, reviewer);
-        io.stdout(`Approved the change to ${client.name} (${id}): ${fields.join(', ')}.\n`);
-        return 0;
-      }
-      // An active self-registered client no operator approved (stored before approvals were recorded) is
-      // approved too: then it may use the client_credentials grant it holds.
-      if (client.status === 'active' && isOperatorApproved(client)) {
-        io.stdout(`${client.name} (${id}) is already approved.\n`);
-        return 0;
-      }
-      await approveRegistration(storage, now, client, reviewer);
-      io.stdout(`Approved ${client.name} (${id}).\n`);
+    const store = await storage();
+    const client = await store.clients.find(id);
+    if (!client) throw new CommandFailure(`No client with the id ${id}.`);
+    const reviewer = { userId: null, via: 'cli' } as const;
+    const now = Date.now();
+    if (client.status === 'active' && client.pendingChanges) {
+      const fields = changedFields(client, client.pendingChanges);
+      await approveChanges(store, now, client, reviewer);
+      io.stdout(`Approved the change to ${client.name} (${id}): ${fields.join(', ')}.\n`);
       return 0;
-    } finally {
-      await storage.close();
     }
+    // An active self-registered client no operator approved (stored before approvals were recorded) is
+    // approved too: then it may use the client_credentials grant it holds.
+    if (client.status === 'active' && isOperatorApproved(client)) {
+      io.stdout(`${client.name} (${id}) is already approved.\n`);
+      return 0;
+    }
+    await approveRegistration(store, now, client, reviewer);
+    io.stdout(`Approved ${client.name} (${id}).\n`);
+    return 0;
   },
 };
