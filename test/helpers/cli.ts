@@ -1,7 +1,9 @@
 // Runs the `gatehouse` command in-process, as a shell would, and captures what it prints.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.ts';
 
 export interface CliRun {
@@ -50,4 +52,19 @@ export function existingSqliteUrl(file: string): string {
 /** stderr without the "Database: …" line every command that opens the database starts with. */
 export function messages(stderr: string): string {
   return stderr.replace(/^Database: .*\n/, '');
+}
+
+export const BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
+
+/** Runs bin/gatehouse.js in `cwd` with only `env` (plus PATH): exit code, stdout, stderr. */
+export function runBin(args: string[], env: Record<string, string>, cwd: string) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
