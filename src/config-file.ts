@@ -52,7 +52,46 @@ const SIMPLE: Record<string, string> = {
   passwordCost: 'GATEHOUSE_PASSWORD_COST',
   // A port alone becomes "9464", the form the variable takes.
   metricsAddress: 'GATEHOUSE_METRICS_ADDRESS',
+  allowInsecureIssuer: 'GATEHOUSE_ALLOW_INSECURE_ISSUER',
+  logLevel: 'LOG_LEVEL',
 };
+const SHUTDOWN: Record<string, string> = {
+  drain: 'GATEHOUSE_SHUTDOWN_DRAIN',
+  timeout: 'GATEHOUSE_SHUTDOWN_TIMEOUT',
+};
+/** File keys whose value is a list or JSON, each standing for one variable (converted in environmentFromFile). */
+const STRUCTURED: Record<string, string> = {
+  'registration.policy': 'GATEHOUSE_REGISTRATION',
+  'registration.scopes': 'GATEHOUSE_REGISTRATION_SCOPES',
+  'registration.rateLimitPerHour': 'GATEHOUSE_REGISTRATION_RATE_LIMIT',
+  clientAuthMethods: 'GATEHOUSE_CLIENT_AUTH_METHODS',
+  resources: 'GATEHOUSE_RESOURCES',
+  scopes: 'GATEHOUSE_SCOPES',
+  upstreams: 'GATEHOUSE_UPSTREAMS',
+};
+
+/**
+ * Variables that have no key in the file, on purpose: secrets stay out of a file that is checked in and
+ * copied around (docs/configuration.md, "Only in the environment").
+ */
+export const ENVIRONMENT_ONLY: Record<string, string> = {
+  GATEHOUSE_SECRET:
+    'The server secret (at least 32 characters): encrypts the signing keys at rest and keys sealed cookies. Unset: generated once into <dataDir>/secret. Keep it out of the configuration file, and back it up apart from the database (docs/operations.md).',
+  GATEHOUSE_CONFIG:
+    'The configuration file to read (default ./gatehouse.config.json when it exists); a named file that cannot be read stops start-up.',
+  'GATEHOUSE_UPSTREAM_<ID>_SECRET':
+    'An upstream identity provider’s client secret (or the variable its clientSecretEnv names, or the file its clientSecretFile names).',
+};
+
+/** Every file key (dotted path) and the environment variable it stands for. */
+export function fileKeyVariables(): Record<string, string> {
+  const keys: Record<string, string> = { ...SIMPLE };
+  for (const [key, variable] of Object.entries(LIFETIMES)) keys[`lifetimes.${key}`] = variable;
+  for (const [key, variable] of Object.entries(SHUTDOWN)) keys[`shutdown.${key}`] = variable;
+  for (const [key, variable] of Object.entries(LEGACY)) keys[`legacy.${key}`] = variable;
+  for (const [key, variable] of Object.entries(PATH_VARIABLES)) keys[`paths.${key}`] = variable;
+  return { ...keys, ...STRUCTURED };
+}
 const LIFETIMES: Record<string, string> = {
   accessToken: 'GATEHOUSE_ACCESS_TOKEN_TTL',
   code: 'GATEHOUSE_CODE_TTL',
@@ -84,6 +123,7 @@ export function environmentFromFile(file: FileConfig): Env {
   for (const [key, variable] of Object.entries(SIMPLE)) put(variable, file[key]);
   const section = (name: string) => (file[name] ?? {}) as Record<string, unknown>;
   for (const [key, variable] of Object.entries(LIFETIMES)) put(variable, section('lifetimes')[key]);
+  for (const [key, variable] of Object.entries(SHUTDOWN)) put(variable, section('shutdown')[key]);
   for (const [key, variable] of Object.entries(LEGACY)) put(variable, section('legacy')[key]);
   for (const [key, variable] of Object.entries(PATH_VARIABLES)) put(variable, section('paths')[key]);
   const registration = section('registration');

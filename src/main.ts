@@ -3,16 +3,23 @@
 import { type Config, ConfigError } from './config.ts';
 import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
+import { StorageUnavailableError } from './errors.ts';
 import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
-import { ensureSigningKeys, loadKeyRing, watchKeyChanges } from './oauth/keys.ts';
+import {
+  ensureSigningKeys,
+  type KeyRing,
+  loadKeyRing,
+  SecretMismatchError,
+  watchKeyChanges,
+} from './oauth/keys.ts';
 import { rotationKeyFrom } from './oauth/refresh-rotation.ts';
 import { type Metrics, noMetrics } from './observability/metrics.ts';
 import { issueSetupToken } from './pages/setup/route.ts';
-import { resolveSecret } from './secret.ts';
+import { resolveSecret, secretMismatchMessage } from './secret.ts';
 import { buildServer } from './server.ts';
 import { serverShutdown, stopWorkers } from './shutdown.ts';
 import { isUnavailable } from './storage/kysely/index.ts';
-import { openStorage } from './storage/open.ts';
+import { databaseLabel, openStorage } from './storage/open.ts';
 import { systemClock } from './util/clock.ts';
 import { sealKeyFrom } from './util/seal.ts';
 
@@ -37,25 +44,15 @@ const CANNOT_USE_DATABASE = new Set([
   'EEXIST',
 ]);
 
-/** The database URL as it may be printed: without its password. */
-function printable(databaseUrl: string): string {
-  if (!databaseUrl.startsWith('postgres')) return databaseUrl.replace(/^sqlite:/, '');
-  try {
-    const url = new URL(databaseUrl);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'PostgreSQL';
-  }
-}
-
-function cannotOpenDatabase(error: unknown, databaseUrl: string): StartupError | undefined {
+/** The database failure an operator can fix, as a StartupError naming the database (without its password). */
+export function cannotOpenDatabase(error: unknown, databaseUrl: string): StartupError | undefined {
+  if (error instanceof StorageUnavailableError) error = error.cause;
   const code = (error as { code?: unknown } | undefined)?.code;
   if (!isUnavailable(error) && !CANNOT_USE_DATABASE.has(String(code))) return undefined;
   // A refused connection to a name with several addresses is an AggregateError with an empty message.
   const first = (error as { errors?: { message?: string }[] }).errors?.[0]?.message;
   const reason = (error as Error).message || first || String(code);
-  return new StartupError(`Cannot open the database ${printable(databaseUrl)}: ${reason}`);
+  return new StartupError(`Cannot open the database ${databaseLabel(databaseUrl)}: ${reason}`);
 }
 
 /** Opens storage and keys the way every command needs them; only the server passes metrics. */
@@ -70,8 +67,15 @@ export async function openDeps(
       throw cannotOpenDatabase(error, config.databaseUrl) ?? error;
     },
   );
-  await ensureSigningKeys(storage, secret, [config.accessTokenAlg, config.idTokenAlg], systemClock.now());
-  const keys = await loadKeyRing(storage, secret, systemClock);
+  let keys: KeyRing;
+  try {
+    await ensureSigningKeys(storage, secret, [config.accessTokenAlg, config.idTokenAlg], systemClock.now());
+    keys = await loadKeyRing(storage, secret, systemClock);
+  } catch (error) {
+    await storage.close();
+    if (!(error instanceof SecretMismatchError)) throw error;
+    throw new StartupError(secretMismatchMessage(config, generatedAt !== undefined));
+  }
   return {
     config,
     storage,
@@ -91,14 +95,11 @@ export async function openDeps(
  * that does not belong in shipped and retained logs.
  */
 async function banner(config: Config, deps: Awaited<ReturnType<typeof openDeps>>, port: number, workers = 1) {
-  const where = config.databaseUrl.startsWith('postgres')
-    ? 'PostgreSQL'
-    : config.databaseUrl.replace(/^sqlite:/, '');
   const lines = [
     '',
     `  Gatehouse is listening on http://${config.host}:${port}${workers > 1 ? ` (${workers} worker processes)` : ''}`,
     `  Issuer:   ${config.issuer}`,
-    `  Database: ${where}`,
+    `  Database: ${databaseLabel(config.databaseUrl)}`,
     `  Discovery: ${config.issuer}/.well-known/openid-configuration`,
   ];
   if (config.metricsAddress) lines.push(`  Metrics:  ${metricsUrl(config.metricsAddress)}`);

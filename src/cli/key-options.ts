@@ -1,6 +1,12 @@
 // What the key commands (`api-keys`, `admin-keys`) share: the --expires-in-days option and how a key's lifetime is
 // printed in their JSON.
-import { UsageError } from './command.ts';
+import { type OptionSpec, UsageError } from './command.ts';
+
+export const EXPIRES_IN_DAYS_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'N',
+  description: 'The key stops working after N days (1 to 3650). Default: it never expires.',
+};
 
 /** --expires-in-days: absent, or a whole number of days from 1 to 3650. */
 export function expiresInDays(value: unknown): number | undefined {

@@ -40,7 +40,17 @@ export function encryptPrivateJwk(jwk: JWK, secret: string): string {
   ].join('.');
 }
 
-export function decryptPrivateJwk(sealed: string, secret: string): JWK {
+/** The server secret does not open a stored private key: GATEHOUSE_SECRET changed or was lost. */
+export class SecretMismatchError extends Error {
+  override name = 'SecretMismatchError';
+  readonly kid: string | undefined;
+  constructor(kid?: string) {
+    super('cannot decrypt the signing keys: GATEHOUSE_SECRET differs from the one that encrypted them');
+    this.kid = kid;
+  }
+}
+
+export function decryptPrivateJwk(sealed: string, secret: string, kid?: string): JWK {
   const [version, iv, body, tag] = sealed.split('.');
   if (version !== 'v1' || !iv || !body || !tag) throw new Error('unknown signing key encryption format');
   const decipher = createDecipheriv('aes-256-gcm', encryptionKey(secret), Buffer.from(iv, 'base64url'), {
@@ -51,9 +61,7 @@ export function decryptPrivateJwk(sealed: string, secret: string): JWK {
     const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
     return JSON.parse(plain.toString('utf8')) as JWK;
   } catch {
-    throw new Error(
-      'cannot decrypt the signing keys: GATEHOUSE_SECRET differs from the one that encrypted them',
-    );
+    throw new SecretMismatchError(kid);
   }
 }
 
@@ -139,6 +147,52 @@ export async function rotateSigningKeys(
   return added;
 }
 
+/** The stored keys, still published, whose private half this secret cannot decrypt. */
+export async function undecryptableKeys(storage: Storage, secret: string, now: number) {
+  return (await storage.keys.list()).filter((record) => {
+    if (record.retireAt !== null && record.retireAt <= now) return false;
+    try {
+      decryptPrivateJwk(record.privateJwkEncrypted, secret, record.kid);
+      return false;
+    } catch (error) {
+      if (error instanceof SecretMismatchError) return true;
+      throw error;
+    }
+  });
+}
+
+/**
+ * `gatehouse keys reset`, after the server secret was lost or changed: the keys this secret cannot decrypt leave
+ * the JWKS at once (they can never sign again, and the tokens they signed stop verifying), and each alg left
+ * without a key that signs gets a new one, signing at once. Keys it can decrypt are kept as they are.
+ */
+export async function resetSigningKeys(
+  storage: Storage,
+  secret: string,
+  algs: readonly SigningAlg[],
+  now: number,
+): Promise<{ retired: SigningKeyRecord[]; added: SigningKeyRecord[] }> {
+  const retired = await undecryptableKeys(storage, secret, now);
+  if (retired.length > 0)
+    await storage.keys.retire(
+      retired.map((record) => record.kid),
+      now,
+    );
+  const wanted = new Set([...algs, ...retired.map((record) => record.alg as SigningAlg)]);
+  const usable = (await storage.keys.list()).filter(
+    (record) => record.rotatedAt === null && (record.retireAt === null || record.retireAt > now),
+  );
+  const added: SigningKeyRecord[] = [];
+  for (const alg of wanted) {
+    if (usable.some((record) => record.alg === alg)) continue;
+    const record = await newSigningKeyRecord(alg, secret, now);
+    // Nothing of this alg is current any more: rotateIn just adds it (retiring nothing else).
+    await storage.keys.rotateIn(record, now, 0);
+    added.push(record);
+  }
+  return { retired, added };
+}
+
 export interface KeyRing {
   /** The key that signs for `alg` now. */
   signingKey(alg: SigningAlg): SigningKey;
@@ -194,7 +248,7 @@ export async function loadKeyRing(
     for (const record of next) {
       if (imported.has(record.kid) || (record.retireAt !== null && record.retireAt <= now)) continue;
       const alg = record.alg as SigningAlg;
-      const jwk = decryptPrivateJwk(record.privateJwkEncrypted, secret);
+      const jwk = decryptPrivateJwk(record.privateJwkEncrypted, secret, record.kid);
       imported.set(record.kid, {
         kid: record.kid,
         alg,

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from './database.ts';
@@ -12,11 +13,32 @@ export interface OpenedStorage {
   db: Kysely<Database>;
 }
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/** The SQLite file DATABASE_URL names (absolute), or undefined for PostgreSQL and `:memory:`. */
+export function sqliteFile(url: string): string | undefined {
+  if (POSTGRES_URL.test(url)) return undefined;
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  return file === ':memory:' ? undefined : path.resolve(file);
+}
+
+/** The database as it may be printed: the SQLite file's absolute path, or the PostgreSQL URL without password. */
+export function databaseLabel(url: string): string {
+  if (!POSTGRES_URL.test(url)) return sqliteFile(url) ?? ':memory:';
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'PostgreSQL';
+  }
+}
+
 /** Opens the database named by DATABASE_URL: postgres://… or a SQLite path (`sqlite:PATH`, or just PATH). */
 export async function openDatabase(
   url: string,
 ): Promise<{ db: Kysely<Database>; dialect: 'sqlite' | 'postgres' }> {
-  if (/^postgres(ql)?:\/\//.test(url)) {
+  if (POSTGRES_URL.test(url)) {
     // Loaded only when used: an embedded SQLite deployment never pays for the pg driver at start-up.
     const { openPostgres } = await import('./postgres.ts');
     return { db: openPostgres(url), dialect: 'postgres' };

@@ -703,6 +703,11 @@ export interface KeyStore {
    * one key per alg, and the others read it back.
    */
   addFirst(key: SigningKeyRecord): Promise<boolean>;
+  /**
+   * Takes keys out of use and out of the JWKS at once (rotatedAt and retireAt = now, unless already earlier):
+   * `gatehouse keys reset`, for keys whose private half can no longer be decrypted.
+   */
+  retire(kids: readonly string[], now: number): Promise<void>;
 }
 
 /**

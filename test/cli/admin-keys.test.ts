@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isWellFormedOpaqueToken, TOKEN_PREFIX } from '../../src/oauth/opaque-token.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { buildTestServer, TEST_SECRET } from '../helpers/server.ts';
 
 describe('gatehouse admin-keys', () => {
@@ -17,7 +17,7 @@ describe('gatehouse admin-keys', () => {
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-admin-keys-'));
     env = {
-      DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse.db')}`,
+      DATABASE_URL: existingSqliteUrl(path.join(dir, 'gatehouse.db')),
       GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
       GATEHOUSE_SECRET: TEST_SECRET,
       LOG_LEVEL: 'silent',
@@ -55,7 +55,7 @@ describe('gatehouse admin-keys', () => {
     try {
       assert.equal((await call()).statusCode, 404, 'authenticated: the challenge is what is unknown');
 
-      const listed = await runCliCaptured(['admin-keys', 'list'], env);
+      const listed = await runCliCaptured(['admin-keys', 'list', '--json'], env);
       assert.equal(listed.code, 0);
       assert.equal(listed.stdout.includes(printed.admin_key), false);
       assert.deepEqual(
@@ -83,7 +83,7 @@ describe('gatehouse admin-keys', () => {
     assert.match(unknown.stderr, /Unknown admin scope "everything"; admin scopes are: interactions/);
     assert.equal((await runCliCaptured(['admin-keys', 'create', '--name', 'x'], env)).code, 2);
     assert.equal((await runCliCaptured(['admin-keys', 'create', '--scope', 'interactions'], env)).code, 2);
-    const listed = JSON.parse((await runCliCaptured(['admin-keys', 'list'], env)).stdout);
+    const listed = JSON.parse((await runCliCaptured(['admin-keys', 'list', '--json'], env)).stdout);
     assert.equal(listed.filter((key: { name: string }) => key.name === 'x').length, 0);
   });
 });

@@ -12,7 +12,7 @@ import { isWellFormedOpaqueToken, mintOpaqueToken, TOKEN_PREFIX } from '../../sr
 import { openDatabase, openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
@@ -28,7 +28,7 @@ let dir: string;
 
 function envFor(name: string): Record<string, string> {
   return {
-    DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
+    DATABASE_URL: existingSqliteUrl(path.join(dir, `${name}.db`)),
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     // A fixed secret, so that a test server (which uses it) can open the keys the CLI created.
     GATEHOUSE_SECRET: TEST_SECRET,
@@ -154,7 +154,7 @@ describe('gatehouse api-keys', () => {
   it('list never prints a key or its hash; --user filters', async () => {
     const { key } = await create();
     assert.ok(key.api_key);
-    const run = await cli(['api-keys', 'list'], env);
+    const run = await cli(['api-keys', 'list', '--json'], env);
     assert.equal(run.code, 0, run.stderr);
     const listed = JSON.parse(run.stdout) as Described[];
     const entry = listed.find((candidate) => candidate.id === key.id);
@@ -168,10 +168,10 @@ describe('gatehouse api-keys', () => {
 
     const other = 'bob@example.com';
     assert.equal((await cli(['users', 'add', other], env)).code, 0);
-    const bobs = await cli(['api-keys', 'list', '--user', other], env);
+    const bobs = await cli(['api-keys', 'list', '--user', other, '--json'], env);
     assert.equal(bobs.code, 0, bobs.stderr);
     assert.deepEqual(JSON.parse(bobs.stdout), []);
-    const alices = await cli(['api-keys', 'list', '--user', email], env);
+    const alices = await cli(['api-keys', 'list', '--user', email, '--json'], env);
     assert.ok((JSON.parse(alices.stdout) as Described[]).some((candidate) => candidate.id === key.id));
 
     const unknown = await cli(['api-keys', 'list', '--user', 'nobody@example.com'], env);
@@ -196,7 +196,7 @@ describe('gatehouse api-keys', () => {
       assert.match(first.stdout, new RegExp(`Revoked API key ${key.id}`));
 
       assert.equal((await check()).statusCode, 401);
-      const listed = JSON.parse((await cli(['api-keys', 'list'], env)).stdout) as Described[];
+      const listed = JSON.parse((await cli(['api-keys', 'list', '--json'], env)).stdout) as Described[];
       assert.equal(listed.find((candidate) => candidate.id === key.id)?.status, 'revoked');
       assert.equal(
         await withStorage(env, (storage) => storage.apiKeys.findActive(sha256(key.api_key!), Date.now())),

@@ -9,10 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { verifyPassword } from '../../src/accounts/password.ts';
-import { COMMANDS } from '../../src/cli/main.ts';
+import { COMMANDS, optionsOf, usageLine } from '../../src/cli/main.ts';
+import { configFrom } from '../../src/config-file.ts';
+import { openDeps } from '../../src/main.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,7 +30,7 @@ let env: Record<string, string>;
 /** A fresh database file per call site that wants one; `env` shares one. */
 function envFor(name: string): Record<string, string> {
   return {
-    DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
+    DATABASE_URL: existingSqliteUrl(path.join(dir, `${name}.db`)),
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     GATEHOUSE_PASSWORD_COST: '10',
     LOG_LEVEL: 'silent',
@@ -78,7 +80,18 @@ describe('gatehouse --help and usage errors', () => {
       const run = await cli([...command.words, '--help']);
       assert.equal(run.code, 0);
       assert.ok(run.stdout.startsWith(command.summary), run.stdout);
-      assert.ok(run.stdout.includes(`Usage: ${command.usage}`));
+      assert.ok(run.stdout.includes(`Usage: ${usageLine(command)}`));
+      // Every option is described, the shared ones included.
+      for (const [name, spec] of Object.entries(optionsOf(command))) {
+        assert.ok(spec.description.length > 10, `--${name} has a description`);
+        assert.match(
+          run.stdout,
+          new RegExp(
+            `--${name}\\b.*  ${spec.description.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+          ),
+        );
+      }
+      assert.match(run.stdout, /Exit codes: 0 done; 1 failed or refused .*; 2 usage or configuration error/);
       assert.equal(run.stderr, '');
     });
   }
@@ -91,11 +104,13 @@ describe('gatehouse --help and usage errors', () => {
       'api-keys create',
       'api-keys list',
       'api-keys revoke',
+      'backup',
       'clients add',
       'clients approve',
       'clients list',
       'clients resource-server',
       'events',
+      'keys reset',
       'keys rotate',
       'migrate',
       'purge',
@@ -108,7 +123,7 @@ describe('gatehouse --help and usage errors', () => {
     ]);
   });
 
-  for (const argv of [['frobnicate'], ['users'], ['users', 'remove'], ['--version']]) {
+  for (const argv of [['frobnicate'], ['users'], ['users', 'remove'], ['--version', 'now']]) {
     it(`gatehouse ${argv.join(' ')} → unknown command, exit 2`, async () => {
       const run = await cli(argv);
       assert.equal(run.code, 2);
@@ -337,7 +352,7 @@ describe('gatehouse clients add / list', () => {
 
   it('clients list shows the clients and never a secret or its hash', async () => {
     assert.ok(confidential && publicClient, 'runs after clients add');
-    const run = await cli(['clients', 'list']);
+    const run = await cli(['clients', 'list', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const rows = JSON.parse(run.stdout) as Record<string, unknown>[];
     const byId = new Map(rows.map((row) => [row.client_id, row]));
@@ -372,7 +387,7 @@ describe('gatehouse clients add / list', () => {
       assert.equal((await storage.clients.find(output.client_id))?.resourceServer, true);
       assert.equal((await storage.clients.find(plain.client_id))?.resourceServer, false);
     });
-    const listed = JSON.parse((await cli(['clients', 'list'], { env: runEnv })).stdout) as Record<
+    const listed = JSON.parse((await cli(['clients', 'list', '--json'], { env: runEnv })).stdout) as Record<
       string,
       unknown
     >[];
@@ -432,7 +447,8 @@ describe('gatehouse clients add / list', () => {
 
 describe('gatehouse keys rotate', () => {
   it('adds a new key per alg and keeps the old ones until they retire', async () => {
-    // clients add above created the initial keys.
+    // The server's first start made the secret and the initial keys.
+    await (await openDeps(configFrom(env))).storage.close();
     const before = await withStorage(env, (storage) => storage.keys.list());
     assert.equal(before.length, 2);
     const run = await cli(['keys', 'rotate']);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/storage/open.ts';
 import { sha256 } from '../../src/util/hash.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { authorizeUrl, basicAuth, exchangeCode, pkcePair, runAuthorizationFlow } from '../helpers/flow.ts';
 import { buildTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 
@@ -40,7 +40,7 @@ let dir: string;
 
 function envFor(name: string): Record<string, string> {
   return {
-    DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
+    DATABASE_URL: existingSqliteUrl(path.join(dir, `${name}.db`)),
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     GATEHOUSE_SECRET: TEST_SECRET,
     GATEHOUSE_PASSWORD_COST: '10',
@@ -259,7 +259,7 @@ describe('gatehouse clients approve', () => {
     assert.equal(token.statusCode, 401, token.body);
     assert.equal(token.json().error, 'invalid_client');
 
-    const listed = await cli(['clients', 'list'], env);
+    const listed = await cli(['clients', 'list', '--json'], env);
     assert.equal(listed.code, 0, listed.stderr);
     const row = (JSON.parse(listed.stdout) as Record<string, unknown>[]).find((c) => c.client_id === id);
     assert.equal(row?.status, 'pending');

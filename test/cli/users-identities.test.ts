@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStorage } from '../../src/storage/open.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
 
 let dir: string;
@@ -15,7 +15,7 @@ let env: Record<string, string>;
 before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-identities-'));
   env = {
-    DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse.db')}`,
+    DATABASE_URL: existingSqliteUrl(path.join(dir, 'gatehouse.db')),
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     GATEHOUSE_SECRET: TEST_SECRET,
     GATEHOUSE_PASSWORD_COST: '10',
@@ -43,7 +43,7 @@ describe('gatehouse users identities / users unlink', () => {
     } finally {
       await storage.close();
     }
-    const listed = await runCliCaptured(['users', 'identities', 'lin@example.com'], env);
+    const listed = await runCliCaptured(['users', 'identities', 'lin@example.com', '--json'], env);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(JSON.parse(listed.stdout), [
       {
@@ -68,7 +68,7 @@ describe('gatehouse users identities / users unlink', () => {
     );
     assert.equal(unlinked.code, 0, unlinked.stderr);
     assert.deepEqual(
-      JSON.parse((await runCliCaptured(['users', 'identities', 'lin@example.com'], env)).stdout),
+      JSON.parse((await runCliCaptured(['users', 'identities', 'lin@example.com', '--json'], env)).stdout),
       [],
     );
     const reopened = await openStorage(env.DATABASE_URL!);

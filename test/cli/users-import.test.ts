@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { NO_PASSWORD_HASH, verifyPassword } from '../../src/accounts/password.ts';
 import { openStorage } from '../../src/storage/open.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, messages, runCliCaptured } from '../helpers/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = JSON.parse(
@@ -26,7 +26,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function envFor(name: string): Record<string, string> {
   return {
-    DATABASE_URL: `sqlite:${path.join(dir, `${name}.db`)}`,
+    DATABASE_URL: existingSqliteUrl(path.join(dir, `${name}.db`)),
     GATEHOUSE_DATA_DIR: path.join(dir, 'data'),
     GATEHOUSE_PASSWORD_COST: '10',
     LOG_LEVEL: 'silent',
@@ -67,7 +67,7 @@ describe('gatehouse users import', () => {
       /^Imported 4 lines in \d+\.\d s: 2 created, 0 updated, 0 unchanged, 2 failed\.\n$/,
     );
     assert.equal(
-      first.stderr,
+      messages(first.stderr),
       'line 3: not valid JSON\nline 4: password_hash: unknown password hash format (supported: bcrypt, Argon2 PHC, scrypt, PBKDF2 in passlib, PHC or Django form)\n',
     );
     const imported = await users(env);
@@ -85,7 +85,7 @@ describe('gatehouse users import', () => {
     const second = await runCliCaptured(['users', 'import', fixed], env);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /: 1 created, 0 updated, 2 unchanged, 0 failed\.\n$/);
-    assert.equal(second.stderr, '');
+    assert.equal(messages(second.stderr), '');
   });
 
   it('--dry-run reports the same counts and writes nothing', async () => {
@@ -100,7 +100,7 @@ describe('gatehouse users import', () => {
       run.stdout,
       /^Checked \(dry run, nothing written\) 2 lines in .*: 1 created, 0 updated, 0 unchanged, 1 failed\.\n$/,
     );
-    assert.equal(run.stderr, 'line 2: email is not a valid address\n');
+    assert.equal(messages(run.stderr), 'line 2: email is not a valid address\n');
     assert.deepEqual(await users(env), []);
   });
 
@@ -122,7 +122,7 @@ describe('gatehouse users import', () => {
     const lines = block.trim().split('\n');
     const env = envFor('docs');
     const run = await runCliCaptured(['users', 'import', file('docs.jsonl', lines)], env);
-    assert.equal(run.stderr, '');
+    assert.equal(messages(run.stderr), '');
     assert.equal(run.code, 0);
     assert.match(run.stdout, new RegExp(`: ${lines.length} created, 0 updated, 0 unchanged, 0 failed`));
     const { storage } = await openStorage(env.DATABASE_URL!);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../e2e/loopback.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { startGatehouse } from '../helpers/process.ts';
 
 describe('gatehouse start --workers 2', () => {
@@ -16,7 +16,7 @@ describe('gatehouse start --workers 2', () => {
   it('serves from two processes sharing one database, and stops them all on SIGTERM', async () => {
     const port = await freePort();
     const env = {
-      DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse.db')}`,
+      DATABASE_URL: existingSqliteUrl(path.join(dir, 'gatehouse.db')),
       GATEHOUSE_DATA_DIR: dir,
       GATEHOUSE_PASSWORD_COST: '10',
       GATEHOUSE_ACCESS_TOKEN_FORMAT: 'opaque',

@@ -479,7 +479,7 @@ function reviewSuite(name: string, database: () => Promise<{ url: string; cleanu
           redirect_uris: [OLD_URI, NEW_URI],
         });
         await assertRedirectUriRefused(server, registered.client_id, NEW_URI);
-        const listed = await runCliCaptured(['clients', 'list'], env);
+        const listed = await runCliCaptured(['clients', 'list', '--json'], env);
         const row = (JSON.parse(listed.stdout) as Record<string, unknown>[]).find(
           (entry) => entry.client_id === registered.client_id,
         );

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
+import { configFrom } from '../../src/config-file.ts';
+import { openDeps } from '../../src/main.ts';
 import { freePort } from '../e2e/loopback.ts';
 import { runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
@@ -84,7 +86,9 @@ for (const dialect of dialects) {
         LOG_LEVEL: 'silent',
         HOST: '127.0.0.1',
       };
-      // Migrated and keyed before the servers start: two SQLite processes then never race to create the keys.
+      // Migrated and keyed before the servers start (as a first start does): two SQLite processes then never
+      // race to create the keys.
+      await (await openDeps(configFrom(env))).storage.close();
       const created = await runCliCaptured(
         ['clients', 'add', '--name', 'machine', '--grant', 'client_credentials', '--scope', 'api:read'],
         env,

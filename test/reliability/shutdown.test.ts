@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../e2e/loopback.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
 import { startGatehouse } from '../helpers/process.ts';
 
@@ -70,7 +70,7 @@ describe('R15: SIGTERM under keep-alive load', () => {
     it(`gatehouse ${args.join(' ')}: no resets, no non-JSON answers, readiness 503 while draining, exit 0`, async () => {
       const port = await freePort();
       const env = {
-        DATABASE_URL: `sqlite:${path.join(dir, `gatehouse-${workers}.db`)}`,
+        DATABASE_URL: existingSqliteUrl(path.join(dir, `gatehouse-${workers}.db`)),
         GATEHOUSE_DATA_DIR: dir,
         GATEHOUSE_SECRET: 'shutdown-test-secret-shutdown-test-secret-0123',
         GATEHOUSE_PASSWORD_COST: '10',

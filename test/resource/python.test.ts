@@ -190,7 +190,9 @@ function suite(venv: PythonVenv) {
       assert.equal(run.code, 0, run.stderr);
       return run.stdout;
     };
-    // As the guide says: the API's own client, allowed to introspect every client's tokens.
+    // As the guide says: the database first, then the API's own client, allowed to introspect every client's
+    // tokens.
+    await cli('migrate');
     const rs = JSON.parse(
       await cli(
         'clients',

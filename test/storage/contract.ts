@@ -1201,6 +1201,27 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('signing keys: retire (gatehouse keys reset)', () => {
+      it('takes the named keys out at once, keeps an earlier rotation time, touches no other key, moves the version', async () => {
+        const alg = `TEST-${randomUUID()}`;
+        const old = newKey(alg, T0);
+        const current = newKey(alg, T0 + MINUTE);
+        const other = newKey(`TEST-${randomUUID()}`, T0);
+        await storage.keys.rotateIn(old, T0, 60 * MINUTE);
+        await storage.keys.rotateIn(current, T0 + MINUTE, 60 * MINUTE);
+        await storage.keys.rotateIn(other, T0, 60 * MINUTE);
+        const v0 = await storage.keys.version();
+        const now = T0 + 2 * MINUTE;
+        await storage.keys.retire([old.kid, current.kid], now);
+        const keys = new Map((await storage.keys.list()).map((key) => [key.kid, key]));
+        assert.deepEqual(keys.get(old.kid), { ...old, rotatedAt: T0 + MINUTE, retireAt: now });
+        assert.deepEqual(keys.get(current.kid), { ...current, rotatedAt: now, retireAt: now });
+        assert.deepEqual(keys.get(other.kid), other);
+        assert.notEqual(await storage.keys.version(), v0);
+        await storage.keys.retire([], now);
+      });
+    });
+
     describe('signing keys: the version running servers watch', () => {
       it('version moves with every rotateIn and every addFirst that adds, and only then', async () => {
         const alg = `TEST-${randomUUID()}`;

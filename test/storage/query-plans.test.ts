@@ -363,6 +363,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
             retireAt: null,
           }),
       ],
+      ['keys.retire', () => S.keys.retire(['k1'], now)],
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
       ['settings.delete', () => S.settings.delete('k')],

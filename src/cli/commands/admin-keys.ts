@@ -1,10 +1,8 @@
 import { ADMIN_SCOPES, createAdminKey, revokeAdminKey } from '../../accounts/admin-keys.ts';
 import { UserInputError } from '../../accounts/users.ts';
-import { configFrom } from '../../config-file.ts';
-import { openStorage } from '../../storage/open.ts';
 import type { AdminKey } from '../../storage/storage.ts';
-import { type Command, UsageError } from '../command.ts';
-import { expiresInDays, lifetime } from '../key-options.ts';
+import { type Command, CommandFailure, printJson, printTable, UsageError } from '../command.ts';
+import { EXPIRES_IN_DAYS_OPTION, expiresInDays, lifetime } from '../key-options.ts';
 
 function describe(key: AdminKey, now: number) {
   return { id: key.id, name: key.name, scope: key.scope, ...lifetime(key, now) };
@@ -12,90 +10,76 @@ function describe(key: AdminKey, now: number) {
 
 export const adminKeysCreate: Command = {
   words: ['admin-keys', 'create'],
-  summary: 'Create an admin API key (printed once), e.g. for your own sign-in pages',
-  usage: `gatehouse admin-keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires-in-days N]\n\nScopes: ${Object.entries(
-    ADMIN_SCOPES,
-  )
-    .map(([scope, what]) => `${scope} (${what})`)
-    .join('; ')}`,
+  summary: 'Create an admin API key (printed once, as JSON), e.g. for your own sign-in pages',
   options: {
-    name: { type: 'string' },
-    scope: { type: 'string', multiple: true },
-    'expires-in-days': { type: 'string' },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: 'What the key is for, shown in listings (required).',
+    },
+    scope: {
+      type: 'string',
+      multiple: true,
+      value: 'SCOPE',
+      description: 'A scope the key grants (at least one; repeat or separate with spaces or commas).',
+    },
+    'expires-in-days': EXPIRES_IN_DAYS_OPTION,
   },
-  async run({ values }, io) {
+  details: `Scopes: ${Object.entries(ADMIN_SCOPES)
+    .map(([scope, what]) => `${scope} (${what})`)
+    .join('; ')}.\nPrints JSON with admin_key, shown once; only its SHA-256 is stored.`,
+  database: 'existing',
+  async run({ values, io, storage }) {
     const scopes = (values.scope as string[] | undefined)?.flatMap((scope) => scope.split(/[\s,]+/)) ?? [];
     if (typeof values.name !== 'string' || scopes.filter(Boolean).length === 0) {
       throw new UsageError('--name and at least one --scope are required.');
     }
     const days = expiresInDays(values['expires-in-days']);
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
+    const now = Date.now();
     try {
-      const now = Date.now();
       const { key, record } = await createAdminKey(
-        storage,
+        await storage(),
         { name: values.name, scopes: scopes.filter(Boolean), expiresInDays: days },
         now,
       );
-      io.stdout(`${JSON.stringify({ ...describe(record, now), admin_key: key }, null, 2)}\n`);
-      io.stderr(
-        'The admin_key is shown once: store it now. Send it as "Authorization: Bearer <admin_key>".\n',
-      );
-      return 0;
+      printJson(io, { ...describe(record, now), admin_key: key });
     } catch (error) {
-      if (error instanceof UserInputError) {
-        io.stderr(`${error.message}\n`);
-        return 1;
-      }
+      if (error instanceof UserInputError) throw new CommandFailure(error.message);
       throw error;
-    } finally {
-      await storage.close();
     }
+    io.stderr('The admin_key is shown once: store it now. Send it as "Authorization: Bearer <admin_key>".\n');
+    return 0;
   },
 };
 
 export const adminKeysList: Command = {
   words: ['admin-keys', 'list'],
   summary: 'List admin API keys (never the keys themselves)',
-  usage: 'gatehouse admin-keys list',
   options: {},
-  async run(_args, io) {
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
-    try {
-      const now = Date.now();
-      const keys = await storage.adminKeys.list();
-      io.stdout(
-        `${JSON.stringify(
-          keys.map((key) => describe(key, now)),
-          null,
-          2,
-        )}\n`,
-      );
-      return 0;
-    } finally {
-      await storage.close();
-    }
+  database: 'existing',
+  json: true,
+  async run({ io, json, storage }) {
+    const now = Date.now();
+    const keys = (await (await storage()).adminKeys.list()).map((key) => describe(key, now));
+    if (json) printJson(io, keys);
+    else printTable(io, keys, 'No admin keys.');
+    return 0;
   },
 };
 
 export const adminKeysRevoke: Command = {
   words: ['admin-keys', 'revoke'],
   summary: 'Revoke an admin API key by its id; it stops working at once',
-  usage: 'gatehouse admin-keys revoke ID',
+  arguments: 'ID',
   options: {},
-  async run({ positionals }, io) {
+  database: 'existing',
+  async run({ positionals, io, storage }) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('Give exactly one key ID.');
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
-    try {
-      if (!(await revokeAdminKey(storage, id, Date.now()))) {
-        io.stderr(`No active admin key with the id ${id}.\n`);
-        return 1;
-      }
-      io.stdout(`Revoked admin key ${id}.\n`);
-      return 0;
-    } finally {
-      await storage.close();
+    if (!(await revokeAdminKey(await storage(), id, Date.now()))) {
+      throw new CommandFailure(`No active admin key with the id ${id}.`);
     }
+    io.stdout(`Revoked admin key ${id}.\n`);
+    return 0;
   },
 };

@@ -1,10 +1,8 @@
 import { createApiKey } from '../../accounts/api-keys.ts';
 import { UserInputError } from '../../accounts/users.ts';
-import { configFrom } from '../../config-file.ts';
-import { openStorage } from '../../storage/open.ts';
 import type { ApiKey } from '../../storage/storage.ts';
-import { type Command, UsageError } from '../command.ts';
-import { expiresInDays, lifetime } from '../key-options.ts';
+import { type Command, CommandFailure, printJson, printTable, UsageError } from '../command.ts';
+import { EXPIRES_IN_DAYS_OPTION, expiresInDays, lifetime } from '../key-options.ts';
 
 function describe(key: ApiKey, email: string | undefined) {
   return {
@@ -19,31 +17,42 @@ function describe(key: ApiKey, email: string | undefined) {
 
 export const apiKeysCreate: Command = {
   words: ['api-keys', 'create'],
-  summary: 'Create a long-lived API key for a user (printed once)',
-  usage:
-    'gatehouse api-keys create --user EMAIL --name NAME [--scope "…"] [--resource URI…] [--expires-in-days N]',
+  summary: 'Create a long-lived API key for a user (printed once, as JSON)',
   options: {
-    user: { type: 'string' },
-    name: { type: 'string' },
-    scope: { type: 'string' },
-    resource: { type: 'string', multiple: true },
-    'expires-in-days': { type: 'string' },
+    user: { type: 'string', value: 'EMAIL', description: 'The user the key acts for (required).' },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: 'What the key is for, shown in listings (required).',
+    },
+    scope: {
+      type: 'string',
+      value: '"A B…"',
+      description: 'The scopes the key carries, space-separated, from the scope catalogue. Default: none.',
+    },
+    resource: {
+      type: 'string',
+      multiple: true,
+      value: 'URI',
+      description:
+        'An API (from GATEHOUSE_RESOURCES) that may accept the key; introspection lists it in aud.',
+    },
+    'expires-in-days': EXPIRES_IN_DAYS_OPTION,
   },
-  async run({ values }, io) {
+  details: 'Prints JSON with api_key, shown once; only its SHA-256 is stored.',
+  database: 'existing',
+  async run({ values, io, config, storage }) {
     if (typeof values.user !== 'string' || typeof values.name !== 'string') {
       throw new UsageError('--user and --name are required.');
     }
     const days = expiresInDays(values['expires-in-days']);
-    const config = configFrom(io.env);
-    const { storage } = await openStorage(config.databaseUrl);
+    const settings = config();
+    const store = await storage();
+    const user = await store.users.findByEmail(values.user);
+    if (!user) throw new CommandFailure(`No user with the email ${values.user}.`);
     try {
-      const user = await storage.users.findByEmail(values.user);
-      if (!user) {
-        io.stderr(`No user with the email ${values.user}.\n`);
-        return 1;
-      }
       const { key, record } = await createApiKey(
-        storage,
+        store,
         {
           userId: user.id,
           name: values.name,
@@ -52,81 +61,59 @@ export const apiKeysCreate: Command = {
           resources: Array.isArray(values.resource) ? values.resource.map(String) : [],
         },
         Date.now(),
-        config.scopes.map((scope) => scope.name),
-        config.resources.map((resource) => resource.uri),
+        settings.scopes.map((scope) => scope.name),
+        settings.resources.map((resource) => resource.uri),
       );
-      io.stdout(
-        `${JSON.stringify({ ...describe(record, user.email ?? undefined), api_key: key }, null, 2)}\n`,
-      );
-      io.stderr('The api_key is shown once: store it now. Send it as "Authorization: Bearer <api_key>".\n');
-      return 0;
+      printJson(io, { ...describe(record, user.email ?? undefined), api_key: key });
     } catch (error) {
-      if (error instanceof UserInputError) {
-        io.stderr(`${error.message}\n`);
-        return 1;
-      }
+      if (error instanceof UserInputError) throw new CommandFailure(error.message);
       throw error;
-    } finally {
-      await storage.close();
     }
+    io.stderr('The api_key is shown once: store it now. Send it as "Authorization: Bearer <api_key>".\n');
+    return 0;
   },
 };
 
 export const apiKeysList: Command = {
   words: ['api-keys', 'list'],
   summary: 'List API keys (never the keys themselves)',
-  usage: 'gatehouse api-keys list [--user EMAIL]',
-  options: { user: { type: 'string' } },
-  async run({ values }, io) {
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
-    try {
-      let userId: string | undefined;
-      if (typeof values.user === 'string') {
-        const user = await storage.users.findByEmail(values.user);
-        if (!user) {
-          io.stderr(`No user with the email ${values.user}.\n`);
-          return 1;
-        }
-        userId = user.id;
-      }
-      const keys = await storage.apiKeys.list(userId);
-      const emails = new Map<string, string | undefined>();
-      for (const key of keys) {
-        if (!emails.has(key.userId))
-          emails.set(key.userId, (await storage.users.findById(key.userId))?.email ?? undefined);
-      }
-      io.stdout(
-        `${JSON.stringify(
-          keys.map((key) => describe(key, emails.get(key.userId))),
-          null,
-          2,
-        )}\n`,
-      );
-      return 0;
-    } finally {
-      await storage.close();
+  options: { user: { type: 'string', value: 'EMAIL', description: 'Only this user’s keys.' } },
+  database: 'existing',
+  json: true,
+  async run({ values, io, json, storage }) {
+    const store = await storage();
+    let userId: string | undefined;
+    if (typeof values.user === 'string') {
+      const user = await store.users.findByEmail(values.user);
+      if (!user) throw new CommandFailure(`No user with the email ${values.user}.`);
+      userId = user.id;
     }
+    const keys = await store.apiKeys.list(userId);
+    const emails = new Map<string, string | undefined>();
+    for (const key of keys) {
+      if (!emails.has(key.userId))
+        emails.set(key.userId, (await store.users.findById(key.userId))?.email ?? undefined);
+    }
+    const rows = keys.map((key) => describe(key, emails.get(key.userId)));
+    if (json) printJson(io, rows);
+    else printTable(io, rows, 'No API keys.');
+    return 0;
   },
 };
 
 export const apiKeysRevoke: Command = {
   words: ['api-keys', 'revoke'],
   summary: 'Revoke an API key by its id; it stops working at once',
-  usage: 'gatehouse api-keys revoke ID',
+  arguments: 'ID',
   options: {},
-  async run({ positionals }, io) {
+  database: 'existing',
+  async run({ positionals, io, storage }) {
     const id = positionals[0];
     if (!id || positionals.length > 1) throw new UsageError('Give exactly one key ID.');
-    const { storage } = await openStorage(configFrom(io.env).databaseUrl);
-    try {
-      if (!(await storage.apiKeys.revoke(id, Date.now()))) {
-        io.stderr(`No active API key with the id ${id}.\n`);
-        return 1;
-      }
-      io.stdout(`Revoked API key ${id}.\n`);
-      return 0;
-    } finally {
-      await storage.close();
+    if (!(await (await storage()).apiKeys.revoke(id, Date.now()))) {
+      throw new CommandFailure(`No active API key with the id ${id}.`);
     }
+    io.stdout(`Revoked API key ${id}.\n`);
+    return 0;
   },
 };

@@ -1,42 +1,84 @@
-import { configFrom } from '../../config-file.ts';
-import { OAuthError } from '../../errors.ts';
-import { openDeps } from '../../main.ts';
+import { OAuthError, StorageUnavailableError } from '../../errors.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
-import type { Command } from '../command.ts';
+import { type Command, CommandFailure, printJson } from '../command.ts';
 
 export const clientsAdd: Command = {
   words: ['clients', 'add'],
   summary: 'Register a client and print it as JSON, with its secret (shown once)',
-  usage:
-    'gatehouse clients add --name NAME --redirect-uri URI [--redirect-uri URI…] [--public] [--scope "openid profile…"]\n' +
-    '                      [--auth-method client_secret_basic|client_secret_post] [--no-refresh] [--pkce-optional]\n' +
-    '                      [--cors-origin https://app.example…] [--grant client_credentials…] [--resource URI…]\n' +
-    '                      [--non-expiring] [--resource-server] [--application-type web|native]\n\n' +
-    "--resource-server: the client is an API (resource server) that may introspect every client's tokens\n" +
-    '(RFC 7662 §4); without it, a client may introspect only its own tokens.\n' +
-    '--application-type: native when every redirect URI is http://localhost, http://127.0.0.1, http://[::1] or a\n' +
-    'private-use scheme (com.example.app:/cb), web otherwise (OpenID Connect Registration §2).',
   options: {
-    name: { type: 'string' },
-    'redirect-uri': { type: 'string', multiple: true },
-    public: { type: 'boolean' },
-    scope: { type: 'string' },
-    'auth-method': { type: 'string' },
-    'no-refresh': { type: 'boolean' },
-    'pkce-optional': { type: 'boolean' },
-    'cors-origin': { type: 'string', multiple: true },
-    grant: { type: 'string', multiple: true },
-    resource: { type: 'string', multiple: true },
-    'non-expiring': { type: 'boolean' },
-    'resource-server': { type: 'boolean' },
-    'application-type': { type: 'string' },
+    name: {
+      type: 'string',
+      value: 'NAME',
+      description: 'The name people see on the consent page (required).',
+    },
+    'redirect-uri': {
+      type: 'string',
+      multiple: true,
+      value: 'URI',
+      description:
+        'Where codes are sent, matched exactly (at least one for the code flow). https, or a loopback http URI or private-use scheme for native apps.',
+    },
+    public: {
+      type: 'boolean',
+      description: 'A public client (no secret: a browser or native app); PKCE is always required of it.',
+    },
+    scope: {
+      type: 'string',
+      value: '"A B…"',
+      description: 'The scopes it may ask for, space-separated. Default: the built-in OpenID Connect scopes.',
+    },
+    'auth-method': {
+      type: 'string',
+      value: 'METHOD',
+      description:
+        'client_secret_basic (default) or client_secret_post: how a confidential client sends its secret.',
+    },
+    'no-refresh': { type: 'boolean', description: 'No refresh tokens: only the authorization_code grant.' },
+    'pkce-optional': {
+      type: 'boolean',
+      description: 'Do not require PKCE of this confidential client (its secret binds the code).',
+    },
+    'cors-origin': {
+      type: 'string',
+      multiple: true,
+      value: 'ORIGIN',
+      description: 'A browser origin (https://app.example) allowed to call the token endpoint with CORS.',
+    },
+    grant: {
+      type: 'string',
+      multiple: true,
+      value: 'GRANT',
+      description:
+        'The grant types (authorization_code, refresh_token, client_credentials); replaces the default authorization_code + refresh_token.',
+    },
+    resource: {
+      type: 'string',
+      multiple: true,
+      value: 'URI',
+      description: 'An API (RFC 8707 resource from GATEHOUSE_RESOURCES) the client may get tokens for.',
+    },
+    'non-expiring': {
+      type: 'boolean',
+      description:
+        'Granted the non-expiring scope, it gets an access token that does not expire and no refresh token (Readmill).',
+    },
+    'resource-server': {
+      type: 'boolean',
+      description:
+        "The client is an API that may introspect every client's tokens (RFC 7662 §4); without it, only its own.",
+    },
+    'application-type': {
+      type: 'string',
+      value: 'TYPE',
+      description:
+        'web or native (OpenID Connect Registration §2). Default: native when every redirect URI is loopback or a private-use scheme, else web.',
+    },
   },
-  async run({ values }, io) {
-    const config = configFrom(io.env);
-    const deps = await openDeps(config);
+  database: 'existing',
+  async run({ values, io, config, storage }) {
+    const isPublic = values.public === true;
+    const applicationType = values['application-type'];
     try {
-      const isPublic = values.public === true;
-      const applicationType = values['application-type'];
       if (applicationType !== undefined && applicationType !== 'web' && applicationType !== 'native') {
         throw new OAuthError('invalid_client_metadata', '--application-type must be web or native');
       }
@@ -59,11 +101,11 @@ export const clientsAdd: Command = {
           requirePkce: values['pkce-optional'] ? false : undefined,
           allowedCorsOrigins: (values['cors-origin'] as string[] | undefined) ?? [],
           // On a loopback http issuer its own pages (the playground) are registrable (docs/security.md A-07).
-          issuer: config.issuer,
+          issuer: config().issuer,
         },
-        deps.clock.now(),
+        Date.now(),
       );
-      await deps.storage.clients.create(client);
+      await (await storage()).clients.create(client);
       const output: Record<string, unknown> = {
         client_id: client.id,
         client_name: client.name,
@@ -79,17 +121,14 @@ export const clientsAdd: Command = {
       if (client.nonExpiringTokens) output.non_expiring_tokens = true;
       if (client.resourceServer) output.resource_server = true;
       if (secret) output.client_secret = secret;
-      io.stdout(`${JSON.stringify(output, null, 2)}\n`);
+      printJson(io, output);
       if (secret) io.stderr('The client_secret is shown once: store it now.\n');
       return 0;
     } catch (error) {
-      if (error instanceof OAuthError) {
-        io.stderr(`${error.description ?? error.code}\n`);
-        return 1;
+      if (error instanceof OAuthError && !(error instanceof StorageUnavailableError)) {
+        throw new CommandFailure(error.description ?? error.code);
       }
       throw error;
-    } finally {
-      await deps.storage.close();
     }
   },
 };

@@ -277,6 +277,20 @@ export function keyStore(db: Db): KeyStore {
         return true;
       });
     },
+    async retire(kids, now) {
+      if (kids.length === 0) return;
+      await inTransaction(db, async (tx) => {
+        await tx
+          .updateTable('signing_keys')
+          .set((eb) => ({
+            rotated_at: eb.fn.coalesce('rotated_at', eb.val(now)),
+            retire_at: now,
+          }))
+          .where('kid', 'in', [...kids])
+          .execute();
+        await bumpKeySetVersion(tx);
+      });
+    },
   };
 }
 
