@@ -23,8 +23,11 @@ import { apiKeysCreate, apiKeysList, apiKeysRevoke } from './commands/api-keys.t
 import { backup } from './commands/backup.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsApprove } from './commands/clients-approve.ts';
+import { clientsDelete } from './commands/clients-delete.ts';
+import { clientsDisable, clientsEnable } from './commands/clients-disable.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsResourceServer } from './commands/clients-resource-server.ts';
+import { clientsRotateSecret } from './commands/clients-rotate-secret.ts';
 import { events } from './commands/events.ts';
 import { keysReset } from './commands/keys-reset.ts';
 import { keysRotate } from './commands/keys-rotate.ts';
@@ -33,14 +36,21 @@ import { purge } from './commands/purge.ts';
 import { registrationTokensCreate } from './commands/registration-tokens-create.ts';
 import { start } from './commands/start.ts';
 import { usersAdd } from './commands/users-add.ts';
+import { usersDelete } from './commands/users-delete.ts';
+import { usersDisable, usersEnable } from './commands/users-disable.ts';
 import { usersIdentities, usersUnlink } from './commands/users-identities.ts';
 import { usersImport } from './commands/users-import.ts';
+import { usersList } from './commands/users-list.ts';
 
 export const COMMANDS: readonly Command[] = [
   start,
   migrate,
   backup,
   usersAdd,
+  usersList,
+  usersDisable,
+  usersEnable,
+  usersDelete,
   usersIdentities,
   usersUnlink,
   usersImport,
@@ -48,6 +58,10 @@ export const COMMANDS: readonly Command[] = [
   clientsList,
   clientsApprove,
   clientsResourceServer,
+  clientsDisable,
+  clientsEnable,
+  clientsDelete,
+  clientsRotateSecret,
   keysRotate,
   keysReset,
   apiKeysCreate,

@@ -220,7 +220,7 @@ describe('portal, admin console, playground and connected apps in a real browser
       await scopeRow.getByRole('button', { name: 'Approve scopes' }).click();
       await onPath(adminPage, '/admin');
       await adminPage.getByRole('button', { name: 'Approve scopes' }).waitFor({ state: 'detached' });
-      assert.match(await bodyText(adminPage), /client_approve_scopes/);
+      assert.match(await bodyText(adminPage), /App scopes approved/);
 
       // ---- The developer sees the app approved, with the scope.
       await page.getByRole('link', { name: APP_NAME }).click();

@@ -16,7 +16,7 @@ import { noMetrics } from '../../src/observability/metrics.ts';
 import { createPrometheusMetrics } from '../../src/observability/prometheus.ts';
 import { freePort } from '../e2e/loopback.ts';
 import { csrfFrom } from '../helpers/agent.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { basicAuth } from '../helpers/flow.ts';
 import { parseExposition, type Sample, scrape, total } from '../helpers/metrics.ts';
 import { freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
@@ -37,7 +37,7 @@ after(async () => {
 });
 
 async function databaseUrl(kind: 'SQLite' | 'PostgreSQL', name: string): Promise<string> {
-  if (kind === 'SQLite') return `sqlite:${path.join(dir, `${name}.db`)}`;
+  if (kind === 'SQLite') return existingSqliteUrl(path.join(dir, `${name}.db`));
   const database = await freshDatabase((postgres as { url: string }).url);
   databases.push(database);
   return database.url;
@@ -303,7 +303,7 @@ describe('metrics are off by default', () => {
     const port = await freePort();
     const server = startGatehouse({
       env: {
-        DATABASE_URL: `sqlite:${path.join(dir, 'off.db')}`,
+        DATABASE_URL: existingSqliteUrl(path.join(dir, 'off.db')),
         GATEHOUSE_DATA_DIR: dir,
         GATEHOUSE_SECRET: 'metrics-test-secret-metrics-test-secret-0123',
         LOG_LEVEL: 'silent',
@@ -350,7 +350,7 @@ describe('gatehouse start --workers 2 with GATEHOUSE_METRICS_ADDRESS', () => {
     const port = await freePort();
     const metricsPort = await freePort();
     const env = {
-      DATABASE_URL: `sqlite:${path.join(dir, 'workers.db')}`,
+      DATABASE_URL: existingSqliteUrl(path.join(dir, 'workers.db')),
       GATEHOUSE_DATA_DIR: dir,
       GATEHOUSE_SECRET: 'metrics-test-secret-metrics-test-secret-0123',
       // Info: each request's log line says which process (pid) answered it.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../e2e/loopback.ts';
-import { runCliCaptured } from '../helpers/cli.ts';
+import { existingSqliteUrl, runCliCaptured } from '../helpers/cli.ts';
 import { startGatehouse } from '../helpers/process.ts';
 
 interface LogLine {
@@ -36,7 +36,7 @@ describe('request log lines of a real server', () => {
   it('one JSON line per request with method, route, status and duration; no query string; no health probes at info', async () => {
     const port = await freePort();
     const env = {
-      DATABASE_URL: `sqlite:${path.join(dir, 'gatehouse.db')}`,
+      DATABASE_URL: existingSqliteUrl(path.join(dir, 'gatehouse.db')),
       GATEHOUSE_DATA_DIR: dir,
       GATEHOUSE_SECRET: 'request-log-secret-request-log-secret-0123',
       LOG_LEVEL: 'info',
