@@ -5,7 +5,7 @@ import { type Acting, recordSecurityEvent } from '../oauth/security-events.ts';
 import type { Storage, User } from '../storage/storage.ts';
 import type { Outcome } from '../util/outcome.ts';
 import { randomId, randomToken } from '../util/random.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.ts';
+import { hashPassword, isNoPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
@@ -110,6 +110,15 @@ export async function changePassword(
 }
 
 export type UserOutcome<Extra = object> = Outcome<User, Extra>;
+
+/**
+ * How a person signs in: `gatehouse` with a password here, `external` on the company's own sign-in page (docs/
+ * architecture.md "External sign-in and consent"), or `none` (no password yet: an upstream-only account).
+ */
+export function signInKind(user: User): 'gatehouse' | 'external' | 'none' {
+  if (user.claims !== null) return 'external';
+  return isNoPassword(user.passwordHash) ? 'none' : 'gatehouse';
+}
 
 /** Finds the user and runs `work` in one transaction, refusing an administrator's action on themselves. */
 async function onUser<Extra = object>(

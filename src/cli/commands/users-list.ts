@@ -1,4 +1,4 @@
-import { isNoPassword } from '../../accounts/password.ts';
+import { signInKind } from '../../accounts/users.ts';
 import type { User } from '../../storage/storage.ts';
 import { type Command, printJson, printTable, UsageError } from '../command.ts';
 
@@ -9,8 +9,7 @@ function row(user: User) {
     name: user.name,
     admin: user.isAdmin,
     status: user.disabledAt === null ? 'active' : 'disabled',
-    // gatehouse: a password here; external: the company's own sign-in page; none: no password yet.
-    sign_in: user.claims !== null ? 'external' : isNoPassword(user.passwordHash) ? 'none' : 'gatehouse',
+    sign_in: signInKind(user),
     created_at: new Date(user.createdAt).toISOString(),
   };
 }

@@ -1,7 +1,6 @@
 // /api/v1/users: the operations of accounts/users.ts over HTTP, and each user's authorizations (the live grants
 // apps hold for them), which support can end one app at a time.
 import type { FastifyInstance } from 'fastify';
-import { isNoPassword } from '../../accounts/password.ts';
 import {
   createUser,
   deleteUser,
@@ -9,6 +8,7 @@ import {
   enableUser,
   resetPassword,
   revokeUserTokens,
+  signInKind,
   type UserOutcome,
 } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
@@ -39,8 +39,7 @@ export function userView(user: User) {
     is_admin: user.isAdmin,
     email_verified: user.emailVerified,
     status: user.disabledAt === null ? 'active' : 'disabled',
-    /** gatehouse: a password here; external: signs in on the company's own page; none: no password yet. */
-    sign_in: user.claims !== null ? 'external' : isNoPassword(user.passwordHash) ? 'none' : 'gatehouse',
+    sign_in: signInKind(user),
     created_at: iso(user.createdAt),
     updated_at: iso(user.updatedAt),
     disabled_at: iso(user.disabledAt),

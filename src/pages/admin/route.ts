@@ -1,6 +1,7 @@
-// The admin console (administrators only): approve or reject pending clients and per-client scope requests,
-// disable clients (their tokens stop working at once), manage users, issue initial access tokens, and read the
-// security event log. Plain server-rendered HTML that works with JavaScript off.
+// The admin console's routes (administrators only): approve or reject pending clients and per-client scope
+// requests, disable clients (their tokens stop working at once), manage users, issue initial access tokens, and
+// read the security event log. Each action is one operation of applications/ or accounts/users.ts; the page
+// itself is view.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { unlinkIdentity } from '../../accounts/linked-identities.ts';
 import {
@@ -24,13 +25,6 @@ import {
 } from '../../applications/clients.ts';
 import { issueRegistrationToken } from '../../applications/registration-tokens.ts';
 import type { Deps } from '../../deps.ts';
-import {
-  changedFields,
-  isOperatorApproved,
-  reviewedValues,
-  reviewFingerprint,
-} from '../../oauth/client-review.ts';
-import { parseScope } from '../../oauth/scope.ts';
 import type { Acting } from '../../oauth/security-events.ts';
 import type { Client, PageCursor, User } from '../../storage/storage.ts';
 import { randomToken } from '../../util/random.ts';
@@ -39,34 +33,17 @@ import { errorPage } from '../error.ts';
 import { type Flash, redirectWithFlash, takeFlash } from '../flash.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { layout } from '../layout.ts';
-import {
-  type Confirmation,
-  clientStatusWords,
-  confirmationView,
-  flashView,
-  registeredByWords,
-  tableHead,
-} from '../parts.ts';
+import { type Confirmation, confirmationView, tableHead } from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
-import { EVENT_COLUMNS, eventRow } from './events-view.ts';
+import { ADMIN_PAGE_SIZE, type ConsolePages, confirmLink, consoleBody, when } from './view.ts';
 
-const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
-
-/** Rows per page of the console's application and user tables. */
-export const ADMIN_PAGE_SIZE = 50;
+export { ADMIN_PAGE_SIZE };
 
 /** `?clients=` / `?users=`: where the previous page ended, as "<created_at>.<id>". */
 function cursorFrom(value: unknown): PageCursor | undefined {
   if (typeof value !== 'string') return undefined;
   const match = /^(\d{1,16})\.(.{1,200})$/.exec(value);
   return match ? { createdAt: Number(match[1]), id: match[2]! } : undefined;
-}
-
-const cursorOf = (row: { createdAt: number; id: string }) => `${row.createdAt}.${row.id}`;
-
-interface ConsolePages {
-  clients?: PageCursor;
-  users?: PageCursor;
 }
 
 export function registerAdmin(app: FastifyInstance, deps: Deps) {
@@ -91,24 +68,6 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
     return user;
   }
 
-  const button = (reply: FastifyReply, action: string, label: string, cls = 'secondary', extra?: SafeHtml) =>
-    html`<form method="post" action="${action}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}">${extra ?? null}<button type="submit" class="${cls}">${label}</button></form>`;
-
-  /**
-   * A destructive action (disable, reject, reset, unlink) is a link to its confirmation page, which works with
-   * JavaScript off; the action's POST without confirm=yes lands there too.
-   */
-  const confirmLink = (href: string, label: string) =>
-    html`<a class="button danger" href="${href}">${label}</a>`;
-
-  const seenField = (fingerprint: string) => html`<input type="hidden" name="seen" value="${fingerprint}">`;
-
-  /** A self-registered client holding client_credentials that no operator approved: /token refuses it. */
-  const unapprovedMachine = (client: Client) =>
-    client.status === 'active' &&
-    client.grantTypes.includes('client_credentials') &&
-    !isOperatorApproved(client);
-
   async function renderConsole(
     reply: FastifyReply,
     user: User,
@@ -129,166 +88,20 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
       const owner = ownerId === null ? undefined : await storage.users.findById(ownerId);
       if (owner) owners.set(owner.id, owner);
     }
-    const registeredBy = (client: Client) =>
-      registeredByWords(client, client.ownerUserId === null ? undefined : owners.get(client.ownerUserId));
-    const pending = awaiting.filter((client) => client.status === 'pending');
-    const scopeRequests = awaiting.filter((client) => client.status === 'active' && client.requestedScope);
-    const changeRequests = awaiting.filter((client) => client.status === 'active' && client.pendingChanges);
-    // Each table keeps the other's position, so paging one does not reset the other.
-    const pageLinks = (
-      table: 'clients' | 'users',
-      rows: { createdAt: number; id: string }[],
-      label: string,
-    ) => {
-      const other = table === 'clients' ? pages.users : pages.clients;
-      const keep = other
-        ? `${table === 'clients' ? 'users' : 'clients'}=${encodeURIComponent(cursorOf(other))}`
-        : '';
-      const links = [];
-      if (pages[table]) links.push(html`<a href="/admin${keep ? `?${keep}` : ''}">Newest</a>`);
-      const last = rows.at(-1);
-      if (rows.length === ADMIN_PAGE_SIZE && last) {
-        const next = `${table}=${encodeURIComponent(cursorOf(last))}`;
-        links.push(html`<a href="/admin?${keep ? `${keep}&` : ''}${next}">${label}</a>`);
-      }
-      return links.length
-        ? html`<p class="pager">${links.map((link, index) => (index ? html` · ${link}` : link))}</p>`
-        : null;
-    };
-    const clientRow = (client: Client) => html`<tr>
-      <td data-label="Application">${client.name}<br><code>${client.id}</code></td><td data-label="Registered by">${registeredBy(client)}</td>
-      <td data-label="Status">${clientStatusWords(client)}${
-        unapprovedMachine(client)
-          ? html`<br><span class="badge">client_credentials not approved</span>`
-          : null
-      }</td>
-      <td data-label="Actions" class="row-actions">${
-        client.disabledAt === null
-          ? confirmLink(`/admin/clients/${client.id}/disable`, 'Disable…')
-          : button(reply, `/admin/clients/${client.id}/enable`, 'Enable')
-      }${
-        unapprovedMachine(client)
-          ? html` ${button(reply, `/admin/clients/${client.id}/approve`, 'Approve client_credentials', 'secondary', seenField(reviewFingerprint(client)))}`
-          : null
-      }</td></tr>`;
-    const changeRow = (client: Client) => {
-      const changes = client.pendingChanges;
-      if (!changes) return null;
-      const now = reviewedValues(client);
-      const next = reviewedValues(changes);
-      const show = (value: unknown) =>
-        value === undefined || value === ''
-          ? html`<span class="muted">none</span>`
-          : Array.isArray(value)
-            ? value.map((item) => html`<code>${String(item)}</code> `)
-            : html`<code>${String(value)}</code>`;
-      const extra = seenField(reviewFingerprint(changes));
-      return html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code><br><span class="muted">proposed ${when(changes.proposedAt)}</span></td>
-        <td data-label="Changes"><table>${tableHead('Field', 'Approved', 'Proposed')}<tbody>${changedFields(
-          client,
-          changes,
-        ).map(
-          (field) =>
-            html`<tr><td>${field}</td><td>${show(now[field])}</td><td>${show(next[field])}</td></tr>`,
-        )}</tbody></table></td>
-        <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(reply, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
-    };
-    const body = html`
-      ${notice ?? null}${flashView(flash)}
-      <section class="card wide"><h1>Admin console</h1>
-        <h2>Applications waiting for approval</h2>
-        ${
-          pending.length
-            ? html`<table class="stack">${tableHead('Application', 'Registered by', 'Redirect URIs', 'Actions')}<tbody>${pending.map(
-                (
-                  client,
-                ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
-                  <td data-label="Registered by">${registeredBy(client)}</td>
-                  <td data-label="Redirect URIs">${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
-                  <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${confirmLink(`/admin/clients/${client.id}/reject`, 'Reject…')}</td></tr>`,
-              )}</tbody></table>`
-            : html`<p class="muted">None.</p>`
-        }
-        <h2>Changes waiting for approval</h2>
-        <p class="muted">The approved registration stays in force until a change is approved.</p>
-        ${
-          changeRequests.length
-            ? html`<table class="stack">${tableHead('Application', 'Changes', 'Actions')}<tbody>${changeRequests.map(changeRow)}</tbody></table>`
-            : html`<p class="muted">None.</p>`
-        }
-        <h2>Scope requests</h2>
-        ${
-          scopeRequests.length
-            ? html`<table class="stack">${tableHead('Application', 'Scopes requested', 'Actions')}<tbody>${scopeRequests.map(
-                (
-                  client,
-                ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
-                  <td data-label="Scopes requested">${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</td>
-                  <td data-label="Actions" class="row-actions">${button(reply, `/admin/clients/${client.id}/approve-scopes`, 'Approve scopes', '')} ${button(reply, `/admin/clients/${client.id}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
-              )}</tbody></table>`
-            : html`<p class="muted">None.</p>`
-        }
-        <h2>Applications</h2>
-        <p class="muted">Newest first.</p>
-        <table class="stack">${tableHead('Application', 'Registered by', 'Status', 'Actions')}<tbody>${clients.map(clientRow)}</tbody></table>
-        ${pageLinks('clients', clients, 'Older applications')}
-      </section>
-      <section class="card wide"><h2>Users</h2>
-        <table class="stack">${tableHead('Email', 'Role', 'Status', 'Actions')}<tbody>${users.map(
-          (person) => html`<tr><td data-label="Email">${
-            // A subject your own sign-in pages signed in (docs/architecture.md "External sign-in and consent").
-            person.email ?? html`${person.id} <span class="muted">(your sign-in page)</span>`
-          }${
-            upstreamNames.size > 0
-              ? html`<br><a href="/admin/users/${encodeURIComponent(person.id)}/identities">Linked sign-ins</a>`
-              : null
-          }</td><td data-label="Role">${person.isAdmin ? 'admin' : 'user'}</td>
-            <td data-label="Status">${person.disabledAt === null ? 'active' : 'disabled'}</td>
-            <td data-label="Actions" class="row-actions">${
-              person.id === user.id
-                ? html`<span class="muted">you</span>`
-                : html`${
-                    person.disabledAt === null
-                      ? confirmLink(`/admin/users/${encodeURIComponent(person.id)}/disable`, 'Disable…')
-                      : button(reply, `/admin/users/${encodeURIComponent(person.id)}/enable`, 'Enable')
-                  } ${
-                    // External subjects have no Gatehouse password: their own sign-in page checks theirs.
-                    person.claims === null
-                      ? confirmLink(
-                          `/admin/users/${encodeURIComponent(person.id)}/reset-password`,
-                          'Reset password…',
-                        )
-                      : null
-                  }`
-            }</td></tr>`,
-        )}</tbody></table>
-        ${pageLinks('users', users, 'Older users')}
-        <h3>Create a user</h3>
-        <form method="post" action="/admin/users">
-          <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
-          <label for="new-email">Email</label><input id="new-email" name="email" type="email" required value="${newUser.email}">
-          <label for="new-name">Name</label><input id="new-name" name="name" type="text" value="${newUser.name}">
-          <label class="inline"><input type="checkbox" name="admin" value="yes" ${newUser.admin ? 'checked' : ''}> Administrator</label>
-          <div class="actions"><button type="submit">Create user</button></div>
-        </form>
-      </section>
-      <section class="card wide"><h2>Initial access tokens</h2>
-        <p class="muted">For registration policy <code>token</code>: a developer sends one with <code>POST /oauth/register</code>.</p>
-        <form method="post" action="/admin/registration-tokens">
-          <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
-          <label for="uses">Registrations it allows</label><input id="uses" name="uses" type="text" inputmode="numeric" value="1">
-          <div class="actions"><button type="submit">Issue a token</button></div>
-        </form>
-      </section>
-      <section class="card wide"><h2>Security events</h2>
-        ${
-          events.length
-            ? html`<table class="stack">${tableHead(...EVENT_COLUMNS)}<tbody>${events.map((event) =>
-                eventRow(event, when),
-              )}</tbody></table>`
-            : html`<p class="muted">No events yet.</p>`
-        }
-      </section>`;
+    const body = consoleBody({
+      csrfToken: csrfToken(reply),
+      viewer: user,
+      clients,
+      users,
+      events,
+      awaiting,
+      owners,
+      pages,
+      notice,
+      flash,
+      newUser,
+      showLinkedSignIns: upstreamNames.size > 0,
+    });
     return sendPage(reply, layout({ ...chrome(deps, reply, user, 'Admin'), body }), code);
   }
 
