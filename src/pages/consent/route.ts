@@ -65,6 +65,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         clientName: client.name,
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
+        alreadyAllowed: parseScope((await deps.storage.consents.find(user.id, client.id))?.scope),
         userEmail: user.email ?? user.name ?? user.id,
         catalogue: deps.config.scopes,
         logoUrl: deps.config.logoUrl,

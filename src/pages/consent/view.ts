@@ -10,6 +10,11 @@ export interface ConsentView {
   clientName: string;
   redirectOrigin: string;
   scopes: string[];
+  /**
+   * Of `scopes`, those this user already allowed this client (step-up: an app asking for more than it has,
+   * as MCP clients do after an insufficient_scope answer). The page asks about the others and lists these apart.
+   */
+  alreadyAllowed: string[];
   userEmail: string;
   catalogue: readonly ScopeConfig[];
   logoUrl?: string;
@@ -27,9 +32,16 @@ export interface ConsentView {
 }
 
 export function consentPage(view: ConsentView): string {
-  const scopeItems = view.scopes.length
-    ? view.scopes.map((scope) => html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`)
-    : [html`<li>Know that you use ${view.clientName}</li>`];
+  const item = (scope: string) => html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`;
+  const allowed = new Set(view.alreadyAllowed);
+  const added = view.scopes.filter((scope) => !allowed.has(scope));
+  // More than before: ask about what is new, and list what the person already allowed apart.
+  const stepUp = added.length > 0 && added.length < view.scopes.length;
+  const scopeItems = stepUp
+    ? added.map(item)
+    : view.scopes.length
+      ? view.scopes.map(item)
+      : [html`<li>Know that you use ${view.clientName}</li>`];
   // Links to the client's own documents: a new browsing context would otherwise get a handle to this page
   // (window.opener) and the client would learn where the user came from; the page's policy is no-referrer anyway.
   const documents = [
@@ -48,7 +60,7 @@ export function consentPage(view: ConsentView): string {
     csrfToken: view.csrfToken,
     body: html`<section class="card">
       ${view.clientLogoUri ? html`<img class="client-logo" src="${view.clientLogoUri}" alt="${view.clientName} logo" width="48" height="48">` : null}
-      <h1><strong>${view.clientName}</strong> wants to access your account</h1>
+      <h1><strong>${view.clientName}</strong> ${stepUp ? 'wants more access to your account' : 'wants to access your account'}</h1>
       ${
         view.verified
           ? null
@@ -57,8 +69,13 @@ export function consentPage(view: ConsentView): string {
               <p>It will receive your answer at <strong data-testid="redirect-origin">${view.redirectOrigin}</strong>. Allow access only if you trust that site.</p>
             </div>`
       }
-      <p>This will allow ${view.clientName} to:</p>
-      <ul class="scopes">${scopeItems}</ul>
+      <p>This will ${stepUp ? 'also ' : ''}allow ${view.clientName} to:</p>
+      <ul class="scopes" data-testid="scopes">${scopeItems}</ul>
+      ${
+        stepUp
+          ? html`<p class="muted">You already allowed it to:</p><ul class="scopes muted" data-testid="already-allowed">${view.scopes.filter((scope) => allowed.has(scope)).map(item)}</ul>`
+          : null
+      }
       ${view.verified ? html`<p class="muted">You will be returned to ${view.redirectOrigin}.</p>` : null}
       ${
         documents.length
