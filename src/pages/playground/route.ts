@@ -2,19 +2,27 @@
 // the whole flow against this server in the browser. Gatehouse makes the state and PKCE pair, sends the
 // browser through sign-in and consent, lands back here with the code, and shows each next request as a
 // copyable curl command, runs it on click (through the real endpoints), and decodes the tokens. Its state —
-// secret included — lives only in a sealed session cookie, never in the database.
+// secret included — lives only in a sealed session cookie, never in the database. The pages are in view.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Deps } from '../../deps.ts';
 import { cookieNames } from '../../http/session.ts';
 import { isUsable } from '../../oauth/client-metadata.ts';
 import { constantTimeEqual } from '../../util/hash.ts';
 import { seal, unseal } from '../../util/seal.ts';
 import { chrome, signedInUser } from '../account.ts';
-import { html, type SafeHtml } from '../html.ts';
+import type { SafeHtml } from '../html.ts';
 import { layout } from '../layout.ts';
 import { csrfToken, sendPage } from '../render.ts';
+import {
+  codeView,
+  curlCommand,
+  flowErrorView,
+  formView,
+  type NextSteps,
+  type PlaygroundContext,
+  resultView,
+} from './view.ts';
 
 interface PlaygroundState {
   clientId: string;
@@ -31,19 +39,15 @@ const PURPOSE = 'playground/v1';
 
 const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
 
-/** Single-quotes a value for a POSIX shell. */
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+// RFC 6749 §2.3.1: the id and secret are form-encoded inside Basic, and curl -u sends them as given.
+const basicPair = (clientId: string, secret: string) => `${formEncode(clientId)}:${formEncode(secret)}`;
 
-function decoded(token: string | undefined): SafeHtml | null {
-  if (token?.split('.').length !== 3) return null;
-  try {
-    return html`<pre>${JSON.stringify({ header: decodeProtectedHeader(token), claims: decodeJwt(token) }, null, 2)}</pre>`;
-  } catch {
-    return null;
-  }
-}
+/** What the flow's state lets the developer do next; introspection takes client authentication (a secret). */
+const nextSteps = (state: PlaygroundState): NextSteps => ({
+  refresh: Boolean(state.refreshToken),
+  introspect: Boolean(state.accessToken && state.secret),
+  revoke: Boolean(state.accessToken || state.refreshToken),
+});
 
 export function registerPlayground(app: FastifyInstance, deps: Deps) {
   const { config } = deps;
@@ -67,23 +71,15 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     return sendPage(reply, layout({ ...chrome(deps, reply, user, 'OAuth playground'), body }), code);
   }
 
-  const action = (reply: FastifyReply, path: string, label: string, cls = '') =>
-    html`<form method="post" action="${base}/${path}" class="inline-form"><input type="hidden" name="_csrf" value="${csrfToken(reply)}"><button type="submit" class="${cls}">${label}</button></form>`;
+  const context = (reply: FastifyReply): PlaygroundContext => ({ csrfToken: csrfToken(reply), base });
 
-  function tokenCurl(
-    state: PlaygroundState,
-    params: Record<string, string>,
-    path = config.paths.token,
-  ): string {
-    // RFC 6749 §2.3.1: the id and secret are form-encoded inside Basic, and curl -u sends them as given.
-    const auth = state.secret
-      ? `  -u ${shellQuote(`${formEncode(state.clientId)}:${formEncode(state.secret)}`)} \\\n`
-      : `  -d ${shellQuote(`client_id=${state.clientId}`)} \\\n`;
-    const fields = Object.entries(params)
-      .map(([key, value]) => `  -d ${shellQuote(`${key}=${value}`)}`)
-      .join(' \\\n');
-    return `curl -X POST ${shellQuote(`${config.issuer}${path}`)} \\\n${auth}${fields}`;
-  }
+  const tokenCurl = (state: PlaygroundState, params: Record<string, string>, path = config.paths.token) =>
+    curlCommand({
+      url: `${config.issuer}${path}`,
+      clientId: state.clientId,
+      basic: state.secret ? basicPair(state.clientId, state.secret) : undefined,
+      params,
+    });
 
   /** Runs a request against this server's own endpoint, exactly as the curl command would. */
   async function call(
@@ -95,7 +91,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     const form = new URLSearchParams(params);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (state.secret) {
-      headers.authorization = `Basic ${Buffer.from(`${formEncode(state.clientId)}:${formEncode(state.secret)}`).toString('base64')}`;
+      headers.authorization = `Basic ${Buffer.from(basicPair(state.clientId, state.secret)).toString('base64')}`;
     } else {
       form.set('client_id', state.clientId);
     }
@@ -112,58 +108,11 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
     return { status: response.statusCode, json };
   }
 
-  function resultView(
-    reply: FastifyReply,
-    state: PlaygroundState,
-    title: string,
-    curl: string,
-    result: { status: number; json: Record<string, unknown> },
-  ) {
-    return html`<section class="card wide">
-      <h1>${title}</h1>
-      <h2>Request</h2>
-      <pre id="command" data-testid="curl">${curl}</pre>
-      <button type="button" class="secondary" data-copy="command">Copy Command</button>
-      <h2>Response <span class="badge">${result.status}</span></h2>
-      <pre data-testid="response">${JSON.stringify(result.json, null, 2)}</pre>
-      ${decoded(result.json.access_token as string | undefined) ? html`<h2>Access token, decoded</h2>${decoded(result.json.access_token as string)}` : null}
-      ${decoded(result.json.id_token as string | undefined) ? html`<h2>ID token, decoded</h2>${decoded(result.json.id_token as string)}` : null}
-      <div class="actions">
-        ${state.refreshToken ? action(reply, 'refresh', 'Refresh') : null}
-        ${state.accessToken && state.secret ? action(reply, 'introspect', 'Introspect', 'secondary') : null}
-        ${state.accessToken || state.refreshToken ? action(reply, 'revoke', 'Revoke', 'danger') : null}
-      </div>
-      <p><a href="${base}">Start over</a></p>
-    </section>`;
-  }
-
   async function form(request: FastifyRequest, reply: FastifyReply, error?: string, code = 200) {
     const user = await signedInUser(deps, request);
-    const mine = user ? await deps.storage.clients.listByOwner(user.id) : [];
-    return show(
-      request,
-      reply,
-      html`<section class="card wide">
-        <h1>OAuth playground</h1>
-        <p>Run the authorization code flow with PKCE against ${config.productName}, step by step.
-          Your application must have <code>${redirectUri}</code> registered as a redirect URI.</p>
-        ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-        <form method="post" action="${base}/start">
-          <input type="hidden" name="_csrf" value="${csrfToken(reply)}">
-          <label for="client_id">Client ID</label>
-          <input id="client_id" name="client_id" type="text" required list="my-apps" autocomplete="off">
-          <datalist id="my-apps">${mine.map((client) => html`<option value="${client.id}">${client.name}</option>`)}</datalist>
-          <label for="client_secret">Client secret (leave empty for a public client)</label>
-          <input id="client_secret" name="client_secret" type="password" autocomplete="off">
-          <label for="scope">Scopes</label>
-          <input id="scope" name="scope" type="text" value="" placeholder="empty: every scope the application registered">
-          <label for="redirect_uri">Redirect URI</label>
-          <input id="redirect_uri" type="text" value="${redirectUri}" readonly>
-          <div class="actions"><button type="submit">Start OAuth flow</button></div>
-        </form>
-      </section>`,
-      code,
-    );
+    const apps = user ? await deps.storage.clients.listByOwner(user.id) : [];
+    const body = formView(context(reply), { productName: config.productName, redirectUri, apps, error });
+    return show(request, reply, body, code);
   }
 
   app.get<{ Querystring: Record<string, string> }>(base, async (request, reply) => {
@@ -178,9 +127,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
       return show(
         request,
         reply,
-        html`<section class="card wide"><h1>The flow ended with an error</h1>
-          <pre data-testid="response">${JSON.stringify({ error, error_description: request.query.error_description }, null, 2)}</pre>
-          <p><a href="${base}">Start over</a></p></section>`,
+        flowErrorView(base, { error, error_description: request.query.error_description }),
       );
     }
     writeState(reply, { ...saved, code });
@@ -190,20 +137,7 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
       redirect_uri: redirectUri,
       code_verifier: saved.verifier,
     });
-    return show(
-      request,
-      reply,
-      html`<section class="card wide">
-        <h1>You have an authorization code</h1>
-        <p>Code: <code data-testid="code">${code}</code></p>
-        <p>Exchange it for tokens within ${config.codeTtl} seconds. The command:</p>
-        <pre id="command" data-testid="curl">${curl}</pre>
-        <div class="actions">
-          <button type="button" class="secondary" data-copy="command">Copy Command</button>
-          ${action(reply, 'exchange', 'Run this request')}
-        </div>
-      </section>`,
-    );
+    return show(request, reply, codeView(context(reply), code, config.codeTtl, curl));
   });
 
   app.post<{ Body: Record<string, string> }>(
@@ -263,11 +197,8 @@ export function registerPlayground(app: FastifyInstance, deps: Deps) {
       const result = await call(request, saved, plan.endpoint, plan.params);
       const next = after(saved, result.json);
       writeState(reply, next);
-      return show(
-        request,
-        reply,
-        resultView(reply, next, title, tokenCurl(saved, plan.params, plan.endpoint), result),
-      );
+      const curl = tokenCurl(saved, plan.params, plan.endpoint);
+      return show(request, reply, resultView(context(reply), { title, curl, result, next: nextSteps(next) }));
     });
 
   const keepTokens = (state: PlaygroundState, json: Record<string, unknown>): PlaygroundState => ({
