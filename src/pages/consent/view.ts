@@ -32,7 +32,8 @@ export interface ConsentView {
 }
 
 export function consentPage(view: ConsentView): string {
-  const item = (scope: string) => html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`;
+  const item = (scope: string) =>
+    html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`;
   const allowed = new Set(view.alreadyAllowed);
   const added = view.scopes.filter((scope) => !allowed.has(scope));
   // More than before: ask about what is new, and list what the person already allowed apart.
