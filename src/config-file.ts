@@ -54,6 +54,7 @@ const SIMPLE: Record<string, string> = {
   metricsAddress: 'GATEHOUSE_METRICS_ADDRESS',
   allowInsecureIssuer: 'GATEHOUSE_ALLOW_INSECURE_ISSUER',
   logLevel: 'LOG_LEVEL',
+  eventRetentionDays: 'GATEHOUSE_EVENT_RETENTION_DAYS',
 };
 const SHUTDOWN: Record<string, string> = {
   drain: 'GATEHOUSE_SHUTDOWN_DRAIN',

@@ -217,6 +217,11 @@ export interface Config {
   /** GATEHOUSE_REGISTRATION_RATE_LIMIT (default 30): registrations per client IP per hour. */
   registrationRateLimit: number;
   /**
+   * GATEHOUSE_EVENT_RETENTION_DAYS (default 365; 0 keeps every event): security events older than this are
+   * purged with the other expired rows. Failed sign-ins are events, so without a bound anyone could grow the log.
+   */
+  eventRetentionDays: number;
+  /**
    * GATEHOUSE_SCOPES: JSON list of scopes, each { name, description, requires_approval?, default? }, added to
    * (or overriding) the built-in OIDC scopes.
    */
@@ -828,6 +833,7 @@ export function loadConfig(env: Env = process.env): Config {
     registrationPolicy,
     registrationScopes,
     registrationRateLimit: integer(env, 'GATEHOUSE_REGISTRATION_RATE_LIMIT', 30, 1, 100_000),
+    eventRetentionDays: integer(env, 'GATEHOUSE_EVENT_RETENTION_DAYS', 365, 0, 36_500),
     scopes: catalogue,
     logoUrl: logoUrl(env),
     loginUrl: companyPageUrl(env, 'GATEHOUSE_LOGIN_URL', issuerUrl),

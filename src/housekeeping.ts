@@ -9,6 +9,8 @@ import type { Clock } from './util/clock.ts';
 export interface PurgeOptions {
   /** The longest one refresh token row can be usable (see HousekeepingStore); default 30 days. */
   refreshTokenLifetimeMs?: number;
+  /** Security events older than this go too (GATEHOUSE_EVENT_RETENTION_DAYS); absent or 0: all are kept. */
+  eventRetentionMs?: number;
   batchSize?: number;
   /** Stop after this many batches per run; the next run continues. */
   maxBatches?: number;
@@ -27,10 +29,12 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
   const totals: Record<string, number> = {};
   for (let batch = 0; batch < (options.maxBatches ?? 200); batch++) {
     const began = performance.now();
+    const now = clock.now();
     const counts = await storage.housekeeping.purgeExpired(
-      clock.now(),
+      now,
       batchSize,
       options.refreshTokenLifetimeMs ?? 30 * 86_400_000,
+      options.eventRetentionMs ? now - options.eventRetentionMs : undefined,
     );
     let busiest = 0;
     for (const [table, count] of Object.entries(counts)) {
@@ -43,6 +47,11 @@ export async function purgeExpired(storage: Storage, clock: Clock, options: Purg
     await (options.sleep ?? sleepFor)(Math.max(options.pauseMs ?? 20, 9 * took));
   }
   return totals;
+}
+
+/** How long the configuration keeps security events, for PurgeOptions (0: for ever). */
+export function eventRetentionMs(config: { eventRetentionDays: number }): number {
+  return config.eventRetentionDays * 86_400_000;
 }
 
 /** What the configuration allows a refresh token row to live: its idle window, or the absolute lifetime. */

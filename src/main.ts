@@ -4,7 +4,7 @@ import { type Config, ConfigError } from './config.ts';
 import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
 import { StorageUnavailableError } from './errors.ts';
-import { purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
+import { eventRetentionMs, purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
 import {
   ensureSigningKeys,
   type KeyRing,
@@ -253,6 +253,7 @@ export async function startServer(config: Config, options: { quiet?: boolean; wo
     () =>
       purgeExpired(deps.storage, deps.clock, {
         refreshTokenLifetimeMs: refreshTokenLifetimeMs(deps.config),
+        eventRetentionMs: eventRetentionMs(deps.config),
       }).catch((err) => app.log.warn({ err }, 'purge failed')),
     10 * 60_000,
   );

@@ -40,6 +40,7 @@ describe('loadConfig: defaults', () => {
       registrationPolicy: 'open',
       registrationScopes: ['openid', 'profile', 'email', 'offline_access'],
       registrationRateLimit: 30,
+      eventRetentionDays: 365,
       scopes: [
         { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
         { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
@@ -166,6 +167,7 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_ID_TOKEN_ALG: 'ES256',
       GATEHOUSE_REQUIRE_OFFLINE_ACCESS: 'yes',
       GATEHOUSE_REQUIRE_PAR: 'true',
+      GATEHOUSE_EVENT_RETENTION_DAYS: '0',
       GATEHOUSE_ALLOW_INSECURE_ISSUER: 'off',
       GATEHOUSE_TRUST_PROXY: '10.0.0.0/8, loopback',
       GATEHOUSE_PRODUCT_NAME: 'Acme Login',
@@ -195,6 +197,7 @@ describe('loadConfig: defaults', () => {
       registrationPolicy: 'approval',
       registrationScopes: ['openid', 'meeting:read'],
       registrationRateLimit: 5,
+      eventRetentionDays: 0,
       scopes: [
         { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
         { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
@@ -298,6 +301,8 @@ describe('loadConfig: each bad value names its variable', () => {
     ['GATEHOUSE_ACCESS_TOKEN_ALG', 'HS256'],
     ['GATEHOUSE_ID_TOKEN_ALG', 'rs256'],
     ['GATEHOUSE_REQUIRE_OFFLINE_ACCESS', 'maybe'],
+    ['GATEHOUSE_EVENT_RETENTION_DAYS', 'forever'],
+    ['GATEHOUSE_EVENT_RETENTION_DAYS', '-1'],
     ['GATEHOUSE_ALLOW_INSECURE_ISSUER', '2'],
     ['GATEHOUSE_TRUST_PROXY', 'yesplease'],
     ['GATEHOUSE_TRUST_PROXY', 'true'],

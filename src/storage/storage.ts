@@ -775,12 +775,14 @@ export interface HousekeepingStore {
    * (family end or idle window) and older than `refreshTokenLifetimeMs`, the longest any one row can be
    * usable (the idle window, or the absolute lifetime without one): until then a used token stays, so its
    * replay is caught as reuse (a replay past the idle window is refused before that check anyway). Rate-limit
-   * windows go once they have ended.
+   * windows go once they have ended. With `eventsBefore`, security events created before it go too (the
+   * retention setting); without it, every event is kept.
    */
   purgeExpired(
     now: number,
     batchSize: number,
     refreshTokenLifetimeMs: number,
+    eventsBefore?: number,
   ): Promise<Record<string, number>>;
 }
 

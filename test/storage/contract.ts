@@ -1423,6 +1423,48 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         });
       });
 
+      it('purgeExpired with eventsBefore removes older security events, oldest first, in bounded batches', async () => {
+        const base = T0 - 400 * 24 * HOUR;
+        const old = Array.from({ length: 5 }, (_, n) => ({ id: id('event'), createdAt: base + n }));
+        const recent = { id: id('event'), createdAt: T0 };
+        for (const event of [...old, recent]) {
+          await storage.securityEvents.record({
+            id: event.id,
+            type: 'login_failed',
+            clientId: null,
+            userId: null,
+            grantId: null,
+            detail: {},
+            createdAt: event.createdAt,
+          });
+        }
+        const kept = async () =>
+          (
+            await opened.db
+              .selectFrom('security_events')
+              .select('id')
+              .where(
+                'id',
+                'in',
+                [...old, recent].map((event) => event.id),
+              )
+              .execute()
+          ).map((row) => row.id);
+        // Without eventsBefore nothing goes (the default: every event is kept).
+        await storage.housekeeping.purgeExpired(T0, 2, MINUTE);
+        assert.equal((await kept()).length, 6);
+        const first = await storage.housekeeping.purgeExpired(T0, 2, MINUTE, T0 - 365 * 24 * HOUR);
+        assert.equal(first.security_events, 2);
+        assert.deepEqual(
+          (await kept()).sort(),
+          [...old.slice(2).map((e) => e.id), recent.id].sort(),
+          'oldest first',
+        );
+        for (let i = 0; i < 3; i++)
+          await storage.housekeeping.purgeExpired(T0, 2, MINUTE, T0 - 365 * 24 * HOUR);
+        assert.deepEqual(await kept(), [recent.id]);
+      });
+
       it('purgeExpired removes ended windows in bounded batches and keeps running ones', async () => {
         const now = T0 + 100 * 24 * HOUR;
         const ended = Array.from({ length: 5 }, () => id('register'));

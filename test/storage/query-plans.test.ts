@@ -367,7 +367,7 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
       ['settings.set', () => S.settings.set('k', 'v')],
       ['settings.get', () => S.settings.get('k')],
       ['settings.delete', () => S.settings.delete('k')],
-      ['housekeeping.purgeExpired', () => S.housekeeping.purgeExpired(now + 1e9, 500, 1e6)],
+      ['housekeeping.purgeExpired', () => S.housekeeping.purgeExpired(now + 1e9, 500, 1e6, now)],
       ['grants.revokeForUserAndClient', () => S.grants.revokeForUserAndClient('u1', 'c1', now)],
       ['grants.revoke', () => S.grants.revoke('g1', now)],
       ['grants.revokeForUser', () => S.grants.revokeForUser('u1', now)],

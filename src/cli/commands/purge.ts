@@ -1,4 +1,4 @@
-import { purgeExpired, refreshTokenLifetimeMs } from '../../housekeeping.ts';
+import { eventRetentionMs, purgeExpired, refreshTokenLifetimeMs } from '../../housekeeping.ts';
 import { systemClock } from '../../util/clock.ts';
 import { type Command, printJson } from '../command.ts';
 
@@ -21,6 +21,7 @@ export const purge: Command = {
       maxBatches: 1_000_000,
       rest: values['no-rest'] !== true,
       refreshTokenLifetimeMs: refreshTokenLifetimeMs(config()),
+      eventRetentionMs: eventRetentionMs(config()),
     });
     // JSON either way: it always was, and it reads well enough.
     printJson(io, totals);

@@ -26,7 +26,7 @@ export function housekeepingStore(db: Db): HousekeepingStore {
   }
 
   return {
-    async purgeExpired(now, batchSize, refreshTokenLifetimeMs) {
+    async purgeExpired(now, batchSize, refreshTokenLifetimeMs, eventsBefore) {
       const counts: Record<string, number> = {};
       counts.authorization_codes = await purge('authorization_codes', 'code_hash', now - DAY, batchSize);
       counts.interactions = await purge('interactions', 'id', now, batchSize);
@@ -58,6 +58,21 @@ export function housekeepingStore(db: Db): HousekeepingStore {
         .executeTakeFirst();
       counts.login_throttle = Number(throttle.numDeletedRows);
       counts.rate_limits = await purge('rate_limits', 'key', now, batchSize);
+      if (eventsBefore !== undefined) {
+        // Oldest first through security_events_created_at (created_at, id).
+        const events = await db
+          .deleteFrom('security_events')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('security_events')
+              .select('id')
+              .where('created_at', '<', eventsBefore)
+              .orderBy('created_at')
+              .limit(batchSize),
+          )
+          .executeTakeFirst();
+        counts.security_events = Number(events.numDeletedRows);
+      }
       return counts;
     },
   };
