@@ -416,6 +416,21 @@ describe('gatehouse purge', () => {
       // A registration rate-limit window that ended goes; one still running stays.
       await storage.rateLimits.hit('register:192.0.2.1', now - 2 * 3_600_000, 3_600_000);
       await storage.rateLimits.hit('register:192.0.2.2', now - 1000, 3_600_000);
+      // A security event past the default retention (365 days) goes; a recent one stays.
+      for (const [id, createdAt] of [
+        ['event-old', now - 400 * 86_400_000],
+        ['event-recent', now - 1000],
+      ] as const) {
+        await storage.securityEvents.record({
+          id,
+          type: 'login_failed',
+          clientId: null,
+          userId: null,
+          grantId: null,
+          detail: {},
+          createdAt,
+        });
+      }
     });
 
     const run = await cli(['purge'], env);
@@ -428,6 +443,7 @@ describe('gatehouse purge', () => {
       refresh_tokens: 1,
       login_throttle: 1,
       rate_limits: 1,
+      security_events: 1,
     });
 
     const { db } = await openDatabase(env.DATABASE_URL!);
@@ -453,6 +469,7 @@ describe('gatehouse purge', () => {
         windows.map((row) => row.key),
         ['register:192.0.2.2'],
       );
+      assert.deepEqual(await keys('security_events', 'id'), ['event-recent']);
     } finally {
       await db.destroy();
     }
