@@ -27,13 +27,12 @@ interface Sealed {
   p: string;
 }
 
-/** The request_uri for a validated pushed request. `resource` values come space-joined (http/form-body.ts). */
-export function pushRequest(
-  key: KeyObject,
-  clientId: string,
-  params: Record<string, string>,
-  now: number,
-): { requestUri: string; expiresIn: number } {
+/**
+ * The authorization request a client pushed, as /authorize reads one: the form's parameters without client
+ * authentication, `resource` repeated again (http/form-body.ts joins its values with spaces), and the
+ * authenticated client's id.
+ */
+export function pushedQuery(clientId: string, params: Record<string, string>): URLSearchParams {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (NOT_PUSHED.has(name)) continue;
@@ -41,6 +40,16 @@ export function pushRequest(
     else query.append(name, value);
   }
   query.set('client_id', clientId);
+  return query;
+}
+
+/** The request_uri for a validated pushed request (pushedQuery). */
+export function pushRequest(
+  key: KeyObject,
+  clientId: string,
+  query: URLSearchParams,
+  now: number,
+): { requestUri: string; expiresIn: number } {
   const sealed: Sealed = { c: clientId, e: now + PUSHED_REQUEST_TTL_S * 1000, p: query.toString() };
   return {
     requestUri: `${REQUEST_URI_PREFIX}${seal(sealed, key, PURPOSE)}`,

@@ -14,7 +14,15 @@ import { API_PREFIX, authorize, bodyOf, iso } from './auth.ts';
 /** The longest an operator may publish a key before it signs: a week. */
 const MAX_ACTIVATE_MINUTES = 7 * 24 * 60;
 
-function keyView(key: SigningKeyRecord, now: number) {
+/**
+ * A key as the admin API shows it. `signing`: it signs new tokens (active, and no newer key of its alg is
+ * active yet: a rotated-out key keeps signing until its successor activates); `retired`: gone from the JWKS;
+ * `published`: in the JWKS, not signing (waiting to activate, or superseded). `keys` is every key considered.
+ */
+function keyView(key: SigningKeyRecord, keys: readonly SigningKeyRecord[], now: number) {
+  const superseded = keys.some(
+    (other) => other.alg === key.alg && other.createdAt > key.createdAt && other.activatesAt <= now,
+  );
   return {
     kid: key.kid,
     alg: key.alg,
@@ -22,11 +30,10 @@ function keyView(key: SigningKeyRecord, now: number) {
     activates_at: iso(key.activatesAt),
     rotated_at: iso(key.rotatedAt),
     retire_at: iso(key.retireAt),
-    /** signing: signs new tokens; published: in the JWKS, not (or no longer) signing; retired: gone from it. */
     state:
       key.retireAt !== null && key.retireAt <= now
         ? 'retired'
-        : key.rotatedAt === null && key.activatesAt <= now
+        : key.activatesAt <= now && !superseded
           ? 'signing'
           : 'published',
   };
@@ -36,19 +43,8 @@ export function registerAdminKeys(app: FastifyInstance, deps: Deps) {
   app.get(`${API_PREFIX}/keys`, async (request, reply) => {
     await authorize(deps, request, reply, 'keys:read');
     const now = deps.clock.now();
-    // A rotated key keeps signing until its successor activates: that one is still 'published'.
     const keys = await deps.storage.keys.list();
-    return {
-      items: keys.map((key) => {
-        const view = keyView(key, now);
-        const successorActive = keys.some(
-          (other) => other.alg === key.alg && other.createdAt > key.createdAt && other.activatesAt <= now,
-        );
-        return view.state === 'published' && key.activatesAt <= now && !successorActive
-          ? { ...view, state: 'signing' }
-          : view;
-      }),
-    };
+    return { items: keys.map((key) => keyView(key, keys, now)) };
   });
 
   app.post(`${API_PREFIX}/keys/rotate`, async (request, reply) => {
@@ -79,7 +75,8 @@ export function registerAdminKeys(app: FastifyInstance, deps: Deps) {
     await deps.keys.reload();
     await sleep(KEY_CHANGE_VISIBLE_WITHIN_MS);
     return {
-      added: added.map((key) => keyView(key, now)),
+      // The newest keys of their algs: signing once active.
+      added: added.map((key) => keyView(key, added, now)),
       activates_at: iso(now + minutes * 60_000),
       old_keys_retire_after_seconds: Math.round(retireAfterMs / 1000),
     };

@@ -16,7 +16,12 @@ import {
 } from '../../interaction/flow.ts';
 import { pushedParameters, REQUEST_URI_PREFIX } from '../../oauth/pushed-request.ts';
 import { errorPage } from '../../pages/error.ts';
-import { PageError, RedirectError, validateAuthorizationRequest } from './validate-request.ts';
+import {
+  authorizeContext,
+  PageError,
+  RedirectError,
+  validateAuthorizationRequest,
+} from './validate-request.ts';
 
 function showError(deps: Deps, reply: FastifyReply, error: OAuthError, status = 400) {
   return reply
@@ -52,18 +57,6 @@ export function sendNext(deps: Deps, reply: FastifyReply, next: Next) {
   }
 }
 
-/** What validateAuthorizationRequest needs, here and at the PAR endpoint (the same rules, RFC 9126 §2.1). */
-export function validationOptions(deps: Deps) {
-  return {
-    storage: deps.storage,
-    issuer: deps.config.issuer,
-    resources: deps.config.resources,
-    defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
-    pkcePolicy: deps.config.pkcePolicy,
-    impliedResponseType: deps.config.legacy.impliedResponseType,
-  };
-}
-
 async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyReply, sent: URLSearchParams) {
   reply.header('cache-control', 'no-store');
   // RFC 9126 §4: a request_uri from the PAR endpoint stands for the pushed request, and only its parameters
@@ -86,7 +79,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   }
   let validated: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
   try {
-    validated = await validateAuthorizationRequest(query, validationOptions(deps));
+    validated = await validateAuthorizationRequest(query, authorizeContext(deps));
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {

@@ -3,6 +3,7 @@
 // (no open redirector, RFC 9700 §4.11.2); every later error is redirected to the client with state and iss.
 
 import type { ResourceConfig } from '../../config.ts';
+import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { isValidS256Challenge } from '../../oauth/pkce.ts';
 import { findRedirectUri } from '../../oauth/redirect-uri.ts';
@@ -49,6 +50,18 @@ export interface AuthorizeContext {
   defaultScopes?: readonly string[];
   pkcePolicy?: 'required' | 'optional-for-confidential';
   impliedResponseType?: boolean;
+}
+
+/** The deployment's AuthorizeContext: the same rules at /authorize and at the PAR endpoint (RFC 9126 §2.1). */
+export function authorizeContext(deps: Deps): AuthorizeContext {
+  return {
+    storage: deps.storage,
+    issuer: deps.config.issuer,
+    resources: deps.config.resources,
+    defaultScopes: deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name),
+    pkcePolicy: deps.config.pkcePolicy,
+    impliedResponseType: deps.config.legacy.impliedResponseType,
+  };
 }
 
 export async function validateAuthorizationRequest(

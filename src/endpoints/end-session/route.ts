@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { currentSession, endSession } from '../../http/session.ts';
 import { readIdTokenHint } from '../../oauth/id-token.ts';
-import { chrome, signedInUser } from '../../pages/account.ts';
+import { chrome } from '../../pages/account.ts';
 import { errorPage } from '../../pages/error.ts';
 import { html } from '../../pages/html.ts';
 import { layout } from '../../pages/layout.ts';
@@ -103,7 +103,8 @@ export function registerEndSession(app: FastifyInstance, deps: Deps) {
     if (!session || (checked.subject !== undefined && checked.subject === session.userId)) {
       return signedOut(request, reply, checked.returnTo);
     }
-    const user = await signedInUser(deps, request);
+    // The session read above says who is signed in: one lookup, not a second session read.
+    const user = await deps.storage.users.findById(session.userId);
     const keep = (name: (typeof FIELDS)[number]) =>
       parameters[name] ? html`<input type="hidden" name="${name}" value="${parameters[name]}">` : null;
     return sendPage(

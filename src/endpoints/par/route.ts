@@ -6,9 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
-import { pushRequest } from '../../oauth/pushed-request.ts';
-import { validationOptions } from '../authorize/route.ts';
-import { PageError, RedirectError, validateAuthorizationRequest } from '../authorize/validate-request.ts';
+import { pushedQuery, pushRequest } from '../../oauth/pushed-request.ts';
+import {
+  authorizeContext,
+  PageError,
+  RedirectError,
+  validateAuthorizationRequest,
+} from '../authorize/validate-request.ts';
 import { authenticatedClient, noStore } from '../client-request.ts';
 
 export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
@@ -23,19 +27,14 @@ export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
     if (params.request_uri !== undefined) {
       throw new OAuthError('invalid_request', 'request_uri cannot be pushed');
     }
-    const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(params)) {
-      if (name === 'resource') for (const resource of value.split(' ')) query.append(name, resource);
-      else query.append(name, value);
-    }
-    query.set('client_id', client.id);
+    const query = pushedQuery(client.id, params);
     try {
-      await validateAuthorizationRequest(query, validationOptions(deps));
+      await validateAuthorizationRequest(query, authorizeContext(deps));
     } catch (error) {
       if (error instanceof PageError || error instanceof RedirectError) throw error.oauthError;
       throw error;
     }
-    const pushed = pushRequest(deps.sealKey, client.id, params, deps.clock.now());
+    const pushed = pushRequest(deps.sealKey, client.id, query, deps.clock.now());
     return reply.code(201).send({ request_uri: pushed.requestUri, expires_in: pushed.expiresIn });
   });
 }
