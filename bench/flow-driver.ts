@@ -50,6 +50,8 @@ export interface DriverResult {
   failures: number;
   failureSamples: string[];
   serverCpuMs: number;
+  /** The part of serverCpuMs spent by the processes after the first in cpuPids (PostgreSQL). */
+  helperCpuMs: number;
   /** The last token answer's shape, to show both servers issue the same kind of tokens. */
   answerShape: string;
 }
@@ -381,6 +383,7 @@ function treeCpuMs(pid: number): number {
   return total;
 }
 const serverCpuMs = () => options.cpuPids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
+const helperCpuMs = () => options.cpuPids.slice(1).reduce((sum, pid) => sum + treeCpuMs(pid), 0);
 
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
@@ -397,10 +400,12 @@ await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000));
 // The measured window opens: the chains keep going, the counters start again.
 Object.assign(stats, { ops: 0, requests: 0, failures: 0, latencies: [], failureSamples: [] });
 const cpuBefore = serverCpuMs();
+const helperBefore = helperCpuMs();
 const began = performance.now();
 await new Promise((resolve) => setTimeout(resolve, options.duration * 1000));
 const elapsed = (performance.now() - began) / 1000;
 const cpuAfter = serverCpuMs();
+const helperAfter = helperCpuMs();
 const measured = { ...stats, latencies: [...stats.latencies].sort((a, b) => a - b) };
 stopped = true;
 await running;
@@ -414,6 +419,7 @@ const result: DriverResult = {
   failures: measured.failures,
   failureSamples: measured.failureSamples,
   serverCpuMs: cpuAfter - cpuBefore,
+  helperCpuMs: helperAfter - helperBefore,
   answerShape: answerShape(lastAnswer),
 };
 if (result.failures > 0) {

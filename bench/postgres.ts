@@ -1,5 +1,6 @@
 // The throwaway PostgreSQL cluster behind the gatehouse-pg rows: the test suite's (test/helpers/postgres.ts:
-// private cluster on 127.0.0.1, fsync off), one fresh database per server start. The cluster is the server's
+// private cluster on 127.0.0.1, but durable as production runs it: fsync and synchronous_commit on), one fresh
+// database per server start. The cluster is the server's
 // side of the machine, so it runs pinned to the server's core, and its CPU time counts as the server's.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ function childrenOf(pid: number): number[] {
 
 /** Starts the cluster; with `core`, pins it there (backends forked later inherit the postmaster's affinity). */
 export async function startBenchPostgres(core: number | undefined): Promise<BenchPostgres> {
-  const cluster: RunningPostgres = await startPostgres();
+  const cluster: RunningPostgres = await startPostgres({ durable: true });
   if (process.env.DATABASE_URL_TEST) {
     return { postmasterPid: undefined, fresh: () => freshDatabase(cluster.url), stop: () => cluster.stop() };
   }

@@ -334,6 +334,8 @@ interface RunResult {
   p99: number;
   failures: number;
   serverCpuMs: number;
+  /** Of serverCpuMs, what PostgreSQL's processes spent (flow workloads on gatehouse-pg). */
+  helperCpuMs?: number;
 }
 
 async function autocannonRun(workload: AutocannonWorkload, server: Started): Promise<RunResult> {
@@ -401,6 +403,7 @@ async function flowRun(workload: FlowWorkload, server: Started): Promise<RunResu
     p99: result.p99 ?? Number.NaN,
     failures: result.failures,
     serverCpuMs: result.serverCpuMs,
+    helperCpuMs: server.helperPids.length > 0 ? result.helperCpuMs : undefined,
   };
 }
 
@@ -416,6 +419,8 @@ interface Row {
   p50: number[];
   p99: number[];
   cpuUsPerOp: number[];
+  /** Of cpuUsPerOp, PostgreSQL's part (gatehouse-pg). */
+  helperCpuUsPerOp: number[];
   peakRssMb: number;
   failures: number;
 }
@@ -452,6 +457,7 @@ for (const workload of WORKLOADS) {
         p50: [],
         p99: [],
         cpuUsPerOp: [],
+        helperCpuUsPerOp: [],
         peakRssMb: 0,
         failures: 0,
       };
@@ -459,6 +465,8 @@ for (const workload of WORKLOADS) {
       row.p50.push(result.p50);
       row.p99.push(result.p99);
       row.cpuUsPerOp.push((result.serverCpuMs * 1000) / Math.max(1, result.ops));
+      if (result.helperCpuMs !== undefined)
+        row.helperCpuUsPerOp.push((result.helperCpuMs * 1000) / Math.max(1, result.ops));
       row.failures += result.failures;
       row.peakRssMb = memoryMb(server.child.pid!, 'VmHWM');
       byName.set(server.name, row);
@@ -529,7 +537,7 @@ const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFix
 const flowRows = rows.some((row) => WORKLOADS.some((w) => w.name === row.workload && 'flow' in w));
 const command = `npm run bench -- --runs ${RUNS} --duration ${DURATION}${PINNED ? '' : ' --unpinned'}${LARGE_STORE ? ' --large-store' : ''}${values.only ? ` --only ${values.only}` : ''}`;
 const lines = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load driver (autocannon, or bench/flow-driver.ts for refresh and code-flow) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL; every commit fsynced before anything that depends on it is answered)${rows.some((row) => row.server === 'gatehouse-pg') ? ', gatehouse-pg on a local PostgreSQL (fsync off, pinned with the server)' : ''}; node-oidc-provider with its in-memory adapter. Command: \`${command}\`.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${PINNED ? 'server pinned to core 0, load driver (autocannon, or bench/flow-driver.ts for refresh and code-flow) to core 1' : 'unpinned'}; ${CONNECTIONS} connections, ${DURATION} s per run, median of ${RUNS} alternating runs. Gatehouse on durable SQLite (file, WAL; every commit fsynced before anything that depends on it is answered)${rows.some((row) => row.server === 'gatehouse-pg') ? ', gatehouse-pg on a local durable PostgreSQL (fsync and synchronous_commit on, pinned with the server)' : ''}; node-oidc-provider with its in-memory adapter. Command: \`${command}\`.`,
   '',
   '| workload | server | ops/s | p50 ms | p99 ms | server CPU µs/op | peak RSS MB | vs node-oidc-provider | vs Fastify ceiling | vs node:http ceiling | failures |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -547,7 +555,22 @@ for (const row of rows) {
 if (flowRows) {
   lines.push(
     '',
-    'ops/s is requests/s for the autocannon workloads; for refresh, refreshes/s (one refresh_token grant, the rotated refresh token replacing the old one); for code-flow, complete flows/s (GET /authorize with the session cookie and remembered consent → 303 with a code → POST /token with PKCE verifier and client_secret_basic → opaque access token + ES256 ID token); latencies are per op. The node:http ceiling rows send the same requests to a server that answers 200 to anything. gatehouse-pg CPU includes the PostgreSQL processes. Failures: any unexpected status or answer.',
+    'ops/s is requests/s for the autocannon workloads; for refresh, refreshes/s (one refresh_token grant, the rotated refresh token replacing the old one); for code-flow, complete flows/s (GET /authorize with the session cookie and remembered consent → 303 with a code → POST /token with PKCE verifier and client_secret_basic → opaque access token + ES256 ID token); latencies are per op. The node:http ceiling rows send the same requests to a server that answers 200 to anything. gatehouse-pg CPU includes the PostgreSQL processes (their part is given below). Failures: any unexpected status or answer.',
+  );
+}
+const split = rows.filter((row) => row.helperCpuUsPerOp.length > 0);
+if (split.length > 0) {
+  lines.push(
+    '',
+    "Where a PostgreSQL operation's CPU goes: the Gatehouse process, and PostgreSQL's (its backends, WAL writer and checkpointer).",
+    '',
+    '| workload | server | server CPU µs/op | Gatehouse process µs/op | PostgreSQL µs/op |',
+    '|---|---|---:|---:|---:|',
+    ...split.map((row) => {
+      const total = median(row.cpuUsPerOp);
+      const database = median(row.helperCpuUsPerOp);
+      return `| ${row.workload} | ${row.server} | ${fmt(total)} | ${fmt(total - database)} | ${fmt(database)} |`;
+    }),
   );
 }
 const growth: string[] = [];

@@ -620,9 +620,11 @@ export interface RefreshTokenStore {
   /** The token in whatever state, with its grant's state; undefined if unknown. */
   find(tokenHash: string): Promise<FoundRefreshToken | undefined>;
   /**
-   * Rotation, atomically: marks the parent rotated (only if it is still live and unrotated) and, in the same
-   * transaction, stores its successor and the new access token. Of concurrent calls for one parent exactly
-   * one gets true; the others write nothing and get false.
+   * Rotation, atomically and durably on its own (call it outside a transaction: it shares SQLite's group
+   * commit, and is one statement on PostgreSQL): marks the parent rotated (only if it is still live and
+   * unrotated) and stores its successor and the new access token, and with `markGrantUsed` sets the grant's
+   * last use to `now`. Of concurrent calls for one parent exactly one gets true; the others write nothing and
+   * get false.
    */
   rotate(
     parentHash: string,
@@ -630,6 +632,7 @@ export interface RefreshTokenStore {
     now: number,
     child: RefreshTokenRecord,
     access: AccessTokenRecord,
+    markGrantUsed?: boolean,
   ): Promise<boolean>;
 }
 

@@ -218,7 +218,15 @@ function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+export interface StartPostgresOptions {
+  /**
+   * Durable as production runs it (fsync, synchronous_commit and full_page_writes on): the benchmark's
+   * cluster. Tests leave it off, since a crash of the test machine loses nothing worth keeping.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<RunningPostgres> {
   const external = process.env.DATABASE_URL_TEST;
   if (external) return { url: external, stop: async () => {} };
 
@@ -279,17 +287,18 @@ export async function startPostgres(): Promise<RunningPostgres> {
     let port = 0;
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
-      const options = [
+      const durability = options.durable ? 'on' : 'off';
+      const settings = [
         `-p ${port}`,
         `-k '${dir}'`,
         '-c listen_addresses=127.0.0.1',
-        '-c fsync=off',
-        '-c synchronous_commit=off',
-        '-c full_page_writes=off',
+        `-c fsync=${durability}`,
+        `-c synchronous_commit=${durability}`,
+        `-c full_page_writes=${durability}`,
         '-c max_connections=200',
       ].join(' ');
       try {
-        await run(runAs, bins.pgCtl, ['start', '-D', dataDir, '-w', '-l', logFile, '-o', options], dir);
+        await run(runAs, bins.pgCtl, ['start', '-D', dataDir, '-w', '-l', logFile, '-o', settings], dir);
         break;
       } catch (error) {
         const log = readTail(logFile);

@@ -1079,6 +1079,52 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         }
       });
 
+      it('refreshTokens.rotate marks the grant used only when asked, and only when it wins', async () => {
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const parent = newRefreshToken(grant);
+        await storage.refreshTokens.create(parent);
+        const child = () => newRefreshToken(grant, { parentId: parent.id, createdAt: T0 + 5 });
+        assert.equal(
+          await storage.refreshTokens.rotate(
+            parent.tokenHash,
+            'fp',
+            T0 + 5,
+            child(),
+            newAccessToken(grant),
+            true,
+          ),
+          true,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.lastUsedAt, T0 + 5);
+        // The parent is spent: a second rotation claims nothing, so it marks nothing either.
+        assert.equal(
+          await storage.refreshTokens.rotate(
+            parent.tokenHash,
+            'fp',
+            T0 + 9,
+            child(),
+            newAccessToken(grant),
+            true,
+          ),
+          false,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.lastUsedAt, T0 + 5);
+        const unmarked = newRefreshToken(grant);
+        await storage.refreshTokens.create(unmarked);
+        assert.equal(
+          await storage.refreshTokens.rotate(
+            unmarked.tokenHash,
+            'fp',
+            T0 + 9,
+            child(),
+            newAccessToken(grant),
+          ),
+          true,
+        );
+        assert.equal((await storage.grants.find(grant.id))?.lastUsedAt, T0 + 5, 'not asked to mark it');
+      });
+
       it('refreshTokens.rotate refuses a revoked parent', async () => {
         const grant = newGrant();
         await storage.grants.create(grant);

@@ -92,36 +92,80 @@ const selectClient = prepared((db, { id }: { id: string }) =>
 /**
  * Clients as read, kept per database while nothing can have changed them: a code flow looks its client up
  * three times, and every token and introspection request once; the row has 26 columns, five of them JSON.
- * - Another process's commit (a `gatehouse clients …` command, another worker) changes SQLite's data
- *   version, read on every lookup: then everything is dropped. It is read by an ordinary query, so it queues
- *   for the connection, shares the read snapshot and waits for durability exactly as reading the row would
- *   (a bare PRAGMA run while another caller holds the connection would start that caller's snapshot).
+ * - Another process's commit (a `gatehouse clients …` command, another worker or instance) must drop it:
+ *   - SQLite: the data version changes, read on every lookup: then everything is dropped. It is read by an
+ *     ordinary query, so it queues for the connection, shares the read snapshot and waits for durability
+ *     exactly as reading the row would (a bare PRAGMA run while another caller holds the connection would
+ *     start that caller's snapshot).
+ *   - PostgreSQL: a trigger on the clients table notifies every listening process at each commit that
+ *     changed it (migration 0019), and storage/postgres.ts listens: each notification drops everything. The
+ *     cache is used only while the listening connection is up; losing it, or getting it back, drops
+ *     everything too. A change made elsewhere is seen here once its notification arrives (milliseconds).
  * - This process's own writes all go through clientStore, which drops everything before and after each one;
- *   a lookup caches what it read only if no write began or ended meanwhile (`writes`). With the SQLite
- *   driver's FIFO lock a lookup cannot overtake a write anyway; these make the cache correct without relying
- *   on that.
+ *   a lookup caches what it read only if no write or notification began or ended meanwhile (`writes`).
  * - Lookups inside a transaction neither use nor fill it: they may see that transaction's uncommitted rows.
- * SQLite only (PostgreSQL has no such counter). Found clients are frozen: callers share them.
+ * Found clients are frozen: callers share them.
  */
 interface ClientCache {
-  readVersion: CompiledQuery<{ data_version: number }>;
+  /** SQLite's data version query; undefined on PostgreSQL, which is told of changes instead. */
+  readVersion: CompiledQuery<{ data_version: number }> | undefined;
+  /** PostgreSQL: whether changes made elsewhere are being heard; the cache is unused while they are not. */
+  feed: ClientChangeFeed | undefined;
   version: number | undefined;
   writes: number;
   clients: Map<string, Client>;
 }
 
+/** How PostgreSQL tells a process that another changed the clients table (storage/postgres.ts). */
+export interface ClientChangeFeed {
+  /** True while every commit that changes a client is reported to onChange. */
+  readonly listening: boolean;
+  /** `listener` runs at every reported change, and whenever listening starts or stops. */
+  onChange(listener: () => void): void;
+}
+
 const caches = new WeakMap<object, ClientCache>();
+const feeds = new WeakMap<object, ClientChangeFeed>();
 const DATA_VERSION = sql<{ data_version: number }>`select data_version from pragma_data_version`;
+
+/** Called once per PostgreSQL database handle, with its Kysely adapter: turns the client cache on there. */
+export function setClientChangeFeed(adapter: object, feed: ClientChangeFeed): void {
+  feeds.set(adapter, feed);
+}
 
 function cacheOf(db: Db): ClientCache | undefined {
   if (db.isTransaction) return undefined;
   const adapter = db.getExecutor().adapter;
   let cache = caches.get(adapter);
   if (!cache) {
-    if (!(adapter instanceof SqliteAdapter)) return undefined;
-    cache = { readVersion: DATA_VERSION.compile(db), version: undefined, writes: 0, clients: new Map() };
+    const feed = feeds.get(adapter);
+    if (adapter instanceof SqliteAdapter) {
+      cache = {
+        readVersion: DATA_VERSION.compile(db),
+        feed: undefined,
+        version: undefined,
+        writes: 0,
+        clients: new Map(),
+      };
+    } else if (feed) {
+      const made: ClientCache = {
+        readVersion: undefined,
+        feed,
+        version: undefined,
+        writes: 0,
+        clients: new Map(),
+      };
+      feed.onChange(() => {
+        made.writes += 1;
+        made.clients.clear();
+      });
+      cache = made;
+    } else {
+      return undefined;
+    }
     caches.set(adapter, cache);
   }
+  if (cache.feed && !cache.feed.listening) return undefined;
   return cache;
 }
 
@@ -170,7 +214,9 @@ export function clientStore(db: Db): ClientStore {
         return row && frozen(toClient(row));
       }
       const writes = cache.writes;
-      const version = Number((await runCompiled(db, cache.readVersion)).rows[0]?.data_version);
+      const version = cache.readVersion
+        ? Number((await runCompiled(db, cache.readVersion)).rows[0]?.data_version)
+        : undefined;
       if (version !== cache.version) {
         cache.version = version;
         cache.clients.clear();

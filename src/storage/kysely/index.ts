@@ -18,7 +18,7 @@ import {
   settingStore,
 } from './misc.ts';
 import { rateLimitStore } from './rate-limits.ts';
-import { type Db, inTransaction } from './rows.ts';
+import { type Atomically, type Db, inTransaction } from './rows.ts';
 import { securityEventStore } from './security-events.ts';
 import { accessTokenStore, grantStore, refreshTokenStore } from './tokens.ts';
 import { sessionStore, userStore } from './users.ts';
@@ -166,7 +166,7 @@ const STORES = {
   rateLimits: rateLimitStore,
   settings: settingStore,
   housekeeping: housekeepingStore,
-} satisfies { [Name in keyof Storage]?: (db: Db) => Storage[Name] };
+} satisfies { [Name in keyof Storage]?: (db: Db, atomically: Atomically) => Storage[Name] };
 
 type Stores = { [Name in keyof typeof STORES]: Storage[Name] };
 
@@ -177,6 +177,7 @@ type Stores = { [Name in keyof typeof STORES]: Storage[Name] };
  */
 interface LazyStores {
   db: Db;
+  atomically: Atomically;
   wrap: <T extends object>(store: T, name: string) => T;
   built: Partial<Stores>;
 }
@@ -188,7 +189,10 @@ for (const [name, create] of Object.entries(STORES)) {
       const key = name as keyof Stores;
       let store = this.built[key];
       if (!store) {
-        store = this.wrap((create as (db: Db) => object)(this.db), name) as Stores[typeof key];
+        store = this.wrap(
+          (create as (db: Db, atomically: Atomically) => object)(this.db, this.atomically),
+          name,
+        ) as Stores[typeof key];
         (this.built as Record<string, unknown>)[key] = store;
       }
       return store;
@@ -196,9 +200,14 @@ for (const [name, create] of Object.entries(STORES)) {
   });
 }
 
-function lazyStores(db: Db, wrap: <T extends object>(store: T, name: string) => T): Stores {
+function lazyStores(
+  db: Db,
+  atomically: Atomically,
+  wrap: <T extends object>(store: T, name: string) => T,
+): Stores {
   const stores: LazyStores = Object.create(LAZY_STORES);
   stores.db = db;
+  stores.atomically = atomically;
   stores.wrap = wrap;
   stores.built = {};
   return stores as unknown as Stores;
@@ -241,7 +250,10 @@ export function createKyselyStorage(db: Db, options: KyselyStorageOptions = {}):
     ? <T extends object>(store: T, name: string) =>
         failClosed(store, name, rejectTranslated, translateOutage, observer)
     : asIs;
-  const storage: Storage = Object.assign(lazyStores(db, wrap), {
+  // A store method that must be atomic on its own (a rotation, a code redemption) runs its statements through
+  // this: in the caller's transaction, or in one of its own that shares SQLite's group commit.
+  const atomically: Atomically = batched ?? ((work) => inTransaction(db, work));
+  const storage: Storage = Object.assign(lazyStores(db, atomically, wrap), {
     async transaction<T>(work: (tx: Storage) => Promise<T>): Promise<T> {
       const started = transactions ? performance.now() : 0;
       try {

@@ -1,9 +1,18 @@
 // Row ↔ domain mapping helpers: the only place that knows lists are JSON text and booleans are 0/1.
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
 import type { Database } from '../database.ts';
 import { whileLive } from './direct.ts';
 
 export type Db = Kysely<Database>;
+
+/** Runs `work` atomically and durably: see createKyselyStorage, which makes one per storage. */
+export type Atomically = <T>(work: (tx: Db) => Promise<T>) => Promise<T>;
+
+/**
+ * Whether `db` is PostgreSQL, where a store may do in one statement (a data-modifying WITH) what SQLite does
+ * in several: each statement is a network round trip there, and the round trips were most of a request's cost.
+ */
+export const isPostgres = (db: Db): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export const toJson = (list: readonly string[]): string => JSON.stringify(list);
 export const fromJson = (text: string): string[] => JSON.parse(text) as string[];

@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely';
 import type { AccessTokensTable, GrantsTable, RefreshTokensTable } from '../database.ts';
 import type {
   AccessTokenRecord,
@@ -7,8 +8,9 @@ import type {
   RefreshTokenRecord,
   RefreshTokenStore,
 } from '../storage.ts';
+import { runCompiled } from './direct.ts';
 import { columnsOf, prepared } from './prepared.ts';
-import { type Db, inTransaction } from './rows.ts';
+import { type Atomically, type Db, isPostgres } from './rows.ts';
 
 function toGrant(row: GrantsTable): Grant {
   return {
@@ -34,7 +36,7 @@ function grantRow(grant: Grant): GrantsTable {
   };
 }
 
-function accessRow(token: AccessTokenRecord): AccessTokensTable {
+export function accessRow(token: AccessTokenRecord): AccessTokensTable {
   return {
     id: token.id,
     grant_id: token.grantId,
@@ -48,7 +50,7 @@ function accessRow(token: AccessTokenRecord): AccessTokensTable {
   };
 }
 
-function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
+export function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
   return {
     token_hash: token.tokenHash,
     id: token.id,
@@ -86,38 +88,40 @@ const insertGrantIfMissing = prepared(
       .onConflict((conflict) => conflict.column('id').doNothing()),
   GRANT_COLUMNS,
 );
-const insertAccessToken = prepared(
+export const ACCESS_TOKEN_COLUMNS = columnsOf<AccessTokensTable>()([
+  'id',
+  'grant_id',
+  'client_id',
+  'user_id',
+  'scope',
+  'audience',
+  'created_at',
+  'expires_at',
+  'revoked_at',
+]);
+export const insertAccessToken = prepared(
   (db, row: AccessTokensTable) => db.insertInto('access_tokens').values(row),
-  columnsOf<AccessTokensTable>()([
-    'id',
-    'grant_id',
-    'client_id',
-    'user_id',
-    'scope',
-    'audience',
-    'created_at',
-    'expires_at',
-    'revoked_at',
-  ]),
+  ACCESS_TOKEN_COLUMNS,
 );
-const insertRefreshToken = prepared(
+export const REFRESH_TOKEN_COLUMNS = columnsOf<RefreshTokensTable>()([
+  'token_hash',
+  'id',
+  'grant_id',
+  'client_id',
+  'user_id',
+  'scope',
+  'resource',
+  'parent_id',
+  'created_at',
+  'expires_at',
+  'idle_expires_at',
+  'rotated_at',
+  'rotation_fingerprint',
+  'revoked_at',
+]);
+export const insertRefreshToken = prepared(
   (db, row: RefreshTokensTable) => db.insertInto('refresh_tokens').values(row),
-  columnsOf<RefreshTokensTable>()([
-    'token_hash',
-    'id',
-    'grant_id',
-    'client_id',
-    'user_id',
-    'scope',
-    'resource',
-    'parent_id',
-    'created_at',
-    'expires_at',
-    'idle_expires_at',
-    'rotated_at',
-    'rotation_fingerprint',
-    'revoked_at',
-  ]),
+  REFRESH_TOKEN_COLUMNS,
 );
 const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: number }) =>
   // One round trip: the token, its grant, its client and its user (if any) must all be live (disabling a
@@ -158,6 +162,14 @@ const claimRefreshToken = prepared(
       .where('token_hash', '=', tokenHash)
       .where('rotated_at', 'is', null)
       .where('revoked_at', 'is', null),
+);
+
+const markGrantUsedAt = prepared((db, { id, now }: { id: string; now: number }) =>
+  db
+    .updateTable('grants')
+    .set({ last_used_at: now })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', now)])),
 );
 
 export function grantStore(db: Db): GrantStore {
@@ -213,12 +225,7 @@ export function grantStore(db: Db): GrantStore {
       return Number(result.numUpdatedRows);
     },
     async markUsed(id, now) {
-      await db
-        .updateTable('grants')
-        .set({ last_used_at: now })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', now)]))
-        .execute();
+      await markGrantUsedAt(db, { id, now });
     },
     async lastUsedByClient(userId) {
       // From the grants (index grants_user_client), not the tokens: access_tokens has no user index, and
@@ -279,7 +286,38 @@ export function accessTokenStore(db: Db): AccessTokenStore {
   };
 }
 
-export function refreshTokenStore(db: Db): RefreshTokenStore {
+/**
+ * A row inserted from one JSON parameter: PostgreSQL builds a record of the table's type from it, so each
+ * value takes its column's type (a bare parameter in INSERT … SELECT would be text). Only the listed columns
+ * are set; the others take their defaults.
+ */
+export function insertFromJson(table: string, columns: readonly string[], parameter: string): string {
+  const list = columns.join(', ');
+  return `insert into ${table} (${list}) select ${list} from json_populate_record(null::${table}, ${parameter}::json)`;
+}
+
+/**
+ * A rotation on PostgreSQL, in one statement and one round trip (seven with BEGIN, the claim, two inserts, the
+ * grant's "last used" and COMMIT). Every part of a WITH runs against one snapshot: the claim is the same
+ * conditional UPDATE, and a concurrent rotation of the same parent waits for its row lock, finds rotated_at
+ * set and claims nothing, so its inserts (guarded by `exists (select from claimed)`) insert nothing.
+ * $1 now, $2 fingerprint, $3 parent hash, $4 successor row, $5 access token row (JSON), $6 mark the grant used.
+ */
+const ROTATE_ON_POSTGRES = `with claimed as (
+  update refresh_tokens set rotated_at = $1, rotation_fingerprint = $2
+  where token_hash = $3 and rotated_at is null and revoked_at is null
+  returning grant_id
+), successor as (
+  ${insertFromJson('refresh_tokens', REFRESH_TOKEN_COLUMNS, '$4')} where exists (select from claimed)
+), access as (
+  ${insertFromJson('access_tokens', ACCESS_TOKEN_COLUMNS, '$5')} where exists (select from claimed)
+), used as (
+  update grants set last_used_at = $1
+  where $6 and id in (select grant_id from claimed) and (last_used_at is null or last_used_at < $1)
+)
+select count(*)::int as claimed from claimed`;
+
+export function refreshTokenStore(db: Db, atomically: Atomically): RefreshTokenStore {
   return {
     async create(token) {
       await insertRefreshToken(db, refreshRow(token));
@@ -307,14 +345,28 @@ export function refreshTokenStore(db: Db): RefreshTokenStore {
         userActive: row.user_found !== null && row.user_disabled_at === null,
       };
     },
-    async rotate(parentHash, fingerprint, now, child, access) {
-      return inTransaction(db, async (tx) => {
-        // The atomicity lives in this conditional UPDATE: on PostgreSQL a concurrent caller waits for the row
-        // lock, re-reads rotated_at and updates nothing; on SQLite transactions are serialized.
+    async rotate(parentHash, fingerprint, now, child, access, markGrantUsed = false) {
+      if (isPostgres(db)) {
+        const result = await runCompiled(
+          db,
+          CompiledQuery.raw(ROTATE_ON_POSTGRES, [
+            now,
+            fingerprint,
+            parentHash,
+            JSON.stringify(refreshRow(child)),
+            JSON.stringify(accessRow(access)),
+            markGrantUsed,
+          ]),
+        );
+        return (result.rows[0] as { claimed: number } | undefined)?.claimed === 1;
+      }
+      return atomically(async (tx) => {
+        // The atomicity lives in this conditional UPDATE: on SQLite transactions are serialized.
         const claimed = await claimRefreshToken(tx, { tokenHash: parentHash, now, fingerprint });
         if (Number(claimed.numAffectedRows) !== 1) return false;
         await insertRefreshToken(tx, refreshRow(child));
         await insertAccessToken(tx, accessRow(access));
+        if (markGrantUsed) await markGrantUsedAt(tx, { id: child.grantId, now });
         return true;
       });
     },

@@ -81,21 +81,17 @@ export const refreshToken = {
 
     if (token.rotatedAt === null) {
       const set = await mint(token, successorOf(deps.rotationKey, token.id, now));
-      // Through storage.transaction, so that on SQLite the rotation shares its commit with other requests'.
       // "Last used" on the connected-apps page, written at most once per GRANT_USE_RESOLUTION_MS per grant.
       const markUsed =
         token.grantLastUsedAt === null || now - token.grantLastUsedAt >= GRANT_USE_RESOLUTION_MS;
-      const rotated = await deps.storage.transaction(async (tx) => {
-        const done = await tx.refreshTokens.rotate(
-          token.tokenHash,
-          fingerprint,
-          now,
-          set.refresh!,
-          set.access,
-        );
-        if (done && markUsed) await tx.grants.markUsed(token.grantId, now);
-        return done;
-      });
+      const rotated = await deps.storage.refreshTokens.rotate(
+        token.tokenHash,
+        fingerprint,
+        now,
+        set.refresh!,
+        set.access,
+        markUsed,
+      );
       if (rotated) return set.response;
       // Lost a race with a concurrent rotation of the same token: judge it as the replay it now is.
     }
