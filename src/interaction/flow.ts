@@ -359,19 +359,10 @@ export async function advance(
   if (next.kind !== 'redirect') return next;
   const grantId = timeOrderedId();
   const scope = interaction.consentedScope ?? request.scope;
-  await deps.storage.transaction(async (tx) => {
-    // The grant (token family) exists from the moment the code does, so revoking it on code reuse also
-    // covers tokens that a concurrent first redemption is still writing.
-    await tx.grants.create({
-      id: grantId,
-      clientId: client.id,
-      userId: user.id,
-      scope,
-      createdAt: now,
-      revokedAt: null,
-      lastUsedAt: null,
-    });
-    await tx.authorizationCodes.create({
+  // The grant (token family) exists from the moment the code does, so revoking it on code reuse also covers
+  // tokens that a concurrent first redemption is still writing.
+  await deps.storage.authorizationCodes.createWithGrant(
+    {
       codeHash: timeOrderedTokenKey(code),
       grantId,
       clientId: client.id,
@@ -388,8 +379,17 @@ export async function advance(
       createdAt: now,
       expiresAt: now + deps.codeTtl * 1000,
       consumedAt: null,
-    });
-  });
+    },
+    {
+      id: grantId,
+      clientId: client.id,
+      userId: user.id,
+      scope,
+      createdAt: now,
+      revokedAt: null,
+      lastUsedAt: null,
+    },
+  );
   return next;
 }
 

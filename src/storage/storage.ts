@@ -564,6 +564,11 @@ export interface InteractionStore {
 
 export interface AuthorizationCodeStore {
   create(code: AuthorizationCode): Promise<void>;
+  /**
+   * Stores a new code with the grant (token family) it opens, atomically and durably on its own (call it
+   * outside a transaction: it shares SQLite's group commit, and is one statement on PostgreSQL).
+   */
+  createWithGrant(code: AuthorizationCode, grant: Grant): Promise<void>;
   /** The code in whatever state it is (consumed or not, expired or not), or undefined if unknown. */
   find(codeHash: string): Promise<AuthorizationCode | undefined>;
   /**
@@ -571,7 +576,17 @@ export interface AuthorizationCodeStore {
    * concurrent calls exactly one gets `ok`; the others get `reused`. Unknown or expired codes, and codes whose
    * grant was revoked before they were redeemed: `not_found`.
    */
-  consume(codeHash: string, now: number): Promise<ConsumeResult>;
+  consume(codeHash: string, now: number, issued?: IssuedTokens): Promise<ConsumeResult>;
+}
+
+/**
+ * The tokens a code redemption issues: with `consume`, stored in the same atomic step as the claim, and only
+ * if the claim succeeds (call it outside a transaction: it shares SQLite's group commit, and is one statement
+ * on PostgreSQL).
+ */
+export interface IssuedTokens {
+  access: AccessTokenRecord;
+  refresh: RefreshTokenRecord | undefined;
 }
 
 export interface GrantStore {

@@ -849,6 +849,67 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         }
       });
 
+      it('R2: 20 concurrent redemptions that issue tokens: one ok, and only its tokens are stored', async () => {
+        const grant = newGrant();
+        const code = newCode({ grantId: grant.id, clientId: grant.clientId, userId: grant.userId! });
+        await storage.authorizationCodes.createWithGrant(code, grant);
+        assert.equal(
+          (await storage.grants.find(grant.id))?.id,
+          grant.id,
+          'the grant was stored with the code',
+        );
+        const attempts = Array.from({ length: 20 }, (_, i) => {
+          const issued = {
+            access: newAccessToken(grant, { id: id(`jti-${i}`) }),
+            refresh: i % 2 === 0 ? newRefreshToken(grant) : undefined,
+          };
+          return storage.authorizationCodes
+            .consume(code.codeHash, T0 + 1, issued)
+            .then((result) => ({ result, issued }));
+        });
+        const outcomes = await Promise.all(attempts);
+        const winners = outcomes.filter((outcome) => outcome.result.status === 'ok');
+        assert.equal(winners.length, 1);
+        assert.equal(outcomes.filter((outcome) => outcome.result.status === 'reused').length, 19);
+        for (const { result, issued } of outcomes) {
+          const won = result.status === 'ok';
+          const access = await storage.accessTokens.findActive(issued.access.id, T0 + 2);
+          assert.equal(access !== undefined, won, 'only the winner stored its access token');
+          if (issued.refresh) {
+            const refresh = await storage.refreshTokens.find(issued.refresh.tokenHash);
+            assert.equal(refresh !== undefined, won, 'only the winner stored its refresh token');
+          }
+        }
+      });
+
+      it('a redemption that issues tokens for an expired or revoked code stores nothing', async () => {
+        const grant = newGrant();
+        const expired = newCode({ grantId: grant.id, expiresAt: T0 + 10 });
+        await storage.authorizationCodes.createWithGrant(expired, grant);
+        const late = newAccessToken(grant);
+        assert.deepEqual(
+          await storage.authorizationCodes.consume(expired.codeHash, T0 + 10, {
+            access: late,
+            refresh: undefined,
+          }),
+          { status: 'not_found' },
+        );
+        assert.equal(await storage.accessTokens.findActive(late.id, T0 + 11), undefined);
+        const revokedGrant = newGrant();
+        const code = newCode({ grantId: revokedGrant.id });
+        await storage.authorizationCodes.createWithGrant(code, revokedGrant);
+        await storage.grants.revoke(revokedGrant.id, T0 + 1);
+        const refresh = newRefreshToken(revokedGrant);
+        assert.deepEqual(
+          await storage.authorizationCodes.consume(code.codeHash, T0 + 2, {
+            access: newAccessToken(revokedGrant),
+            refresh,
+          }),
+          { status: 'not_found' },
+        );
+        assert.equal(await storage.refreshTokens.find(refresh.tokenHash), undefined);
+      });
+
       it('consuming one code leaves other codes untouched', async () => {
         const one = newCode();
         const other = newCode();

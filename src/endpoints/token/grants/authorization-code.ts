@@ -103,15 +103,12 @@ export const authorizationCode = {
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idTokenFor: user,
     });
-    const claim = await deps.storage.transaction(async (tx) => {
-      // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL. The grant row
-      // already exists (it was created with the code), so a revocation of the grant that races with these
-      // inserts still covers the tokens.
-      const claimed = await tx.authorizationCodes.consume(codeHash, now);
-      if (claimed.status !== 'ok') return claimed.status;
-      await tx.accessTokens.create(set.access);
-      if (set.refresh) await tx.refreshTokens.create(set.refresh);
-      return claimed.status;
+    // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL, and only that one
+    // stores its tokens, in the same commit. The grant row already exists (it was created with the code), so a
+    // revocation of the grant that races with this still covers the tokens.
+    const { status: claim } = await deps.storage.authorizationCodes.consume(codeHash, now, {
+      access: set.access,
+      refresh: set.refresh,
     });
     if (claim === 'not_found') throw invalid('code expired');
     if (claim === 'reused') return reused(deps, client, stored, now, request.ip);
