@@ -21,6 +21,7 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
     ...authenticationFrom(row),
+    ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
   };
 }
 
@@ -44,6 +45,7 @@ const insertCode = prepared(
     'consumed_at',
     'amr',
     'acr',
+    'dpop_jkt',
   ]),
 );
 const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
@@ -93,6 +95,7 @@ export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         consumed_at: code.consumedAt,
         amr: code.amr === undefined ? null : JSON.stringify(code.amr),
         acr: code.acr ?? null,
+        dpop_jkt: code.dpopJkt ?? null,
       });
     },
     async find(codeHash) {

@@ -45,6 +45,7 @@ function accessRow(token: AccessTokenRecord): AccessTokensTable {
     created_at: token.createdAt,
     expires_at: token.expiresAt,
     revoked_at: token.revokedAt,
+    dpop_jkt: token.dpopJkt ?? null,
   };
 }
 
@@ -64,6 +65,7 @@ function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
     rotated_at: token.rotatedAt,
     rotation_fingerprint: token.rotationFingerprint,
     revoked_at: token.revokedAt,
+    dpop_jkt: token.dpopJkt ?? null,
   };
 }
 
@@ -98,6 +100,7 @@ const insertAccessToken = prepared(
     'created_at',
     'expires_at',
     'revoked_at',
+    'dpop_jkt',
   ]),
 );
 const insertRefreshToken = prepared(
@@ -117,6 +120,7 @@ const insertRefreshToken = prepared(
     'rotated_at',
     'rotation_fingerprint',
     'revoked_at',
+    'dpop_jkt',
   ]),
 );
 const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: number }) =>
@@ -265,6 +269,7 @@ export function accessTokenStore(db: Db): AccessTokenStore {
           createdAt: row.created_at,
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
+          ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
         }
       );
     },
@@ -305,6 +310,7 @@ export function refreshTokenStore(db: Db): RefreshTokenStore {
         grantRevoked: row.grant_revoked_at !== null,
         grantLastUsedAt: row.grant_last_used_at,
         userActive: row.user_found !== null && row.user_disabled_at === null,
+        ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
       };
     },
     async rotate(parentHash, fingerprint, now, child, access) {
