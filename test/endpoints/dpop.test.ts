@@ -186,6 +186,14 @@ await onEachDatabase('DPoP at the token endpoint and userinfo', (database, datab
         assert.equal(answer.statusCode, 400, `${name}: ${answer.body}`);
         assert.equal(answer.json().error, 'invalid_dpop_proof', name);
       }
+      // Clocks differ: iat 10 s either side is fine.
+      for (const skew of [-10, 10]) {
+        const skewed = await clientCredentials(await proof({ nonce, iat: nowSeconds() + skew }));
+        assert.equal(skewed.statusCode, 200, `iat ${skew} s: ${skewed.body}`);
+      }
+      // Scheme and host compare case-insensitively (the URL parser normalises them).
+      const upper = await clientCredentials(await proof({ nonce, htu: 'HTTP://LOCALHOST:3000/token' }));
+      assert.equal(upper.statusCode, 200, upper.body);
       // htu is compared without query and fragment (RFC 9449 §4.3 item 9).
       const withQuery = await clientCredentials(await proof({ nonce, htu: `${ISSUER}/token?x=1#f` }));
       assert.equal(withQuery.statusCode, 200, withQuery.body);
@@ -221,6 +229,25 @@ await onEachDatabase('DPoP at the token endpoint and userinfo', (database, datab
       }
       const later = await clientCredentials(dpop);
       assert.equal(later.json().error, 'invalid_dpop_proof');
+    });
+
+    it('C-10: a proof, or its jti, presented as a code is invalid_grant', async () => {
+      const { client, secret } = await server.addClient();
+      const dpop = await proof({});
+      const jti = String(decodeJwt(dpop).jti);
+      for (const code of [dpop, jti]) {
+        const answer = await server.app.inject({
+          method: 'POST',
+          url: '/token',
+          headers: { ...FORM, authorization: basicAuth(client.id, secret!) },
+          payload: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: 'https://rp.example/cb',
+          }).toString(),
+        });
+        assert.equal(answer.json().error, 'invalid_grant');
+      }
     });
 
     it('GATEHOUSE_DPOP=required, or a client registered with dpop_bound_access_tokens, needs a proof', async () => {
