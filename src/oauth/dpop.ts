@@ -7,7 +7,7 @@
 //   header (a proxy or a client chooses that);
 // - replay: each proof's jti (with its key) is remembered in the database's rate_limits table, one atomic upsert
 //   shared by every process and instance, until the proof would be refused as too old anyway. Of two identical
-//   proofs sent at once, on SQLite or PostgreSQL, exactly one gets count 1 (docs/security.md DPoP rows);
+//   proofs sent at once, on SQLite or PostgreSQL, exactly one gets count 1 (docs/security.md I-04, R3);
 // - server nonces (§8), stateless: an HMAC of a five-minute time slot under a key derived from the server
 //   secret, so that any instance can check a nonce any other issued, with nothing stored.
 //
