@@ -116,7 +116,7 @@ export async function checkEndpointProof(
       { headers: { 'dpop-nonce': nonce } },
     );
   }
-  // Remembered after every other check, so a proof refused for another reason can be corrected and sent again.
+  // Remembered last: a proof the checks above refuse costs no write, and garbage never reaches the database.
   if (
     !(await firstUse(
       context.storage,
