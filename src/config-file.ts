@@ -46,6 +46,8 @@ const SIMPLE: Record<string, string> = {
   accessTokenFormat: 'GATEHOUSE_ACCESS_TOKEN_FORMAT',
   requireOfflineAccess: 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS',
   requirePushedAuthorizationRequests: 'GATEHOUSE_REQUIRE_PAR',
+  dpop: 'GATEHOUSE_DPOP',
+  dpopNonce: 'GATEHOUSE_DPOP_NONCE',
   pkce: 'GATEHOUSE_PKCE',
   // A list of proxy addresses becomes "a,b", the form the variable takes.
   trustProxy: 'GATEHOUSE_TRUST_PROXY',

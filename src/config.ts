@@ -261,6 +261,17 @@ export interface Config {
   requireOfflineAccess: boolean;
   /** GATEHOUSE_REQUIRE_PAR: every authorization request must be pushed first (RFC 9126 §5). */
   requirePushedAuthorizationRequests: boolean;
+  /**
+   * GATEHOUSE_DPOP (default `allowed`): `allowed` binds tokens to a DPoP key (RFC 9449) when the client sends a
+   * proof, or when it registered `dpop_bound_access_tokens`; `required` refuses token requests without one, from
+   * every client.
+   */
+  dpop: 'allowed' | 'required';
+  /**
+   * GATEHOUSE_DPOP_NONCE (default true): DPoP proofs at the token and PAR endpoints must carry a server nonce
+   * (RFC 9449 §8), so that a proof cannot be made ahead of time by whoever briefly holds the client's key.
+   */
+  dpopNonce: boolean;
   /** GATEHOUSE_ALLOW_INSECURE_ISSUER (default false): allow an http issuer that is not localhost. */
   allowInsecureIssuer: boolean;
   /**
@@ -584,6 +595,14 @@ function pkcePolicy(env: Env): Config['pkcePolicy'] {
   return raw;
 }
 
+function dpopPolicy(env: Env): Config['dpop'] {
+  const raw = env.GATEHOUSE_DPOP || 'allowed';
+  if (raw !== 'allowed' && raw !== 'required') {
+    throw new ConfigError('GATEHOUSE_DPOP', `expected allowed or required, got "${raw}"`);
+  }
+  return raw;
+}
+
 function clientAuthMethods(env: Env): Config['clientAuthMethods'] {
   const raw = env.GATEHOUSE_CLIENT_AUTH_METHODS;
   if (!raw) return ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
@@ -859,6 +878,8 @@ export function loadConfig(env: Env = process.env): Config {
     idTokenAlg: alg(env, 'GATEHOUSE_ID_TOKEN_ALG', 'RS256'),
     requireOfflineAccess: boolean(env, 'GATEHOUSE_REQUIRE_OFFLINE_ACCESS', false),
     requirePushedAuthorizationRequests: boolean(env, 'GATEHOUSE_REQUIRE_PAR', false),
+    dpop: dpopPolicy(env),
+    dpopNonce: boolean(env, 'GATEHOUSE_DPOP_NONCE', true),
     allowInsecureIssuer,
     trustProxy: trustProxy(env),
     ...shutdown(env),

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   request_not_supported: 400,
   request_uri_not_supported: 400,
   registration_not_supported: 400,
+  invalid_dpop_proof: 400, // RFC 9449 §5 (at the token and PAR endpoints; a resource answers 401)
+  use_dpop_nonce: 400, // RFC 9449 §8
   // Not an RFC code: Readmill's legacy name for access_denied, sent only when its switch is on.
   user_denied: 400,
 } as const;

@@ -82,7 +82,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     issuer: config.issuer,
     now,
   });
-  const ownResource = ownResourceVerifier(config, introspect, now);
+  const ownResource = ownResourceVerifier(config, introspect, now, deps.storage);
   const secure = config.issuer.startsWith('https:');
   const brand = { productName: config.productName, logoUrl: config.logoUrl };
   // ISO 8601 times ("time":"2026-05-08T09:57:38.415Z") rather than pino's epoch milliseconds: readable as

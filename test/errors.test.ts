@@ -35,6 +35,8 @@ describe('ERROR_STATUS', () => {
     request_not_supported: [400, 'OIDC Core §3.1.2.6'],
     request_uri_not_supported: [400, 'OIDC Core §3.1.2.6'],
     registration_not_supported: [400, 'OIDC Core §3.1.2.6'],
+    invalid_dpop_proof: [400, 'RFC 9449 §5 (at the token and PAR endpoints)'],
+    use_dpop_nonce: [400, 'RFC 9449 §8'],
     user_denied: [400, "Readmill's legacy alias of access_denied (redirected, only behind its switch)"],
   };
 

@@ -42,7 +42,7 @@ async function allowedOrigin(storage: Storage, request: FastifyRequest): Promise
 function allow(reply: FastifyReply, origin: string): void {
   reply
     .header('access-control-allow-origin', origin)
-    .header('access-control-expose-headers', 'WWW-Authenticate');
+    .header('access-control-expose-headers', 'WWW-Authenticate, DPoP-Nonce');
 }
 
 export interface CorsPaths {

@@ -376,6 +376,7 @@ export async function advance(
       authTime: who.authTime,
       ...(who.amr ? { amr: who.amr } : {}),
       ...(who.acr ? { acr: who.acr } : {}),
+      ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
       createdAt: now,
       expiresAt: now + deps.codeTtl * 1000,
       consumedAt: null,

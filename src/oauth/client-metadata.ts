@@ -195,6 +195,12 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
     }
     if (metadata.require_pushed_authorization_requests) out.require_pushed_authorization_requests = true;
   }
+  if (metadata.dpop_bound_access_tokens !== undefined) {
+    if (typeof metadata.dpop_bound_access_tokens !== 'boolean') {
+      throw new OAuthError('invalid_client_metadata', 'dpop_bound_access_tokens must be a boolean');
+    }
+    if (metadata.dpop_bound_access_tokens) out.dpop_bound_access_tokens = true;
+  }
   if (metadata.jwks !== undefined) out.jwks = checkJwks(metadata.jwks);
   // Checked with the redirect URIs in buildClient, which knows the application type.
   if (metadata.post_logout_redirect_uris !== undefined) {

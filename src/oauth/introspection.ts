@@ -20,7 +20,10 @@ export interface ActiveToken {
   iss: string;
   exp?: number;
   iat: number;
-  token_type: 'Bearer' | 'refresh_token';
+  /** `DPoP` for an access token bound to a DPoP key (RFC 9449 §6.2), which `cnf` names. */
+  token_type: 'Bearer' | 'DPoP' | 'refresh_token';
+  /** RFC 9449 §6.2 (RFC 7800): the thumbprint of the DPoP key the token is bound to. */
+  cnf?: { jkt: string };
   /** The record id (jti of a JWT, id of an API key); internal, not sent by the endpoint. */
   recordId: string;
   grantId: string | null;
@@ -119,6 +122,7 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
         exp: epochSeconds(Math.min(found.expiresAt, found.idleExpiresAt ?? Number.POSITIVE_INFINITY)),
         iat: epochSeconds(found.createdAt),
         token_type: 'refresh_token',
+        ...(found.dpopJkt === undefined ? {} : { cnf: { jkt: found.dpopJkt } }),
         recordId: found.id,
         grantId: found.grantId,
         userId: found.userId,
@@ -158,7 +162,8 @@ export function tokenIntrospector(deps: IntrospectionDeps) {
       iss: deps.issuer,
       exp: epochSeconds(record.expiresAt),
       iat: epochSeconds(record.createdAt),
-      token_type: 'Bearer',
+      token_type: record.dpopJkt === undefined ? 'Bearer' : 'DPoP',
+      ...(record.dpopJkt === undefined ? {} : { cnf: { jkt: record.dpopJkt } }),
       recordId: record.id,
       grantId: record.grantId,
       userId: record.userId,

@@ -4,9 +4,16 @@
 
 import { createVerifier, type IntrospectionResponse, type Verifier } from '@gatehouse/resource';
 import type { Config } from '../config.ts';
+import type { Storage } from '../storage/storage.ts';
+import { databaseReplayCache, PROOF_MAX_AGE_SECONDS } from './dpop.ts';
 import type { Introspect } from './introspection.ts';
 
-export function ownResourceVerifier(config: Config, introspect: Introspect, now: () => number): Verifier {
+export function ownResourceVerifier(
+  config: Config,
+  introspect: Introspect,
+  now: () => number,
+  storage: Storage,
+): Verifier {
   return createVerifier({
     issuer: config.issuer,
     audience: config.issuer,
@@ -16,6 +23,14 @@ export function ownResourceVerifier(config: Config, introspect: Introspect, now:
     allowQueryToken: config.legacy.queryAccessToken,
     allowOAuthScheme: config.legacy.oauthAuthScheme,
     now,
+    // DPoP-bound tokens (RFC 9449 §7): proofs name the endpoint's public URL under the issuer (never the Host
+    // header), and each is accepted once across every instance (the database remembers it). No resource-server
+    // nonce: the iat window and the shared replay cache bound a proof here; the token endpoint has the nonce.
+    dpop: {
+      replayCache: databaseReplayCache(storage, now),
+      maxAgeSeconds: PROOF_MAX_AGE_SECONDS,
+      requestUrl: (request) => `${config.issuer}${(request.url ?? '/').split('?')[0]}`,
+    },
     introspection: async (token): Promise<IntrospectionResponse> => {
       const active = await introspect(token);
       if (!active || active.kind === 'refresh_token') {

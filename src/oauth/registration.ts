@@ -101,6 +101,7 @@ export function readRegistrationRequest(
     require_pushed_authorization_requests: fields.require_pushed_authorization_requests as
       | boolean
       | undefined,
+    dpop_bound_access_tokens: fields.dpop_bound_access_tokens as boolean | undefined,
   };
   for (const key of Object.keys(metadata) as (keyof ClientDisplayMetadata)[]) {
     if (metadata[key] === undefined) delete metadata[key];

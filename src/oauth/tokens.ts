@@ -23,6 +23,8 @@ export interface AccessTokenInput {
   authTime?: number;
   issuedAt: number;
   expiresAt: number;
+  /** RFC 9449 §6: binds the token to this DPoP key (cnf.jkt in a JWT; recorded for introspection either way). */
+  dpopJkt?: string | undefined;
 }
 
 export async function mintAccessToken(
@@ -39,6 +41,7 @@ export async function mintAccessToken(
     id = timeOrderedId(input.issuedAt);
     const claims: Record<string, unknown> = { client_id: input.clientId, scope: input.scope };
     if (input.authTime !== undefined) claims.auth_time = epochSeconds(input.authTime);
+    if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt };
     Object.assign(claims, {
       iss: input.issuer,
       sub: input.subject,
@@ -61,6 +64,7 @@ export async function mintAccessToken(
       createdAt: input.issuedAt,
       expiresAt: input.expiresAt,
       revokedAt: null,
+      ...(input.dpopJkt === undefined ? {} : { dpopJkt: input.dpopJkt }),
     },
   };
 }

@@ -106,6 +106,8 @@ export interface AuthorizationCodesTable {
   /** JSON list, or null. */
   amr: string | null;
   acr: string | null;
+  /** RFC 9449 §10: the authorization request's dpop_jkt; null when the code is not bound to a key. */
+  dpop_jkt: string | null;
 }
 
 export interface GrantsTable {
@@ -129,6 +131,8 @@ export interface AccessTokensTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** RFC 9449: the cnf.jkt the token is bound to; null for a bearer token. */
+  dpop_jkt: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -146,6 +150,8 @@ export interface RefreshTokensTable {
   rotated_at: number | null;
   rotation_fingerprint: string | null;
   revoked_at: number | null;
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key; null when unbound. */
+  dpop_jkt: string | null;
 }
 
 export interface ApiKeysTable {

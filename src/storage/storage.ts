@@ -101,6 +101,8 @@ export interface ClientDisplayMetadata {
   post_logout_redirect_uris?: string[];
   /** RFC 9126 §6: this client's authorization requests must be pushed first. */
   require_pushed_authorization_requests?: boolean;
+  /** RFC 9449 §5.2: every token request of this client must carry a DPoP proof (its tokens are always bound). */
+  dpop_bound_access_tokens?: boolean;
   /**
    * RFC 7591 §2 `jwks`: the public keys a `private_key_jwt` client signs its assertions with (RFC 7523, OIDC
    * Core §9). Public members only; checked by oauth/client-metadata.ts.
@@ -224,6 +226,8 @@ export interface AuthorizationRequest {
   resource: string | null;
   prompt: string[];
   maxAge: number | null;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the PAR request's proof). */
+  dpopJkt?: string | undefined;
   /** OIDC Core §3.1.2.1 hints, passed to the company's login app (Gatehouse's own page ignores them). */
   loginHint?: string | null;
   uiLocales?: string[];
@@ -250,6 +254,8 @@ export interface AuthorizationCode {
    * what the company's login app reported (external sign-in). Unset for password sign-ins. */
   amr?: string[] | undefined;
   acr?: string | undefined;
+  /** RFC 9449 §10: the token request must carry a DPoP proof by this key; unset for an unbound code. */
+  dpopJkt?: string | undefined;
 }
 
 export type ConsumeResult =
@@ -284,6 +290,8 @@ export interface AccessTokenRecord {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** RFC 9449: the thumbprint of the key the token is bound to (its cnf.jkt); unset for a bearer token. */
+  dpopJkt?: string | undefined;
 }
 
 export interface RefreshTokenRecord {
@@ -308,6 +316,11 @@ export interface RefreshTokenRecord {
   /** Identifies the request that rotated it (scope and resource asked for), for the grace-period replay rule. */
   rotationFingerprint: string | null;
   revokedAt: number | null;
+  /**
+   * RFC 9449 §5: a public client's refresh token is bound to the DPoP key of the request that started its family;
+   * every refresh must prove that key. Unset when unbound (confidential clients: their authentication binds it).
+   */
+  dpopJkt?: string | undefined;
 }
 
 /** A refresh token as found, with the state of its grant and of its user (read in the same query). */

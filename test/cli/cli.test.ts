@@ -374,6 +374,21 @@ describe('gatehouse clients add / list', () => {
     assert.ok(!/secret/i.test(run.stdout));
   });
 
+  it('clients add --dpop stores dpop_bound_access_tokens (RFC 9449 §5.2) and prints it', async () => {
+    const runEnv = envFor('dpop');
+    const run = await cli(
+      ['clients', 'add', '--name', 'Bound', '--redirect-uri', 'https://rp.example/cb', '--dpop'],
+      { env: runEnv },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.equal(output.dpop_bound_access_tokens, true);
+    await withStorage(runEnv, async (storage) => {
+      const stored = await storage.clients.find(output.client_id);
+      assert.equal(stored?.metadata.dpop_bound_access_tokens, true);
+    });
+  });
+
   it('clients add --resource-server stores the mark (RFC 7662 §4); clients list shows it; not for a public client', async () => {
     const runEnv = envFor('resource-server');
     const run = await cli(

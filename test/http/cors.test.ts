@@ -63,7 +63,7 @@ describe('CORS', () => {
     });
     assert.equal(token.statusCode, 400, token.body);
     assert.equal(token.headers['access-control-allow-origin'], 'https://spa.example');
-    assert.equal(token.headers['access-control-expose-headers'], 'WWW-Authenticate');
+    assert.equal(token.headers['access-control-expose-headers'], 'WWW-Authenticate, DPoP-Nonce');
     assert.equal(token.headers.vary, 'Origin');
     for (const url of ['/introspect', '/register']) {
       const response = await server.app.inject({ method: 'POST', url, headers, payload: 'token=x' });
@@ -205,7 +205,7 @@ describe("CORS: an origin opens only its own client's responses (issue 12, item 
       });
       assert.equal(withA.statusCode, 200, withA.body);
       assert.equal(acao(withA), A_ORIGIN, method);
-      assert.equal(withA.headers['access-control-expose-headers'], 'WWW-Authenticate');
+      assert.equal(withA.headers['access-control-expose-headers'], 'WWW-Authenticate, DPoP-Nonce');
       // Another origin, even with A's token: none.
       const elsewhere = await server.app.inject({
         method,

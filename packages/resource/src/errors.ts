@@ -4,18 +4,28 @@
 // not be checked at all (the authorization server or its database is down). A 401 there would tell the client
 // its token is bad, and a client throws a bad token away; a 503 with Retry-After tells it to try again.
 
+import { DPOP_ALGORITHMS } from './dpop.ts';
+
 export type BearerErrorCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  // RFC 9449 §7.1, §9: a DPoP proof is missing or wrong; the resource wants a (new) server nonce in it.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const STATUS: Record<BearerErrorCode, number> = {
   invalid_request: 400,
   invalid_token: 401,
   insufficient_scope: 403,
   temporarily_unavailable: 503,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
 };
+
+/** The authentication scheme a challenge names: RFC 6750's, or RFC 9449's for DPoP-bound tokens. */
+export type AuthScheme = 'Bearer' | 'DPoP';
 
 /** Seconds a client is asked to wait (Retry-After) when the token could not be checked. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -35,6 +45,8 @@ export interface ChallengeOptions {
   realm?: string | undefined;
   /** RFC 9728 §5.1: where clients find this resource's metadata (MCP clients follow it). */
   resourceMetadata?: string | undefined;
+  /** RFC 9449 §7.1: the algs a DPoP challenge lists (`algs`); DPOP_ALGORITHMS when unset. */
+  dpopAlgorithms?: readonly string[] | undefined;
 }
 
 export class BearerError extends Error {
@@ -42,6 +54,8 @@ export class BearerError extends Error {
   readonly status: number;
   readonly description: string | undefined;
   readonly scope: string | undefined;
+  /** The scheme the challenge names: `DPoP` when the request used it or the token is DPoP-bound. */
+  scheme: AuthScheme = 'Bearer';
 
   /** `code` undefined = the request had no credentials at all: a bare challenge (RFC 6750 §3.1). */
   constructor(code: BearerErrorCode | undefined, description?: string, scope?: string) {
@@ -63,6 +77,12 @@ export class BearerError extends Error {
     return error;
   }
 
+  /** The same error, challenged with another scheme (RFC 9449 §7.1: a DPoP request gets a DPoP challenge). */
+  withScheme(scheme: AuthScheme): this {
+    this.scheme = scheme;
+    return this;
+  }
+
   /** The response headers for this error: the challenge (RFC 6750 §3), or Retry-After on a 503. */
   headers(options: ChallengeOptions = {}): Record<string, string> {
     if (this.code === 'temporarily_unavailable') return { 'retry-after': String(RETRY_AFTER_SECONDS) };
@@ -77,7 +97,10 @@ export class BearerError extends Error {
     if (this.description) params.push(`error_description=${quoted(this.description)}`);
     if (this.scope) params.push(`scope=${quoted(this.scope)}`);
     if (options.resourceMetadata) params.push(`resource_metadata=${quoted(options.resourceMetadata)}`);
-    return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
+    if (this.scheme === 'DPoP') {
+      params.push(`algs=${quoted((options.dpopAlgorithms ?? DPOP_ALGORITHMS).join(' '))}`);
+    }
+    return params.length ? `${this.scheme} ${params.join(', ')}` : this.scheme;
   }
 
   /** The JSON body sent with the error. */

@@ -1,6 +1,17 @@
-// @gatehouse/resource: what an API protected by Gatehouse imports to check access tokens. The framework-neutral
+// @gatehouse/resource: what an API protected by Gatehouse imports to check access tokens (bearer and DPoP). The framework-neutral
 // core; the adapters are subpaths: /node (node:http, Express, Connect), /express (the same), /fastify, /web.
 export {
+  accessTokenHash,
+  DPOP_ALGORITHMS,
+  type DpopProof,
+  type DpopProofInput,
+  type DpopReplayCache,
+  htuOf,
+  memoryReplayCache,
+  verifyDpopProof,
+} from './dpop.ts';
+export {
+  type AuthScheme,
   type BearerAnswer,
   BearerError,
   type BearerErrorCode,
@@ -25,6 +36,7 @@ export {
 export { tokenOf } from './token-store.ts';
 export {
   createVerifier,
+  type DpopOptions,
   extractToken,
   type IntrospectionResponse,
   type RemoteIntrospection,

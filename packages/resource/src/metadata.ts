@@ -11,6 +11,10 @@ export interface ProtectedResourceMetadataInput {
   resourceName?: string | undefined;
   /** A page for people about this API (optional). */
   resourceDocumentation?: string | undefined;
+  /** RFC 9728 §2 `dpop_signing_alg_values_supported`: the algs this resource takes in DPoP proofs (optional). */
+  dpopSigningAlgorithms?: readonly string[] | undefined;
+  /** RFC 9728 §2 `dpop_bound_access_tokens_required`: this resource accepts DPoP-bound tokens only. */
+  dpopBoundAccessTokensRequired?: boolean | undefined;
 }
 
 /** The RFC 9728 §2 document. */
@@ -23,6 +27,10 @@ export function protectedResourceMetadata(input: ProtectedResourceMetadataInput)
   if (input.scopes?.length) metadata.scopes_supported = input.scopes;
   if (input.resourceName) metadata.resource_name = input.resourceName;
   if (input.resourceDocumentation) metadata.resource_documentation = input.resourceDocumentation;
+  if (input.dpopSigningAlgorithms?.length) {
+    metadata.dpop_signing_alg_values_supported = [...input.dpopSigningAlgorithms];
+  }
+  if (input.dpopBoundAccessTokensRequired) metadata.dpop_bound_access_tokens_required = true;
   return metadata;
 }
 

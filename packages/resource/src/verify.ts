@@ -5,9 +5,19 @@
 // unknown kid appears, at most every 30 s). Opaque tokens (gha_…, ghk_…) are first checked for their CRC32
 // tail, so a mistyped token never costs a network call, then introspected (RFC 7662) with a short cache.
 //
+// DPoP (RFC 9449): a token bound to a key (`cnf.jkt` in the JWT or the introspection answer) is accepted only with
+// the DPoP scheme and a proof signed by that key for this very request, remembered so it is accepted once; a
+// bound token sent as Bearer is refused (the downgrade a thief would try). Unbound tokens work as before.
+//
 // Only web-standard APIs are used (fetch, TextEncoder, btoa, WebCrypto through jose), so the same code runs on
 // Node.js, Deno, Bun and Cloudflare Workers.
 import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  DPOP_FUTURE_TOLERANCE_SECONDS,
+  type DpopReplayCache,
+  memoryReplayCache,
+  verifyDpopProof,
+} from './dpop.ts';
 import { BearerError, type ChallengeOptions } from './errors.ts';
 import { ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, isWellFormedOpaqueToken } from './opaque.ts';
 
@@ -20,6 +30,11 @@ export interface VerifiedToken {
   expiresAt: number | undefined;
   format: 'jwt' | 'opaque';
   claims: Record<string, unknown>;
+  /**
+   * RFC 9449: the thumbprint of the key the token is bound to (`cnf.jkt`); the request proved possession of it
+   * with a DPoP proof. Undefined for a bearer token.
+   */
+  dpopJkt?: string | undefined;
 }
 
 /** RFC 7662 response (the fields the library reads). */
@@ -62,6 +77,29 @@ export interface VerifierOptions extends ChallengeOptions {
    */
   jwtCacheSeconds?: number | undefined;
   now?: (() => number) | undefined;
+  /** DPoP (RFC 9449): how proofs are checked. DPoP-bound tokens are always held to their key; this tunes it. */
+  dpop?: DpopOptions | undefined;
+}
+
+export interface DpopOptions {
+  /**
+   * Refuse every token that is not DPoP-bound (RFC 9728 `dpop_bound_access_tokens_required`). Default false:
+   * bearer tokens are accepted, bound ones only with a proof.
+   */
+  required?: boolean | undefined;
+  /**
+   * Where accepted proofs are remembered, so each is accepted once. Default: memoryReplayCache(), this process's
+   * memory. An API running as several processes or instances must pass a shared one (see the README).
+   */
+  replayCache?: DpopReplayCache | undefined;
+  /** Seconds a proof is accepted after its iat (default 300). */
+  maxAgeSeconds?: number | undefined;
+  /**
+   * The URL the client called, compared with the proof's `htu`. Default: the origin of the first `audience`
+   * followed by the request's path, which is right when the resource identifier is the API's public URL. Never
+   * build it from the Host header: a client or proxy chooses that.
+   */
+  requestUrl?: ((request: RequestLike) => string) | undefined;
 }
 
 /** RFC 7662 introspection over HTTP, authenticated as a resource-server client (client_secret_basic). */
@@ -83,15 +121,20 @@ export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   /** Path and query, as in node's IncomingMessage.url. */
   url?: string | undefined;
+  /** The HTTP method (DPoP proofs name it); GET when absent. */
+  method?: string | undefined;
 }
 
-const HEADER = /^(Bearer|OAuth) +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const HEADER = /^(Bearer|OAuth|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export interface Verifier {
   /** Checks the request's token; throws BearerError. */
   verifyRequest(request: RequestLike): Promise<VerifiedToken>;
-  /** Checks a token string; throws BearerError. */
+  /**
+   * Checks a token string; throws BearerError. A DPoP-bound token is refused here (its proof is in the request):
+   * use verifyRequest.
+   */
   verifyToken(token: string): Promise<VerifiedToken>;
   options: VerifierOptions;
 }
@@ -108,10 +151,20 @@ export function requireScopes(token: VerifiedToken, ...scopes: string[]): void {
   }
 }
 
+/** The bearer token of a request (RFC 6750 §2); a DPoP-scheme request counts as one without a bearer token. */
 export function extractToken(
   request: RequestLike,
   options: Pick<VerifierOptions, 'allowOAuthScheme' | 'allowQueryToken'>,
 ): string {
+  const { scheme, token } = extractCredentials(request, options);
+  if (scheme === 'DPoP') throw new BearerError(undefined);
+  return token;
+}
+
+function extractCredentials(
+  request: RequestLike,
+  options: Pick<VerifierOptions, 'allowOAuthScheme' | 'allowQueryToken'>,
+): { scheme: 'Bearer' | 'DPoP'; token: string } {
   let header = request.headers.authorization;
   if (Array.isArray(header)) {
     if (header.length > 1) throw new BearerError('invalid_request', 'Send one Authorization header');
@@ -124,20 +177,33 @@ export function extractToken(
     if (query.length) throw new BearerError('invalid_request', 'Send the token one way only');
     const match = HEADER.exec(header);
     if (!match?.[2]) {
-      if (/^(Bearer|OAuth)\b/i.test(header))
+      if (/^(Bearer|OAuth|DPoP)\b/i.test(header))
         throw new BearerError('invalid_request', 'The Authorization header is malformed');
       throw new BearerError(undefined);
     }
-    if (match[1]?.toLowerCase() === 'oauth' && !options.allowOAuthScheme) throw new BearerError(undefined);
-    return match[2];
+    const scheme = match[1]?.toLowerCase();
+    if (scheme === 'oauth' && !options.allowOAuthScheme) throw new BearerError(undefined);
+    return { scheme: scheme === 'dpop' ? 'DPoP' : 'Bearer', token: match[2] };
   }
-  if (query.length === 1 && query[0]) return query[0];
+  if (query.length === 1 && query[0]) return { scheme: 'Bearer', token: query[0] };
   if (query.length > 1) throw new BearerError('invalid_request', 'access_token is repeated');
   throw new BearerError(undefined);
 }
 
+/** The `cnf.jkt` of a token's claims or introspection answer (RFC 9449 §6), if it is a usable thumbprint. */
+function boundKey(claims: Record<string, unknown>): string | undefined {
+  const cnf = claims.cnf;
+  if (typeof cnf !== 'object' || cnf === null) return undefined;
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  // A cnf with a jkt that is not a string still binds the token: to a key nobody can prove, so it is refused.
+  if (jkt === undefined) return undefined;
+  return typeof jkt === 'string' && jkt.length > 0 ? jkt : 'invalid';
+}
+
 function fromIntrospection(result: IntrospectionResponse, format: 'jwt' | 'opaque'): VerifiedToken {
+  const dpopJkt = boundKey(result);
   return {
+    ...(dpopJkt === undefined ? {} : { dpopJkt }),
     subject: String(result.sub ?? ''),
     clientId: String(result.client_id ?? ''),
     scopes: typeof result.scope === 'string' ? result.scope.split(' ').filter(Boolean) : [],
@@ -214,7 +280,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (result.expired === true) throw new BearerError('invalid_token', 'The access token expired');
       throw new BearerError('invalid_token', 'The access token is not active');
     }
-    if (result.token_type !== undefined && result.token_type.toLowerCase() !== 'bearer') {
+    const tokenType = result.token_type?.toLowerCase();
+    if (tokenType !== undefined && tokenType !== 'bearer' && tokenType !== 'dpop') {
       throw new BearerError('invalid_token', 'This is not an access token');
     }
     if (result.iss !== undefined && result.iss !== options.issuer) {
@@ -266,7 +333,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verifiedJwts.set(token, { verified, until });
   }
 
-  async function verifyToken(token: string): Promise<VerifiedToken> {
+  /** Checks the token itself (signature or introspection, issuer, audience, expiry); not how it was sent. */
+  async function checkToken(token: string): Promise<VerifiedToken> {
     if (token.startsWith(ACCESS_TOKEN_PREFIX) || token.startsWith(API_KEY_PREFIX)) {
       const prefix = token.startsWith(API_KEY_PREFIX) ? API_KEY_PREFIX : ACCESS_TOKEN_PREFIX;
       if (!isWellFormedOpaqueToken(token, prefix))
@@ -290,7 +358,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         currentDate: new Date(now()),
         requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
       });
+      const dpopJkt = boundKey(payload);
       const verified: VerifiedToken = {
+        ...(dpopJkt === undefined ? {} : { dpopJkt }),
         subject: String(payload.sub),
         clientId: String(payload.client_id),
         scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
@@ -322,10 +392,96 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
+  async function verifyToken(token: string): Promise<VerifiedToken> {
+    const verified = await checkToken(token);
+    // A token string alone proves nothing for a bound token: the proof is in the request.
+    if (verified.dpopJkt !== undefined) {
+      throw new BearerError(
+        'invalid_token',
+        'The access token is DPoP-bound: check the request, not the token',
+      );
+    }
+    return verified;
+  }
+
+  const dpop = options.dpop ?? {};
+  const replayCache = dpop.replayCache ?? memoryReplayCache({ now });
+  const audienceOrigin = URL.canParse(audiences[0] ?? '') ? new URL(audiences[0] ?? '').origin : undefined;
+  const requestUrl =
+    dpop.requestUrl ??
+    ((request: RequestLike) =>
+      audienceOrigin === undefined ? '' : `${audienceOrigin}${(request.url ?? '/').split('?')[0]}`);
+  const invalidProof = (description: string) =>
+    new BearerError('invalid_dpop_proof', description).withScheme('DPoP');
+
+  /** RFC 9449 §7.1: the token is bound to a key, and this request's proof is signed by it, for it, once. */
+  async function checkProof(request: RequestLike, token: string, jkt: string): Promise<void> {
+    const proof = await verifyDpopProof({
+      header: request.headers.dpop,
+      method: (request.method ?? 'GET').toUpperCase(),
+      url: requestUrl(request),
+      accessToken: token,
+      now: now(),
+      algorithms: options.dpopAlgorithms,
+      maxAgeSeconds: dpop.maxAgeSeconds,
+    });
+    if (proof.jkt !== jkt)
+      throw invalidProof('The DPoP proof is signed by another key than the token is bound to');
+    let fresh: boolean;
+    try {
+      fresh = await replayCache.remember(
+        `${proof.jkt}:${proof.jti}`,
+        proof.acceptableUntil + DPOP_FUTURE_TOLERANCE_SECONDS * 1000,
+      );
+    } catch (cause) {
+      throw BearerError.unavailable(cause);
+    }
+    if (!fresh) throw invalidProof('The DPoP proof was used before');
+  }
+
+  async function verifyRequest(request: RequestLike): Promise<VerifiedToken> {
+    let credentials: { scheme: 'Bearer' | 'DPoP'; token: string };
+    try {
+      credentials = extractCredentials(request, options);
+    } catch (error) {
+      if (dpop.required && error instanceof BearerError && error.code === undefined)
+        throw error.withScheme('DPoP');
+      throw error;
+    }
+    const { scheme, token } = credentials;
+    if (scheme === 'DPoP') {
+      let verified: VerifiedToken;
+      try {
+        verified = await checkToken(token);
+      } catch (error) {
+        if (error instanceof BearerError) error.withScheme('DPoP');
+        throw error;
+      }
+      if (verified.dpopJkt === undefined) {
+        throw new BearerError('invalid_token', 'The access token is not DPoP-bound').withScheme('DPoP');
+      }
+      await checkProof(request, token, verified.dpopJkt);
+      return verified;
+    }
+    const verified = await checkToken(token);
+    if (verified.dpopJkt !== undefined) {
+      throw new BearerError(
+        'invalid_token',
+        'The access token is DPoP-bound: send it with the DPoP scheme and a proof',
+      ).withScheme('DPoP');
+    }
+    if (dpop.required) {
+      throw new BearerError('invalid_token', 'This resource accepts DPoP-bound tokens only').withScheme(
+        'DPoP',
+      );
+    }
+    return verified;
+  }
+
   return {
     options,
     verifyToken,
     // async, so that a request without a usable token rejects rather than throws (the Node adapter relies on it).
-    verifyRequest: async (request) => verifyToken(extractToken(request, options)),
+    verifyRequest: async (request) => verifyRequest(request),
   };
 }

@@ -67,6 +67,11 @@ export const clientsAdd: Command = {
       description:
         "The client is an API that may introspect every client's tokens (RFC 7662 §4); without it, only its own.",
     },
+    dpop: {
+      type: 'boolean',
+      description:
+        'Every token request must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens): its tokens are always bound to its key.',
+    },
     'application-type': {
       type: 'string',
       value: 'TYPE',
@@ -100,6 +105,7 @@ export const clientsAdd: Command = {
           applicationType,
           requirePkce: values['pkce-optional'] ? false : undefined,
           allowedCorsOrigins: (values['cors-origin'] as string[] | undefined) ?? [],
+          ...(values.dpop === true ? { metadata: { dpop_bound_access_tokens: true } } : {}),
           // On a loopback http issuer its own pages (the playground) are registrable (docs/security.md A-07).
           issuer: config().issuer,
         },
@@ -120,6 +126,7 @@ export const clientsAdd: Command = {
       if (client.allowedCorsOrigins.length) output.allowed_cors_origins = client.allowedCorsOrigins;
       if (client.nonExpiringTokens) output.non_expiring_tokens = true;
       if (client.resourceServer) output.resource_server = true;
+      if (client.metadata.dpop_bound_access_tokens) output.dpop_bound_access_tokens = true;
       if (secret) output.client_secret = secret;
       printJson(io, output);
       if (secret) io.stderr('The client_secret is shown once: store it now.\n');

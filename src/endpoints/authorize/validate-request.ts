@@ -42,6 +42,8 @@ const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 const MAX_STATE = 4096;
 const MAX_NONCE = 1024;
 const MAX_HINT = 512;
+/** An RFC 7638 thumbprint with SHA-256: 32 bytes, base64url without padding. */
+const DPOP_JKT = /^[A-Za-z0-9_-]{43}$/;
 
 export interface AuthorizeContext {
   storage: Storage;
@@ -187,6 +189,12 @@ export async function validateAuthorizationRequest(
     fail('invalid_request', 'ui_locales or acr_values is too long');
   }
 
+  // RFC 9449 §10: the code will be redeemable only with a DPoP proof by the key with this thumbprint.
+  const dpopJkt = single('dpop_jkt');
+  if (dpopJkt !== undefined && !DPOP_JKT.test(dpopJkt)) {
+    fail('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  }
+
   let resource: string | null = null;
   try {
     resource = resolveResource(query.getAll('resource'), client, resources, issuer);
@@ -206,6 +214,7 @@ export async function validateAuthorizationRequest(
       nonce,
       codeChallenge: challenge ?? null,
       resource,
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
       prompt,
       maxAge,
       loginHint,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { SUPPORTED_CLAIMS } from '../../oauth/claims.ts';
 import { ASSERTION_ALGS } from '../../oauth/client-auth.ts';
+import { DPOP_ALGORITHMS } from '../../oauth/dpop.ts';
 import { GRANTS } from '../token/grants/index.ts';
 
 export function discoveryDocument(deps: Deps): Record<string, unknown> {
@@ -47,6 +48,8 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
         }
       : {}),
     code_challenge_methods_supported: ['S256'],
+    // RFC 9449 §5.1: the token endpoint takes DPoP proofs with these algs (GATEHOUSE_DPOP decides if it must).
+    dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
     claims_supported: [
       ...SUPPORTED_CLAIMS,
       'iss',

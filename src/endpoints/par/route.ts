@@ -13,7 +13,7 @@ import {
   RedirectError,
   validateAuthorizationRequest,
 } from '../authorize/validate-request.ts';
-import { authenticatedClient, noStore } from '../client-request.ts';
+import { authenticatedClient, dpopProof, noStore } from '../client-request.ts';
 
 export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
   app.post(deps.config.paths.par, async (request, reply) => {
@@ -28,6 +28,15 @@ export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
       throw new OAuthError('invalid_request', 'request_uri cannot be pushed');
     }
     const query = pushedQuery(client.id, params);
+    // RFC 9449 §10.1: a DPoP proof here binds the code to its key, as dpop_jkt does; sent together, they agree.
+    const dpopJkt = await dpopProof(deps, request, reply, deps.config.paths.par);
+    if (dpopJkt !== undefined) {
+      const named = query.get('dpop_jkt');
+      if (named !== null && named !== dpopJkt) {
+        throw new OAuthError('invalid_dpop_proof', 'dpop_jkt differs from the key of the DPoP proof');
+      }
+      query.set('dpop_jkt', dpopJkt);
+    }
     try {
       await validateAuthorizationRequest(query, authorizeContext(deps));
     } catch (error) {

@@ -5,7 +5,8 @@ import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import { allowCorsFor } from '../../http/cors.ts';
 import { type FormParams, parseForm } from '../../http/form-body.ts';
-import { authenticatedClient, noStore } from '../client-request.ts';
+import { currentNonce } from '../../oauth/dpop.ts';
+import { authenticatedClient, dpopProof, noStore } from '../client-request.ts';
 import { GRANTS } from './grants/index.ts';
 
 export function registerToken(app: FastifyInstance, deps: Deps) {
@@ -38,6 +39,19 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     if (!client.grantTypes.includes(grant.grantType)) {
       throw new OAuthError('unauthorized_client', 'This client may not use this grant type');
     }
+    // RFC 9449 §5: a proof binds the tokens to its key. The deployment (GATEHOUSE_DPOP=required) or the client
+    // (dpop_bound_access_tokens, §5.2) may insist on one.
+    const dpopJkt = await dpopProof(deps, request, reply, paths.token);
+    if (
+      dpopJkt === undefined &&
+      (deps.config.dpop === 'required' || client.metadata.dpop_bound_access_tokens === true)
+    ) {
+      throw new OAuthError('invalid_dpop_proof', 'This client must send a DPoP proof', {
+        headers: deps.config.dpopNonce
+          ? { 'dpop-nonce': currentNonce(deps.rotationKey, deps.clock.now()) }
+          : {},
+      });
+    }
     const declared: FormParams = {};
     for (const name of grant.parameters) {
       const value = params[name];
@@ -46,6 +60,7 @@ export function registerToken(app: FastifyInstance, deps: Deps) {
     const answer = await grant.handle(deps, client, declared, {
       impliedGrantType: params.grant_type === undefined,
       ip: request.ip,
+      dpopJkt,
     });
     deps.metrics.tokenIssued(grant.grantType);
     return answer;

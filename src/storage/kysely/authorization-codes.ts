@@ -35,6 +35,7 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
     ...authenticationFrom(row),
+    ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
   };
 }
 
@@ -56,6 +57,7 @@ const CODE_COLUMNS = columnsOf<AuthorizationCodesTable>()([
   'consumed_at',
   'amr',
   'acr',
+  'dpop_jkt',
 ]);
 const insertCode = prepared(
   (db, row: AuthorizationCodesTable) => db.insertInto('authorization_codes').values(row),
@@ -106,6 +108,7 @@ function codeRow(code: AuthorizationCode): AuthorizationCodesTable {
     consumed_at: code.consumedAt,
     amr: code.amr === undefined ? null : JSON.stringify(code.amr),
     acr: code.acr ?? null,
+    dpop_jkt: code.dpopJkt ?? null,
   };
 }
 

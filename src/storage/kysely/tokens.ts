@@ -47,6 +47,7 @@ export function accessRow(token: AccessTokenRecord): AccessTokensTable {
     created_at: token.createdAt,
     expires_at: token.expiresAt,
     revoked_at: token.revokedAt,
+    dpop_jkt: token.dpopJkt ?? null,
   };
 }
 
@@ -66,6 +67,7 @@ export function refreshRow(token: RefreshTokenRecord): RefreshTokensTable {
     rotated_at: token.rotatedAt,
     rotation_fingerprint: token.rotationFingerprint,
     revoked_at: token.revokedAt,
+    dpop_jkt: token.dpopJkt ?? null,
   };
 }
 
@@ -101,6 +103,7 @@ export const ACCESS_TOKEN_COLUMNS = columnsOf<AccessTokensTable>()([
   'created_at',
   'expires_at',
   'revoked_at',
+  'dpop_jkt',
 ]);
 export const insertAccessToken = prepared(
   (db, row: AccessTokensTable) => db.insertInto('access_tokens').values(row),
@@ -121,6 +124,7 @@ export const REFRESH_TOKEN_COLUMNS = columnsOf<RefreshTokensTable>()([
   'rotated_at',
   'rotation_fingerprint',
   'revoked_at',
+  'dpop_jkt',
 ]);
 export const insertRefreshToken = prepared(
   (db, row: RefreshTokensTable) => db.insertInto('refresh_tokens').values(row),
@@ -280,6 +284,7 @@ export function accessTokenStore(db: Db): AccessTokenStore {
           createdAt: row.created_at,
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
+          ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
         }
       );
     },
@@ -351,6 +356,7 @@ export function refreshTokenStore(db: Db, atomically: Atomically): RefreshTokenS
         grantRevoked: row.grant_revoked_at !== null,
         grantLastUsedAt: row.grant_last_used_at,
         userActive: row.user_found !== null && row.user_disabled_at === null,
+        ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
       };
     },
     async rotate(parentHash, fingerprint, now, child, access, markGrantUsed = false) {

@@ -11,6 +11,7 @@ import { linkedIdentities } from './0010-linked-identities.ts';
 import { keySetVersion } from './0012-key-set-version.ts';
 import { apiKeyResources } from './0013-api-key-resources.ts';
 import { securityEventColumns } from './0014-security-event-columns.ts';
+import { dpopBinding } from './0016-dpop-binding.ts';
 import { clientChangeNotify } from './0019-client-change-notify.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-key-set-version': keySetVersion,
   '0013-api-key-resources': apiKeyResources,
   '0014-security-event-columns': securityEventColumns,
+  '0016-dpop-binding': dpopBinding,
   '0019-client-change-notify': clientChangeNotify,
 };
 

@@ -38,7 +38,11 @@ declare module 'fastify' {
 export function fastifyAuthenticate(verifier: Verifier, ...scopes: string[]): preHandlerAsyncHookHandler {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const token = await verifier.verifyRequest({ headers: request.headers, url: request.url });
+      const token = await verifier.verifyRequest({
+        headers: request.headers,
+        url: request.url,
+        method: request.method,
+      });
       requireScopes(token, ...scopes);
       rememberToken(request, token);
       if ('verifiedToken' in request) request.verifiedToken = token;

@@ -45,7 +45,11 @@ export async function authenticate(
   ...scopes: string[]
 ): Promise<VerifiedToken | undefined> {
   try {
-    const token = await verifier.verifyRequest({ headers: request.headers, url: request.url });
+    const token = await verifier.verifyRequest({
+      headers: request.headers,
+      url: request.url,
+      method: request.method,
+    });
     requireScopes(token, ...scopes);
     rememberToken(request, token);
     return token;

@@ -23,8 +23,13 @@ export async function checkRequest(
   try {
     const url = new URL(request.url);
     const token = await verifier.verifyRequest({
-      headers: { authorization: request.headers.get('authorization') ?? undefined },
+      headers: {
+        authorization: request.headers.get('authorization') ?? undefined,
+        // Headers.get joins repeated headers with ", ", which the proof check refuses (one DPoP header only).
+        dpop: request.headers.get('dpop') ?? undefined,
+      },
       url: url.pathname + url.search,
+      method: request.method,
     });
     requireScopes(token, ...scopes);
     return { token };

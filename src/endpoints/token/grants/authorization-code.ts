@@ -22,8 +22,13 @@ function checkBinding(
   redirectUri: string | undefined,
   verifier: string | undefined,
   redirectUriOptional: boolean,
+  dpopJkt: string | undefined,
 ) {
   if (stored.clientId !== client.id) throw invalid('code was issued to another client');
+  // RFC 9449 §10: a code bound with dpop_jkt is redeemed only with a proof by that key.
+  if (stored.dpopJkt !== undefined && stored.dpopJkt !== dpopJkt) {
+    throw invalid('the DPoP proof key differs from the dpop_jkt of the authorization request');
+  }
   // RFC 6749 §4.1.3 wants the redirect_uri repeated when the authorization request had one; OAuth 2.1 clients
   // (and Dialpad's legacy exchange) may leave it out. If it is sent, it must always match.
   if ((stored.redirectUriProvided && !redirectUriOptional) || redirectUri !== undefined) {
@@ -77,7 +82,7 @@ export const authorizationCode = {
     // Checked before the code is consumed, so a request with the wrong client, redirect URI or verifier
     // neither burns the code for the real client (docs/security.md B-07, C-04) nor triggers the revocation below
     // (a denial of service, C-03). Guessing the verifier is hopeless: it carries at least 256 bits.
-    checkBinding(stored, client, redirectUri, verifier, request.impliedGrantType);
+    checkBinding(stored, client, redirectUri, verifier, request.impliedGrantType, request.dpopJkt);
     // RFC 8707 §2.2: the token request may repeat the resource; it cannot switch to another.
     if (params.resource !== undefined && params.resource !== (stored.resource ?? deps.config.issuer)) {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
@@ -102,6 +107,10 @@ export const authorizationCode = {
       nonce: stored.nonce,
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idTokenFor: user,
+      dpopJkt: request.dpopJkt,
+      // RFC 9449 §5: a public client's refresh token is bound to the key too (a confidential client's is bound
+      // to its authentication already).
+      refreshDpopJkt: client.tokenEndpointAuthMethod === 'none' ? request.dpopJkt : undefined,
     });
     // The atomic step: of concurrent redemptions exactly one moves consumed_at off NULL, and only that one
     // stores its tokens, in the same commit. The grant row already exists (it was created with the code), so a

@@ -25,7 +25,7 @@ function knownGrants(storage: object): Set<string> {
 export const clientCredentials = {
   grantType: 'client_credentials',
   parameters: ['scope', 'resource'],
-  async handle(deps, client, params) {
+  async handle(deps, client, params, request) {
     if (client.tokenEndpointAuthMethod === 'none') {
       throw new OAuthError('unauthorized_client', 'Public clients cannot use client_credentials');
     }
@@ -63,6 +63,7 @@ export const clientCredentials = {
       grantScope: scope,
       resource,
       refresh: { kind: 'none' },
+      dpopJkt: request.dpopJkt,
     });
     const known = knownGrants(deps.storage);
     const grantKnown = known.has(grantId);

@@ -40,6 +40,10 @@ export interface TokenSetInput {
     | { kind: 'none' };
   /** The user whose claims an ID token carries, when one is issued (the scope must also hold openid). */
   idTokenFor?: User;
+  /** RFC 9449: the DPoP key the access token is bound to (the request's proof); unset for a bearer token. */
+  dpopJkt?: string | undefined;
+  /** RFC 9449 §5: the DPoP key a new refresh token is bound to (public clients); unset when unbound. */
+  refreshDpopJkt?: string | undefined;
 }
 
 export interface TokenSet {
@@ -79,6 +83,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
     authTime: input.authTime,
     issuedAt: now,
     expiresAt: now + lifetime * 1000,
+    dpopJkt: input.dpopJkt,
   });
 
   let refreshToken: string | undefined;
@@ -105,6 +110,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       rotatedAt: null,
       rotationFingerprint: null,
       revokedAt: null,
+      ...(input.refreshDpopJkt === undefined ? {} : { dpopJkt: input.refreshDpopJkt }),
     };
   }
 
@@ -130,7 +136,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
 
   const response: TokenResponse = {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: input.dpopJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: lifetime,
     scope: input.scope,
   };

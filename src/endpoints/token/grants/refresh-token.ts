@@ -66,6 +66,11 @@ export const refreshToken = {
       throw new OAuthError('invalid_target', 'The resource differs from the one authorized');
     }
     if (!token.userActive) throw invalid('user no longer exists or is disabled');
+    // RFC 9449 §5 (E-11): a bound refresh token works only with a proof by its key. Refused without revoking anything:
+    // whoever lacks the key cannot hurt the family (no reuse detection to trip).
+    if (token.dpopJkt !== undefined && token.dpopJkt !== request.dpopJkt) {
+      throw invalid('the refresh token is bound to another DPoP key, or the request has no proof');
+    }
 
     const fingerprint = rotationFingerprint(params.scope, params.resource);
     const mint = (parent: FoundRefreshToken, successor: string) =>
@@ -77,6 +82,8 @@ export const refreshToken = {
         grantScope: token.scope,
         resource: token.resource,
         refresh: { kind: 'successor', token: successor, parent },
+        dpopJkt: request.dpopJkt,
+        refreshDpopJkt: token.dpopJkt,
       });
 
     if (token.rotatedAt === null) {

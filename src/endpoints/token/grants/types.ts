@@ -5,7 +5,8 @@ import type { Client } from '../../../storage/storage.ts';
 /** RFC 6749 §5.1. */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the access token is bound to the request's DPoP key (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -18,6 +19,8 @@ export interface GrantRequestInfo {
   impliedGrantType: boolean;
   /** The client's address (after GATEHOUSE_TRUST_PROXY), for the security events a grant records. */
   ip: string;
+  /** The thumbprint of the key the request's DPoP proof was signed with (checked); undefined without a proof. */
+  dpopJkt: string | undefined;
 }
 
 export interface GrantHandler {
