@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type DialectAdapter, type Driver, Kysely, PostgresDialect, type QueryResult } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.ts';
@@ -66,6 +66,9 @@ class PreparingPostgresDialect extends PostgresDialect {
 }
 
 const RECONNECT_MS = 1000;
+const PROBE_TIMEOUT_MS = 5000;
+/** The listening connection's application_name. */
+export const LISTENER_NAME = 'gatehouse client changes';
 
 /**
  * The connection that LISTENs for changes to the clients table (migration 0019's trigger), behind the client
@@ -99,6 +102,8 @@ class ClientChangeListener implements ClientChangeFeed {
     const client = new pg.Client({
       connectionString: this.#url,
       connectionTimeoutMillis: 3000,
+      // What an operator sees in pg_stat_activity beside the pool's connections.
+      application_name: LISTENER_NAME,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     });
@@ -118,10 +123,31 @@ class ClientChangeListener implements ClientChangeFeed {
     };
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', () => this.#changed());
+    // A probe of our own proves that notifications reach this connection before the cache trusts them: behind a
+    // pooler in transaction mode (PgBouncer's default) LISTEN succeeds but nothing is ever delivered.
+    const probe = `probe:${randomUUID()}`;
+    let probed: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      probed = resolve;
+    });
+    client.on('notification', (message) => {
+      if (message.payload === probe) probed();
+      this.#changed();
+    });
     try {
       await client.connect();
       await client.query('LISTEN gatehouse_clients');
+      await client.query('select pg_notify($1, $2)', ['gatehouse_clients', probe]);
+      let timer: NodeJS.Timeout | undefined;
+      const heard = await Promise.race([
+        arrived.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!heard) throw new Error('notifications do not arrive on this connection');
     } catch {
       lost();
       return;

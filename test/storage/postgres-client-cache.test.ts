@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { type OpenedStorage, openStorage } from '../../src/storage/open.ts';
+import { LISTENER_NAME } from '../../src/storage/postgres.ts';
 import { type FreshDatabase, freshDatabase, postgresOrSkipReason } from '../helpers/postgres.ts';
 import { newClient } from './contract.ts';
 
@@ -40,7 +41,7 @@ describe('PostgreSQL: every instance drops its cached clients when any writer ch
     // Both listeners up (their first notification-less moments use no cache at all).
     await eventually(async () => {
       const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and query = 'LISTEN gatehouse_clients'`.execute(server.db);
+        where datname = current_database() and application_name = ${LISTENER_NAME}`.execute(server.db);
       assert.equal(rows[0]?.n, 2);
     });
   });
@@ -101,7 +102,7 @@ describe('PostgreSQL: every instance drops its cached clients when any writer ch
     try {
       await sql`update clients set name = 'Changed while unheard' where id = ${client.id}`.execute(other.db);
       await sql`select pg_terminate_backend(pid) from pg_stat_activity
-        where datname = current_database() and query = 'LISTEN gatehouse_clients'`.execute(other.db);
+        where datname = current_database() and application_name = ${LISTENER_NAME}`.execute(other.db);
       // Whether the lookup comes while the listener is down (no cache) or after it is back (cache dropped on
       // reconnecting), it reads the row again.
       await eventually(async () =>
