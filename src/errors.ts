@@ -25,6 +25,9 @@ export const ERROR_STATUS = {
   request_not_supported: 400,
   request_uri_not_supported: 400,
   registration_not_supported: 400,
+  authorization_pending: 400, // RFC 8628 §3.5 (the device polls on)
+  slow_down: 400,
+  expired_token: 400,
   // Not an RFC code: Readmill's legacy name for access_denied, sent only when its switch is on.
   user_denied: 400,
 } as const;
