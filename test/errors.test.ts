@@ -35,6 +35,9 @@ describe('ERROR_STATUS', () => {
     request_not_supported: [400, 'OIDC Core §3.1.2.6'],
     request_uri_not_supported: [400, 'OIDC Core §3.1.2.6'],
     registration_not_supported: [400, 'OIDC Core §3.1.2.6'],
+    authorization_pending: [400, 'RFC 8628 §3.5'],
+    slow_down: [400, 'RFC 8628 §3.5'],
+    expired_token: [400, 'RFC 8628 §3.5'],
     user_denied: [400, "Readmill's legacy alias of access_denied (redirected, only behind its switch)"],
   };
 
