@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { approveClient } from '../../src/applications/clients.ts';
 import { DEVICE_CODE_GRANT_TYPE, mintUserCode } from '../../src/oauth/device-code.ts';
 import { mintTimeOrderedToken, TOKEN_PREFIX, timeOrderedTokenKey } from '../../src/oauth/opaque-token.ts';
 import type { Client } from '../../src/storage/storage.ts';
@@ -531,5 +532,38 @@ describe('device grant and dynamic registration (H-02)', () => {
     });
     assert.equal(mixed.statusCode, 201, mixed.body);
     assert.deepEqual(mixed.json().grant_types, ['authorization_code']);
+  });
+
+  it('under approval a registration may ask for it; it works only once an administrator approves', async () => {
+    const reviewed = await buildTestServer({ GATEHOUSE_REGISTRATION: 'approval' });
+    try {
+      const response = await reviewed.app.inject({
+        method: 'POST',
+        url: '/oauth/register',
+        payload: JSON.stringify({
+          client_name: 'Kitchen display',
+          token_endpoint_auth_method: 'none',
+          grant_types: [DEVICE_CODE_GRANT_TYPE],
+          scope: 'openid',
+        }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(response.statusCode, 201, response.body);
+      const clientId = response.json().client_id as string;
+      assert.deepEqual(response.json().grant_types, [DEVICE_CODE_GRANT_TYPE]);
+      const ask = () =>
+        reviewed.app.inject({
+          method: 'POST',
+          url: '/oauth/device_authorization',
+          payload: new URLSearchParams({ client_id: clientId, scope: 'openid' }).toString(),
+          headers: FORM,
+        });
+      assert.equal((await ask()).statusCode, 401, 'a pending client cannot authenticate');
+      await approveClient(reviewed.deps.storage, reviewed.clock.now(), clientId, { actor: { kind: 'cli' } });
+      const approved = await ask();
+      assert.equal(approved.statusCode, 200, approved.body);
+    } finally {
+      await reviewed.close();
+    }
   });
 });
