@@ -209,6 +209,35 @@ await onEachDatabase('device authorization grant', (database, databaseUrl) => {
         assert.equal(json.statusCode, 400);
       });
 
+      it('at most 60 requests a minute per client IP, then 429 with Retry-After', async () => {
+        const limited = await buildTestServer({}, { databaseUrl: await databaseUrl() });
+        try {
+          const { client } = await limited.addClient({
+            redirectUris: [],
+            tokenEndpointAuthMethod: 'none',
+            grantTypes: [DEVICE_CODE_GRANT_TYPE],
+            scope: 'openid',
+          });
+          const ask = () =>
+            limited.app.inject({
+              method: 'POST',
+              url: '/oauth/device_authorization',
+              payload: `client_id=${client.id}`,
+              headers: FORM,
+            });
+          const statuses = await Promise.all(Array.from({ length: 65 }, ask));
+          assert.equal(statuses.filter((response) => response.statusCode === 200).length, 60);
+          const refused = statuses.find((response) => response.statusCode === 429);
+          assert.ok(refused);
+          assert.equal(refused.json().error, 'temporarily_unavailable');
+          assert.ok(Number(refused.headers['retry-after']) >= 1);
+          limited.clock.advance(60_000);
+          assert.equal((await ask()).statusCode, 200, 'a new window');
+        } finally {
+          await limited.close();
+        }
+      });
+
       it('discovery lists the endpoint and the grant type', async () => {
         const metadata = (
           await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })

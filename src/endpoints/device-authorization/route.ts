@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
 import type { FormParams } from '../../http/form-body.ts';
+import { ipRateLimit } from '../../http/rate-limit.ts';
 import { isOperatorApproved } from '../../oauth/client-review.ts';
 import {
   DEVICE_CODE_GRANT_TYPE,
@@ -22,12 +23,22 @@ import { authenticatedClient, noStore } from '../client-request.ts';
 
 /** Fresh user codes drawn when one collides with a stored one (about one in 10^7 at 2,500 live codes). */
 const USER_CODE_ATTEMPTS = 5;
+/**
+ * Every request stores a row, which a public client can ask for with its client_id alone: per client IP, at
+ * most this many a minute (a household or office of TVs and CLIs starts a few; a loop filling the table does not).
+ */
+const REQUESTS_PER_MINUTE = 60;
 
 export function registerDeviceAuthorization(app: FastifyInstance, deps: Deps) {
   const { paths, issuer } = deps.config;
   const defaultScopes = deps.config.scopes.filter((scope) => scope.isDefault).map((scope) => scope.name);
 
-  app.post(paths.deviceAuthorization, async (request, reply) => {
+  const limit = ipRateLimit(deps.storage, () => deps.clock.now(), {
+    name: 'device-authorization',
+    max: REQUESTS_PER_MINUTE,
+    windowMs: 60_000,
+  });
+  app.post(paths.deviceAuthorization, { onRequest: limit }, async (request, reply) => {
     noStore(reply);
     if (typeof request.body !== 'object' || request.body === null) {
       throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
