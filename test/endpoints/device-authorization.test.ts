@@ -457,6 +457,26 @@ await onEachDatabase('device authorization grant', (database, databaseUrl) => {
         assert.equal(later.statusCode, 200, later.body.slice(0, 500));
       });
 
+      it('§5.1: per address too: 20 wrong codes from five accounts, then a sixth account is blocked', async () => {
+        // A fresh server: the other cases here share 127.0.0.1's allowance.
+        const shared = await buildTestServer({}, { databaseUrl: await databaseUrl() });
+        try {
+          const statuses: number[] = [];
+          for (let account = 0; account < 6; account++) {
+            const agent = await signedInAgent(shared.app, await shared.addUser());
+            const token = csrfFrom((await agent.get('/device')).body);
+            for (let i = 0; i < (account < 5 ? 4 : 1); i++) {
+              statuses.push(
+                (await agent.post('/device', { _csrf: token, user_code: 'DDDD-DDDD' })).statusCode,
+              );
+            }
+          }
+          assert.deepEqual(statuses, [...Array(20).fill(400), 429]);
+        } finally {
+          await shared.close();
+        }
+      });
+
       it('§5.1: 20 concurrent wrong codes from one user get at most the free attempts checked', async () => {
         const agent = await signedInAgent(server.app, await server.addUser());
         const token = csrfFrom((await agent.get('/device')).body);
