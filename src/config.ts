@@ -65,6 +65,10 @@ export interface EndpointPaths {
   endSession: string;
   /** RFC 9126: the pushed_authorization_request_endpoint. */
   par: string;
+  /** RFC 8628 §3.1: the device_authorization_endpoint. */
+  deviceAuthorization: string;
+  /** RFC 8628 §3.2: the verification_uri, the page where a person types the code their device shows. */
+  device: string;
   /** A `users/me`-style endpoint returning the token's user (Dialpad's GET /api/v2/users/me); off when unset. */
   userEndpoint: string | undefined;
 }
@@ -82,6 +86,8 @@ export const DEFAULT_PATHS: EndpointPaths = {
   playground: '/playground',
   endSession: '/oauth/logout',
   par: '/oauth/par',
+  deviceAuthorization: '/oauth/device_authorization',
+  device: '/device',
   userEndpoint: undefined,
 };
 
@@ -567,6 +573,8 @@ const PATH_ENV: Record<keyof EndpointPaths, string> = {
   userEndpoint: 'GATEHOUSE_PATH_USER_ENDPOINT',
   endSession: 'GATEHOUSE_PATH_END_SESSION',
   par: 'GATEHOUSE_PATH_PAR',
+  deviceAuthorization: 'GATEHOUSE_PATH_DEVICE_AUTHORIZATION',
+  device: 'GATEHOUSE_PATH_DEVICE',
 };
 
 function paths(env: Env): EndpointPaths {

@@ -12,7 +12,10 @@ export interface Deps {
   storage: Storage;
   keys: KeyRing;
   clock: Clock;
-  /** HMAC key for deriving a refresh token's successor (idempotent replay in the grace period). */
+  /**
+   * HMAC key of the server's own derivations, each under its own message prefix: a refresh token's successor
+   * (idempotent replay in the grace period), the stored key of a device flow's user code.
+   */
   rotationKey: KeyObject;
   /** AES-256-GCM key for short-lived sealed cookies (the playground's state). */
   sealKey: KeyObject;

@@ -27,6 +27,9 @@ export const ERROR_STATUS = {
   registration_not_supported: 400,
   invalid_dpop_proof: 400, // RFC 9449 §5 (at the token and PAR endpoints; a resource answers 401)
   use_dpop_nonce: 400, // RFC 9449 §8
+  authorization_pending: 400, // RFC 8628 §3.5 (the device polls on)
+  slow_down: 400,
+  expired_token: 400,
   // Not an RFC code: Readmill's legacy name for access_denied, sent only when its switch is on.
   user_denied: 400,
 } as const;

@@ -1,8 +1,8 @@
-// The periodic purge of expired codes, tokens, sessions and interactions (and `gatehouse purge`): bounded
-// batches with a pause between them, so requests keep their share of the database. The pause grows with the
-// batch: a batch that took T ms is followed by at least 9·T ms of rest, so the purge holds the database (and
-// the event loop) at most a tenth of the time. Measured with the benchmark's large store: a 20 ms fixed pause
-// cost 33–38 % of client_credentials and introspection throughput while it ran.
+// The periodic purge of expired codes, device authorizations, tokens, sessions and interactions (and
+// `gatehouse purge`): bounded batches with a pause between them, so requests keep their share of the database.
+// The pause grows with the batch: a batch that took T ms is followed by at least 9·T ms of rest, so the purge
+// holds the database (and the event loop) at most a tenth of the time. Measured with the benchmark's large
+// store: a 20 ms fixed pause cost 33–38 % of client_credentials and introspection throughput while it ran.
 import type { Storage } from './storage/storage.ts';
 import type { Clock } from './util/clock.ts';
 

@@ -10,6 +10,7 @@ import type { Deps } from './deps.ts';
 import { registerAdminApi } from './endpoints/admin-api/route.ts';
 import { registerAuthorize } from './endpoints/authorize/route.ts';
 import { registerDeauthorize } from './endpoints/deauthorize/route.ts';
+import { registerDeviceAuthorization } from './endpoints/device-authorization/route.ts';
 import { registerDiscovery } from './endpoints/discovery/route.ts';
 import { registerEndSession } from './endpoints/end-session/route.ts';
 import { registerHealth } from './endpoints/health/route.ts';
@@ -36,6 +37,7 @@ import { observeRequests, RequestLogController } from './observability/requests.
 import { registerAdmin } from './pages/admin/route.ts';
 import { registerConnectedApps } from './pages/apps/route.ts';
 import { registerConsent } from './pages/consent/route.ts';
+import { registerDevice } from './pages/device/route.ts';
 import { notFoundPage } from './pages/error.ts';
 import { registerLogin } from './pages/login/route.ts';
 import { registerPlayground } from './pages/playground/route.ts';
@@ -181,6 +183,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     });
     registerToken(protocol, deps);
     registerPushedAuthorization(protocol, deps);
+    registerDeviceAuthorization(protocol, deps);
     registerUserinfo(protocol, deps, ownResource);
     registerIntrospect(protocol, deps, introspect);
     registerRevoke(protocol, deps, introspect);
@@ -238,6 +241,7 @@ export async function buildServer(deps: Deps, options: BuildOptions = {}): Promi
     registerEndSession(pages, deps);
     registerLogin(pages, deps);
     registerConsent(pages, deps);
+    registerDevice(pages, deps);
     registerSetup(pages, deps);
     registerConnectedApps(pages, deps);
     registerPortal(pages, deps);

@@ -37,6 +37,9 @@ describe('ERROR_STATUS', () => {
     registration_not_supported: [400, 'OIDC Core §3.1.2.6'],
     invalid_dpop_proof: [400, 'RFC 9449 §5 (at the token and PAR endpoints)'],
     use_dpop_nonce: [400, 'RFC 9449 §8'],
+    authorization_pending: [400, 'RFC 8628 §3.5'],
+    slow_down: [400, 'RFC 8628 §3.5'],
+    expired_token: [400, 'RFC 8628 §3.5'],
     user_denied: [400, "Readmill's legacy alias of access_denied (redirected, only behind its switch)"],
   };
 

@@ -10,11 +10,17 @@ import type {
 } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
 import { randomId, randomToken } from '../util/random.ts';
+import { DEVICE_CODE_GRANT_TYPE } from './device-code.ts';
 import { mintOpaqueToken, TOKEN_PREFIX } from './opaque-token.ts';
 import { isLoopbackRedirectUri } from './redirect-uri.ts';
 import { isValidScopeToken, parseScope } from './scope.ts';
 
-const SUPPORTED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+const SUPPORTED_GRANTS = new Set([
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  DEVICE_CODE_GRANT_TYPE,
+]);
 const AUTH_METHODS = new Set<TokenEndpointAuthMethod>([
   'client_secret_basic',
   'client_secret_post',

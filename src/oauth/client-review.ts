@@ -5,9 +5,12 @@
 // The rule, in full:
 // - A self-registered client (dynamic registration or the portal) may give itself authorization_code and
 //   refresh_token under every policy: they act for a person who consents at /authorize. client_credentials
-//   acts for no one, so only an operator grants it: a client made with the CLI, or a self-registered one an
-//   administrator approved (`reviewedAt`). Under `approval` a registration may ask for it (the client waits
-//   for an administrator anyway); under `open` and `token` it is dropped from the registration.
+//   acts for no one, and the device grant (RFC 8628) asks a person to approve a request whose answer goes to
+//   no redirect URI the consent page could show, only to whoever holds the device code: a name a stranger
+//   typed at registration would be all the person sees (remote phishing, RFC 8628 §5.4). So only an operator
+//   grants either: a client made with the CLI, or a self-registered one an administrator approved
+//   (`reviewedAt`). Under `approval` a registration may ask for them (the client waits for an administrator
+//   anyway); under `open` and `token` they are dropped from the registration.
 // - Once a client is approved (under `approval`, or under any policy by an administrator's approve), a change to
 //   what the administrator saw (name, redirect URIs, grant types, scope, authentication method, application
 //   type, CORS origins, display URIs) waits in `pendingChanges` while the approved registration stays in force;
@@ -16,15 +19,21 @@
 import type { RegistrationPolicy } from '../config.ts';
 import type { Client, ClientChanges, ClientDisplayMetadata } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
+import { DEVICE_CODE_GRANT_TYPE } from './device-code.ts';
 
-/** Grants that act for no person: only an operator hands them out. */
-const OPERATOR_GRANTS = new Set(['client_credentials']);
+/** Grants only an operator hands out (see the rule above). */
+const OPERATOR_GRANTS = new Set(['client_credentials', DEVICE_CODE_GRANT_TYPE]);
 
 /** The grant types a self-registered client may give itself under `policy` (the rest need an operator). */
 export function selfAssignableGrantTypes(policy: RegistrationPolicy): readonly string[] {
   return policy === 'approval'
-    ? ['authorization_code', 'refresh_token', 'client_credentials']
+    ? ['authorization_code', 'refresh_token', ...OPERATOR_GRANTS]
     : ['authorization_code', 'refresh_token'];
+}
+
+/** The operator-only grant types a client holds (what an administrator's approval unlocks). */
+export function operatorGrantsOf(client: Pick<Client, 'grantTypes'>): string[] {
+  return client.grantTypes.filter((grant) => OPERATOR_GRANTS.has(grant));
 }
 
 /**
@@ -43,7 +52,7 @@ export function grantTypesFor(
   return { kept: requested.filter((grant) => !dropped.includes(grant)), dropped };
 }
 
-/** Made by an operator, or approved by one: may use grants that act for no person (client_credentials). */
+/** Made by an operator, or approved by one: may use the operator-only grants (client_credentials, device). */
 export function isOperatorApproved(client: Pick<Client, 'registeredVia' | 'reviewedAt'>): boolean {
   return client.registeredVia === 'cli' || client.reviewedAt !== null;
 }

@@ -14,6 +14,8 @@ export const TOKEN_PREFIX = {
   accessToken: ACCESS_TOKEN_PREFIX,
   apiKey: API_KEY_PREFIX,
   authorizationCode: 'ghc_',
+  /** RFC 8628 device codes: what a device polls the token endpoint with. */
+  deviceCode: 'ghd_',
   clientSecret: 'ghs_',
   /** The admin API's keys (`gatehouse admin-keys create`). */
   adminKey: 'ghm_',
@@ -44,6 +46,7 @@ const TIME_ORDERED: ReadonlySet<string> = new Set([
   TOKEN_PREFIX.accessToken,
   TOKEN_PREFIX.refreshToken,
   TOKEN_PREFIX.authorizationCode,
+  TOKEN_PREFIX.deviceCode,
 ]);
 
 /** `gha_`/`ghr_`/`ghc_` + issue time (9 characters) + 256 random bits (or the given 43 characters) + CRC32. */

@@ -110,6 +110,26 @@ export interface AuthorizationCodesTable {
   dpop_jkt: string | null;
 }
 
+export interface DeviceAuthorizationsTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  client_id: string;
+  scope: string;
+  resource: string | null;
+  created_at: number;
+  expires_at: number;
+  interval_seconds: number;
+  last_polled_at: number | null;
+  /** pending, approved, denied or redeemed. */
+  status: string;
+  user_id: string | null;
+  grant_id: string | null;
+  auth_time: number | null;
+  /** JSON list, or null. */
+  amr: string | null;
+  acr: string | null;
+}
+
 export interface GrantsTable {
   id: string;
   client_id: string;
@@ -250,6 +270,7 @@ export interface Database {
   linked_identities: LinkedIdentitiesTable;
   interactions: InteractionsTable;
   authorization_codes: AuthorizationCodesTable;
+  device_authorizations: DeviceAuthorizationsTable;
   grants: GrantsTable;
   access_tokens: AccessTokensTable;
   refresh_tokens: RefreshTokensTable;

@@ -258,6 +258,44 @@ export interface AuthorizationCode {
   dpopJkt?: string | undefined;
 }
 
+/**
+ * RFC 8628: one device authorization request, from the device's request (§3.1) to the token its poll redeems
+ * (§3.4). `pending` until the user approves or denies it on the verification page; an approved one is
+ * `redeemed` by exactly one poll.
+ */
+export interface DeviceAuthorization {
+  /** The device code's time-ordered SHA-256 key (opaque-token.ts timeOrderedTokenKey). */
+  deviceCodeHash: string;
+  /** HMAC of the normalized user code under a server key (oauth/device-code.ts). */
+  userCodeHash: string;
+  clientId: string;
+  scope: string;
+  /** RFC 8707: the resource the tokens are for; null = the issuer's own endpoints. */
+  resource: string | null;
+  createdAt: number;
+  /** The end of both codes' lifetime (expires_in). */
+  expiresAt: number;
+  /** Seconds the device must leave between polls; each slow_down adds 5 (RFC 8628 §3.5). */
+  interval: number;
+  lastPolledAt: number | null;
+  status: 'pending' | 'approved' | 'denied' | 'redeemed';
+  /** Set by the approval: who approved, the grant the tokens will carry, and how the user authenticated. */
+  userId: string | null;
+  grantId: string | null;
+  authTime: number | null;
+  amr?: string[] | undefined;
+  acr?: string | undefined;
+}
+
+/** What the approval records (DeviceAuthorizationStore.approve). */
+export interface DeviceApproval {
+  userId: string;
+  grantId: string;
+  authTime: number;
+  amr?: string[] | undefined;
+  acr?: string | undefined;
+}
+
 export type ConsumeResult =
   | { status: 'ok'; code: AuthorizationCode }
   | { status: 'reused'; code: AuthorizationCode }
@@ -602,6 +640,37 @@ export interface IssuedTokens {
   refresh: RefreshTokenRecord | undefined;
 }
 
+export interface DeviceAuthorizationStore {
+  /**
+   * Stores a new pending request. False when its user code's HMAC is already taken (by a live or an expired,
+   * not yet purged request): nothing is written, and the caller mints another user code.
+   */
+  create(authorization: DeviceAuthorization): Promise<boolean>;
+  /** The request in whatever state, or undefined if unknown (the token endpoint's poll). */
+  find(deviceCodeHash: string): Promise<DeviceAuthorization | undefined>;
+  /** The request a user code names, only while it is pending and unexpired (the verification page). */
+  findPendingByUserCode(userCodeHash: string, now: number): Promise<DeviceAuthorization | undefined>;
+  /**
+   * Records a poll of a pending request. When it came sooner than `interval` seconds after the previous poll,
+   * adds 5 s to the interval for this and every later poll (RFC 8628 §3.5) and answers slowDown. Atomic across
+   * processes: of concurrent polls at most one is on time; the others are slow_down. Undefined if unknown.
+   */
+  poll(deviceCodeHash: string, now: number): Promise<{ slowDown: boolean; interval: number } | undefined>;
+  /**
+   * The user's approval: records who approved, in one conditional UPDATE that matches only a pending,
+   * unexpired request. Atomic: of concurrent decisions on one request exactly one gets true.
+   */
+  approve(userCodeHash: string, now: number, approval: DeviceApproval): Promise<boolean>;
+  /** The user's denial; the same conditions and atomicity as approve. */
+  deny(userCodeHash: string, now: number): Promise<boolean>;
+  /**
+   * Marks an approved request redeemed and returns it, in one conditional statement. Atomic: of concurrent
+   * polls exactly one gets the request; the others (and any later one) get undefined. Also undefined when it
+   * expired, or its grant was revoked after the approval.
+   */
+  redeem(deviceCodeHash: string, now: number): Promise<DeviceAuthorization | undefined>;
+}
+
 export interface GrantStore {
   create(grant: Grant): Promise<void>;
   /** Creates the grant unless one with its id exists (whatever that one's state). */
@@ -802,7 +871,8 @@ export interface SettingStore {
 export interface HousekeepingStore {
   /**
    * Deletes up to `batchSize` expired rows of each kind and returns how many went, per table. Used codes stay
-   * a day past expiry, so a late replay is still caught as reuse. A refresh token row goes once it is expired
+   * a day past expiry, so a late replay is still caught as reuse; device authorizations too (a late poll
+   * hears expired_token). A refresh token row goes once it is expired
    * (family end or idle window) and older than `refreshTokenLifetimeMs`, the longest any one row can be
    * usable (the idle window, or the absolute lifetime without one): until then a used token stays, so its
    * replay is caught as reuse (a replay past the idle window is refused before that check anyway). Rate-limit
@@ -824,6 +894,7 @@ export interface Storage {
   linkedIdentities: LinkedIdentityStore;
   interactions: InteractionStore;
   authorizationCodes: AuthorizationCodeStore;
+  deviceAuthorizations: DeviceAuthorizationStore;
   grants: GrantStore;
   accessTokens: AccessTokenStore;
   refreshTokens: RefreshTokenStore;

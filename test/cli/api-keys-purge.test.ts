@@ -417,6 +417,27 @@ describe('gatehouse purge', () => {
       await storage.rateLimits.hit('register:192.0.2.1', now - 2 * 3_600_000, 3_600_000);
       await storage.rateLimits.hit('register:192.0.2.2', now - 1000, 3_600_000);
       // A security event past the default retention (365 days) goes; a recent one stays.
+      // A device authorization two days past expiry goes; one a minute past stays (a late poll: expired_token).
+      for (const [key, expiresAt] of [
+        ['device-old', now - 2 * 86_400_000],
+        ['device-recent', now - 60_000],
+      ] as const) {
+        await storage.deviceAuthorizations.create({
+          deviceCodeHash: sha256(key),
+          userCodeHash: sha256(`${key}-user`),
+          clientId: 'c1',
+          scope: 'openid',
+          resource: null,
+          createdAt: expiresAt - 600_000,
+          expiresAt,
+          interval: 5,
+          lastPolledAt: null,
+          status: 'pending',
+          userId: null,
+          grantId: null,
+          authTime: null,
+        });
+      }
       for (const [id, createdAt] of [
         ['event-old', now - 400 * 86_400_000],
         ['event-recent', now - 1000],
@@ -437,6 +458,7 @@ describe('gatehouse purge', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), {
       authorization_codes: 1,
+      device_authorizations: 1,
       interactions: 1,
       sessions: 1,
       access_tokens: 1,

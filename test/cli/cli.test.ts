@@ -251,6 +251,25 @@ describe('gatehouse clients add / list', () => {
     assert.ok(!run.stderr.includes('shown once'));
   });
 
+  it('clients add --public --grant device_code: a TV or CLI client with no redirect URI (RFC 8628)', async () => {
+    const run = await cli([
+      'clients',
+      'add',
+      '--name',
+      'Living room TV',
+      '--public',
+      '--grant',
+      'device_code',
+      '--grant',
+      'refresh_token',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const device = JSON.parse(run.stdout);
+    assert.deepEqual(device.grant_types, ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+    assert.deepEqual(device.redirect_uris, []);
+    assert.equal(device.client_secret, undefined);
+  });
+
   it('clients add --auth-method client_secret_post --pkce-optional --scope', async () => {
     const run = await cli([
       'clients',

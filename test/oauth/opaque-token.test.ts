@@ -17,11 +17,12 @@ const FORMAT = /^gh[rcsakmi]_[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/;
 
 describe('mintOpaqueToken', () => {
   for (const [kind, prefix] of Object.entries(TOKEN_PREFIX)) {
-    // Access tokens, refresh tokens and codes carry their issue time: see the next block.
+    // Access tokens, refresh tokens, codes and device codes carry their issue time: see the next block.
     const timed: readonly string[] = [
       TOKEN_PREFIX.accessToken,
       TOKEN_PREFIX.refreshToken,
       TOKEN_PREFIX.authorizationCode,
+      TOKEN_PREFIX.deviceCode,
     ];
     if (timed.includes(prefix)) continue;
     it(`${kind}: prefix ${prefix}, 43 random characters, 6-character checksum, well-formed`, () => {
@@ -83,6 +84,10 @@ describe('access and refresh tokens: issue time, then 256 random bits, then the 
       timeOrderedTokenKey(refresh) <
         timeOrderedTokenKey(mintTimeOrderedToken(TOKEN_PREFIX.refreshToken, now + 1)),
     );
+    const deviceCode = mintTimeOrderedToken(TOKEN_PREFIX.deviceCode, now);
+    assert.match(deviceCode, /^ghd_[0-9a-v]{9}[A-Za-z0-9_-]{43}[A-Za-z0-9_-]{6}$/);
+    assert.equal(isWellFormedOpaqueToken(deviceCode, TOKEN_PREFIX.deviceCode), true);
+    assert.equal(isWellFormedOpaqueToken(deviceCode, TOKEN_PREFIX.authorizationCode), false);
     assert.throws(() => mintTimeOrderedToken(TOKEN_PREFIX.clientSecret, now), /do not carry a time/);
     // Two tokens of the same millisecond differ in the random part and in the key.
     assert.notEqual(timeOrderedTokenKey(earlier), timeOrderedTokenKey(mintOpaqueAccessToken(now)));

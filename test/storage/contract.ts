@@ -11,6 +11,7 @@ import type {
   AuthorizationCode,
   AuthorizationRequest,
   Client,
+  DeviceAuthorization,
   Grant,
   Interaction,
   LinkedIdentity,
@@ -138,6 +139,25 @@ function newCode(overrides: Partial<AuthorizationCode> = {}): AuthorizationCode 
     createdAt: T0,
     expiresAt: T0 + MINUTE,
     consumedAt: null,
+    ...overrides,
+  };
+}
+
+function newDeviceAuthorization(overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization {
+  return {
+    deviceCodeHash: hash(),
+    userCodeHash: hash(),
+    clientId: id('client'),
+    scope: 'openid profile',
+    resource: 'https://api.example/v1',
+    createdAt: T0,
+    expiresAt: T0 + 10 * MINUTE,
+    interval: 5,
+    lastPolledAt: null,
+    status: 'pending',
+    userId: null,
+    grantId: null,
+    authTime: null,
     ...overrides,
   };
 }
@@ -920,6 +940,162 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       });
     });
 
+    describe('device authorizations (RFC 8628)', () => {
+      const approval = (grantId: string) => ({
+        userId: id('user'),
+        grantId,
+        authTime: T0 - MINUTE,
+        amr: ['pwd', 'mfa'],
+        acr: 'urn:test:loa:2',
+      });
+
+      it('create stores a pending request, found by device code and (while pending and live) by user code', async () => {
+        const request = newDeviceAuthorization();
+        assert.equal(await storage.deviceAuthorizations.create(request), true);
+        assert.deepEqual(await storage.deviceAuthorizations.find(request.deviceCodeHash), request);
+        assert.deepEqual(
+          await storage.deviceAuthorizations.findPendingByUserCode(request.userCodeHash, T0),
+          request,
+        );
+        assert.equal(
+          await storage.deviceAuthorizations.findPendingByUserCode(request.userCodeHash, request.expiresAt),
+          undefined,
+          'expired: the page cannot find it',
+        );
+        assert.equal(await storage.deviceAuthorizations.find(hash()), undefined);
+        assert.equal(await storage.deviceAuthorizations.findPendingByUserCode(hash(), T0), undefined);
+      });
+
+      it('create refuses a user code that is taken and writes nothing', async () => {
+        const first = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(first);
+        const clash = newDeviceAuthorization({ userCodeHash: first.userCodeHash });
+        assert.equal(await storage.deviceAuthorizations.create(clash), false);
+        assert.equal(await storage.deviceAuthorizations.find(clash.deviceCodeHash), undefined);
+      });
+
+      it('poll: on time after the interval, slow_down sooner, and each slow_down adds 5 s for good', async () => {
+        const request = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(request);
+        const poll = (at: number) => storage.deviceAuthorizations.poll(request.deviceCodeHash, at);
+        assert.deepEqual(await poll(T0), { slowDown: false, interval: 5 });
+        assert.deepEqual(await poll(T0 + 5000), { slowDown: false, interval: 5 });
+        assert.deepEqual(await poll(T0 + 9999), { slowDown: true, interval: 10 });
+        // The interval is now 10 s from the slowed poll on.
+        assert.deepEqual(await poll(T0 + 9999 + 9000), { slowDown: true, interval: 15 });
+        assert.deepEqual(await poll(T0 + 9999 + 9000 + 15_000), { slowDown: false, interval: 15 });
+        const stored = await storage.deviceAuthorizations.find(request.deviceCodeHash);
+        assert.equal(stored?.interval, 15);
+        assert.equal(stored?.lastPolledAt, T0 + 9999 + 9000 + 15_000);
+        assert.equal(await storage.deviceAuthorizations.poll(hash(), T0), undefined);
+      });
+
+      it('poll: of 10 concurrent polls at one instant at most one is on time', async () => {
+        const request = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(request);
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => storage.deviceAuthorizations.poll(request.deviceCodeHash, T0)),
+        );
+        const onTime = results.filter((result) => result && !result.slowDown).length;
+        assert.ok(onTime <= 1, `on time: ${onTime}`);
+        assert.ok(results.every((result) => result !== undefined));
+      });
+
+      it('approve records the user once; deny and a second approve then change nothing', async () => {
+        const request = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(request);
+        const given = approval(id('grant'));
+        assert.equal(await storage.deviceAuthorizations.approve(request.userCodeHash, T0, given), true);
+        assert.equal(
+          await storage.deviceAuthorizations.approve(request.userCodeHash, T0, approval('g2')),
+          false,
+        );
+        assert.equal(await storage.deviceAuthorizations.deny(request.userCodeHash, T0), false);
+        assert.deepEqual(await storage.deviceAuthorizations.find(request.deviceCodeHash), {
+          ...request,
+          status: 'approved',
+          ...given,
+        });
+        assert.equal(
+          await storage.deviceAuthorizations.findPendingByUserCode(request.userCodeHash, T0),
+          undefined,
+        );
+      });
+
+      it('deny, and a decision on an expired request, are refused the same way', async () => {
+        const denied = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(denied);
+        assert.equal(await storage.deviceAuthorizations.deny(denied.userCodeHash, T0), true);
+        assert.equal((await storage.deviceAuthorizations.find(denied.deviceCodeHash))?.status, 'denied');
+        assert.equal(
+          await storage.deviceAuthorizations.approve(denied.userCodeHash, T0, approval('g')),
+          false,
+        );
+        const late = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(late);
+        assert.equal(
+          await storage.deviceAuthorizations.approve(late.userCodeHash, late.expiresAt, approval('g')),
+          false,
+        );
+        assert.equal(await storage.deviceAuthorizations.deny(late.userCodeHash, late.expiresAt), false);
+      });
+
+      it('concurrent decisions: exactly one of 20 approvals and denials wins', async () => {
+        const request = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(request);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            i % 2
+              ? storage.deviceAuthorizations.deny(request.userCodeHash, T0)
+              : storage.deviceAuthorizations.approve(request.userCodeHash, T0, approval(id('grant'))),
+          ),
+        );
+        assert.equal(count(results, true), 1);
+      });
+
+      it('redeem: only an approved, live request, once; 30 concurrent redemptions give exactly one', async () => {
+        const pending = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(pending);
+        assert.equal(await storage.deviceAuthorizations.redeem(pending.deviceCodeHash, T0), undefined);
+
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const request = newDeviceAuthorization({ clientId: grant.clientId });
+        await storage.deviceAuthorizations.create(request);
+        await storage.deviceAuthorizations.approve(request.userCodeHash, T0, approval(grant.id));
+        const results = await Promise.all(
+          Array.from({ length: 30 }, () =>
+            storage.deviceAuthorizations.redeem(request.deviceCodeHash, T0 + 1),
+          ),
+        );
+        const won = results.filter((result) => result !== undefined);
+        assert.equal(won.length, 1);
+        assert.equal(won[0]?.status, 'redeemed');
+        assert.equal(won[0]?.grantId, grant.id);
+        assert.deepEqual(won[0]?.amr, ['pwd', 'mfa']);
+        assert.equal(await storage.deviceAuthorizations.redeem(request.deviceCodeHash, T0 + 2), undefined);
+      });
+
+      it('redeem refuses an expired approval and one whose grant was revoked after the approval', async () => {
+        const expiring = newDeviceAuthorization();
+        await storage.deviceAuthorizations.create(expiring);
+        await storage.deviceAuthorizations.approve(expiring.userCodeHash, T0, approval(id('grant')));
+        assert.equal(
+          await storage.deviceAuthorizations.redeem(expiring.deviceCodeHash, expiring.expiresAt),
+          undefined,
+        );
+
+        const grant = newGrant();
+        await storage.grants.create(grant);
+        const revoked = newDeviceAuthorization({ clientId: grant.clientId });
+        await storage.deviceAuthorizations.create(revoked);
+        await storage.deviceAuthorizations.approve(revoked.userCodeHash, T0, approval(grant.id));
+        await storage.grants.revoke(grant.id, T0 + 1);
+        assert.equal(await storage.deviceAuthorizations.redeem(revoked.deviceCodeHash, T0 + 2), undefined);
+        assert.equal((await storage.deviceAuthorizations.find(revoked.deviceCodeHash))?.status, 'approved');
+      });
+    });
+
     describe('grants, access tokens, refresh tokens', () => {
       async function refreshRow(tokenHash: string) {
         return opened.db
@@ -1673,6 +1849,30 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           await storage.authorizationCodes.find(recentUsedCode.codeHash),
           'used codes stay a day for reuse detection',
         );
+      });
+
+      it('purgeExpired removes device authorizations a day past expiry, in bounded batches', async () => {
+        const now = T0 + 3 * 24 * 60 * MINUTE;
+        const old = Array.from({ length: 5 }, () =>
+          newDeviceAuthorization({ expiresAt: now - 25 * 60 * MINUTE }),
+        );
+        const recent = newDeviceAuthorization({ expiresAt: now - MINUTE });
+        const live = newDeviceAuthorization({ expiresAt: now + MINUTE });
+        for (const request of [...old, recent, live]) await storage.deviceAuthorizations.create(request);
+        const first = await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        assert.ok(
+          (first.device_authorizations ?? 0) > 0 && (first.device_authorizations ?? 0) <= 2,
+          JSON.stringify(first),
+        );
+        for (let i = 0; i < 10; i++) await storage.housekeeping.purgeExpired(now, 2, MINUTE);
+        for (const request of old) {
+          assert.equal(await storage.deviceAuthorizations.find(request.deviceCodeHash), undefined);
+        }
+        assert.ok(
+          await storage.deviceAuthorizations.find(recent.deviceCodeHash),
+          'kept a day: a late poll hears expired_token',
+        );
+        assert.ok(await storage.deviceAuthorizations.find(live.deviceCodeHash));
       });
 
       it('purgeExpired removes login-throttle rows quiet for a day and not blocked, in bounded batches', async () => {

@@ -9,7 +9,7 @@ import { openStorage } from '../../src/storage/open.ts';
 import type { SecurityEventQuery, Storage } from '../../src/storage/storage.ts';
 
 const GROWING =
-  /\b(access_tokens|refresh_tokens|grants|authorization_codes|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|rate_limits|initial_access_tokens|linked_identities|admin_keys)\b/;
+  /\b(access_tokens|refresh_tokens|grants|authorization_codes|device_authorizations|sessions|interactions|consents|clients|users|api_keys|security_events|client_cors_origins|login_throttle|rate_limits|initial_access_tokens|linked_identities|admin_keys)\b/;
 
 // Reads of a whole table that are accepted, and why. Anything else that scans fails the test.
 const ACCEPTED: Record<string, string> = {
@@ -298,6 +298,38 @@ describe('storage query plans (SQLite): no statement scans a growing table', () 
         () =>
           S.authorizationCodes.consume('ch2', now, { access: access('a9'), refresh: refresh('r9', 'rid9') }),
       ],
+      [
+        'deviceAuthorizations.create',
+        () =>
+          S.deviceAuthorizations.create({
+            deviceCodeHash: 'dh',
+            userCodeHash: 'uh',
+            clientId: 'c1',
+            scope: 'openid',
+            resource: null,
+            createdAt: now,
+            expiresAt: now + 1e6,
+            interval: 5,
+            lastPolledAt: null,
+            status: 'pending',
+            userId: null,
+            grantId: null,
+            authTime: null,
+          }),
+      ],
+      ['deviceAuthorizations.find', () => S.deviceAuthorizations.find('dh')],
+      [
+        'deviceAuthorizations.findPendingByUserCode',
+        () => S.deviceAuthorizations.findPendingByUserCode('uh', now),
+      ],
+      ['deviceAuthorizations.poll', () => S.deviceAuthorizations.poll('dh', now)],
+      ['deviceAuthorizations.poll (again)', () => S.deviceAuthorizations.poll('dh', now)],
+      ['deviceAuthorizations.deny', () => S.deviceAuthorizations.deny('uh-other', now)],
+      [
+        'deviceAuthorizations.approve',
+        () => S.deviceAuthorizations.approve('uh', now, { userId: 'u1', grantId: 'g1', authTime: now }),
+      ],
+      ['deviceAuthorizations.redeem', () => S.deviceAuthorizations.redeem('dh', now)],
       ['accessTokens.create', () => S.accessTokens.create(access('a1'))],
       ['accessTokens.findActive', () => S.accessTokens.findActive('a1', now)],
       ['accessTokens.revoke', () => S.accessTokens.revoke('a1', now)],

@@ -1,5 +1,6 @@
 import { OAuthError, StorageUnavailableError } from '../../errors.ts';
 import { buildClient } from '../../oauth/client-metadata.ts';
+import { DEVICE_CODE_GRANT_TYPE } from '../../oauth/device-code.ts';
 import { type Command, CommandFailure, printJson } from '../command.ts';
 
 export const clientsAdd: Command = {
@@ -49,7 +50,7 @@ export const clientsAdd: Command = {
       multiple: true,
       value: 'GRANT',
       description:
-        'The grant types (authorization_code, refresh_token, client_credentials); replaces the default authorization_code + refresh_token.',
+        'The grant types (authorization_code, refresh_token, client_credentials, device_code for RFC 8628); replaces the default authorization_code + refresh_token.',
     },
     resource: {
       type: 'string',
@@ -92,9 +93,11 @@ export const clientsAdd: Command = {
           name: String(values.name ?? ''),
           redirectUris: (values['redirect-uri'] as string[] | undefined) ?? [],
           scope: typeof values.scope === 'string' ? values.scope : undefined,
+          // `device_code` is short for the device grant's URN (RFC 8628 §3.4), which nobody types twice.
           grantTypes:
-            (values.grant as string[] | undefined) ??
-            (values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token']),
+            (values.grant as string[] | undefined)?.map((grant) =>
+              grant === 'device_code' ? DEVICE_CODE_GRANT_TYPE : grant,
+            ) ?? (values['no-refresh'] ? ['authorization_code'] : ['authorization_code', 'refresh_token']),
           allowedResources: (values.resource as string[] | undefined) ?? [],
           nonExpiringTokens: values['non-expiring'] === true,
           resourceServer: values['resource-server'] === true,

@@ -5,7 +5,7 @@ import { type Command, printJson } from '../command.ts';
 export const purge: Command = {
   words: ['purge'],
   summary:
-    'Delete expired codes, tokens, sessions and sign-in requests now (the server also does it every 10 minutes)',
+    'Delete expired codes, device codes, tokens, sessions and sign-in requests now (the server also does it every 10 minutes)',
   options: {
     'no-rest': {
       type: 'boolean',

@@ -8,7 +8,7 @@ import { OAuthError } from '../../errors.ts';
 import { isValidS256Challenge } from '../../oauth/pkce.ts';
 import { findRedirectUri } from '../../oauth/redirect-uri.ts';
 import { resolveResource } from '../../oauth/resource.ts';
-import { isSubset, isValidScopeToken, parseScope } from '../../oauth/scope.ts';
+import { parseScope, requestedScopes } from '../../oauth/scope.ts';
 import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
 import { hasControlCharacter } from '../../util/control-characters.ts';
 
@@ -142,15 +142,12 @@ export async function validateAuthorizationRequest(
   if (query.has('request')) fail('request_not_supported', 'Request objects are not supported');
   if (query.has('request_uri')) fail('request_uri_not_supported', 'request_uri is not supported');
 
-  let scopes = parseScope(single('scope'));
-  if (scopes.length === 0 && single('scope') === undefined) {
-    // No scope asked for: the catalogue's default scopes this client may have (RFC 6749 §3.3).
-    const allowed = new Set(parseScope(client.scope));
-    scopes = defaultScopes.filter((scope) => allowed.has(scope));
-  }
-  if (!scopes.every(isValidScopeToken)) fail('invalid_scope', 'The scope is malformed');
-  if (!isSubset(scopes, parseScope(client.scope))) {
-    fail('invalid_scope', 'The application may not request some of these scopes');
+  let scopes: string[] = [];
+  try {
+    scopes = requestedScopes(single('scope'), client.scope, defaultScopes);
+  } catch (error) {
+    if (error instanceof OAuthError) throw new RedirectError(error, { redirectUri, state }, client);
+    throw error;
   }
 
   const challenge = single('code_challenge');

@@ -18,6 +18,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     jwks_uri: `${issuer}${paths.jwks}`,
     end_session_endpoint: `${issuer}${paths.endSession}`,
     pushed_authorization_request_endpoint: `${issuer}${paths.par}`,
+    device_authorization_endpoint: `${issuer}${paths.deviceAuthorization}`,
     require_pushed_authorization_requests: deps.config.requirePushedAuthorizationRequests,
     revocation_endpoint: `${issuer}${paths.revoke}`,
     revocation_endpoint_auth_methods_supported: deps.config.clientAuthMethods,

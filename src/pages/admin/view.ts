@@ -3,6 +3,7 @@
 import {
   changedFields,
   isOperatorApproved,
+  operatorGrantsOf,
   reviewedValues,
   reviewFingerprint,
 } from '../../oauth/client-review.ts';
@@ -59,11 +60,12 @@ export const confirmLink = (href: string, label: string) =>
 
 const seenField = (fingerprint: string) => html`<input type="hidden" name="seen" value="${fingerprint}">`;
 
-/** A self-registered client holding client_credentials that no operator approved: /token refuses it. */
-const unapprovedMachine = (client: Client) =>
-  client.status === 'active' &&
-  client.grantTypes.includes('client_credentials') &&
-  !isOperatorApproved(client);
+/**
+ * The operator-only grants (client_credentials, device) a self-registered client holds that no operator
+ * approved: /token and the device endpoint refuse them. Empty when there are none.
+ */
+const unapprovedGrants = (client: Client) =>
+  client.status === 'active' && !isOperatorApproved(client) ? operatorGrantsOf(client).join(' and ') : '';
 
 /** The console's body. */
 export function consoleBody(view: ConsoleView): SafeHtml {
@@ -110,15 +112,17 @@ export function consoleBody(view: ConsoleView): SafeHtml {
   const clientRow = (client: Client) => html`<tr>
     <td data-label="Application">${client.name}<br><code>${client.id}</code></td><td data-label="Registered by">${registeredBy(client)}</td>
     <td data-label="Status">${clientStatusWords(client)}${
-      unapprovedMachine(client) ? html`<br><span class="badge">client_credentials not approved</span>` : null
+      unapprovedGrants(client)
+        ? html`<br><span class="badge">${unapprovedGrants(client)} not approved</span>`
+        : null
     }</td>
     <td data-label="Actions" class="row-actions">${
       client.disabledAt === null
         ? confirmLink(`/admin/clients/${client.id}/disable`, 'Disable…')
         : button(token, `/admin/clients/${client.id}/enable`, 'Enable')
     }${
-      unapprovedMachine(client)
-        ? html` ${button(token, `/admin/clients/${client.id}/approve`, 'Approve client_credentials', 'secondary', seenField(reviewFingerprint(client)))}`
+      unapprovedGrants(client)
+        ? html` ${button(token, `/admin/clients/${client.id}/approve`, `Approve ${unapprovedGrants(client)}`, 'secondary', seenField(reviewFingerprint(client)))}`
         : null
     }</td></tr>`;
   const changeRow = (client: Client) => {

@@ -61,7 +61,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
       consentPage({
         productName: deps.config.productName,
         csrfToken: csrfToken(reply),
-        interactionId: interaction.id,
+        form: { action: '/consent', fields: { interaction: interaction.id } },
         clientName: client.name,
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),

@@ -6,9 +6,16 @@ import { layout } from '../layout.ts';
 export interface ConsentView {
   productName: string;
   csrfToken: string;
-  interactionId: string;
+  /** Where the answer posts, with the hidden fields that say what it answers (the interaction, a user code). */
+  form: { action: string; fields: Record<string, string> };
   clientName: string;
-  redirectOrigin: string;
+  /** Where the user will be sent afterwards; absent for the device flow, whose answer goes to the device. */
+  redirectOrigin?: string;
+  /**
+   * RFC 8628 §5.4 (remote phishing): the user code of a device request, shown for the person to compare with
+   * the one on their device before they allow anything.
+   */
+  deviceUserCode?: string;
   scopes: string[];
   /**
    * Of `scopes`, those this user already allowed this client (step-up: an app asking for more than it has,
@@ -63,11 +70,19 @@ export function consentPage(view: ConsentView): string {
       ${view.clientLogoUri ? html`<img class="client-logo" src="${view.clientLogoUri}" alt="${view.clientName} logo" width="48" height="48">` : null}
       <h1><strong>${view.clientName}</strong> ${stepUp ? 'wants more access to your account' : 'wants to access your account'}</h1>
       ${
+        view.deviceUserCode
+          ? html`<div class="device-check" data-testid="device-check">
+              <p>Check that your device shows this code: <strong class="user-code" data-testid="confirm-code">${view.deviceUserCode}</strong></p>
+              <p class="muted">Allow access only if you started the sign-in on a device of your own just now. If someone sent you this code or this link, choose Deny: they would get access to your account.</p>
+            </div>`
+          : null
+      }
+      ${
         view.verified
           ? null
           : html`<div class="unverified" data-testid="unverified">
               <p><span class="badge warning">Unverified app</span> ${view.productName} has not reviewed this app: its name is what its developer typed.</p>
-              <p>It will receive your answer at <strong data-testid="redirect-origin">${view.redirectOrigin}</strong>. Allow access only if you trust that site.</p>
+              ${view.redirectOrigin ? html`<p>It will receive your answer at <strong data-testid="redirect-origin">${view.redirectOrigin}</strong>. Allow access only if you trust that site.</p>` : null}
             </div>`
       }
       <p>This will ${stepUp ? 'also ' : ''}allow ${view.clientName} to:</p>
@@ -77,15 +92,15 @@ export function consentPage(view: ConsentView): string {
           ? html`<p class="muted">You already allowed it to:</p><ul class="scopes muted" data-testid="already-allowed">${view.scopes.filter((scope) => allowed.has(scope)).map(item)}</ul>`
           : null
       }
-      ${view.verified ? html`<p class="muted">You will be returned to ${view.redirectOrigin}.</p>` : null}
+      ${view.verified && view.redirectOrigin ? html`<p class="muted">You will be returned to ${view.redirectOrigin}.</p>` : null}
       ${
         documents.length
           ? html`<p class="muted" data-testid="client-documents">Before you allow access, read ${view.clientName}'s ${documents.map((link, index) => (index ? html` and ${link}` : link))}.</p>`
           : null
       }
-      <form method="post" action="/consent">
+      <form method="post" action="${view.form.action}">
         <input type="hidden" name="_csrf" value="${view.csrfToken}">
-        <input type="hidden" name="interaction" value="${view.interactionId}">
+        ${Object.entries(view.form.fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
         <div class="actions">
           <button type="submit" name="action" value="deny" class="secondary">Deny</button>
           <button type="submit" name="action" value="allow">Allow access</button>

@@ -7,8 +7,14 @@ export function housekeepingStore(db: Db): HousekeepingStore {
   // Each delete removes at most `batchSize` rows picked through an index on the expiry column, so it holds
   // locks briefly and never scans a table.
   async function purge(
-    table: 'authorization_codes' | 'interactions' | 'sessions' | 'access_tokens' | 'rate_limits',
-    key: 'code_hash' | 'id' | 'id_hash' | 'key',
+    table:
+      | 'authorization_codes'
+      | 'device_authorizations'
+      | 'interactions'
+      | 'sessions'
+      | 'access_tokens'
+      | 'rate_limits',
+    key: 'code_hash' | 'device_code_hash' | 'id' | 'id_hash' | 'key',
     before: number,
     batchSize: number,
   ): Promise<number> {
@@ -29,6 +35,13 @@ export function housekeepingStore(db: Db): HousekeepingStore {
     async purgeExpired(now, batchSize, refreshTokenLifetimeMs, eventsBefore) {
       const counts: Record<string, number> = {};
       counts.authorization_codes = await purge('authorization_codes', 'code_hash', now - DAY, batchSize);
+      // Kept a day past expiry like codes, so that a late poll still hears expired_token (RFC 8628 §3.5).
+      counts.device_authorizations = await purge(
+        'device_authorizations',
+        'device_code_hash',
+        now - DAY,
+        batchSize,
+      );
       counts.interactions = await purge('interactions', 'id', now, batchSize);
       counts.sessions = await purge('sessions', 'id_hash', now, batchSize);
       counts.access_tokens = await purge('access_tokens', 'id', now, batchSize);

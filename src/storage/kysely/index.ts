@@ -4,6 +4,7 @@ import { OAuthError, StorageUnavailableError } from '../../errors.ts';
 import type { Storage } from '../storage.ts';
 import { authorizationCodeStore } from './authorization-codes.ts';
 import { clientStore } from './clients.ts';
+import { deviceAuthorizationStore } from './device-authorizations.ts';
 import { groupCommit } from './group-commit.ts';
 import { housekeepingStore } from './housekeeping.ts';
 import { interactionStore } from './interactions.ts';
@@ -153,6 +154,7 @@ const STORES = {
   linkedIdentities: linkedIdentityStore,
   interactions: interactionStore,
   authorizationCodes: authorizationCodeStore,
+  deviceAuthorizations: deviceAuthorizationStore,
   grants: grantStore,
   accessTokens: accessTokenStore,
   refreshTokens: refreshTokenStore,
