@@ -3,7 +3,7 @@ import type { AuthorizationCodesTable } from '../database.ts';
 import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
 import { runCompiled } from './direct.ts';
 import { columnsOf, prepared } from './prepared.ts';
-import { type Atomically, type Db, fromFlag, isPostgres, toFlag } from './rows.ts';
+import { type Atomically, type Db, fromFlag, grantNotRevoked, isPostgres, toFlag } from './rows.ts';
 import {
   ACCESS_TOKEN_COLUMNS,
   accessRow,
@@ -77,16 +77,7 @@ const claimCode = prepared((db, { codeHash, now }: { codeHash: string; now: numb
     .where('code_hash', '=', codeHash)
     .where('consumed_at', 'is', null)
     .where('expires_at', '>', now)
-    .where(({ exists, not, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('grants')
-            .select('grants.id')
-            .whereRef('grants.id', '=', 'authorization_codes.grant_id')
-            .where('grants.revoked_at', 'is not', null),
-        ),
-      ),
-    )
+    .where(grantNotRevoked('authorization_codes'))
     .returningAll(),
 );
 

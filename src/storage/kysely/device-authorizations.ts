@@ -1,6 +1,6 @@
 import type { DeviceAuthorizationsTable } from '../database.ts';
 import type { DeviceAuthorization, DeviceAuthorizationStore } from '../storage.ts';
-import type { Db } from './rows.ts';
+import { type Db, grantNotRevoked } from './rows.ts';
 import { authenticationFrom } from './users.ts';
 
 const STATUSES = new Set(['pending', 'approved', 'denied', 'redeemed']);
@@ -144,16 +144,7 @@ export function deviceAuthorizationStore(db: Db): DeviceAuthorizationStore {
         .where('device_code_hash', '=', deviceCodeHash)
         .where('status', '=', 'approved')
         .where('expires_at', '>', now)
-        .where(({ exists, not, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('grants')
-                .select('grants.id')
-                .whereRef('grants.id', '=', 'device_authorizations.grant_id')
-                .where('grants.revoked_at', 'is not', null),
-            ),
-          ),
-        )
+        .where(grantNotRevoked('device_authorizations'))
         .returningAll()
         .executeTakeFirst();
       return row && toAuthorization(row);
