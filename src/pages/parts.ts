@@ -15,6 +15,7 @@ export function registeredByWords(client: Pick<Client, 'registeredVia'>, owner: 
   const who = owner ? (owner.email ?? owner.name ?? owner.id) : undefined;
   if (client.registeredVia === 'portal') return who ? `${who} (developer portal)` : 'developer portal';
   if (client.registeredVia === 'dcr') return who ? `${who} (dynamic registration)` : 'dynamic registration';
+  if (client.registeredVia === 'cimd') return 'its client ID metadata document';
   return who ? `${who} (operator)` : 'an operator (CLI)';
 }
 

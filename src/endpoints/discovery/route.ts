@@ -47,6 +47,8 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
         }
       : {}),
     code_challenge_methods_supported: ['S256'],
+    // draft-ietf-oauth-client-id-metadata-document §5: only where an https URL client_id is accepted.
+    ...(deps.config.clientDocuments.metadataDocuments ? { client_id_metadata_document_supported: true } : {}),
     claims_supported: [
       ...SUPPORTED_CLAIMS,
       'iss',

@@ -29,7 +29,7 @@ export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
     }
     const query = pushedQuery(client.id, params);
     try {
-      await validateAuthorizationRequest(query, authorizeContext(deps));
+      await validateAuthorizationRequest(query, authorizeContext(deps, request.ip));
     } catch (error) {
       if (error instanceof PageError || error instanceof RedirectError) throw error.oauthError;
       throw error;

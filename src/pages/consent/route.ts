@@ -63,6 +63,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         csrfToken: csrfToken(reply),
         interactionId: interaction.id,
         clientName: client.name,
+        clientHost: client.registeredVia === 'cimd' ? URL.parse(client.id)?.host : undefined,
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
         alreadyAllowed: parseScope((await deps.storage.consents.find(user.id, client.id))?.scope),
