@@ -11,7 +11,7 @@
 // - Bounded: one deadline for the whole exchange (default 5 s) and a cap on the body (default 256 KiB).
 // - Nothing is added: no cookies, no ambient credentials; only the headers the caller gives.
 // - For targets a stranger names (a client's metadata document or key set), two more locks the caller passes:
-//   the operator's allow-list and deny-list of host patterns (HostPolicy), and a per-host rate limit
+//   the operator's allow-list and deny-list of host patterns (HostPolicy, docs/security.md H-11), and a per-host rate limit
 //   (HostRateLimiter), so that nobody can make Gatehouse hammer a host with requests it did not want.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';

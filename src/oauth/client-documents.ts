@@ -1,5 +1,5 @@
 // Documents a client names and Gatehouse fetches: a Client ID Metadata Document (its client_id is the URL) and
-// a private_key_jwt client's key set (jwks_uri). One fetch-and-cache for both (docs/security.md H-11):
+// a private_key_jwt client's key set (jwks_uri). One fetch-and-cache for both (docs/security.md H-03, H-07, H-08, H-11):
 //
 // - Every fetch goes through the SSRF guard (http/outbound.ts) with the operator's host lists and the per-host
 //   rate limit, no redirects, a size cap and a deadline. Any failure is a ClientDocumentError whose message is

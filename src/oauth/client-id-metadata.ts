@@ -4,7 +4,7 @@
 // checks it, and keeps the client as a clients row whose id is the URL, rewritten from the document whenever it
 // is fetched again. Grants, tokens, revocation, consent and the admin console then work on it as on any client.
 //
-// Such a client is a stranger (docs/security.md H-11): it gets exactly what an anonymous dynamic registration
+// Such a client is a stranger (docs/security.md H-08, H-02): it gets exactly what an anonymous dynamic registration
 // gets, by the same code (oauth/registration.ts readRegistrationRequest, then buildClient): the registration
 // scopes, no client_credentials, scopes that need approval wait, a pending client under `approval`, the
 // per-IP registration rate limit for each new client, unverified on consent until an administrator approves it,

@@ -1,4 +1,4 @@
-// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; docs/security.md H-11, H-03), on
+// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; docs/security.md H-08, H-03, H-11), on
 // SQLite and PostgreSQL. The client's web site is an https server on 127.0.0.1 (test/helpers/document-server.ts),
 // reached through buildTestServer's test-only allowance. A whole flow (authorize, consent naming the host, code,
 // refresh), the client row it leaves (treated as an anonymous dynamic registration), caching by Cache-Control
@@ -255,7 +255,7 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
       assert.equal(events.length, 1);
     });
 
-    describe('refusals (H-11): an error page or invalid_client, never a 5xx, never a row', () => {
+    describe('refusals (H-08): an error page or invalid_client, never a 5xx, never a row', () => {
       const cases: [string, string, ScriptedAnswer | undefined, RegExp][] = [
         [
           "the document's client_id is another URL (spoofing)",

@@ -1,4 +1,4 @@
-// oauth/client-documents.ts, the one fetch-and-cache for documents a client names (docs/security.md H-11):
+// oauth/client-documents.ts, the one fetch-and-cache for documents a client names (docs/security.md H-07, H-08):
 // freshness from Cache-Control clamped to the operator's floor and ceiling, the bound on entries, one fetch for
 // concurrent requests, the unknown-kid refresh interval, and refusals (slow, private address without the
 // test-only allowance) against a real https server on 127.0.0.1.
