@@ -87,11 +87,7 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
       let consentHtml = '';
       let callback: URL | undefined;
       for (let step = 0; step < 8 && !callback; step++) {
-        assert.equal(
-          response.status,
-          303,
-          `step ${step}: HTTP ${response.status}`,
-        );
+        assert.equal(response.status, 303, `step ${step}: HTTP ${response.status}`);
         const location = new URL(response.headers.get('location') ?? '', loopback.issuer);
         if (location.href.startsWith(`${CALLBACK}?`)) {
           callback = location;
