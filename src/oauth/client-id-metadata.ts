@@ -15,7 +15,7 @@ import { HostRateLimiter } from '../http/outbound.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Client, Storage } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
-import { ClientDocumentCache, ClientDocumentError } from './client-documents.ts';
+import { type CachedDocument, ClientDocumentCache, ClientDocumentError } from './client-documents.ts';
 import { buildClient } from './client-metadata.ts';
 import { changedFields, changesNeedReview, proposeChange, reviewedFieldsOf } from './client-review.ts';
 import { readRegistrationRequest } from './registration.ts';
@@ -113,6 +113,12 @@ export class ClientDirectory {
   readonly #deps: ClientDirectoryDeps;
   /** One refresh per URL at a time in this process: concurrent first requests create one row. */
   readonly #refreshing = new Map<string, Promise<Client>>();
+  /**
+   * The cached documents the stored rows were made from. A fresh document that was refused is not among them:
+   * until it expires, its client is refused too (from the cache, with no new fetch), never served from the row
+   * an older document left.
+   */
+  readonly #accepted = new WeakSet<object>();
 
   constructor(deps: ClientDirectoryDeps) {
     this.#deps = deps;
@@ -136,7 +142,8 @@ export class ClientDirectory {
       // Never rewrite a client something else made (no such id is minted today: ids are random).
       throw new OAuthError('invalid_client', 'This client_id belongs to a client registered otherwise');
     }
-    if (stored && this.#deps.documents.peek(clientId)) return stored;
+    const fresh = this.#deps.documents.peek(clientId);
+    if (stored && fresh && this.#accepted.has(fresh)) return stored;
     let pending = this.#refreshing.get(clientId);
     if (!pending) {
       pending = this.#refresh(clientId, context.ip).finally(() => this.#refreshing.delete(clientId));
@@ -172,9 +179,9 @@ export class ClientDirectory {
 
   async #refresh(url: string, ip: string | undefined): Promise<Client> {
     const { storage, config, clock, documents, metrics } = this.#deps;
-    let document: Record<string, unknown>;
+    let cached: CachedDocument;
     try {
-      document = (await documents.get(url)).body;
+      cached = await documents.get(url);
     } catch (error) {
       if (error instanceof ClientDocumentError) throw new OAuthError('invalid_client', error.message);
       throw error;
@@ -182,7 +189,7 @@ export class ClientDirectory {
     const now = clock.now();
     let proposed: Client;
     try {
-      proposed = clientFromDocument(url, document, config, now);
+      proposed = clientFromDocument(url, cached.body, config, now);
     } catch (error) {
       if (error instanceof OAuthError) {
         throw new OAuthError(
@@ -199,6 +206,7 @@ export class ClientDirectory {
       if (raced?.registeredVia === 'cimd') return { client: raced, created: false };
       throw error;
     });
+    this.#accepted.add(cached);
     if (outcome.created) metrics.clientRegistered();
     return outcome.client;
   }

@@ -209,6 +209,28 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
       assert.deepEqual((await storage().clients.find(changing))?.redirectUris, [redirect]);
     });
 
+    it('a document that turns bad is refused from then on, never served from the row an older one left', async () => {
+      const path = '/turns-bad.json';
+      const target = `${site.origin}${path}`;
+      let bad = false;
+      site.serve(path, () => ({
+        body: bad ? documentFor(target, { client_secret: 'leaked' }) : documentFor(target),
+        headers: { 'cache-control': 'max-age=120' },
+      }));
+      const { challenge } = await pkce();
+      const go = () =>
+        fetch(`${loopback.issuer}/authorize?${authorizeQuery(target, challenge)}`, { redirect: 'manual' });
+      assert.equal((await go()).status, 303);
+      bad = true;
+      loopback.server.clock.advance(121_000);
+      for (let i = 0; i < 3; i++) assert.equal((await go()).status, 400, `request ${i} after the change`);
+      assert.equal(
+        site.hits(path),
+        2,
+        'the refused document is kept for its freshness: no fetch per request',
+      );
+    });
+
     it('no-store is kept for the floor (60 s), not fetched on every request', async () => {
       const path = '/no-store.json';
       const noStore = site.serve(path, {
