@@ -10,7 +10,7 @@ import * as oauth from 'oauth4webapi';
 import type { Client, User } from '../../src/storage/storage.ts';
 import { Browserish } from '../e2e/browserish.ts';
 import { type LoopbackServer, startLoopbackServer } from '../e2e/loopback.ts';
-import { csrfFrom, hiddenField } from '../helpers/agent.ts';
+import { csrfFrom, hiddenField, signedInAgent } from '../helpers/agent.ts';
 import { type DocumentServer, type ScriptedAnswer, startDocumentServer } from '../helpers/document-server.ts';
 import { onEachDatabase } from '../helpers/postgres.ts';
 import { buildTestServer } from '../helpers/server.ts';
@@ -85,6 +85,7 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
       const agent = new Browserish(loopback.issuer);
       let response = await agent.request(`${loopback.issuer}/authorize?${authorizeQuery(url, challenge)}`);
       let consentHtml = '';
+      let loginHtml = '';
       let callback: URL | undefined;
       for (let step = 0; step < 8 && !callback; step++) {
         assert.equal(response.status, 303, `step ${step}: HTTP ${response.status}`);
@@ -96,6 +97,7 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
         const page = await agent.request(location.href);
         const html = await page.text();
         if (location.pathname === '/login') {
+          loginHtml = html;
           response = await agent.request(`${loopback.issuer}/login`, {
             _csrf: csrfFrom(html),
             interaction: hiddenField(html, 'interaction') ?? '',
@@ -117,6 +119,8 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
       const host = new URL(url).host;
       assert.match(consentHtml, new RegExp(`data-testid="client-name">${host.replace('.', '\\.')}<`));
       assert.match(consentHtml, /data-testid="unverified"/);
+      assert.ok(loginHtml.includes(host), 'the sign-in page names the client by its host too');
+      assert.ok(!loginHtml.includes('Totally Official Assistant'), 'never by the name it asserts');
       assert.match(consentHtml, /calls itself “Totally Official Assistant”, a name it chose itself/);
       assert.equal(callback.searchParams.get('iss'), loopback.issuer);
 
@@ -429,6 +433,40 @@ await onEachDatabase('Client ID Metadata Documents', (database, databaseUrl) => 
         await server.close();
       }
     }
+
+    it('the admin console lists the client by its URL and disables it through its own links', async () => {
+      const server = await buildTestServer(
+        {},
+        { databaseUrl: await databaseUrl(), documentServer: { ca: site.ca } },
+      );
+      try {
+        const path = '/console.json';
+        const target = site.serve(path, { body: documentFor(`${site.origin}${path}`) });
+        const { challenge } = await pkce();
+        const authorize = () =>
+          server.app.inject({ method: 'GET', url: `/authorize?${authorizeQuery(target, challenge)}` });
+        assert.equal((await authorize()).statusCode, 303);
+        const admin = await server.addUser({ isAdmin: true });
+        const agent = await signedInAgent(server.app, admin);
+        const console = await agent.get('/admin');
+        assert.match(console.body, /its client ID metadata document/);
+        const disableLink = `/admin/clients/${encodeURIComponent(target)}/disable`;
+        assert.ok(console.body.includes(`href="${disableLink}"`), 'the link carries the URL encoded');
+        const confirmation = await agent.get(disableLink);
+        assert.equal(confirmation.statusCode, 200);
+        const disabled = await agent.post(disableLink, {
+          _csrf: csrfFrom(confirmation.body),
+          confirm: 'yes',
+        });
+        assert.equal(disabled.statusCode, 303);
+        assert.notEqual((await server.deps.storage.clients.find(target))?.disabledAt, null);
+        const refused = await authorize();
+        assert.equal(refused.statusCode, 400);
+        assert.match(refused.body, /not registered here/);
+      } finally {
+        await server.close();
+      }
+    });
 
     it('switched off: not advertised, not fetched, the client is unknown', async () => {
       const { answers, discovery } = await authorizeWith(
