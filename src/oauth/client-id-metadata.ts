@@ -16,7 +16,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Client, Storage } from '../storage/storage.ts';
 import type { Clock } from '../util/clock.ts';
 import { type CachedDocument, ClientDocumentCache, ClientDocumentError } from './client-documents.ts';
-import { buildClient } from './client-metadata.ts';
+import { buildClient, checkJwks } from './client-metadata.ts';
 import { changedFields, changesNeedReview, proposeChange, reviewedFieldsOf } from './client-review.ts';
 import { readRegistrationRequest } from './registration.ts';
 import { formatScope, parseScope } from './scope.ts';
@@ -173,8 +173,13 @@ export class ClientDirectory {
       Array.isArray(set.keys) && set.keys.some((key) => (key as { kid?: unknown })?.kid === kid);
     let set = await read();
     if (kid !== undefined && !hasKid(set)) set = await read(UNKNOWN_KID_REFETCH_MS);
-    if (!Array.isArray(set.keys)) throw new OAuthError('invalid_client', `${uri} is not a JWK Set`);
-    return { keys: set.keys as Record<string, unknown>[] };
+    // The rules of a registered `jwks`: public signature keys only, 1 to 10 of them.
+    try {
+      return checkJwks(set);
+    } catch (error) {
+      if (error instanceof OAuthError) throw new OAuthError('invalid_client', `${uri}: ${error.description}`);
+      throw error;
+    }
   }
 
   async #refresh(url: string, ip: string | undefined): Promise<Client> {

@@ -26,11 +26,11 @@ const AUTH_METHODS = new Set<TokenEndpointAuthMethod>([
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
- * A private_key_jwt client's `jwks` (RFC 7591 §2): 1 to 10 public signature keys of the kinds the assertion
+ * A private_key_jwt client's `jwks` (RFC 7591 §2), or the set at its `jwks_uri`: 1 to 10 public signature keys of the kinds the assertion
  * algs use (RSA, EC P-256, Ed25519), no private members, at most 20 KB. jose checks each key again when an
  * assertion is verified; this refuses at registration what could never verify, and secrets sent by mistake.
  */
-function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
+export function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
   const invalid = (why: string) => new OAuthError('invalid_client_metadata', `jwks ${why}`);
   if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
     throw invalid('must be a JWK Set: {"keys": [...]}');

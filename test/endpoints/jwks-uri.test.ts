@@ -90,6 +90,8 @@ await onEachDatabase('jwks_uri', (database, databaseUrl) => {
         ['/jwks-redirect', { status: 302, headers: { location: '/elsewhere' } }],
         ['/jwks-not-a-set', { body: { keys: 'nope' } }],
         ['/jwks-html', { headers: { 'content-type': 'text/html' }, body: '<html>' }],
+        ['/jwks-private', { body: { keys: [{ ...signer.jwk, d: 'private-part' }] } }],
+        ['/jwks-symmetric', { body: { keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: signer.jwk.kid }] } }],
       ] as const) {
         const { client } = await server.addClient({
           tokenEndpointAuthMethod: 'private_key_jwt',
