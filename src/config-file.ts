@@ -58,6 +58,15 @@ const SIMPLE: Record<string, string> = {
   logLevel: 'LOG_LEVEL',
   eventRetentionDays: 'GATEHOUSE_EVENT_RETENTION_DAYS',
 };
+/** clientDocuments.*: Client ID Metadata Documents and the other documents a client names. */
+const CLIENT_DOCUMENTS: Record<string, string> = {
+  metadataDocuments: 'GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS',
+  cacheMinSeconds: 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_MIN',
+  cacheMaxSeconds: 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX',
+  cacheEntries: 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_ENTRIES',
+  maxBytes: 'GATEHOUSE_CLIENT_DOCUMENT_MAX_BYTES',
+  hostRateLimitPerMinute: 'GATEHOUSE_OUTBOUND_HOST_RATE_LIMIT',
+};
 const SHUTDOWN: Record<string, string> = {
   drain: 'GATEHOUSE_SHUTDOWN_DRAIN',
   timeout: 'GATEHOUSE_SHUTDOWN_TIMEOUT',
@@ -68,6 +77,8 @@ const STRUCTURED: Record<string, string> = {
   'registration.scopes': 'GATEHOUSE_REGISTRATION_SCOPES',
   'registration.rateLimitPerHour': 'GATEHOUSE_REGISTRATION_RATE_LIMIT',
   clientAuthMethods: 'GATEHOUSE_CLIENT_AUTH_METHODS',
+  'clientDocuments.allowHosts': 'GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS',
+  'clientDocuments.denyHosts': 'GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS',
   resources: 'GATEHOUSE_RESOURCES',
   scopes: 'GATEHOUSE_SCOPES',
   upstreams: 'GATEHOUSE_UPSTREAMS',
@@ -91,6 +102,7 @@ export function fileKeyVariables(): Record<string, string> {
   const keys: Record<string, string> = { ...SIMPLE };
   for (const [key, variable] of Object.entries(LIFETIMES)) keys[`lifetimes.${key}`] = variable;
   for (const [key, variable] of Object.entries(SHUTDOWN)) keys[`shutdown.${key}`] = variable;
+  for (const [key, variable] of Object.entries(CLIENT_DOCUMENTS)) keys[`clientDocuments.${key}`] = variable;
   for (const [key, variable] of Object.entries(LEGACY)) keys[`legacy.${key}`] = variable;
   for (const [key, variable] of Object.entries(PATH_VARIABLES)) keys[`paths.${key}`] = variable;
   return { ...keys, ...STRUCTURED };
@@ -127,6 +139,12 @@ export function environmentFromFile(file: FileConfig): Env {
   const section = (name: string) => (file[name] ?? {}) as Record<string, unknown>;
   for (const [key, variable] of Object.entries(LIFETIMES)) put(variable, section('lifetimes')[key]);
   for (const [key, variable] of Object.entries(SHUTDOWN)) put(variable, section('shutdown')[key]);
+  const documents = section('clientDocuments');
+  for (const [key, variable] of Object.entries(CLIENT_DOCUMENTS)) put(variable, documents[key]);
+  if (Array.isArray(documents.allowHosts))
+    put('GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS', documents.allowHosts.join(' '));
+  if (Array.isArray(documents.denyHosts))
+    put('GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS', documents.denyHosts.join(' '));
   for (const [key, variable] of Object.entries(LEGACY)) put(variable, section('legacy')[key]);
   for (const [key, variable] of Object.entries(PATH_VARIABLES)) put(variable, section('paths')[key]);
   const registration = section('registration');

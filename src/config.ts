@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_PASSWORD_COST } from './accounts/password.ts';
+import { isHostPattern } from './http/outbound.ts';
 import type { TokenEndpointAuthMethod } from './storage/storage.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
@@ -316,6 +317,32 @@ export interface Config {
    * file `clientSecretFile` names.
    */
   upstreams: UpstreamConfig[];
+  /** Client ID Metadata Documents, and every document a client names (oauth/client-documents.ts). */
+  clientDocuments: ClientDocumentsConfig;
+}
+
+export interface ClientDocumentsConfig {
+  /**
+   * GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS (on | off; default on when GATEHOUSE_REGISTRATION is open or
+   * approval, off when token or closed): an https URL as client_id names the client's metadata document
+   * (draft-ietf-oauth-client-id-metadata-document). Such a client is a stranger and is treated exactly as an
+   * anonymous dynamic registration, so the default follows whether strangers may register at all.
+   */
+  metadataDocuments: boolean;
+  /** GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS: host patterns documents may come from (empty: any public host). */
+  allowHosts: string[];
+  /** GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS: host patterns never fetched from; wins over the allow-list. */
+  denyHosts: string[];
+  /** GATEHOUSE_CLIENT_DOCUMENT_CACHE_MIN (seconds, default 60): the least a fetched document is kept. */
+  cacheMinSeconds: number;
+  /** GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX (seconds, default 86400): the most, whatever its Cache-Control says. */
+  cacheMaxSeconds: number;
+  /** GATEHOUSE_CLIENT_DOCUMENT_CACHE_ENTRIES (default 1000): documents held in memory per process. */
+  cacheEntries: number;
+  /** GATEHOUSE_CLIENT_DOCUMENT_MAX_BYTES (default 16384): the largest document accepted. */
+  maxBytes: number;
+  /** GATEHOUSE_OUTBOUND_HOST_RATE_LIMIT (default 30): fetches of client-named documents per host per minute. */
+  hostRateLimit: number;
 }
 
 /** Which X-Forwarded-For entries to believe: none, the last `hops` proxies, or proxies at these addresses. */
@@ -355,6 +382,45 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function hostPatterns(env: Env, name: string): string[] {
+  const patterns = (env[name] ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const pattern of patterns) {
+    if (!isHostPattern(pattern)) {
+      throw new ConfigError(
+        name,
+        `"${pattern}" is not a host pattern (app.example.com, or *.example.com for every name under it)`,
+      );
+    }
+  }
+  return patterns;
+}
+
+function clientDocuments(env: Env, registrationPolicy: RegistrationPolicy): ClientDocumentsConfig {
+  const cacheMinSeconds = integer(env, 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_MIN', 60, 0, 86_400);
+  const cacheMaxSeconds = integer(env, 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX', 86_400, 1, 7 * 86_400);
+  if (cacheMaxSeconds < cacheMinSeconds) {
+    throw new ConfigError(
+      'GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX',
+      'must not be less than GATEHOUSE_CLIENT_DOCUMENT_CACHE_MIN',
+    );
+  }
+  return {
+    // Strangers may register under open and approval: a metadata document is one more way to do the same.
+    metadataDocuments: boolean(
+      env,
+      'GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS',
+      registrationPolicy === 'open' || registrationPolicy === 'approval',
+    ),
+    allowHosts: hostPatterns(env, 'GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS'),
+    denyHosts: hostPatterns(env, 'GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS'),
+    cacheMinSeconds,
+    cacheMaxSeconds,
+    cacheEntries: integer(env, 'GATEHOUSE_CLIENT_DOCUMENT_CACHE_ENTRIES', 1000, 1, 1_000_000),
+    maxBytes: integer(env, 'GATEHOUSE_CLIENT_DOCUMENT_MAX_BYTES', 16_384, 1024, 1_048_576),
+    hostRateLimit: integer(env, 'GATEHOUSE_OUTBOUND_HOST_RATE_LIMIT', 30, 1, 100_000),
+  };
 }
 
 const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -896,5 +962,6 @@ export function loadConfig(env: Env = process.env): Config {
     metricsAddress: metricsAddress(env, port),
     passwordCost: integer(env, 'GATEHOUSE_PASSWORD_COST', DEFAULT_PASSWORD_COST, 10, 20),
     upstreams: upstreams(env, issuerUrl),
+    clientDocuments: clientDocuments(env, registrationPolicy),
   };
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { FlowDeps } from './interaction/flow.ts';
+import type { ClientDirectory } from './oauth/client-id-metadata.ts';
 import type { KeyRing } from './oauth/keys.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { Storage } from './storage/storage.ts';
@@ -21,6 +22,11 @@ export interface Deps {
   sealKey: KeyObject;
   /** Prometheus metrics, or noMetrics (the default: metrics are off). */
   metrics: Metrics;
+  /**
+   * How the protocol endpoints find a client by its client_id, metadata documents included
+   * (oauth/client-id-metadata.ts).
+   */
+  clients: ClientDirectory;
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

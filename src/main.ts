@@ -5,6 +5,7 @@ import { configFrom } from './config-file.ts';
 import type { Deps } from './deps.ts';
 import { StorageUnavailableError } from './errors.ts';
 import { eventRetentionMs, purgeExpired, refreshTokenLifetimeMs } from './housekeeping.ts';
+import { clientDirectoryFor } from './oauth/client-id-metadata.ts';
 import {
   ensureSigningKeys,
   type KeyRing,
@@ -84,6 +85,7 @@ export async function openDeps(
     rotationKey: rotationKeyFrom(secret),
     sealKey: sealKeyFrom(secret),
     metrics,
+    clients: clientDirectoryFor({ config, storage, clock: systemClock, metrics }),
     dialect,
     secretFile: generatedAt,
   };

@@ -103,6 +103,16 @@ describe('loadConfig: defaults', () => {
       metricsAddress: undefined,
       passwordCost: 17,
       upstreams: [],
+      clientDocuments: {
+        metadataDocuments: true,
+        allowHosts: [],
+        denyHosts: [],
+        cacheMinSeconds: 60,
+        cacheMaxSeconds: 86_400,
+        cacheEntries: 1000,
+        maxBytes: 16_384,
+        hostRateLimit: 30,
+      },
     });
   });
 
@@ -182,6 +192,14 @@ describe('loadConfig: defaults', () => {
       GATEHOUSE_PASSWORD_COST: '20',
       GATEHOUSE_SHUTDOWN_DRAIN: '2',
       GATEHOUSE_SHUTDOWN_TIMEOUT: '30',
+      GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: 'off',
+      GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS: 'app.example.com, *.mcp.example',
+      GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS: 'evil.example',
+      GATEHOUSE_CLIENT_DOCUMENT_CACHE_MIN: '0',
+      GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX: '600',
+      GATEHOUSE_CLIENT_DOCUMENT_CACHE_ENTRIES: '50',
+      GATEHOUSE_CLIENT_DOCUMENT_MAX_BYTES: '4096',
+      GATEHOUSE_OUTBOUND_HOST_RATE_LIMIT: '5',
     });
     assert.deepEqual(config, {
       issuer: 'https://as.example',
@@ -273,6 +291,16 @@ describe('loadConfig: defaults', () => {
       metricsAddress: { host: '0.0.0.0', port: 9464 },
       passwordCost: 20,
       upstreams: [],
+      clientDocuments: {
+        metadataDocuments: false,
+        allowHosts: ['app.example.com', '*.mcp.example'],
+        denyHosts: ['evil.example'],
+        cacheMinSeconds: 0,
+        cacheMaxSeconds: 600,
+        cacheEntries: 50,
+        maxBytes: 4096,
+        hostRateLimit: 5,
+      },
     });
   });
 
@@ -338,6 +366,17 @@ describe('loadConfig: each bad value names its variable', () => {
     ['GATEHOUSE_ISSUER', 'ftp://as.example'],
     ['GATEHOUSE_ISSUER', 'http://as.example'],
     ['DATABASE_URL', '::not-a-path'],
+    ['GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS', 'auto'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS', 'https://app.example.com'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_ALLOW_HOSTS', 'app.example.com:443'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS', 'evil.*.example'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_DENY_HOSTS', 'Evil.Example'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX', '0'],
+    // The ceiling is below the default floor (60 s).
+    ['GATEHOUSE_CLIENT_DOCUMENT_CACHE_MAX', '30'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_CACHE_ENTRIES', '0'],
+    ['GATEHOUSE_CLIENT_DOCUMENT_MAX_BYTES', '100'],
+    ['GATEHOUSE_OUTBOUND_HOST_RATE_LIMIT', '0'],
   ];
   for (const [variable, value] of bad) {
     it(`${variable}=${JSON.stringify(value)}`, () => refuses({ [variable]: value }, variable));
@@ -453,6 +492,25 @@ describe('loadConfig: the issuer', () => {
     refuses({ ...allow, GATEHOUSE_ISSUER: 'http://as.example/?x=1' }, 'GATEHOUSE_ISSUER');
     refuses({ ...allow, GATEHOUSE_ISSUER: 'ws://as.example' }, 'GATEHOUSE_ISSUER');
   });
+});
+
+describe('loadConfig: Client ID Metadata Documents follow the registration policy by default', () => {
+  for (const [policy, on] of [
+    ['open', true],
+    ['approval', true],
+    ['token', false],
+    ['closed', false],
+  ] as const) {
+    it(`GATEHOUSE_REGISTRATION=${policy}: ${on ? 'on' : 'off'} unless set`, () => {
+      const config = loadConfig({ GATEHOUSE_REGISTRATION: policy });
+      assert.equal(config.clientDocuments.metadataDocuments, on);
+      const flipped = loadConfig({
+        GATEHOUSE_REGISTRATION: policy,
+        GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS: on ? 'off' : 'on',
+      });
+      assert.equal(flipped.clientDocuments.metadataDocuments, !on);
+    });
+  }
 });
 
 describe('isLoopbackHost', () => {

@@ -20,7 +20,11 @@ export async function authenticatedClient(
     deps.storage,
     readClientCredentials(request.headers.authorization, params),
     deps.clock.now(),
-    clientAuthOptions(deps.config),
+    {
+      ...clientAuthOptions(deps.config),
+      findClient: (clientId) => deps.clients.find(clientId, { ip: request.ip }),
+      clientKeys: (client, kid) => deps.clients.keysFor(client, kid),
+    },
   );
 }
 

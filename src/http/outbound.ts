@@ -10,6 +10,9 @@
 // - No redirects: a 3xx answer is refused (a redirect would be a second, unchecked request).
 // - Bounded: one deadline for the whole exchange (default 5 s) and a cap on the body (default 256 KiB).
 // - Nothing is added: no cookies, no ambient credentials; only the headers the caller gives.
+// - For targets a stranger names (a client's metadata document or key set), two more locks the caller passes:
+//   the operator's allow-list and deny-list of host patterns (HostPolicy, docs/security.md H-11), and a per-host rate limit
+//   (HostRateLimiter), so that nobody can make Gatehouse hammer a host with requests it did not want.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -35,6 +38,88 @@ export interface OutboundOptions {
   timeoutMs?: number;
   /** Largest response body accepted (default 256 KiB). */
   maxResponseBytes?: number;
+  /** The operator's host patterns: a host the policy refuses is never contacted (checkHostPolicy). */
+  hostPolicy?: HostPolicy;
+  /** Counts every request per host; past its limit a request is refused before any connection. */
+  rateLimiter?: HostRateLimiter;
+  /**
+   * Certificates to trust instead of the system's (PEM): for a target whose certificate an operator issued,
+   * or a test's own https server on 127.0.0.1. Never a value a client or user can choose.
+   */
+  ca?: string;
+}
+
+/**
+ * The operator's lists of host patterns for outbound requests a stranger can cause. A pattern is a host name
+ * (`app.example.com`, matched exactly) or `*.` and a domain (`*.example.com`: any name under it, not the domain
+ * itself). The deny-list wins; an empty allow-list admits every host the address rules admit.
+ */
+export interface HostPolicy {
+  allow: readonly string[];
+  deny: readonly string[];
+}
+
+/** A host pattern as the configuration may spell it: lower case, `*.` only as a prefix, no port or scheme. */
+export function isHostPattern(pattern: string): boolean {
+  return /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(pattern);
+}
+
+function hostMatches(host: string, pattern: string): boolean {
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return host === pattern;
+}
+
+/** Whether the operator's lists let Gatehouse contact `hostname` (any spelling: case, a trailing dot). */
+export function checkHostPolicy(hostname: string, policy: HostPolicy): AddressVerdict {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  const denied = policy.deny.find((pattern) => hostMatches(host, pattern));
+  if (denied) return { allowed: false, reason: `${host} is on the operator's deny-list (${denied})` };
+  if (policy.allow.length > 0 && !policy.allow.some((pattern) => hostMatches(host, pattern))) {
+    return { allowed: false, reason: `${host} is not on the operator's allow-list` };
+  }
+  return { allowed: true };
+}
+
+/**
+ * At most `perMinute` requests to one host in any one-minute window, in this process (each instance counts its
+ * own: the bound on what a host receives is this times the number of instances, still a bound). The table
+ * holds at most `maxHosts` hosts; past that the ones whose window ended are dropped first, then the oldest,
+ * so a stranger naming a million hosts grows nothing without bound.
+ */
+export class HostRateLimiter {
+  readonly perMinute: number;
+  readonly #maxHosts: number;
+  readonly #windows = new Map<string, { startedAt: number; count: number }>();
+
+  constructor(perMinute: number, maxHosts = 10_000) {
+    this.perMinute = perMinute;
+    this.#maxHosts = maxHosts;
+  }
+
+  /** Counts a request to `host` at `now`; false when the host has had its share this minute. */
+  take(host: string, now: number = Date.now()): boolean {
+    const key = host.toLowerCase().replace(/\.$/, '');
+    let window = this.#windows.get(key);
+    if (!window || now - window.startedAt >= 60_000) {
+      this.#windows.delete(key);
+      window = { startedAt: now, count: 0 };
+      this.#windows.set(key, window);
+      this.#bound(now);
+    }
+    window.count += 1;
+    return window.count <= this.perMinute;
+  }
+
+  #bound(now: number): void {
+    if (this.#windows.size <= this.#maxHosts) return;
+    for (const [host, window] of this.#windows) {
+      if (now - window.startedAt >= 60_000) this.#windows.delete(host);
+    }
+    for (const host of this.#windows.keys()) {
+      if (this.#windows.size <= this.#maxHosts) break;
+      this.#windows.delete(host);
+    }
+  }
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -165,6 +250,10 @@ export function outboundFetch(options: OutboundOptions = {}) {
       return Promise.reject(error);
     }
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
+    if (options.hostPolicy) {
+      const verdict = checkHostPolicy(hostname, options.hostPolicy);
+      if (!verdict.allowed) return Promise.reject(new OutboundRefusedError(verdict.reason));
+    }
     // An IP literal never reaches `lookup` (Node connects to it directly): judge it here.
     if (isIP(hostname) !== 0) {
       const verdict = checkAddress(hostname, allowPrivateNetwork);
@@ -172,6 +261,12 @@ export function outboundFetch(options: OutboundOptions = {}) {
       if (url.protocol === 'http:' && addressRange(hostname) !== 'loopback') {
         return Promise.reject(new OutboundRefusedError('plain http only to loopback addresses'));
       }
+    }
+    // Counted last, so that a request refused above costs the host nothing.
+    if (options.rateLimiter && !options.rateLimiter.take(hostname)) {
+      return Promise.reject(
+        new OutboundRefusedError(`too many requests to ${hostname}: try again in a minute`),
+      );
     }
     const headers: Record<string, string> = {};
     new Headers(init.headers ?? {}).forEach((value, name) => {
@@ -201,6 +296,7 @@ export function outboundFetch(options: OutboundOptions = {}) {
         lookup: guardedLookup(allowPrivateNetwork, url.protocol === 'http:') as never,
         // A fresh connection each time: a pooled socket would skip the lookup check for the next request.
         agent: false,
+        ...(options.ca && url.protocol === 'https:' ? { ca: options.ca } : {}),
       });
       const timer = setTimeout(
         () => fail(new OutboundRefusedError(`no complete answer within ${timeoutMs} ms`)),

@@ -2,7 +2,7 @@
 // private_key_jwt (RFC 7523 §2.2, OIDC Core §9), or none (public clients name themselves with client_id).
 // Exactly one method per request, and it must be the one the client registered (RFC 7591 §2). Secrets are
 // compared as SHA-256 hashes in constant time.
-import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { OAuthError } from '../errors.ts';
 import type { Client, Storage, TokenEndpointAuthMethod } from '../storage/storage.ts';
 import { hasControlCharacter } from '../util/control-characters.ts';
@@ -116,6 +116,16 @@ export interface ClientAuthOptions {
    * (RFC 7523 §3 item 3; OIDC Core §9 says the token endpoint).
    */
   assertionAudiences?: readonly string[];
+  /**
+   * Finds the client the credentials name (default: storage). The deployment's also fetches Client ID Metadata
+   * Documents (oauth/client-id-metadata.ts); an OAuthError it throws (a refused document) answers as it is.
+   */
+  findClient?: (clientId: string) => Promise<Client | undefined>;
+  /**
+   * A private_key_jwt client's keys for an assertion with this kid (default: its registered `jwks`). The
+   * deployment's also fetches a `jwks_uri`, once more when the kid is unknown.
+   */
+  clientKeys?: (client: Client, kid: string | undefined) => Promise<{ keys: Record<string, unknown>[] }>;
 }
 
 /** The deployment's client authentication options, from its configuration. */
@@ -148,9 +158,26 @@ async function checkAssertion(
   client: Client,
   assertion: string,
   now: number,
-  audiences: readonly string[],
+  options: ClientAuthOptions,
 ): Promise<void> {
-  const keys = client.metadata.jwks;
+  const audiences = options.assertionAudiences ?? [];
+  let kid: string | undefined;
+  try {
+    const header = decodeProtectedHeader(assertion);
+    kid = typeof header.kid === 'string' ? header.kid : undefined;
+  } catch {
+    throw invalidClient(false, 'client_assertion is not a JWT');
+  }
+  let keys: { keys: Record<string, unknown>[] } | undefined;
+  try {
+    keys = options.clientKeys ? await options.clientKeys(client, kid) : client.metadata.jwks;
+  } catch (error) {
+    // A jwks_uri that could not be fetched or is no key set: the client cannot be authenticated (never a 5xx).
+    if (error instanceof OAuthError && error.code === 'invalid_client') {
+      throw invalidClient(false, `client keys unavailable: ${error.description}`);
+    }
+    throw error;
+  }
   if (!keys || keys.keys.length === 0) throw invalidClient(false, 'client has no registered keys');
   let payload: Record<string, unknown>;
   try {
@@ -187,7 +214,20 @@ export async function authenticateClient(
   options: ClientAuthOptions = {},
 ): Promise<Client> {
   const basicUsed = credentials.method === 'client_secret_basic';
-  const client = await storage.clients.find(credentials.clientId);
+  let client: Client | undefined;
+  try {
+    client = options.findClient
+      ? await options.findClient(credentials.clientId)
+      : await storage.clients.find(credentials.clientId);
+  } catch (error) {
+    // A metadata document refused or out of reach: the client is not authenticated (RFC 6749 §5.2).
+    if (error instanceof OAuthError && error.code === 'invalid_client') {
+      throw new OAuthError('invalid_client', error.description, {
+        headers: basicUsed ? BASIC_CHALLENGE : undefined,
+      });
+    }
+    throw error;
+  }
   if (!isUsable(client)) throw invalidClient(basicUsed, 'unknown, disabled or pending client');
   if (options.allowedMethods && !options.allowedMethods.includes(credentials.method)) {
     throw invalidClient(basicUsed, `${credentials.method} is not allowed here`);
@@ -204,7 +244,7 @@ export async function authenticateClient(
     );
   }
   if (credentials.method === 'private_key_jwt') {
-    await checkAssertion(storage, client, credentials.assertion ?? '', now, options.assertionAudiences ?? []);
+    await checkAssertion(storage, client, credentials.assertion ?? '', now, options);
   } else if (credentials.method !== 'none') {
     if (client.secretHash === null || credentials.secret === undefined || credentials.secret === '') {
       throw invalidClient(basicUsed, 'missing secret');

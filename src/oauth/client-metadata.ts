@@ -32,11 +32,11 @@ const AUTH_METHODS = new Set<TokenEndpointAuthMethod>([
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
- * A private_key_jwt client's `jwks` (RFC 7591 §2): 1 to 10 public signature keys of the kinds the assertion
+ * A private_key_jwt client's `jwks` (RFC 7591 §2), or the set at its `jwks_uri`: 1 to 10 public signature keys of the kinds the assertion
  * algs use (RSA, EC P-256, Ed25519), no private members, at most 20 KB. jose checks each key again when an
  * assertion is verified; this refuses at registration what could never verify, and secrets sent by mistake.
  */
-function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
+export function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
   const invalid = (why: string) => new OAuthError('invalid_client_metadata', `jwks ${why}`);
   if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
     throw invalid('must be a JWK Set: {"keys": [...]}');
@@ -56,6 +56,20 @@ function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
     if (jwk.use !== undefined && jwk.use !== 'sig') throw invalid('keys must be for signatures (use "sig")');
   }
   return { keys: keys as Record<string, unknown>[] };
+}
+/**
+ * A `jwks_uri` (RFC 7591 §2): an https URL without credentials or fragment. Whether its host may be reached is
+ * decided when it is fetched (http/outbound.ts, with the operator's host lists), not here.
+ */
+function checkJwksUri(value: unknown): string {
+  const url = typeof value === 'string' && value.length <= 2000 ? URL.parse(value) : null;
+  if (url?.protocol !== 'https:' || url.username || url.password || url.hash || value !== url.href) {
+    throw new OAuthError(
+      'invalid_client_metadata',
+      'jwks_uri must be an https URL in canonical form, without credentials or fragment',
+    );
+  }
+  return url.href;
 }
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:']);
 
@@ -207,7 +221,12 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
     }
     if (metadata.dpop_bound_access_tokens) out.dpop_bound_access_tokens = true;
   }
+  if (metadata.jwks !== undefined && metadata.jwks_uri !== undefined) {
+    // RFC 7591 §2: "MUST NOT both be present".
+    throw new OAuthError('invalid_client_metadata', 'Register jwks or jwks_uri, not both');
+  }
   if (metadata.jwks !== undefined) out.jwks = checkJwks(metadata.jwks);
+  if (metadata.jwks_uri !== undefined) out.jwks_uri = checkJwksUri(metadata.jwks_uri);
   // Checked with the redirect URIs in buildClient, which knows the application type.
   if (metadata.post_logout_redirect_uris !== undefined) {
     out.post_logout_redirect_uris = [...new Set(metadata.post_logout_redirect_uris)];
@@ -240,10 +259,14 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     // RFC 6749 §4.4: the client credentials grant is for clients that can authenticate.
     throw new OAuthError('invalid_client_metadata', 'A public client cannot use client_credentials');
   }
-  if (method === 'private_key_jwt' && input.metadata?.jwks === undefined) {
+  if (
+    method === 'private_key_jwt' &&
+    input.metadata?.jwks === undefined &&
+    input.metadata?.jwks_uri === undefined
+  ) {
     throw new OAuthError(
       'invalid_client_metadata',
-      'A private_key_jwt client registers its public keys (jwks)',
+      'A private_key_jwt client registers its public keys (jwks or jwks_uri)',
     );
   }
   if (method === 'none' && input.resourceServer) {

@@ -175,6 +175,7 @@ export function reviewedValues(client: Client | ClientChanges): Record<string, u
     contacts: client.metadata.contacts,
     post_logout_redirect_uris: client.metadata.post_logout_redirect_uris,
     require_pushed_authorization_requests: client.metadata.require_pushed_authorization_requests,
+    jwks_uri: client.metadata.jwks_uri,
   };
 }
 

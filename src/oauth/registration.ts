@@ -63,11 +63,6 @@ export function readRegistrationRequest(
     throw metadataError('The body must be a JSON object');
   }
   const fields = body as Record<string, unknown>;
-  if (fields.jwks_uri !== undefined) {
-    // Fetching a key set a stranger names is an outbound request through the SSRF guard, with caching and
-    // refresh: not built yet. Register the keys inline instead.
-    throw metadataError('jwks_uri is not supported; register the public keys inline in jwks');
-  }
   const responseTypes = stringList(fields, 'response_types', 5);
   if (responseTypes?.some((type) => type !== 'code')) {
     throw metadataError('Only the "code" response type is supported');
@@ -98,6 +93,8 @@ export function readRegistrationRequest(
     contacts: stringList(fields, 'contacts', 5),
     post_logout_redirect_uris: stringList(fields, 'post_logout_redirect_uris', 20),
     jwks: fields.jwks as ClientDisplayMetadata['jwks'],
+    // Checked by client-metadata.ts; fetched only through the SSRF guard, when an assertion needs it.
+    jwks_uri: fields.jwks_uri as string | undefined,
     require_pushed_authorization_requests: fields.require_pushed_authorization_requests as
       | boolean
       | undefined,

@@ -10,11 +10,26 @@ export function clientStatusWords(client: Pick<Client, 'disabledAt' | 'status'>)
   return client.status === 'pending' ? 'pending approval' : 'active';
 }
 
+/**
+ * The host of a client known by its Client ID Metadata Document (the one proven thing about it: its document
+ * was fetched from there), or undefined for any other client. Pages name such a client by it, never by the
+ * name its document asserts alone.
+ */
+export function documentHostOf(client: Pick<Client, 'id' | 'registeredVia'>): string | undefined {
+  return client.registeredVia === 'cimd' ? (URL.parse(client.id)?.host ?? undefined) : undefined;
+}
+
+/** The name a page shows for a client: the host of a metadata-document client, else its registered name. */
+export function shownClientName(client: Pick<Client, 'id' | 'name' | 'registeredVia'>): string {
+  return documentHostOf(client) ?? client.name;
+}
+
 /** Who registered a client, as a person reads it: the developer's email (or name), or the way it came in. */
 export function registeredByWords(client: Pick<Client, 'registeredVia'>, owner: User | undefined): string {
   const who = owner ? (owner.email ?? owner.name ?? owner.id) : undefined;
   if (client.registeredVia === 'portal') return who ? `${who} (developer portal)` : 'developer portal';
   if (client.registeredVia === 'dcr') return who ? `${who} (dynamic registration)` : 'dynamic registration';
+  if (client.registeredVia === 'cimd') return 'its client ID metadata document';
   return who ? `${who} (operator)` : 'an operator (CLI)';
 }
 

@@ -37,8 +37,12 @@ export interface Client {
   resourceServer: boolean;
   /** `pending` clients wait for an administrator's approval and cannot be used. */
   status: 'active' | 'pending';
-  /** How the client came to be: by an operator (cli), dynamic registration (dcr), or the portal. */
-  registeredVia: 'cli' | 'dcr' | 'portal';
+  /**
+   * How the client came to be: by an operator (cli), dynamic registration (dcr), the portal, or its Client ID
+   * Metadata Document (cimd: the id is the document's https URL, and the row is rewritten from the document
+   * whenever it is fetched again, oauth/client-id-metadata.ts).
+   */
+  registeredVia: 'cli' | 'dcr' | 'portal' | 'cimd';
   /** RFC 7592: SHA-256 of the registration access token; null when the client cannot manage itself. */
   registrationAccessTokenHash: string | null;
   /** Display metadata (RFC 7591 §2): client_uri, logo_uri, policy_uri, tos_uri, contacts. Never fetched. */
@@ -108,6 +112,11 @@ export interface ClientDisplayMetadata {
    * Core §9). Public members only; checked by oauth/client-metadata.ts.
    */
   jwks?: { keys: Record<string, unknown>[] };
+  /**
+   * RFC 7591 §2 `jwks_uri`: where the client publishes those keys instead (https, fetched through the SSRF guard
+   * and cached, oauth/client-documents.ts). A client has `jwks` or `jwks_uri`, never both.
+   */
+  jwks_uri?: string;
 }
 
 export interface User {

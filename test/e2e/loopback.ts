@@ -28,7 +28,7 @@ export interface LoopbackServer {
 /** buildTestServer with the issuer set to the port it then listens on, and the clock set to the real time. */
 export async function startLoopbackServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; documentServer?: { ca: string } } = {},
 ): Promise<LoopbackServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();

@@ -177,7 +177,7 @@ await onEachDatabase('private_key_jwt', (database, databaseUrl) => {
       assert.equal(secretToo.json().error, 'invalid_request');
     });
 
-    it('registration: keys only, public only; no jwks_uri; a secret client cannot use assertions', async () => {
+    it('registration: keys only, public only; jwks_uri https only and not with jwks; a secret client cannot use assertions', async () => {
       const register = (body: Record<string, unknown>) =>
         server.app.inject({
           method: 'POST',
@@ -191,7 +191,15 @@ await onEachDatabase('private_key_jwt', (database, databaseUrl) => {
         { token_endpoint_auth_method: 'private_key_jwt' },
         { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [privateJwk] } },
         { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'abc' }] } },
-        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://rp.example/jwks' },
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://rp.example/jwks' },
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://rp.example/jwks#k' },
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://u:p@rp.example/jwks' },
+        { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://rp.example/a/../jwks' },
+        {
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks_uri: 'https://rp.example/jwks',
+          jwks: { keys: [signer.jwk] },
+        },
         { token_endpoint_auth_method: 'private_key_jwt', jwks: [signer.jwk] },
       ]) {
         const answer = await register(body);

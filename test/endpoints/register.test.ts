@@ -4,7 +4,7 @@
 // H-05/G-05 (display URIs: https only, never fetched, shown escaped), H-09 (error and read hygiene), H-10
 // (registration access token rotation, update, delete), F-07 (body size and nesting), the four registration
 // policies, the per-IP rate limit, and A-09 (self-registered clients: no redirect to an anonymous visitor).
-// H-11 is not applicable: Gatehouse has no trusted-host allow-list for registration.
+// H-11 (host lists) applies to fetched documents, not registration: test/http/outbound.test.ts.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';

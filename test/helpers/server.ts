@@ -5,6 +5,7 @@ import { createUser } from '../../src/accounts/users.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { environmentWithConfigFile } from '../../src/config-file.ts';
 import type { Deps } from '../../src/deps.ts';
+import { clientDirectoryFor } from '../../src/oauth/client-id-metadata.ts';
 import { buildClient, type ClientInput } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
@@ -34,7 +35,16 @@ let userCounter = 0;
 
 export async function buildTestServer(
   env: Record<string, string> = {},
-  options: { databaseUrl?: string; configFile?: string; metrics?: Metrics } = {},
+  options: {
+    databaseUrl?: string;
+    configFile?: string;
+    metrics?: Metrics;
+    /**
+     * Test-only: client-named documents (metadata documents, jwks_uri) may be fetched from 127.0.0.1, over https
+     * with this certificate (test/helpers/document-server.ts; http/outbound.ts `allowPrivateNetwork` and `ca`).
+     */
+    documentServer?: { ca: string };
+  } = {},
 ): Promise<TestServer> {
   // A recipe's gatehouse.config.json, validated against the schema as at start-up; `env` still wins over it.
   const fromFile = options.configFile
@@ -62,6 +72,10 @@ export async function buildTestServer(
     rotationKey: rotationKeyFrom(TEST_SECRET),
     sealKey: sealKeyFrom(TEST_SECRET),
     metrics,
+    clients: clientDirectoryFor(
+      { config, storage, clock, metrics },
+      { testLoopback: options.documentServer },
+    ),
   };
   const app = await buildServer(deps, { logger: false });
   await app.ready();

@@ -6,7 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import {
   addressRange,
   checkAddress,
+  checkHostPolicy,
   checkOutboundUrl,
+  HostRateLimiter,
+  isHostPattern,
   OutboundRefusedError,
   outboundFetch,
 } from '../../src/http/outbound.ts';
@@ -221,5 +224,116 @@ describe('outboundFetch against canary listeners on 127.0.0.1 (H-03, H-07)', () 
       /within 300 ms/,
     );
     assert.ok(Date.now() - started < 3000);
+  });
+});
+
+describe('the operator host lists (checkHostPolicy) and the per-host rate limit (HostRateLimiter)', () => {
+  it('a pattern is a host name or *. and a domain, lower case, without port or scheme', () => {
+    for (const good of [
+      'app.example.com',
+      '*.example.com',
+      'localhost',
+      '127.0.0.1',
+      'xn--bcher-kva.example',
+    ]) {
+      assert.equal(isHostPattern(good), true, good);
+    }
+    for (const bad of [
+      'https://a.example',
+      'a.example:443',
+      'a.*.example',
+      '*',
+      '*.',
+      'A.example',
+      'a..b',
+      '-a.b',
+    ]) {
+      assert.equal(isHostPattern(bad), false, bad);
+    }
+  });
+
+  it('exact names match exactly; *.domain matches names under it, not the domain itself', () => {
+    const policy = { allow: ['app.example.com', '*.mcp.example'], deny: [] };
+    assert.equal(checkHostPolicy('app.example.com', policy).allowed, true);
+    assert.equal(checkHostPolicy('APP.example.com.', policy).allowed, true, 'case and a trailing dot');
+    assert.equal(checkHostPolicy('a.b.mcp.example', policy).allowed, true);
+    assert.equal(checkHostPolicy('mcp.example', policy).allowed, false);
+    assert.equal(checkHostPolicy('evilmcp.example', policy).allowed, false);
+    assert.equal(checkHostPolicy('app.example.com.evil.example', policy).allowed, false);
+  });
+
+  it('the deny-list wins over the allow-list; an empty allow-list admits any host', () => {
+    assert.equal(checkHostPolicy('x.example', { allow: [], deny: [] }).allowed, true);
+    const verdict = checkHostPolicy('bad.mcp.example', {
+      allow: ['*.mcp.example'],
+      deny: ['bad.mcp.example'],
+    });
+    assert.deepEqual(verdict, {
+      allowed: false,
+      reason: "bad.mcp.example is on the operator's deny-list (bad.mcp.example)",
+    });
+  });
+
+  it('counts per host per minute, and the host table stays bounded', () => {
+    const limiter = new HostRateLimiter(2, 3);
+    const t = 1_000_000;
+    assert.deepEqual(
+      [limiter.take('a', t), limiter.take('A.', t), limiter.take('a', t)],
+      [true, true, false],
+    );
+    assert.equal(limiter.take('b', t), true, 'another host has its own count');
+    assert.equal(limiter.take('a', t + 60_000), true, 'a new minute');
+    for (let i = 0; i < 100; i++) limiter.take(`host-${i}`, t + 60_000);
+    // Only the newest 3 hosts are remembered: "a" starts afresh.
+    assert.equal(limiter.take('a', t + 60_001), true);
+  });
+});
+
+describe('outboundFetch with host lists and a rate limit (loopback)', () => {
+  let server: Server;
+  let port = 0;
+  let hits = 0;
+  before(async () => {
+    server = createServer((_request, response) => {
+      hits += 1;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    port = typeof address === 'object' && address ? address.port : 0;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('a denied host is refused before any connection', async () => {
+    const before = hits;
+    const guarded = outboundFetch({
+      allowPrivateNetwork: true,
+      hostPolicy: { allow: [], deny: ['127.0.0.1'] },
+    });
+    await assert.rejects(guarded(`http://127.0.0.1:${port}/`), /deny-list/);
+    const allowOnly = outboundFetch({
+      allowPrivateNetwork: true,
+      hostPolicy: { allow: ['*.example'], deny: [] },
+    });
+    await assert.rejects(allowOnly(`http://127.0.0.1:${port}/`), /not on the operator's allow-list/);
+    assert.equal(hits, before);
+  });
+
+  it('past the per-host limit a request is refused before any connection; refused requests cost nothing', async () => {
+    const limiter = new HostRateLimiter(3);
+    const guarded = outboundFetch({ allowPrivateNetwork: true, rateLimiter: limiter });
+    const denied = outboundFetch({
+      allowPrivateNetwork: true,
+      rateLimiter: limiter,
+      hostPolicy: { allow: [], deny: ['127.0.0.1'] },
+    });
+    await assert.rejects(denied(`http://127.0.0.1:${port}/`), /deny-list/);
+    const before = hits;
+    for (let i = 0; i < 3; i++) assert.equal((await guarded(`http://127.0.0.1:${port}/`)).status, 200);
+    await assert.rejects(guarded(`http://127.0.0.1:${port}/`), /too many requests to 127\.0\.0\.1/);
+    assert.equal(hits, before + 3);
   });
 });

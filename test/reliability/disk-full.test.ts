@@ -15,6 +15,7 @@ import { type Kysely, sql } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
 import type { Deps } from '../../src/deps.ts';
 import { OUTAGE_READINESS_MS } from '../../src/endpoints/health/route.ts';
+import { clientDirectoryFor } from '../../src/oauth/client-id-metadata.ts';
 import { buildClient } from '../../src/oauth/client-metadata.ts';
 import { ensureSigningKeys, loadKeyRing } from '../../src/oauth/keys.ts';
 import { rotationKeyFrom } from '../../src/oauth/refresh-rotation.ts';
@@ -66,6 +67,7 @@ describe('R4 on SQLite: the disk is full', () => {
       rotationKey: rotationKeyFrom(TEST_SECRET),
       sealKey: sealKeyFrom(TEST_SECRET),
       metrics: noMetrics,
+      clients: clientDirectoryFor({ config, storage: opened.storage, clock, metrics: noMetrics }),
     };
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {

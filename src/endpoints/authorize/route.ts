@@ -79,7 +79,7 @@ async function authorize(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   }
   let validated: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
   try {
-    validated = await validateAuthorizationRequest(query, authorizeContext(deps));
+    validated = await validateAuthorizationRequest(query, authorizeContext(deps, request.ip));
   } catch (error) {
     if (error instanceof PageError) return showError(deps, reply, error.oauthError);
     if (error instanceof RedirectError) {

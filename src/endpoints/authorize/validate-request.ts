@@ -52,11 +52,20 @@ export interface AuthorizeContext {
   defaultScopes?: readonly string[];
   pkcePolicy?: 'required' | 'optional-for-confidential';
   impliedResponseType?: boolean;
+  /**
+   * Finds the client a client_id names (default: storage). The deployment's also fetches Client ID Metadata
+   * Documents (oauth/client-id-metadata.ts), and throws OAuthError when one is refused.
+   */
+  findClient?: (clientId: string) => Promise<Client | undefined>;
 }
 
-/** The deployment's AuthorizeContext: the same rules at /authorize and at the PAR endpoint (RFC 9126 §2.1). */
-export function authorizeContext(deps: Deps): AuthorizeContext {
+/**
+ * The deployment's AuthorizeContext: the same rules at /authorize and at the PAR endpoint (RFC 9126 §2.1).
+ * `ip` is the requester's address: a client first seen by its metadata document counts as a registration.
+ */
+export function authorizeContext(deps: Deps, ip?: string): AuthorizeContext {
   return {
+    findClient: (clientId) => deps.clients.find(clientId, { ip }),
     storage: deps.storage,
     issuer: deps.config.issuer,
     resources: deps.config.resources,
@@ -75,6 +84,7 @@ export async function validateAuthorizationRequest(
     defaultScopes = [],
     pkcePolicy = 'required',
     impliedResponseType = false,
+    findClient = (clientId) => storage.clients.find(clientId),
   }: AuthorizeContext,
 ): Promise<{ client: Client; request: AuthorizationRequest }> {
   const single = (name: string): string | undefined => {
@@ -92,7 +102,17 @@ export async function validateAuthorizationRequest(
   if (repeated('client_id')) throw new PageError(new OAuthError('invalid_request', 'client_id is repeated'));
   const clientId = single('client_id');
   if (!clientId) throw new PageError(new OAuthError('invalid_request', 'The request has no client_id'));
-  const client = await storage.clients.find(clientId);
+  let client: Client | undefined;
+  try {
+    client = await findClient(clientId);
+  } catch (error) {
+    // A metadata document that could not be fetched or was refused: shown on a page (nothing is verified yet),
+    // with what was wrong, and the status the error carries (429 past the registration rate limit).
+    if (!(error instanceof OAuthError) || error.code === 'temporarily_unavailable') throw error;
+    throw new PageError(
+      new OAuthError('invalid_request', `The application could not be identified: ${error.description}`),
+    );
+  }
   if (!client || client.disabledAt !== null) {
     throw new PageError(new OAuthError('invalid_request', 'The application is not registered here'));
   }

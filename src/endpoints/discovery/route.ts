@@ -51,6 +51,8 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     code_challenge_methods_supported: ['S256'],
     // RFC 9449 §5.1: the token endpoint takes DPoP proofs with these algs (GATEHOUSE_DPOP decides if it must).
     dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
+    // draft-ietf-oauth-client-id-metadata-document §5: only where an https URL client_id is accepted.
+    ...(deps.config.clientDocuments.metadataDocuments ? { client_id_metadata_document_supported: true } : {}),
     claims_supported: [
       ...SUPPORTED_CLAIMS,
       'iss',

@@ -38,7 +38,7 @@ export function registerPushedAuthorization(app: FastifyInstance, deps: Deps) {
       query.set('dpop_jkt', dpopJkt);
     }
     try {
-      await validateAuthorizationRequest(query, authorizeContext(deps));
+      await validateAuthorizationRequest(query, authorizeContext(deps, request.ip));
     } catch (error) {
       if (error instanceof PageError || error instanceof RedirectError) throw error.oauthError;
       throw error;

@@ -118,11 +118,11 @@ export function consoleBody(view: ConsoleView): SafeHtml {
     }</td>
     <td data-label="Actions" class="row-actions">${
       client.disabledAt === null
-        ? confirmLink(`/admin/clients/${client.id}/disable`, 'Disable…')
-        : button(token, `/admin/clients/${client.id}/enable`, 'Enable')
+        ? confirmLink(`/admin/clients/${encodeURIComponent(client.id)}/disable`, 'Disable…')
+        : button(token, `/admin/clients/${encodeURIComponent(client.id)}/enable`, 'Enable')
     }${
       unapprovedGrants(client)
-        ? html` ${button(token, `/admin/clients/${client.id}/approve`, `Approve ${unapprovedGrants(client)}`, 'secondary', seenField(reviewFingerprint(client)))}`
+        ? html` ${button(token, `/admin/clients/${encodeURIComponent(client.id)}/approve`, `Approve ${unapprovedGrants(client)}`, 'secondary', seenField(reviewFingerprint(client)))}`
         : null
     }</td></tr>`;
   const changeRow = (client: Client) => {
@@ -144,7 +144,7 @@ export function consoleBody(view: ConsoleView): SafeHtml {
       ).map(
         (field) => html`<tr><td>${field}</td><td>${show(now[field])}</td><td>${show(next[field])}</td></tr>`,
       )}</tbody></table></td>
-      <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${client.id}/approve-changes`, 'Approve changes', '', extra)} ${button(token, `/admin/clients/${client.id}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
+      <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${encodeURIComponent(client.id)}/approve-changes`, 'Approve changes', '', extra)} ${button(token, `/admin/clients/${encodeURIComponent(client.id)}/reject-changes`, 'Reject changes', 'danger')}</td></tr>`;
   };
   return html`
     ${notice ?? null}${flashView(flash)}
@@ -158,7 +158,7 @@ export function consoleBody(view: ConsoleView): SafeHtml {
               ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
                 <td data-label="Registered by">${registeredBy(client)}</td>
                 <td data-label="Redirect URIs">${client.redirectUris.map((uri) => html`<code>${uri}</code> `)}</td>
-                <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${client.id}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${confirmLink(`/admin/clients/${client.id}/reject`, 'Reject…')}</td></tr>`,
+                <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${encodeURIComponent(client.id)}/approve`, 'Approve', '', seenField(reviewFingerprint(client)))} ${confirmLink(`/admin/clients/${encodeURIComponent(client.id)}/reject`, 'Reject…')}</td></tr>`,
             )}</tbody></table>`
           : html`<p class="muted">None.</p>`
       }
@@ -177,7 +177,7 @@ export function consoleBody(view: ConsoleView): SafeHtml {
                 client,
               ) => html`<tr><td data-label="Application">${client.name}<br><code>${client.id}</code></td>
                 <td data-label="Scopes requested">${parseScope(client.requestedScope).map((scope) => html`<code>${scope}</code> `)}</td>
-                <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${client.id}/approve-scopes`, 'Approve scopes', '')} ${button(token, `/admin/clients/${client.id}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
+                <td data-label="Actions" class="row-actions">${button(token, `/admin/clients/${encodeURIComponent(client.id)}/approve-scopes`, 'Approve scopes', '')} ${button(token, `/admin/clients/${encodeURIComponent(client.id)}/reject-scopes`, 'Reject scopes', 'danger')}</td></tr>`,
             )}</tbody></table>`
           : html`<p class="muted">None.</p>`
       }

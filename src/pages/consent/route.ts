@@ -6,6 +6,7 @@ import { currentSession, existingBrowserBinding } from '../../http/session.ts';
 import { acceptConsent, authenticatedUser, load, reject } from '../../interaction/flow.ts';
 import { isOperatorApproved } from '../../oauth/client-review.ts';
 import { parseScope } from '../../oauth/scope.ts';
+import { documentHostOf } from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
 import { consentPage } from './view.ts';
 
@@ -63,6 +64,7 @@ export function registerConsent(app: FastifyInstance, deps: Deps) {
         csrfToken: csrfToken(reply),
         form: { action: '/consent', fields: { interaction: interaction.id } },
         clientName: client.name,
+        clientHost: documentHostOf(client),
         redirectOrigin: returnTarget(interaction.request.redirectUri),
         scopes: parseScope(interaction.request.scope),
         alreadyAllowed: parseScope((await deps.storage.consents.find(user.id, client.id))?.scope),

@@ -16,6 +16,12 @@ export interface ConsentView {
    * the one on their device before they allow anything.
    */
   deviceUserCode?: string;
+  /**
+   * For a client known by its Client ID Metadata Document: the host of its client_id URL, the one thing about
+   * it that is proven (the document was fetched from there). The page names the client by it, and shows the
+   * name as the self-asserted claim it is.
+   */
+  clientHost?: string;
   scopes: string[];
   /**
    * Of `scopes`, those this user already allowed this client (step-up: an app asking for more than it has,
@@ -39,6 +45,7 @@ export interface ConsentView {
 }
 
 export function consentPage(view: ConsentView): string {
+  const shownName = view.clientHost ?? view.clientName;
   const item = (scope: string) =>
     html`<li>${describeScope(view.catalogue, scope)} <code>${scope}</code></li>`;
   const allowed = new Set(view.alreadyAllowed);
@@ -49,7 +56,7 @@ export function consentPage(view: ConsentView): string {
     ? added.map(item)
     : view.scopes.length
       ? view.scopes.map(item)
-      : [html`<li>Know that you use ${view.clientName}</li>`];
+      : [html`<li>Know that you use ${shownName}</li>`];
   // Links to the client's own documents: a new browsing context would otherwise get a handle to this page
   // (window.opener) and the client would learn where the user came from; the page's policy is no-referrer anyway.
   const documents = [
@@ -68,7 +75,7 @@ export function consentPage(view: ConsentView): string {
     csrfToken: view.csrfToken,
     body: html`<section class="card">
       ${view.clientLogoUri ? html`<img class="client-logo" src="${view.clientLogoUri}" alt="${view.clientName} logo" width="48" height="48">` : null}
-      <h1><strong>${view.clientName}</strong> ${stepUp ? 'wants more access to your account' : 'wants to access your account'}</h1>
+      <h1><strong data-testid="client-name">${shownName}</strong> ${stepUp ? 'wants more access to your account' : 'wants to access your account'}</h1>
       ${
         view.deviceUserCode
           ? html`<div class="device-check" data-testid="device-check">
@@ -81,11 +88,16 @@ export function consentPage(view: ConsentView): string {
         view.verified
           ? null
           : html`<div class="unverified" data-testid="unverified">
-              <p><span class="badge warning">Unverified app</span> ${view.productName} has not reviewed this app: its name is what its developer typed.</p>
+              ${
+                view.clientHost
+                  ? html`<p><span class="badge warning">Unverified app</span> ${view.productName} has not reviewed this app. It is published at <strong data-testid="client-host">${view.clientHost}</strong>; it calls itself “${view.clientName}”, a name it chose itself, which nobody checked.</p>`
+                  : html`<p><span class="badge warning">Unverified app</span> ${view.productName} has not reviewed this app: its name is what its developer typed.</p>`
+              }
               ${view.redirectOrigin ? html`<p>It will receive your answer at <strong data-testid="redirect-origin">${view.redirectOrigin}</strong>. Allow access only if you trust that site.</p>` : null}
             </div>`
       }
-      <p>This will ${stepUp ? 'also ' : ''}allow ${view.clientName} to:</p>
+      ${view.clientHost && view.verified ? html`<p class="muted">${view.clientHost} calls itself “${view.clientName}”.</p>` : null}
+      <p>This will ${stepUp ? 'also ' : ''}allow ${shownName} to:</p>
       <ul class="scopes" data-testid="scopes">${scopeItems}</ul>
       ${
         stepUp
@@ -95,7 +107,7 @@ export function consentPage(view: ConsentView): string {
       ${view.verified && view.redirectOrigin ? html`<p class="muted">You will be returned to ${view.redirectOrigin}.</p>` : null}
       ${
         documents.length
-          ? html`<p class="muted" data-testid="client-documents">Before you allow access, read ${view.clientName}'s ${documents.map((link, index) => (index ? html` and ${link}` : link))}.</p>`
+          ? html`<p class="muted" data-testid="client-documents">Before you allow access, read ${shownName}'s ${documents.map((link, index) => (index ? html` and ${link}` : link))}.</p>`
           : null
       }
       <form method="post" action="${view.form.action}">

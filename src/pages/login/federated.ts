@@ -24,6 +24,7 @@ import { constantTimeEqual } from '../../util/hash.ts';
 import { seal, unseal } from '../../util/seal.ts';
 import { safeNext } from '../account.ts';
 import { errorPage } from '../error.ts';
+import { shownClientName } from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
 import { loginPage } from './view.ts';
 
@@ -86,7 +87,7 @@ export function registerFederatedLogin(
         csrfToken: csrfToken(reply),
         interactionId: interaction?.id,
         next: safeNext(continuing.next),
-        clientName: client?.name,
+        clientName: client ? shownClientName(client) : undefined,
         error,
         upstreams: buttons,
       }),

@@ -11,6 +11,7 @@ import { acceptLogin, load } from '../../interaction/flow.ts';
 import { chrome, safeNext, signedInUser } from '../account.ts';
 import { html } from '../html.ts';
 import { layout } from '../layout.ts';
+import { shownClientName } from '../parts.ts';
 import { csrfToken, sendPage } from '../render.ts';
 import { registerFederatedLogin } from './federated.ts';
 import { loginPage } from './view.ts';
@@ -42,7 +43,7 @@ export function registerLogin(app: FastifyInstance, deps: Deps) {
     const interaction = await load(flow, interactionId, existingBrowserBinding(deps, request));
     if (!interaction) return { interaction: undefined, clientName: undefined };
     const client = await deps.storage.clients.find(interaction.clientId);
-    return { interaction, clientName: client?.name };
+    return { interaction, clientName: client && shownClientName(client) };
   }
 
   app.get<{ Querystring: { interaction?: string; next?: string } }>('/login', async (request, reply) => {
