@@ -153,16 +153,27 @@ const selectActiveAccessToken = prepared((db, { id, now }: { id: string; now: nu
 );
 const selectRefreshToken = prepared((db, { tokenHash }: { tokenHash: string }) =>
   // One round trip for everything a refresh checks: the token, its grant, and that its user may still act.
+  // Correlated lookups rather than joins, as in selectActiveAccessToken (docs/performance.md): each is null when
+  // the grant or user is missing, which counts as revoked or inactive.
   db
     .selectFrom('refresh_tokens')
-    .innerJoin('grants', 'grants.id', 'refresh_tokens.grant_id')
-    .leftJoin('users', 'users.id', 'refresh_tokens.user_id')
     .selectAll('refresh_tokens')
     .select([
-      'grants.revoked_at as grant_revoked_at',
-      'grants.last_used_at as grant_last_used_at',
-      'users.id as user_found',
-      'users.disabled_at as user_disabled_at',
+      sql<
+        boolean | number | null
+      >`(select grants.revoked_at is not null from grants where grants.id = refresh_tokens.grant_id)`.as(
+        'grant_revoked',
+      ),
+      sql<
+        number | null
+      >`(select grants.last_used_at from grants where grants.id = refresh_tokens.grant_id)`.as(
+        'grant_last_used_at',
+      ),
+      sql<
+        boolean | number | null
+      >`(select users.disabled_at is null from users where users.id = refresh_tokens.user_id)`.as(
+        'user_active',
+      ),
     ])
     .where('refresh_tokens.token_hash', '=', tokenHash),
 );
@@ -353,9 +364,10 @@ export function refreshTokenStore(db: Db, atomically: Atomically): RefreshTokenS
         rotatedAt: row.rotated_at,
         rotationFingerprint: row.rotation_fingerprint,
         revokedAt: row.revoked_at,
-        grantRevoked: row.grant_revoked_at !== null,
+        // SQLite answers 0/1, PostgreSQL false/true; null: no such grant (revoked) or user (inactive).
+        grantRevoked: row.grant_revoked === null || row.grant_revoked === true || row.grant_revoked === 1,
         grantLastUsedAt: row.grant_last_used_at,
-        userActive: row.user_found !== null && row.user_disabled_at === null,
+        userActive: row.user_active === true || row.user_active === 1,
         ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
       };
     },
