@@ -2,7 +2,8 @@
 // delete. One rule set for the CLI, the setup page, the admin console and the admin API; each operation records
 // its own security event with who did it.
 import { type Acting, recordSecurityEvent } from '../oauth/security-events.ts';
-import type { Storage, User } from '../storage/storage.ts';
+import type { AddressClaim, Storage, User } from '../storage/storage.ts';
+import { hasControlCharacter } from '../util/control-characters.ts';
 import type { Outcome } from '../util/outcome.ts';
 import { randomId, randomToken } from '../util/random.ts';
 import { hashPassword, isNoPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.ts';
@@ -26,6 +27,67 @@ export function checkNewUser(input: NewUserInput): void {
   }
   if (input.password.length > MAX_PASSWORD_LENGTH) throw new UserInputError('The password is too long.');
   if ((input.name ?? '').length > 200) throw new UserInputError('The name is too long.');
+}
+
+/** The OIDC Core §5.1 profile fields an operator may set: absent ones stay as they are, null clears one. */
+export interface ContactInput {
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean;
+  address?: AddressClaim | null;
+}
+
+const ADDRESS_MEMBERS = [
+  'formatted',
+  'street_address',
+  'locality',
+  'region',
+  'postal_code',
+  'country',
+] as const;
+/** Digits, spaces and the punctuation phone numbers are written with; §5.1 recommends E.164 (+1 555 0100). */
+const PHONE_NUMBER = /^\+?[0-9][0-9 ().-]{2,30}(?:;ext=[0-9]{1,10})?$/;
+
+/**
+ * Checks phone_number, phone_number_verified and address as JSON gives them (admin API, import) and returns
+ * them as a ContactInput; UserInputError says what is wrong.
+ */
+export function parseContact(fields: Record<string, unknown>): ContactInput {
+  const contact: ContactInput = {};
+  const phone = fields.phone_number;
+  if (phone !== undefined) {
+    if (phone !== null && (typeof phone !== 'string' || !PHONE_NUMBER.test(phone))) {
+      throw new UserInputError('phone_number must be a phone number such as +1 555 0100, or null.');
+    }
+    contact.phoneNumber = phone;
+  }
+  const verified = fields.phone_number_verified;
+  if (verified !== undefined) {
+    if (typeof verified !== 'boolean')
+      throw new UserInputError('phone_number_verified must be true or false.');
+    contact.phoneNumberVerified = verified;
+  }
+  const address = fields.address;
+  if (address !== undefined) {
+    if (address === null) contact.address = null;
+    else {
+      if (typeof address !== 'object' || Array.isArray(address)) {
+        throw new UserInputError('address must be an object (OIDC Core §5.1.1) or null.');
+      }
+      const out: AddressClaim = {};
+      for (const [name, value] of Object.entries(address as Record<string, unknown>)) {
+        if (!(ADDRESS_MEMBERS as readonly string[]).includes(name)) {
+          throw new UserInputError(`address: unknown member ${name.slice(0, 40)} (OIDC Core §5.1.1).`);
+        }
+        // formatted and street_address may span lines (§5.1.1); nothing may carry other control characters.
+        const policy = name === 'formatted' || name === 'street_address' ? 'line-breaks' : 'none';
+        const bad = typeof value !== 'string' || value.length > 500 || hasControlCharacter(value, policy);
+        if (bad) throw new UserInputError(`address.${name} must be a string of at most 500 characters.`);
+        out[name as keyof AddressClaim] = value as string;
+      }
+      contact.address = Object.keys(out).length === 0 ? null : out;
+    }
+  }
+  return contact;
 }
 
 /** Creates a user with a password; with `by`, records `user_created` (the setup page records its own event). */

@@ -125,6 +125,51 @@ export interface User {
    * "External sign-in and consent"); null for Gatehouse's own users, whose claims come from the fields above.
    */
   claims: Record<string, unknown> | null;
+  /**
+   * OIDC Core §5.1 claims the `phone` and `address` scopes release, for Gatehouse's own users (an external
+   * subject's come with its claims). Always set on a user read from storage; left out when creating or
+   * updating a user, they stay as they are (none, for a new user).
+   */
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean;
+  address?: AddressClaim | null;
+}
+
+/** OIDC Core §5.1.1: the `address` claim. Every member optional; strings only. */
+export interface AddressClaim {
+  formatted?: string;
+  street_address?: string;
+  locality?: string;
+  region?: string;
+  postal_code?: string;
+  country?: string;
+}
+
+/** OIDC Core §5.5.1: how one claim is requested (null: just "please", with no further condition). */
+export interface ClaimRequest {
+  essential?: boolean;
+  value?: string | number | boolean;
+  values?: (string | number | boolean)[];
+}
+
+/** OIDC Core §5.5: the `claims` request parameter, as validated (oauth/claims-request.ts). */
+export interface ClaimsRequest {
+  userinfo?: Record<string, ClaimRequest | null>;
+  id_token?: Record<string, ClaimRequest | null>;
+}
+
+/**
+ * What an ID token needs beyond the user, kept with a code and then with its grant, so that a refresh can issue
+ * one (OIDC Core §12.2) from the row it reads anyway: when and how the user signed in, the login session's
+ * `sid` (back-channel logout), and the claims the client asked for.
+ */
+export interface OpenIdContext {
+  /** OIDC auth_time, ms; null when unknown (grants made before it was kept). */
+  authTime: number | null;
+  amr?: string[] | undefined;
+  acr?: string | undefined;
+  sid?: string | undefined;
+  claimsRequest?: ClaimsRequest | undefined;
 }
 
 export interface Session {
@@ -228,6 +273,8 @@ export interface AuthorizationRequest {
   loginHint?: string | null;
   uiLocales?: string[];
   acrValues?: string[];
+  /** OIDC Core §5.5: the claims the client asked for individually. */
+  claims?: ClaimsRequest;
 }
 
 export interface AuthorizationCode {
@@ -250,6 +297,10 @@ export interface AuthorizationCode {
    * what the company's login app reported (external sign-in). Unset for password sign-ins. */
   amr?: string[] | undefined;
   acr?: string | undefined;
+  /** The login session the code came from (OIDC `sid`), when there was one. */
+  sid?: string | undefined;
+  /** OIDC Core §5.5: the claims the authorization request asked for. */
+  claimsRequest?: ClaimsRequest | undefined;
 }
 
 export type ConsumeResult =
@@ -266,6 +317,8 @@ export interface Grant {
   revokedAt: number | null;
   /** When it last issued tokens after the first exchange (a refresh), to within GRANT_USE_RESOLUTION_MS. */
   lastUsedAt: number | null;
+  /** The sign-in behind a user's grant, for the ID tokens its refreshes issue; absent for client_credentials. */
+  openId?: OpenIdContext | undefined;
 }
 
 /** How stale a grant's lastUsedAt may be: refreshing a grant writes it at most once per this interval. */
@@ -316,6 +369,10 @@ export interface FoundRefreshToken extends RefreshTokenRecord {
   grantLastUsedAt: number | null;
   /** The user exists and is not disabled. */
   userActive: boolean;
+  /** The grant's sign-in context (absent for grants made before it was kept). */
+  openId: OpenIdContext | undefined;
+  /** The user, read in the same query, for the refreshed ID token's claims; undefined when gone. */
+  user: User | undefined;
 }
 
 export interface ApiKey {

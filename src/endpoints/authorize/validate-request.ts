@@ -5,11 +5,12 @@
 import type { ResourceConfig } from '../../config.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { parseClaimsRequest } from '../../oauth/claims-request.ts';
 import { isValidS256Challenge } from '../../oauth/pkce.ts';
 import { findRedirectUri } from '../../oauth/redirect-uri.ts';
 import { resolveResource } from '../../oauth/resource.ts';
 import { isSubset, isValidScopeToken, parseScope } from '../../oauth/scope.ts';
-import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
+import type { AuthorizationRequest, ClaimsRequest, Client, Storage } from '../../storage/storage.ts';
 import { hasControlCharacter } from '../../util/control-characters.ts';
 
 /** An error that must be shown to the user, never sent to the (unverified) redirect URI. */
@@ -187,6 +188,17 @@ export async function validateAuthorizationRequest(
     fail('invalid_request', 'ui_locales or acr_values is too long');
   }
 
+  let claims: ClaimsRequest | undefined;
+  const claimsParameter = single('claims');
+  if (claimsParameter !== undefined) {
+    try {
+      claims = parseClaimsRequest(claimsParameter);
+    } catch (error) {
+      if (error instanceof OAuthError) fail('invalid_request', error.description ?? 'Bad claims');
+      throw error;
+    }
+  }
+
   let resource: string | null = null;
   try {
     resource = resolveResource(query.getAll('resource'), client, resources, issuer);
@@ -211,6 +223,7 @@ export async function validateAuthorizationRequest(
       loginHint,
       uiLocales,
       acrValues,
+      ...(claims ? { claims } : {}),
     },
   };
 }

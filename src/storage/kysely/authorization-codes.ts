@@ -1,5 +1,5 @@
 import type { AuthorizationCodesTable } from '../database.ts';
-import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
+import type { AuthorizationCode, AuthorizationCodeStore, ClaimsRequest } from '../storage.ts';
 import { columnsOf, prepared } from './prepared.ts';
 import { type Db, fromFlag, toFlag } from './rows.ts';
 import { authenticationFrom } from './users.ts';
@@ -21,6 +21,10 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
     ...authenticationFrom(row),
+    ...(row.sid !== null ? { sid: row.sid } : {}),
+    ...(row.claims_request !== null
+      ? { claimsRequest: JSON.parse(row.claims_request) as ClaimsRequest }
+      : {}),
   };
 }
 
@@ -44,6 +48,8 @@ const insertCode = prepared(
     'consumed_at',
     'amr',
     'acr',
+    'sid',
+    'claims_request',
   ]),
 );
 const selectCode = prepared((db, { codeHash }: { codeHash: string }) =>
@@ -93,6 +99,8 @@ export function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         consumed_at: code.consumedAt,
         amr: code.amr === undefined ? null : JSON.stringify(code.amr),
         acr: code.acr ?? null,
+        sid: code.sid ?? null,
+        claims_request: code.claimsRequest === undefined ? null : JSON.stringify(code.claimsRequest),
       });
     },
     async find(codeHash) {

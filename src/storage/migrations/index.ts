@@ -11,6 +11,7 @@ import { linkedIdentities } from './0010-linked-identities.ts';
 import { keySetVersion } from './0012-key-set-version.ts';
 import { apiKeyResources } from './0013-api-key-resources.ts';
 import { securityEventColumns } from './0014-security-event-columns.ts';
+import { openIdContext } from './0018-openid-context.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
 const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-key-set-version': keySetVersion,
   '0013-api-key-resources': apiKeyResources,
   '0014-security-event-columns': securityEventColumns,
+  '0018-openid-context': openIdContext,
 };
 
 export const migrationProvider: MigrationProvider = {
