@@ -259,6 +259,28 @@ export function deleteUser(storage: Storage, now: number, id: string, by: Acting
   );
 }
 
+/**
+ * Sets the profile fields the `phone` and `address` scopes release (an absent field stays, null clears one).
+ * A subject of the company's own sign-in page gets its claims from that page: a conflict.
+ */
+export function updateContact(storage: Storage, now: number, id: string, contact: ContactInput, by: Acting) {
+  return onUser(storage, id, by, async (tx, user) => {
+    if (user.claims !== null) {
+      return {
+        status: 'conflict',
+        value: user,
+        reason: `${user.id} signs in on your own sign-in page, which gives its claims.`,
+      };
+    }
+    const updated: User = { ...user, ...contact, updatedAt: now };
+    await tx.users.update(updated);
+    // The claim names, as the admin API and the import file spell them.
+    const fields = Object.keys(contact).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    await recordOn(tx, now, 'user_updated', user, by, { fields: fields.sort() });
+    return { status: 'ok', value: updated };
+  });
+}
+
 /** Revokes every grant of the user, so every access and refresh token they hold; sessions stay. */
 export function revokeUserTokens(storage: Storage, now: number, id: string, by: Acting) {
   return onUser<{ revokedGrants: number }>(storage, id, by, async (tx, user) => {

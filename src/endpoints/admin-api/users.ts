@@ -6,10 +6,12 @@ import {
   deleteUser,
   disableUser,
   enableUser,
+  parseContact,
   resetPassword,
   revokeUserTokens,
   signInKind,
   type UserOutcome,
+  updateContact,
 } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
@@ -38,6 +40,9 @@ export function userView(user: User) {
     name: user.name,
     is_admin: user.isAdmin,
     email_verified: user.emailVerified,
+    phone_number: user.phoneNumber ?? null,
+    phone_number_verified: user.phoneNumberVerified ?? false,
+    address: user.address ?? null,
     status: user.disabledAt === null ? 'active' : 'disabled',
     sign_in: signInKind(user),
     created_at: iso(user.createdAt),
@@ -103,6 +108,20 @@ export function registerAdminUsers(app: FastifyInstance, deps: Deps) {
     await authorize(deps, request, reply, 'users:read');
     const user = await storage.users.findById(request.params.id);
     return user ? userView(user) : notFound(reply, 'user');
+  });
+
+  // The OIDC Core §5.1 profile fields the phone and address scopes release.
+  app.patch<WithId>(`${API_PREFIX}/users/:id`, async (request, reply) => {
+    const acting = await authorize(deps, request, reply, 'users:write');
+    const body = bodyOf(request);
+    for (const field of Object.keys(body)) {
+      if (!['phone_number', 'phone_number_verified', 'address'].includes(field)) {
+        throw new OAuthError('invalid_request', `Unknown field ${field.slice(0, 64)}`);
+      }
+    }
+    const contact = await withInput(async () => parseContact(body));
+    const outcome = await updateContact(storage, clock.now(), request.params.id, contact, acting);
+    return sendOutcome(reply, outcome, 'user', ({ value }) => userView(value));
   });
 
   app.delete<WithId>(`${API_PREFIX}/users/:id`, async (request, reply) => {
