@@ -166,6 +166,9 @@ export function reviewedValues(client: Client | ClientChanges): Record<string, u
     contacts: client.metadata.contacts,
     post_logout_redirect_uris: client.metadata.post_logout_redirect_uris,
     require_pushed_authorization_requests: client.metadata.require_pushed_authorization_requests,
+    userinfo_signed_response_alg: client.metadata.userinfo_signed_response_alg,
+    backchannel_logout_uri: client.metadata.backchannel_logout_uri,
+    backchannel_logout_session_required: client.metadata.backchannel_logout_session_required,
   };
 }
 

@@ -106,6 +106,15 @@ export interface ClientDisplayMetadata {
    * Core §9). Public members only; checked by oauth/client-metadata.ts.
    */
   jwks?: { keys: Record<string, unknown>[] };
+  /** OIDC Registration §2: UserInfo answers as a JWT signed with this alg (OIDC Core §5.3.2). */
+  userinfo_signed_response_alg?: string;
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2: where Gatehouse POSTs a logout token when the user signs out
+   * (https; checked by oauth/client-metadata.ts, delivered through http/outbound.ts).
+   */
+  backchannel_logout_uri?: string;
+  /** §2.2: the client needs `sid` in logout tokens (and so in ID tokens). */
+  backchannel_logout_session_required?: boolean;
 }
 
 export interface User {

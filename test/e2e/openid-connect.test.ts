@@ -265,6 +265,84 @@ await onEachDatabase('OpenID Connect completeness', (database, databaseUrl) => {
       }
     });
 
+    for (const alg of ['RS256', 'ES256'] as const) {
+      it(`signed UserInfo (OIDC Core §5.3.2): a client registered for ${alg} gets application/jwt`, async () => {
+        const registered = await loopback.server.addClient({
+          name: `Signed userinfo ${alg}`,
+          redirectUris: [REDIRECT_URI],
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          scope: 'openid email phone',
+          metadata: { userinfo_signed_response_alg: alg },
+        });
+        const signedConfig = await client.discovery(
+          new URL(loopback.issuer),
+          registered.client.id,
+          { userinfo_signed_response_alg: alg },
+          client.ClientSecretBasic(registered.secret!),
+          { execute: [client.allowInsecureRequests] },
+        );
+        // Checks the JWT's signature against the JWKS (and, in processing, its iss and aud).
+        client.enableNonRepudiationChecks(signedConfig);
+        assert.ok(signedConfig.serverMetadata().userinfo_signing_alg_values_supported?.includes(alg));
+        const user = await userWithContact(`Signed ${alg}`);
+        const verifier = client.randomPKCECodeVerifier();
+        const url = client.buildAuthorizationUrl(signedConfig, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email phone',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state: 'st',
+        });
+        const { callback } = await signInAndConsent(new Browserish(loopback.issuer), url, REDIRECT_URI, user);
+        const tokens = await client.authorizationCodeGrant(signedConfig, callback, {
+          pkceCodeVerifier: verifier,
+          expectedState: 'st',
+        });
+        const userinfo = await client.fetchUserInfo(signedConfig, tokens.access_token, user.id);
+        assert.equal(userinfo.sub, user.id);
+        assert.equal(userinfo.email, user.email);
+        assert.equal(userinfo.phone_number, '+1 555 0100');
+
+        const raw = await fetch(`${loopback.issuer}/userinfo`, {
+          headers: { authorization: `Bearer ${tokens.access_token}` },
+        });
+        assert.equal(raw.status, 200);
+        assert.match(raw.headers.get('content-type') ?? '', /^application\/jwt/);
+        const jwt = await raw.text();
+        const header = JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString());
+        const payload = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+        assert.equal(header.alg, alg);
+        assert.equal(payload.iss, loopback.issuer);
+        assert.equal(payload.aud, registered.client.id);
+
+        // A client that registered nothing still gets JSON.
+        const plain = await codeFlow(user, 'openid email');
+        const json = await fetch(`${loopback.issuer}/userinfo`, {
+          headers: { authorization: `Bearer ${plain.tokens.access_token}` },
+        });
+        assert.match(json.headers.get('content-type') ?? '', /^application\/json/);
+      });
+    }
+
+    it('userinfo_signed_response_alg must be an alg Gatehouse signs with (invalid_client_metadata)', async () => {
+      for (const alg of ['none', 'HS256', 42]) {
+        const response = await fetch(`${loopback.issuer}/oauth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ redirect_uris: [REDIRECT_URI], userinfo_signed_response_alg: alg }),
+        });
+        assert.equal(response.status, 400, String(alg));
+        assert.equal((await response.json()).error, 'invalid_client_metadata');
+      }
+      const ok = await fetch(`${loopback.issuer}/oauth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [REDIRECT_URI], userinfo_signed_response_alg: 'ES256' }),
+      });
+      assert.equal(ok.status, 201);
+      assert.equal((await ok.json()).userinfo_signed_response_alg, 'ES256');
+    });
+
     it('a pushed request carries the claims parameter to the grant', async () => {
       const user = await userWithContact('Pushed');
       const verifier = client.randomPKCECodeVerifier();

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { SUPPORTED_CLAIMS } from '../../oauth/claims.ts';
 import { ASSERTION_ALGS } from '../../oauth/client-auth.ts';
+import { USERINFO_SIGNING_ALGS } from '../../oauth/client-metadata.ts';
 import { GRANTS } from '../token/grants/index.ts';
 
 export function discoveryDocument(deps: Deps): Record<string, unknown> {
@@ -38,6 +39,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     grant_types_supported: [...GRANTS.keys()],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algs,
+    userinfo_signing_alg_values_supported: algs.filter((alg) => USERINFO_SIGNING_ALGS.includes(alg)),
     token_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
     ...(deps.config.clientAuthMethods.includes('private_key_jwt')
       ? {
