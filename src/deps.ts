@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { FlowDeps } from './interaction/flow.ts';
+import type { BackchannelLogoutDeps } from './oauth/backchannel-logout.ts';
 import type { KeyRing } from './oauth/keys.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { Storage } from './storage/storage.ts';
@@ -18,6 +19,22 @@ export interface Deps {
   sealKey: KeyObject;
   /** Prometheus metrics, or noMetrics (the default: metrics are off). */
   metrics: Metrics;
+  /**
+   * Test-only: back-channel logout tokens may go to a receiver on 127.0.0.1 over plain http (http/outbound.ts
+   * `allowPrivateNetwork`). No configuration key sets it.
+   */
+  backchannelLogoutLoopback?: boolean;
+}
+
+export function backchannelLogoutDeps(deps: Deps): BackchannelLogoutDeps {
+  return {
+    storage: deps.storage,
+    keys: deps.keys,
+    clock: deps.clock,
+    issuer: deps.config.issuer,
+    idTokenAlg: deps.config.idTokenAlg,
+    allowPrivateNetwork: deps.backchannelLogoutLoopback ?? false,
+  };
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

@@ -113,6 +113,9 @@ export async function createUser(
     updatedAt: now,
     disabledAt: null,
     claims: null,
+    phoneNumber: null,
+    phoneNumberVerified: false,
+    address: null,
   };
   await storage.users.create(user);
   if (by) {

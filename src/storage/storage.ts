@@ -661,6 +661,8 @@ export interface GrantStore {
   revokeForClient(clientId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
+  /** The live grants made through one login session (its `sid`): back-channel logout's recipients. */
+  listActiveForSession(sid: string): Promise<Grant[]>;
   /** Records that the grant issued tokens at `now` (a refresh). */
   markUsed(id: string, now: number): Promise<void>;
   /**

@@ -17,6 +17,9 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     userinfo_endpoint: `${issuer}${paths.userinfo}`,
     jwks_uri: `${issuer}${paths.jwks}`,
     end_session_endpoint: `${issuer}${paths.endSession}`,
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens to backchannel_logout_uri, with sid.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     pushed_authorization_request_endpoint: `${issuer}${paths.par}`,
     require_pushed_authorization_requests: deps.config.requirePushedAuthorizationRequests,
     revocation_endpoint: `${issuer}${paths.revoke}`,

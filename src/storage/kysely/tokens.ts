@@ -285,6 +285,15 @@ export function grantStore(db: Db): GrantStore {
         .execute();
       return new Map(rows.map((row) => [row.client_id, Number(row.last_used)]));
     },
+    async listActiveForSession(sid) {
+      const rows = await db
+        .selectFrom('grants')
+        .selectAll()
+        .where('sid', '=', sid)
+        .where('revoked_at', 'is', null)
+        .execute();
+      return rows.map(toGrant);
+    },
     async listActiveForUser(userId) {
       const rows = await db
         .selectFrom('grants')
