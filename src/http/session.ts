@@ -4,7 +4,7 @@
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { backchannelLogoutDeps, type Deps } from '../deps.ts';
-import { startBackchannelLogout } from '../oauth/backchannel-logout.ts';
+import { type LogoutLog, startBackchannelLogout } from '../oauth/backchannel-logout.ts';
 import { sessionSid } from '../oauth/id-token.ts';
 import type { Session } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
@@ -86,6 +86,14 @@ export async function endSession(deps: Deps, request: FastifyRequest, reply: Fas
     void startBackchannelLogout(backchannelLogoutDeps(deps), { sid: sessionSid(idHash) }, request.log);
   }
   reply.clearCookie(names.session, cookieOptions(names));
+}
+
+/**
+ * Every session of the user ended elsewhere (an administrator disabled them): the clients they signed in to hear
+ * so over the back channel too, as for endSession. Started, not awaited.
+ */
+export function announceSignOutEverywhere(deps: Deps, userId: string, log: LogoutLog): void {
+  void startBackchannelLogout(backchannelLogoutDeps(deps), { userId }, log);
 }
 
 /** The hash of this browser's binding cookie, creating the cookie if it has none. */

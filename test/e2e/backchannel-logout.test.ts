@@ -12,6 +12,7 @@ import * as client from 'openid-client';
 import { createAdminKey } from '../../src/accounts/admin-keys.ts';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/oauth/backchannel-logout.ts';
 import type { SecurityEvent } from '../../src/storage/storage.ts';
+import { csrfFrom } from '../helpers/agent.ts';
 import { onEachDatabase } from '../helpers/postgres.ts';
 import { Browserish, signInAndConsent } from './browserish.ts';
 import { freePort, type LoopbackServer, startLoopbackServer } from './loopback.ts';
@@ -302,6 +303,33 @@ await onEachDatabase('back-channel logout', (database, databaseUrl) => {
         headers: { authorization: `Bearer ${key}` },
       });
       assert.equal(disabled.status, 200);
+      const delivery = await eventually('the logout token', () => receiver.received[before]);
+      const payload = await verifyLogoutToken(delivery.token, rp.id);
+      assert.equal(payload.sub, user.id);
+      assert.equal(payload.sid, claims.sid);
+    });
+
+    it('an administrator disabling the user in the console notifies every RP the user signed in to', async () => {
+      const admin = await loopback.server.addUser({ isAdmin: true });
+      const user = await loopback.server.addUser();
+      const rp = await relyingParty('/ok');
+      const { claims } = await signIn(new Browserish(loopback.issuer), rp, user);
+      const console = new Browserish(loopback.issuer);
+      const login = await (await console.request(`${loopback.issuer}/login`)).text();
+      const signedIn = await console.request(`${loopback.issuer}/login`, {
+        _csrf: csrfFrom(login),
+        email: admin.email,
+        password: admin.password,
+      });
+      assert.equal(signedIn.status, 303);
+      const page = await (await console.request(`${loopback.issuer}/admin`)).text();
+      const before = receiver.received.length;
+      const disabled = await console.request(
+        `${loopback.issuer}/admin/users/${encodeURIComponent(user.id)}/disable`,
+        { _csrf: csrfFrom(page), confirm: 'yes' },
+      );
+      assert.equal(disabled.status, 303);
+      assert.equal((await loopback.server.deps.storage.users.findById(user.id))?.disabledAt !== null, true);
       const delivery = await eventually('the logout token', () => receiver.received[before]);
       const payload = await verifyLogoutToken(delivery.token, rp.id);
       assert.equal(payload.sub, user.id);

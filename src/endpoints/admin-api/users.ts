@@ -13,9 +13,9 @@ import {
   type UserOutcome,
   updateContact,
 } from '../../accounts/users.ts';
-import { backchannelLogoutDeps, type Deps } from '../../deps.ts';
+import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
-import { startBackchannelLogout } from '../../oauth/backchannel-logout.ts';
+import { announceSignOutEverywhere } from '../../http/session.ts';
 import { deauthorize } from '../../oauth/deauthorize.ts';
 import type { Acting } from '../../oauth/security-events.ts';
 import type { User } from '../../storage/storage.ts';
@@ -142,7 +142,7 @@ export function registerAdminUsers(app: FastifyInstance, deps: Deps) {
       const outcome = await operation(request.params.id, acting);
       // Their sessions ended: the clients they signed in to hear so (Back-Channel Logout 1.0), not awaited.
       if (action === 'disable' && outcome.status === 'ok') {
-        void startBackchannelLogout(backchannelLogoutDeps(deps), { userId: outcome.value.id }, request.log);
+        announceSignOutEverywhere(deps, outcome.value.id, request.log);
       }
       return sendOutcome(reply, outcome, 'user', ({ value }) => userView(value));
     });
