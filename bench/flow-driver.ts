@@ -7,6 +7,8 @@
 // Workloads:
 //   refresh    one op = POST /token grant_type=refresh_token with the chain's current refresh token, which the
 //              answer's new refresh token then replaces (each refresh token used once, as real clients do).
+//   refresh-openid  the same with scope "openid api:read": each refresh also returns an ID token (OIDC Core
+//              §12.2), so the difference from refresh is what that ID token costs.
 //   code-flow  one op = GET /authorize (with the session cookie; consent is remembered) → redirect with a code →
 //              POST /token with the code and the PKCE verifier → access token and ID token.
 // Before measuring, every chain signs in once (and consents) by following redirects and submitting the forms it
@@ -19,7 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 
 export interface DriverOptions {
-  workload: 'refresh' | 'code-flow';
+  workload: 'refresh' | 'refresh-openid' | 'code-flow';
   target: 'gatehouse' | 'node-oidc-provider' | 'ceiling';
   port: number;
   clientId: string;
@@ -315,13 +317,14 @@ class Chain {
     if (!ceiling && typeof answer.id_token !== 'string') throw new Failure('code-flow: no id_token');
   }
 
-  /** A first refresh token, through the code flow (scope without openid: no ID token on refresh). */
+  /** A first refresh token, through the code flow (without openid, unless refresh-openid: then ID tokens too). */
   async obtainRefreshToken(interactive: boolean) {
     if (ceiling) {
       this.refreshToken = randomBytes(32).toString('base64url');
       return;
     }
-    const { code, verifier } = await this.authorize('api:read', interactive);
+    const scope = options.workload === 'refresh-openid' ? 'openid api:read' : 'api:read';
+    const { code, verifier } = await this.authorize(scope, interactive);
     const answer = await this.exchange(code, verifier);
     if (typeof answer.refresh_token !== 'string')
       throw new Failure('refresh: the code gave no refresh token');
@@ -335,12 +338,15 @@ class Chain {
     if (typeof answer.refresh_token !== 'string' || answer.refresh_token === this.refreshToken) {
       throw new Failure('refresh: the refresh token was not rotated');
     }
-    if (answer.id_token !== undefined) throw new Failure('refresh: unexpected id_token');
+    const wantIdToken = options.workload === 'refresh-openid';
+    if (wantIdToken !== (typeof answer.id_token === 'string')) {
+      throw new Failure(wantIdToken ? 'refresh: no id_token' : 'refresh: unexpected id_token');
+    }
     this.refreshToken = answer.refresh_token;
   }
 
   async setUp() {
-    if (options.workload === 'refresh') await this.obtainRefreshToken(true);
+    if (options.workload !== 'code-flow') await this.obtainRefreshToken(true);
     else if (!ceiling) await this.codeFlow(true);
   }
 
@@ -348,7 +354,7 @@ class Chain {
     while (!until()) {
       const began = performance.now();
       try {
-        if (options.workload === 'refresh') await this.refresh();
+        if (options.workload !== 'code-flow') await this.refresh();
         else await this.codeFlow();
         stats.latencies.push(performance.now() - began);
         stats.ops++;
@@ -357,7 +363,7 @@ class Chain {
         stats.failures++;
         if (stats.failureSamples.length < 5) stats.failureSamples.push((error as Error).message);
         // A failed refresh leaves the chain without a usable token: get a new one (the session still stands).
-        if (options.workload === 'refresh') await this.obtainRefreshToken(false).catch(() => {});
+        if (options.workload !== 'code-flow') await this.obtainRefreshToken(false).catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }

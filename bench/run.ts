@@ -317,6 +317,14 @@ const WORKLOADS: Workload[] = [
     serverEnv: { BENCH_USERS: String(CONNECTIONS) },
   },
   {
+    // The same chains with scope "openid api:read": every refresh also returns an RS256 ID token (OIDC Core
+    // §12.2). Gatehouse only (node-oidc-provider issues refresh tokens with openid only for offline_access).
+    name: 'refresh-openid',
+    servers: ['gatehouse', 'gatehouse-pg', 'node-http-ceiling'],
+    flow: 'refresh-openid',
+    serverEnv: { BENCH_USERS: String(CONNECTIONS) },
+  },
+  {
     // GET /authorize for a signed-in user with remembered consent → code → POST /token with PKCE and client
     // secret → opaque access token + ES256 ID token (scope openid api:read).
     name: 'code-flow',

@@ -42,6 +42,8 @@ const BUILT_IN_SCOPES: ScopeConfig[] = [
   { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
   { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
   { name: 'email', description: 'See your email address', requiresApproval: false, isDefault: false },
+  { name: 'phone', description: 'See your phone number', requiresApproval: false, isDefault: false },
+  { name: 'address', description: 'See your postal address', requiresApproval: false, isDefault: false },
   {
     name: 'offline_access',
     description: 'Keep access while you are away',

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { FlowDeps } from './interaction/flow.ts';
+import type { BackchannelLogoutDeps } from './oauth/backchannel-logout.ts';
 import type { ClientDirectory } from './oauth/client-id-metadata.ts';
 import type { KeyRing } from './oauth/keys.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -27,6 +28,22 @@ export interface Deps {
    * (oauth/client-id-metadata.ts).
    */
   clients: ClientDirectory;
+  /**
+   * Test-only: back-channel logout tokens may go to a receiver on 127.0.0.1 over plain http (http/outbound.ts
+   * `allowPrivateNetwork`). No configuration key sets it.
+   */
+  backchannelLogoutLoopback?: boolean;
+}
+
+export function backchannelLogoutDeps(deps: Deps): BackchannelLogoutDeps {
+  return {
+    storage: deps.storage,
+    keys: deps.keys,
+    clock: deps.clock,
+    issuer: deps.config.issuer,
+    idTokenAlg: deps.config.idTokenAlg,
+    allowPrivateNetwork: deps.backchannelLogoutLoopback ?? false,
+  };
 }
 
 export function flowDeps(deps: Deps): FlowDeps {

@@ -38,13 +38,20 @@ describe('loadConfig: defaults', () => {
       refreshGrace: 10,
       resources: [{ uri: 'http://localhost:3000', match: 'exact', format: 'jwt', scopes: [] }],
       registrationPolicy: 'open',
-      registrationScopes: ['openid', 'profile', 'email', 'offline_access'],
+      registrationScopes: ['openid', 'profile', 'email', 'phone', 'address', 'offline_access'],
       registrationRateLimit: 30,
       eventRetentionDays: 365,
       scopes: [
         { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
         { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
         { name: 'email', description: 'See your email address', requiresApproval: false, isDefault: false },
+        { name: 'phone', description: 'See your phone number', requiresApproval: false, isDefault: false },
+        {
+          name: 'address',
+          description: 'See your postal address',
+          requiresApproval: false,
+          isDefault: false,
+        },
         {
           name: 'offline_access',
           description: 'Keep access while you are away',
@@ -226,6 +233,13 @@ describe('loadConfig: defaults', () => {
         { name: 'openid', description: 'Confirm your identity', requiresApproval: false, isDefault: false },
         { name: 'profile', description: 'See your name', requiresApproval: false, isDefault: false },
         { name: 'email', description: 'See your email address', requiresApproval: false, isDefault: false },
+        { name: 'phone', description: 'See your phone number', requiresApproval: false, isDefault: false },
+        {
+          name: 'address',
+          description: 'See your postal address',
+          requiresApproval: false,
+          isDefault: false,
+        },
         {
           name: 'offline_access',
           description: 'Keep access while you are away',

@@ -4,15 +4,26 @@
 // so the OpenID Connect `sub` that third-party apps already store keeps its value.
 
 import { recordSecurityEvent } from '../oauth/security-events.ts';
-import type { Storage, User } from '../storage/storage.ts';
+import type { AddressClaim, Storage, User } from '../storage/storage.ts';
 import { hasControlCharacter } from '../util/control-characters.ts';
 import { randomId } from '../util/random.ts';
 import { isGatehouseHash, NO_PASSWORD_HASH, passwordHashProblem } from './password.ts';
+import { parseContact, UserInputError } from './users.ts';
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 /** Printable ASCII without space: what a `sub` can carry in every client without escaping surprises. */
 const EXTERNAL_ID = /^[\x21-\x7e]{1,255}$/;
-const FIELDS = new Set(['external_id', 'email', 'name', 'email_verified', 'disabled', 'password_hash']);
+const FIELDS = new Set([
+  'external_id',
+  'email',
+  'name',
+  'email_verified',
+  'disabled',
+  'password_hash',
+  'phone_number',
+  'phone_number_verified',
+  'address',
+]);
 /** A longer line is refused unread by JSON.parse: no real user record comes near it. */
 export const MAX_LINE_LENGTH = 64 * 1024;
 export const DEFAULT_BATCH_SIZE = 500;
@@ -27,6 +38,10 @@ export interface ImportedUser {
   disabled?: boolean;
   /** A foreign or Gatehouse hash; NO_PASSWORD_HASH for `"password_hash": null`. */
   passwordHash?: string;
+  /** OIDC Core §5.1 (the phone and address scopes). */
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean;
+  address?: AddressClaim | null;
 }
 
 export class ImportLineError extends Error {}
@@ -84,6 +99,12 @@ export function parseImportLine(text: string, lineNumber: number): ImportedUser 
   }
   user.emailVerified = optionalBoolean(fields, 'email_verified');
   user.disabled = optionalBoolean(fields, 'disabled');
+  try {
+    Object.assign(user, parseContact(fields));
+  } catch (error) {
+    if (error instanceof UserInputError) throw new ImportLineError(error.message);
+    throw error;
+  }
 
   if (fields.password_hash === null) user.passwordHash = NO_PASSWORD_HASH;
   else if (fields.password_hash !== undefined) {
@@ -161,6 +182,9 @@ function resolve(batch: readonly ImportedUser[], existing: readonly User[], now:
         updatedAt: now,
         disabledAt: line.disabled ? now : null,
         claims: null,
+        phoneNumber: line.phoneNumber ?? null,
+        phoneNumberVerified: line.phoneNumberVerified ?? false,
+        address: line.address ?? null,
       };
       byId.set(user.id, { user, seen: undefined });
       idByEmail.set(user.email, user.id);
@@ -173,6 +197,9 @@ function resolve(batch: readonly ImportedUser[], existing: readonly User[], now:
       email: line.email,
       name: line.name === undefined ? current.name : line.name,
       emailVerified: line.emailVerified ?? current.emailVerified,
+      phoneNumber: line.phoneNumber === undefined ? current.phoneNumber : line.phoneNumber,
+      phoneNumberVerified: line.phoneNumberVerified ?? current.phoneNumberVerified,
+      address: line.address === undefined ? current.address : line.address,
       disabledAt:
         line.disabled === undefined ? current.disabledAt : line.disabled ? (current.disabledAt ?? now) : null,
       // A hash in Gatehouse's own format was set here (a sign-in's rehash, a reset): newer than any import.
@@ -185,6 +212,9 @@ function resolve(batch: readonly ImportedUser[], existing: readonly User[], now:
       next.email === current.email &&
       next.name === current.name &&
       next.emailVerified === current.emailVerified &&
+      next.phoneNumber === current.phoneNumber &&
+      next.phoneNumberVerified === current.phoneNumberVerified &&
+      JSON.stringify(next.address) === JSON.stringify(current.address) &&
       next.disabledAt === current.disabledAt &&
       next.passwordHash === current.passwordHash
     ) {

@@ -109,6 +109,9 @@ async function attempt(
     name: identity.name?.trim().slice(0, 200) || null,
     passwordHash: NO_PASSWORD_HASH,
     claims: null,
+    phoneNumber: null,
+    phoneNumberVerified: false,
+    address: null,
     isAdmin: false,
     // The upstream verified it (or the operator vouches for the upstream's emails): nothing else reaches here.
     emailVerified: true,

@@ -2,7 +2,8 @@
 // delete. One rule set for the CLI, the setup page, the admin console and the admin API; each operation records
 // its own security event with who did it.
 import { type Acting, recordSecurityEvent } from '../oauth/security-events.ts';
-import type { Storage, User } from '../storage/storage.ts';
+import type { AddressClaim, Storage, User } from '../storage/storage.ts';
+import { hasControlCharacter } from '../util/control-characters.ts';
 import type { Outcome } from '../util/outcome.ts';
 import { randomId, randomToken } from '../util/random.ts';
 import { hashPassword, isNoPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password.ts';
@@ -28,6 +29,67 @@ export function checkNewUser(input: NewUserInput): void {
   if ((input.name ?? '').length > 200) throw new UserInputError('The name is too long.');
 }
 
+/** The OIDC Core §5.1 profile fields an operator may set: absent ones stay as they are, null clears one. */
+export interface ContactInput {
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean;
+  address?: AddressClaim | null;
+}
+
+const ADDRESS_MEMBERS = [
+  'formatted',
+  'street_address',
+  'locality',
+  'region',
+  'postal_code',
+  'country',
+] as const;
+/** Digits, spaces and the punctuation phone numbers are written with; §5.1 recommends E.164 (+1 555 0100). */
+const PHONE_NUMBER = /^\+?[0-9][0-9 ().-]{2,30}(?:;ext=[0-9]{1,10})?$/;
+
+/**
+ * Checks phone_number, phone_number_verified and address as JSON gives them (admin API, import) and returns
+ * them as a ContactInput; UserInputError says what is wrong.
+ */
+export function parseContact(fields: Record<string, unknown>): ContactInput {
+  const contact: ContactInput = {};
+  const phone = fields.phone_number;
+  if (phone !== undefined) {
+    if (phone !== null && (typeof phone !== 'string' || !PHONE_NUMBER.test(phone))) {
+      throw new UserInputError('phone_number must be a phone number such as +1 555 0100, or null.');
+    }
+    contact.phoneNumber = phone;
+  }
+  const verified = fields.phone_number_verified;
+  if (verified !== undefined) {
+    if (typeof verified !== 'boolean')
+      throw new UserInputError('phone_number_verified must be true or false.');
+    contact.phoneNumberVerified = verified;
+  }
+  const address = fields.address;
+  if (address !== undefined) {
+    if (address === null) contact.address = null;
+    else {
+      if (typeof address !== 'object' || Array.isArray(address)) {
+        throw new UserInputError('address must be an object (OIDC Core §5.1.1) or null.');
+      }
+      const out: AddressClaim = {};
+      for (const [name, value] of Object.entries(address as Record<string, unknown>)) {
+        if (!(ADDRESS_MEMBERS as readonly string[]).includes(name)) {
+          throw new UserInputError(`address: unknown member ${name.slice(0, 40)} (OIDC Core §5.1.1).`);
+        }
+        // formatted and street_address may span lines (§5.1.1); nothing may carry other control characters.
+        const policy = name === 'formatted' || name === 'street_address' ? 'line-breaks' : 'none';
+        const bad = typeof value !== 'string' || value.length > 500 || hasControlCharacter(value, policy);
+        if (bad) throw new UserInputError(`address.${name} must be a string of at most 500 characters.`);
+        out[name as keyof AddressClaim] = value as string;
+      }
+      contact.address = Object.keys(out).length === 0 ? null : out;
+    }
+  }
+  return contact;
+}
+
 /** Creates a user with a password; with `by`, records `user_created` (the setup page records its own event). */
 export async function createUser(
   storage: Storage,
@@ -51,6 +113,9 @@ export async function createUser(
     updatedAt: now,
     disabledAt: null,
     claims: null,
+    phoneNumber: null,
+    phoneNumberVerified: false,
+    address: null,
   };
   await storage.users.create(user);
   if (by) {
@@ -195,6 +260,28 @@ export function deleteUser(storage: Storage, now: number, id: string, by: Acting
     },
     'You cannot delete your own account.',
   );
+}
+
+/**
+ * Sets the profile fields the `phone` and `address` scopes release (an absent field stays, null clears one).
+ * A subject of the company's own sign-in page gets its claims from that page: a conflict.
+ */
+export function updateContact(storage: Storage, now: number, id: string, contact: ContactInput, by: Acting) {
+  return onUser(storage, id, by, async (tx, user) => {
+    if (user.claims !== null) {
+      return {
+        status: 'conflict',
+        value: user,
+        reason: `${user.id} signs in on your own sign-in page, which gives its claims.`,
+      };
+    }
+    const updated: User = { ...user, ...contact, updatedAt: now };
+    await tx.users.update(updated);
+    // The claim names, as the admin API and the import file spell them.
+    const fields = Object.keys(contact).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    await recordOn(tx, now, 'user_updated', user, by, { fields: fields.sort() });
+    return { status: 'ok', value: updated };
+  });
 }
 
 /** Revokes every grant of the user, so every access and refresh token they hold; sessions stay. */

@@ -3,7 +3,9 @@
 // HttpOnly, SameSite=Lax, Secure except on plain-http localhost, __Host- prefix whenever Secure.
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Deps } from '../deps.ts';
+import { backchannelLogoutDeps, type Deps } from '../deps.ts';
+import { type LogoutLog, startBackchannelLogout } from '../oauth/backchannel-logout.ts';
+import { sessionSid } from '../oauth/id-token.ts';
 import type { Session } from '../storage/storage.ts';
 import { sha256 } from '../util/hash.ts';
 import { randomToken } from '../util/random.ts';
@@ -71,11 +73,27 @@ export async function startSession(
   return session;
 }
 
+/**
+ * Signs the browser out: the session ends, and the clients that got tokens through it hear so over the back
+ * channel (oauth/backchannel-logout.ts; started, not awaited: the answer never waits for them).
+ */
 export async function endSession(deps: Deps, request: FastifyRequest, reply: FastifyReply) {
   const names = cookieNames(deps.config.issuer);
   const value = request.cookies[names.session];
-  if (value) await deps.storage.sessions.delete(sha256(value));
+  if (value) {
+    const idHash = sha256(value);
+    await deps.storage.sessions.delete(idHash);
+    void startBackchannelLogout(backchannelLogoutDeps(deps), { sid: sessionSid(idHash) }, request.log);
+  }
   reply.clearCookie(names.session, cookieOptions(names));
+}
+
+/**
+ * Every session of the user ended elsewhere (an administrator disabled them): the clients they signed in to hear
+ * so over the back channel too, as for endSession. Started, not awaited.
+ */
+export function announceSignOutEverywhere(deps: Deps, userId: string, log: LogoutLog): void {
+  void startBackchannelLogout(backchannelLogoutDeps(deps), { userId }, log);
 }
 
 /** The hash of this browser's binding cookie, creating the cookie if it has none. */

@@ -2,8 +2,10 @@
 // endpoint parks a validated request here; the login and consent pages report what the user did; advance()
 // decides what happens next and, at the end, issues the code. Pages never mint codes.
 import { OAuthError, safeDescription } from '../errors.ts';
+import { requiredSubject } from '../oauth/claims-request.ts';
 import { isUsable } from '../oauth/client-metadata.ts';
 import { isOperatorApproved } from '../oauth/client-review.ts';
+import { sessionSid } from '../oauth/id-token.ts';
 import {
   mintOpaqueToken,
   mintTimeOrderedToken,
@@ -210,7 +212,13 @@ export async function reject(deps: FlowDeps, interaction: Interaction) {
 
 /** Who the session is and how they authenticated: what the code, and so the ID token, carries. */
 function signedIn(session: Session) {
-  return { userId: session.userId, authTime: session.authTime, amr: session.amr, acr: session.acr };
+  return {
+    userId: session.userId,
+    authTime: session.authTime,
+    amr: session.amr,
+    acr: session.acr,
+    sid: sessionSid(session.idHash),
+  };
 }
 
 /**
@@ -326,6 +334,14 @@ export async function advance(
     return waitFor('login');
   }
 
+  // OIDC Core §5.5.1: a claims request naming a `sub` value wants a response for that subject or none.
+  const wantedSubject = requiredSubject(request.claims);
+  if (wantedSubject !== undefined && wantedSubject !== user.id) {
+    return fail(
+      new OAuthError('login_required', 'The signed-in user is not the subject the claims request names'),
+    );
+  }
+
   if (interaction.consentedScope === null) {
     const remembered = await deps.storage.consents.find(user.id, client.id);
     if (consentRequired(request, client, remembered, parseScope(request.scope))) {
@@ -377,6 +393,8 @@ export async function advance(
       ...(who.amr ? { amr: who.amr } : {}),
       ...(who.acr ? { acr: who.acr } : {}),
       ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
+      ...('sid' in who && who.sid ? { sid: who.sid } : {}),
+      ...(request.claims ? { claimsRequest: request.claims } : {}),
       createdAt: now,
       expiresAt: now + deps.codeTtl * 1000,
       consumedAt: null,
@@ -389,6 +407,13 @@ export async function advance(
       createdAt: now,
       revokedAt: null,
       lastUsedAt: null,
+      openId: {
+        authTime: who.authTime,
+        amr: who.amr,
+        acr: who.acr,
+        sid: 'sid' in who ? who.sid : undefined,
+        claimsRequest: request.claims,
+      },
     },
   );
   return next;

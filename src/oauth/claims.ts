@@ -2,7 +2,16 @@
 import type { User } from '../storage/storage.ts';
 import { epochSeconds } from '../util/clock.ts';
 
-export const SUPPORTED_CLAIMS = ['sub', 'name', 'email', 'email_verified', 'updated_at'] as const;
+export const SUPPORTED_CLAIMS = [
+  'sub',
+  'name',
+  'email',
+  'email_verified',
+  'updated_at',
+  'phone_number',
+  'phone_number_verified',
+  'address',
+] as const;
 
 /**
  * OIDC Core §5.4: the standard claims each scope releases. A subject the company's login app signed in carries
@@ -49,5 +58,11 @@ export function userClaims(user: User, scopes: readonly string[]): Record<string
     claims.email = user.email;
     claims.email_verified = user.emailVerified;
   }
+  // §5.4: only when the profile has them (an absent claim, not an empty one).
+  if (scopes.includes('phone') && user.phoneNumber) {
+    claims.phone_number = user.phoneNumber;
+    claims.phone_number_verified = user.phoneNumberVerified ?? false;
+  }
+  if (scopes.includes('address') && user.address) claims.address = user.address;
   return claims;
 }

@@ -179,6 +179,32 @@ export function checkRedirectUri(uri: string, applicationType: ApplicationType, 
   throw invalidRedirect(uri, 'uses a scheme that is not allowed');
 }
 
+/** The algs a client may ask UserInfo to sign with (OIDC Core §5.3.2): those Gatehouse has keys for. */
+export const USERINFO_SIGNING_ALGS: readonly string[] = ['RS256', 'ES256', 'EdDSA'];
+
+/**
+ * OpenID Connect Back-Channel Logout 1.0 §2.2: the back-channel logout URI is an absolute URL without a
+ * fragment, which Gatehouse itself will POST to (through the SSRF guard, http/outbound.ts): https only, no
+ * credentials. On a developer's plain-http loopback issuer, plain http to a loopback address is accepted too
+ * (the same exception as isLoopbackIssuerPage); the guard still refuses to deliver there unless the operator's
+ * allowance for loopback targets is on.
+ */
+export function checkBackchannelLogoutUri(uri: unknown, issuer: string | undefined): string {
+  const refuse = (why: string) => new OAuthError('invalid_client_metadata', `backchannel_logout_uri ${why}`);
+  if (typeof uri !== 'string' || uri.length > 2000) throw refuse('must be a URL of at most 2000 characters');
+  const url = URL.parse(uri);
+  if (!url) throw refuse('must be an absolute URL');
+  if (url.hash || uri.includes('#')) throw refuse('must not have a fragment');
+  if (url.username || url.password) throw refuse('must not carry credentials');
+  const loopbackDev =
+    url.protocol === 'http:' &&
+    isLoopbackHost(url.hostname) &&
+    issuer?.startsWith('http://') === true &&
+    isLoopbackHost(URL.parse(issuer)?.hostname ?? '');
+  if (url.protocol !== 'https:' && !loopbackDev) throw refuse('must be an https URL');
+  return uri;
+}
+
 /** Display URIs are shown as links and never fetched by the server (docs/security.md H-05): https only. */
 export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDisplayMetadata {
   const out: ClientDisplayMetadata = {};
@@ -227,6 +253,28 @@ export function checkDisplayMetadata(metadata: ClientDisplayMetadata): ClientDis
   }
   if (metadata.jwks !== undefined) out.jwks = checkJwks(metadata.jwks);
   if (metadata.jwks_uri !== undefined) out.jwks_uri = checkJwksUri(metadata.jwks_uri);
+  const userinfoAlg = metadata.userinfo_signed_response_alg;
+  if (userinfoAlg !== undefined) {
+    if (typeof userinfoAlg !== 'string' || !USERINFO_SIGNING_ALGS.includes(userinfoAlg)) {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        `userinfo_signed_response_alg must be one of ${USERINFO_SIGNING_ALGS.join(', ')}`,
+      );
+    }
+    out.userinfo_signed_response_alg = userinfoAlg;
+  }
+  if (metadata.backchannel_logout_session_required !== undefined) {
+    if (typeof metadata.backchannel_logout_session_required !== 'boolean') {
+      throw new OAuthError(
+        'invalid_client_metadata',
+        'backchannel_logout_session_required must be a boolean',
+      );
+    }
+    out.backchannel_logout_session_required = metadata.backchannel_logout_session_required;
+  }
+  // Checked in buildClient, which knows the issuer.
+  if (metadata.backchannel_logout_uri !== undefined)
+    out.backchannel_logout_uri = metadata.backchannel_logout_uri;
   // Checked with the redirect URIs in buildClient, which knows the application type.
   if (metadata.post_logout_redirect_uris !== undefined) {
     out.post_logout_redirect_uris = [...new Set(metadata.post_logout_redirect_uris)];
@@ -285,6 +333,9 @@ export function buildClient(input: ClientInput, now: number): NewClient {
     }
     // The same rules as redirect URIs: the end-session endpoint redirects there (an open redirect otherwise).
     for (const uri of postLogout) checkRedirectUri(String(uri), applicationType, input.issuer);
+  }
+  if (input.metadata?.backchannel_logout_uri !== undefined) {
+    checkBackchannelLogoutUri(input.metadata.backchannel_logout_uri, input.issuer);
   }
   for (const resource of input.allowedResources ?? []) {
     if (!URL.canParse(resource) || resource.includes('#') || resource.length > 2000) {

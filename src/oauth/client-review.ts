@@ -176,6 +176,9 @@ export function reviewedValues(client: Client | ClientChanges): Record<string, u
     post_logout_redirect_uris: client.metadata.post_logout_redirect_uris,
     require_pushed_authorization_requests: client.metadata.require_pushed_authorization_requests,
     jwks_uri: client.metadata.jwks_uri,
+    userinfo_signed_response_alg: client.metadata.userinfo_signed_response_alg,
+    backchannel_logout_uri: client.metadata.backchannel_logout_uri,
+    backchannel_logout_session_required: client.metadata.backchannel_logout_session_required,
   };
 }
 

@@ -14,12 +14,24 @@ export function accessTokenHash(accessToken: string, alg: SigningAlg): string {
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
+/**
+ * OpenID Connect Front- and Back-Channel Logout `sid`: names the login session in ID tokens and logout tokens.
+ * Derived from the session's stored hash (itself a hash of the cookie), so nothing more is stored and a `sid`
+ * gives no way back to the cookie.
+ */
+export function sessionSid(sessionIdHash: string): string {
+  return createHash('sha256').update(`sid:${sessionIdHash}`).digest('base64url').slice(0, 32);
+}
+
 export interface IdTokenInput {
   issuer: string;
   subject: string;
   clientId: string;
   nonce: string | null;
-  authTime: number;
+  /** null when the sign-in time is unknown (a grant older than the column): then no auth_time claim. */
+  authTime: number | null;
+  /** The login session (back-channel logout, OIDC Back-Channel Logout 1.0 §2.1). */
+  sid?: string | undefined;
   /** OIDC Core §2 amr and acr: present only when the sign-in came with them (an upstream identity provider, or the company's
    * login app). */
   amr?: string[] | undefined;
@@ -34,11 +46,12 @@ export async function signIdToken(keys: KeyRing, alg: SigningAlg, input: IdToken
   const key = keys.signingKey(alg);
   const payload: Record<string, unknown> = {
     ...input.claims,
-    auth_time: epochSeconds(input.authTime),
     at_hash: accessTokenHash(input.accessToken, alg),
     azp: input.clientId,
   };
+  if (input.authTime !== null) payload.auth_time = epochSeconds(input.authTime);
   if (input.nonce !== null) payload.nonce = input.nonce;
+  if (input.sid !== undefined) payload.sid = input.sid;
   if (input.amr !== undefined && input.amr.length > 0) payload.amr = input.amr;
   if (input.acr !== undefined) payload.acr = input.acr;
   Object.assign(payload, {

@@ -19,7 +19,7 @@ const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toStrin
 
 export async function signJwt(
   key: JwtSigningKey,
-  typ: 'JWT' | 'at+jwt',
+  typ: 'JWT' | 'at+jwt' | 'logout+jwt',
   claims: Record<string, unknown>,
 ): Promise<string> {
   if (key.alg === 'RS256') {

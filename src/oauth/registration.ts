@@ -99,6 +99,9 @@ export function readRegistrationRequest(
       | boolean
       | undefined,
     dpop_bound_access_tokens: fields.dpop_bound_access_tokens as boolean | undefined,
+    userinfo_signed_response_alg: optionalString(fields, 'userinfo_signed_response_alg'),
+    backchannel_logout_uri: optionalString(fields, 'backchannel_logout_uri'),
+    backchannel_logout_session_required: fields.backchannel_logout_session_required as boolean | undefined,
   };
   for (const key of Object.keys(metadata) as (keyof ClientDisplayMetadata)[]) {
     if (metadata[key] === undefined) delete metadata[key];

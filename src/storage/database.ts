@@ -49,6 +49,11 @@ export interface UsersTable {
   disabled_at: number | null;
   /** JSON of the claims the company's login app gave for an external subject; null for Gatehouse's own users. */
   claims: string | null;
+  /** OIDC Core §5.1 phone_number (E.164 recommended), or null. */
+  phone_number: string | null;
+  phone_number_verified: number;
+  /** JSON of the §5.1.1 address object, or null. */
+  address: string | null;
 }
 
 export interface SessionsTable {
@@ -108,6 +113,9 @@ export interface AuthorizationCodesTable {
   acr: string | null;
   /** RFC 9449 §10: the authorization request's dpop_jkt; null when the code is not bound to a key. */
   dpop_jkt: string | null;
+  sid: string | null;
+  /** JSON of the validated OIDC §5.5 claims request, or null. */
+  claims_request: string | null;
 }
 
 export interface DeviceAuthorizationsTable {
@@ -139,6 +147,15 @@ export interface GrantsTable {
   revoked_at: number | null;
   /** When the grant last issued tokens after its first exchange (a refresh), kept to the minute; null: never. */
   last_used_at: number | null;
+  /** OIDC auth_time of the sign-in behind the grant; null for client_credentials and grants before 0018. */
+  auth_time: number | null;
+  /** JSON list, or null. */
+  amr: string | null;
+  acr: string | null;
+  /** The login session's `sid` (ID tokens, back-channel logout). */
+  sid: string | null;
+  /** JSON of the validated OIDC §5.5 claims request, or null. */
+  claims_request: string | null;
 }
 
 export interface AccessTokensTable {

@@ -117,6 +117,15 @@ export interface ClientDisplayMetadata {
    * and cached, oauth/client-documents.ts). A client has `jwks` or `jwks_uri`, never both.
    */
   jwks_uri?: string;
+  /** OIDC Registration §2: UserInfo answers as a JWT signed with this alg (OIDC Core §5.3.2). */
+  userinfo_signed_response_alg?: string;
+  /**
+   * OpenID Connect Back-Channel Logout 1.0 §2.2: where Gatehouse POSTs a logout token when the user signs out
+   * (https; checked by oauth/client-metadata.ts, delivered through http/outbound.ts).
+   */
+  backchannel_logout_uri?: string;
+  /** §2.2: the client needs `sid` in logout tokens (and so in ID tokens). */
+  backchannel_logout_session_required?: boolean;
 }
 
 export interface User {
@@ -136,6 +145,51 @@ export interface User {
    * "External sign-in and consent"); null for Gatehouse's own users, whose claims come from the fields above.
    */
   claims: Record<string, unknown> | null;
+  /**
+   * OIDC Core §5.1 claims the `phone` and `address` scopes release, for Gatehouse's own users (an external
+   * subject's come with its claims). Always set on a user read from storage; left out when creating or
+   * updating a user, they stay as they are (none, for a new user).
+   */
+  phoneNumber?: string | null;
+  phoneNumberVerified?: boolean;
+  address?: AddressClaim | null;
+}
+
+/** OIDC Core §5.1.1: the `address` claim. Every member optional; strings only. */
+export interface AddressClaim {
+  formatted?: string;
+  street_address?: string;
+  locality?: string;
+  region?: string;
+  postal_code?: string;
+  country?: string;
+}
+
+/** OIDC Core §5.5.1: how one claim is requested (null: just "please", with no further condition). */
+export interface ClaimRequest {
+  essential?: boolean;
+  value?: string | number | boolean;
+  values?: (string | number | boolean)[];
+}
+
+/** OIDC Core §5.5: the `claims` request parameter, as validated (oauth/claims-request.ts). */
+export interface ClaimsRequest {
+  userinfo?: Record<string, ClaimRequest | null>;
+  id_token?: Record<string, ClaimRequest | null>;
+}
+
+/**
+ * What an ID token needs beyond the user, kept with a code and then with its grant, so that a refresh can issue
+ * one (OIDC Core §12.2) from the row it reads anyway: when and how the user signed in, the login session's
+ * `sid` (back-channel logout), and the claims the client asked for.
+ */
+export interface OpenIdContext {
+  /** OIDC auth_time, ms; null when unknown (grants made before it was kept). */
+  authTime: number | null;
+  amr?: string[] | undefined;
+  acr?: string | undefined;
+  sid?: string | undefined;
+  claimsRequest?: ClaimsRequest | undefined;
 }
 
 export interface Session {
@@ -241,6 +295,8 @@ export interface AuthorizationRequest {
   loginHint?: string | null;
   uiLocales?: string[];
   acrValues?: string[];
+  /** OIDC Core §5.5: the claims the client asked for individually. */
+  claims?: ClaimsRequest;
 }
 
 export interface AuthorizationCode {
@@ -265,6 +321,10 @@ export interface AuthorizationCode {
   acr?: string | undefined;
   /** RFC 9449 §10: the token request must carry a DPoP proof by this key; unset for an unbound code. */
   dpopJkt?: string | undefined;
+  /** The login session the code came from (OIDC `sid`), when there was one. */
+  sid?: string | undefined;
+  /** OIDC Core §5.5: the claims the authorization request asked for. */
+  claimsRequest?: ClaimsRequest | undefined;
 }
 
 /**
@@ -319,6 +379,8 @@ export interface Grant {
   revokedAt: number | null;
   /** When it last issued tokens after the first exchange (a refresh), to within GRANT_USE_RESOLUTION_MS. */
   lastUsedAt: number | null;
+  /** The sign-in behind a user's grant, for the ID tokens its refreshes issue; absent for client_credentials. */
+  openId?: OpenIdContext | undefined;
 }
 
 /** How stale a grant's lastUsedAt may be: refreshing a grant writes it at most once per this interval. */
@@ -376,6 +438,10 @@ export interface FoundRefreshToken extends RefreshTokenRecord {
   grantLastUsedAt: number | null;
   /** The user exists and is not disabled. */
   userActive: boolean;
+  /** The grant's sign-in context (absent for grants made before it was kept). */
+  openId: OpenIdContext | undefined;
+  /** The user, read in the same query, for the refreshed ID token's claims; undefined when gone. */
+  user: User | undefined;
 }
 
 export interface ApiKey {
@@ -701,6 +767,8 @@ export interface GrantStore {
   revokeForClient(clientId: string, now: number): Promise<number>;
   /** The live grants of a user, newest first (for "connected apps"). */
   listActiveForUser(userId: string): Promise<Grant[]>;
+  /** The live grants made through one login session (its `sid`): back-channel logout's recipients. */
+  listActiveForSession(sid: string): Promise<Grant[]>;
   /** Records that the grant issued tokens at `now` (a refresh). */
   markUsed(id: string, now: number): Promise<void>;
   /**

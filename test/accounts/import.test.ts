@@ -114,6 +114,9 @@ for (const target of [
           updatedAt: 0,
           disabledAt: null,
           claims: null,
+          phoneNumber: null,
+          phoneNumberVerified: false,
+          address: null,
         },
       );
       const numeric = await storage.users.findById('4711');
@@ -179,6 +182,45 @@ for (const target of [
       const again = await run(storage, [{ email: dave.email, name: 'Dave' }]);
       assert.equal(again.summary.updated, 1);
       assert.equal((await storage.users.findById(user.id))?.name, 'Dave');
+    });
+
+    it('phone_number, phone_number_verified and address are imported; absent ones are kept, bad ones refused', async () => {
+      const dana = unique('phone');
+      const address = { street_address: '1 Main St\nFlat 2', locality: 'Springfield', country: 'US' };
+      const first = await run(storage, [
+        {
+          external_id: dana.id,
+          email: dana.email,
+          phone_number: '+1 555 0100',
+          phone_number_verified: true,
+          address,
+        },
+      ]);
+      assert.deepEqual(first.errors, []);
+      let stored = await storage.users.findById(dana.id);
+      assert.equal(stored?.phoneNumber, '+1 555 0100');
+      assert.equal(stored?.phoneNumberVerified, true);
+      assert.deepEqual(stored?.address, address);
+      // A re-run without them keeps them (unchanged); null clears one.
+      const again = await run(storage, [{ external_id: dana.id, email: dana.email }]);
+      assert.equal(again.summary.unchanged, 1);
+      const cleared = await run(storage, [{ external_id: dana.id, email: dana.email, address: null }]);
+      assert.equal(cleared.summary.updated, 1);
+      stored = await storage.users.findById(dana.id);
+      assert.equal(stored?.address, null);
+      assert.equal(stored?.phoneNumber, '+1 555 0100');
+      const bad = await run(storage, [
+        { email: 'p1@example.com', phone_number: 'call me' },
+        { email: 'p2@example.com', phone_number_verified: 'yes' },
+        { email: 'p3@example.com', address: 'Main St' },
+        { email: 'p4@example.com', address: { planet: 'Mars' } },
+        { email: 'p5@example.com', address: { locality: 'a\u0000b' } },
+      ]);
+      assert.deepEqual(
+        bad.errors.map(([line]) => line),
+        [1, 2, 3, 4, 5],
+      );
+      assert.match(Object.fromEntries(bad.errors)[4]!, /unknown member planet/);
     });
 
     it('every bad line is reported with its number and the rest of the file is imported', async () => {

@@ -237,6 +237,57 @@ await onEachDatabase('admin API operations', (database, databaseUrl) => {
       }
     });
 
+    it('users: phone number and address (OIDC Core §5.1) are set, shown and cleared; bad ones are 400', async () => {
+      const created = await api.call('post', '/api/v1/users', {
+        body: { email: `phone-${Date.now()}@example.com` },
+      });
+      const id = created.body.id as string;
+      assert.equal(created.body.phone_number, null);
+      assert.equal(created.body.address, null);
+      const address = { street_address: '1 Main St', locality: 'Springfield', country: 'US' };
+      const set = await api.call('patch', '/api/v1/users/{id}', {
+        params: { id },
+        body: { phone_number: '+1 555 0100', phone_number_verified: true, address },
+      });
+      assert.equal(set.status, 200);
+      assert.equal(set.body.phone_number, '+1 555 0100');
+      assert.equal(set.body.phone_number_verified, true);
+      assert.deepEqual(set.body.address, address);
+      const stored = await server.deps.storage.users.findById(id);
+      assert.equal(stored?.phoneNumber, '+1 555 0100');
+      assert.deepEqual(stored?.address, address);
+      // Only what is sent changes; null clears.
+      const cleared = await api.call('patch', '/api/v1/users/{id}', {
+        params: { id },
+        body: { address: null },
+      });
+      assert.equal(cleared.body.address, null);
+      assert.equal(cleared.body.phone_number, '+1 555 0100');
+      for (const bad of [
+        { phone_number: 'call me' },
+        { phone_number_verified: 'yes' },
+        { address: { planet: 'Mars' } },
+        { address: 'Main St' },
+        { nickname: 'x' },
+      ]) {
+        const answer = await api.call('patch', '/api/v1/users/{id}', {
+          params: { id },
+          raw: JSON.stringify(bad),
+        });
+        assert.equal(answer.status, 400, JSON.stringify(bad));
+        assert.equal(answer.body.error, 'invalid_request');
+      }
+      assert.equal(
+        (await api.call('patch', '/api/v1/users/{id}', { params: { id: 'nobody' }, body: {} })).status,
+        404,
+      );
+      const events = await eventsNamingKey('user_updated');
+      assert.deepEqual(
+        events.filter((event) => event.userId === id).map((event) => event.detail),
+        [{ fields: ['address'] }, { fields: ['address', 'phone_number', 'phone_number_verified'] }],
+      );
+    });
+
     it('registration tokens: issued once, usable for registration under the token policy', async () => {
       const issued = await api.call('post', '/api/v1/registration-tokens', {
         body: { uses: 1, expires_in_hours: 2 },

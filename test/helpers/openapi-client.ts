@@ -52,7 +52,7 @@ export class OpenApiClient {
    * `body` as given. `raw` sends a body as it is (bad JSON), unchecked.
    */
   async call(
-    method: 'get' | 'post' | 'delete',
+    method: 'get' | 'post' | 'patch' | 'delete',
     template: string,
     options: {
       params?: Record<string, string>;
@@ -78,7 +78,7 @@ export class OpenApiClient {
     const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
     const payload = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const response = await this.app.inject({
-      method: method.toUpperCase() as 'GET' | 'POST' | 'DELETE',
+      method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE',
       url: `${path}${query}`,
       headers: {
         ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),

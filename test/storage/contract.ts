@@ -84,6 +84,9 @@ function newUser(overrides: Partial<User> = {}): User {
     updatedAt: T0,
     disabledAt: null,
     claims: null,
+    phoneNumber: null,
+    phoneNumberVerified: false,
+    address: null,
     ...overrides,
   };
 }
@@ -405,6 +408,26 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           .where('email', '=', email)
           .executeTakeFirstOrThrow();
         assert.equal(Number(n), 1);
+      });
+
+      it('phone number and address (OIDC Core §5.1) round-trip; an update that leaves them out keeps them', async () => {
+        const user = newUser({
+          phoneNumber: '+44 20 7946 0000',
+          phoneNumberVerified: true,
+          address: { formatted: '1 Main St\nSpringfield', country: 'GB' },
+        });
+        await storage.users.create(user);
+        assert.deepEqual(await storage.users.findById(user.id), user);
+        const { phoneNumber: _p, phoneNumberVerified: _v, address: _a, ...withoutContact } = user;
+        await storage.users.update({ ...withoutContact, name: 'Renamed' });
+        assert.deepEqual(await storage.users.findById(user.id), { ...user, name: 'Renamed' });
+        await storage.users.update({ ...user, phoneNumber: null, phoneNumberVerified: false, address: null });
+        assert.deepEqual(await storage.users.findById(user.id), {
+          ...user,
+          phoneNumber: null,
+          phoneNumberVerified: false,
+          address: null,
+        });
       });
 
       it('findById and findByEmail return undefined when there is no such user', async () => {
@@ -799,6 +822,15 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           status: 'ok',
           code: { ...code, consumedAt: T0 },
         });
+      });
+
+      it("a code carries its login session's sid and the claims request to the token endpoint", async () => {
+        const code = newCode({
+          sid: 'sid-1',
+          claimsRequest: { userinfo: { phone_number: { essential: true } } },
+        });
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeHash), code);
       });
 
       it('a code without nonce, challenge or provided redirect_uri round-trips', async () => {
@@ -1250,6 +1282,34 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         await storage.grants.revoke(id('grant'), T0); // an unknown grant: nothing to do, no error
       });
 
+      it('a grant keeps its OpenID context (sign-in, sid, claims request); the refresh query reads it and the user', async () => {
+        const user = newUser({
+          phoneNumber: '+1 555 0100',
+          phoneNumberVerified: true,
+          address: { locality: 'Springfield', country: 'US' },
+        });
+        await storage.users.create(user);
+        const openId = {
+          authTime: T0 - 5000,
+          amr: ['pwd', 'otp'],
+          acr: 'urn:example:loa:2',
+          sid: 'sid-1',
+          claimsRequest: { id_token: { email: { essential: true } }, userinfo: { address: null } },
+        };
+        const grant = newGrant({ userId: user.id, openId });
+        await storage.grants.create(grant);
+        assert.deepEqual(await storage.grants.find(grant.id), grant);
+        const token = newRefreshToken(grant);
+        await storage.refreshTokens.create(token);
+        const found = await storage.refreshTokens.find(token.tokenHash);
+        assert.deepEqual(found?.openId, openId);
+        assert.deepEqual(found?.user, user);
+        // Only the sign-in time known: the rest stays absent.
+        const bare = newGrant({ userId: user.id, openId: { authTime: T0 } });
+        await storage.grants.create(bare);
+        assert.deepEqual((await storage.grants.find(bare.id))?.openId, { authTime: T0 });
+      });
+
       it('refreshTokens.create stores every field, find reads it back with its grant and user state', async () => {
         const user = newUser();
         await storage.users.create(user);
@@ -1268,6 +1328,8 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
           grantRevoked: false,
           grantLastUsedAt: null,
           userActive: true,
+          openId: undefined,
+          user,
         });
         await storage.users.update({ ...user, disabledAt: T0 + 1 });
         assert.equal((await storage.refreshTokens.find(token.tokenHash))?.userActive, false, 'user disabled');

@@ -208,6 +208,12 @@ export const OPERATION_PATHS = {
       { '200': json('The user.', 'AdminUser'), '404': notFound },
       { parameters: [userId] },
     ),
+    patch: operation(
+      'users:write',
+      'Set the phone number and postal address the phone and address scopes release (null clears one)',
+      { '200': json('The user as it is now.', 'AdminUser'), '404': notFound, '409': conflict },
+      { parameters: [userId], ...body('AdminUserProfile', true) },
+    ),
     delete: operation(
       'users:write',
       'Delete a user: every token, session, consent, linked sign-in and API key of theirs ends',
@@ -329,6 +335,12 @@ const userProperties = {
   name: { type: ['string', 'null'] },
   is_admin: { type: 'boolean' },
   email_verified: { type: 'boolean' },
+  phone_number: { type: ['string', 'null'], description: 'OIDC Core §5.1; released by the phone scope.' },
+  phone_number_verified: { type: 'boolean' },
+  address: {
+    oneOf: [{ $ref: '#/components/schemas/Address' }, { type: 'null' }],
+    description: 'OIDC Core §5.1.1; released by the address scope.',
+  },
   status: { enum: ['active', 'disabled'] },
   sign_in: {
     enum: ['gatehouse', 'external', 'none'],
@@ -450,6 +462,28 @@ export const OPERATION_SCHEMAS = {
       name: { type: 'string', maxLength: 200 },
       is_admin: { type: 'boolean', default: false },
       password: { type: 'string', minLength: 8, description: 'Omit it to have one generated.' },
+    },
+  },
+  AdminUserProfile: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      phone_number: { type: ['string', 'null'], description: 'E.164 recommended: +1 555 0100.' },
+      phone_number_verified: { type: 'boolean' },
+      address: { oneOf: [{ $ref: '#/components/schemas/Address' }, { type: 'null' }] },
+    },
+  },
+  Address: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'OIDC Core §5.1.1 address claim.',
+    properties: {
+      formatted: { type: 'string', maxLength: 500 },
+      street_address: { type: 'string', maxLength: 500 },
+      locality: { type: 'string', maxLength: 500 },
+      region: { type: 'string', maxLength: 500 },
+      postal_code: { type: 'string', maxLength: 500 },
+      country: { type: 'string', maxLength: 500 },
     },
   },
   PasswordReset: {

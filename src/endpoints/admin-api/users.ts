@@ -6,13 +6,16 @@ import {
   deleteUser,
   disableUser,
   enableUser,
+  parseContact,
   resetPassword,
   revokeUserTokens,
   signInKind,
   type UserOutcome,
+  updateContact,
 } from '../../accounts/users.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { announceSignOutEverywhere } from '../../http/session.ts';
 import { deauthorize } from '../../oauth/deauthorize.ts';
 import type { Acting } from '../../oauth/security-events.ts';
 import type { User } from '../../storage/storage.ts';
@@ -38,6 +41,9 @@ export function userView(user: User) {
     name: user.name,
     is_admin: user.isAdmin,
     email_verified: user.emailVerified,
+    phone_number: user.phoneNumber ?? null,
+    phone_number_verified: user.phoneNumberVerified ?? false,
+    address: user.address ?? null,
     status: user.disabledAt === null ? 'active' : 'disabled',
     sign_in: signInKind(user),
     created_at: iso(user.createdAt),
@@ -105,6 +111,20 @@ export function registerAdminUsers(app: FastifyInstance, deps: Deps) {
     return user ? userView(user) : notFound(reply, 'user');
   });
 
+  // The OIDC Core §5.1 profile fields the phone and address scopes release.
+  app.patch<WithId>(`${API_PREFIX}/users/:id`, async (request, reply) => {
+    const acting = await authorize(deps, request, reply, 'users:write');
+    const body = bodyOf(request);
+    for (const field of Object.keys(body)) {
+      if (!['phone_number', 'phone_number_verified', 'address'].includes(field)) {
+        throw new OAuthError('invalid_request', `Unknown field ${field.slice(0, 64)}`);
+      }
+    }
+    const contact = await withInput(async () => parseContact(body));
+    const outcome = await updateContact(storage, clock.now(), request.params.id, contact, acting);
+    return sendOutcome(reply, outcome, 'user', ({ value }) => userView(value));
+  });
+
   app.delete<WithId>(`${API_PREFIX}/users/:id`, async (request, reply) => {
     const acting = await authorize(deps, request, reply, 'users:write');
     const outcome = await deleteUser(storage, clock.now(), request.params.id, acting);
@@ -120,6 +140,10 @@ export function registerAdminUsers(app: FastifyInstance, deps: Deps) {
     app.post<WithId>(`${API_PREFIX}/users/:id/${action}`, async (request, reply) => {
       const acting = await authorize(deps, request, reply, 'users:write');
       const outcome = await operation(request.params.id, acting);
+      // Their sessions ended: the clients they signed in to hear so (Back-Channel Logout 1.0), not awaited.
+      if (action === 'disable' && outcome.status === 'ok') {
+        announceSignOutEverywhere(deps, outcome.value.id, request.log);
+      }
       return sendOutcome(reply, outcome, 'user', ({ value }) => userView(value));
     });
   }

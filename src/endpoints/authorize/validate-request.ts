@@ -5,11 +5,12 @@
 import type { ResourceConfig } from '../../config.ts';
 import type { Deps } from '../../deps.ts';
 import { OAuthError } from '../../errors.ts';
+import { parseClaimsRequest } from '../../oauth/claims-request.ts';
 import { isValidS256Challenge } from '../../oauth/pkce.ts';
 import { findRedirectUri } from '../../oauth/redirect-uri.ts';
 import { resolveResource } from '../../oauth/resource.ts';
 import { parseScope, requestedScopes } from '../../oauth/scope.ts';
-import type { AuthorizationRequest, Client, Storage } from '../../storage/storage.ts';
+import type { AuthorizationRequest, ClaimsRequest, Client, Storage } from '../../storage/storage.ts';
 import { hasControlCharacter } from '../../util/control-characters.ts';
 
 /** An error that must be shown to the user, never sent to the (unverified) redirect URI. */
@@ -211,6 +212,16 @@ export async function validateAuthorizationRequest(
   if (dpopJkt !== undefined && !DPOP_JKT.test(dpopJkt)) {
     fail('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
   }
+  let claims: ClaimsRequest | undefined;
+  const claimsParameter = single('claims');
+  if (claimsParameter !== undefined) {
+    try {
+      claims = parseClaimsRequest(claimsParameter);
+    } catch (error) {
+      if (error instanceof OAuthError) fail('invalid_request', error.description ?? 'Bad claims');
+      throw error;
+    }
+  }
 
   let resource: string | null = null;
   try {
@@ -237,6 +248,7 @@ export async function validateAuthorizationRequest(
       loginHint,
       uiLocales,
       acrValues,
+      ...(claims ? { claims } : {}),
     },
   };
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../../deps.ts';
 import { SUPPORTED_CLAIMS } from '../../oauth/claims.ts';
 import { ASSERTION_ALGS } from '../../oauth/client-auth.ts';
+import { USERINFO_SIGNING_ALGS } from '../../oauth/client-metadata.ts';
 import { DPOP_ALGORITHMS } from '../../oauth/dpop.ts';
 import { GRANTS } from '../token/grants/index.ts';
 
@@ -17,6 +18,9 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     userinfo_endpoint: `${issuer}${paths.userinfo}`,
     jwks_uri: `${issuer}${paths.jwks}`,
     end_session_endpoint: `${issuer}${paths.endSession}`,
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens to backchannel_logout_uri, with sid.
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     pushed_authorization_request_endpoint: `${issuer}${paths.par}`,
     device_authorization_endpoint: `${issuer}${paths.deviceAuthorization}`,
     require_pushed_authorization_requests: deps.config.requirePushedAuthorizationRequests,
@@ -40,6 +44,7 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
     grant_types_supported: [...GRANTS.keys()],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algs,
+    userinfo_signing_alg_values_supported: algs.filter((alg) => USERINFO_SIGNING_ALGS.includes(alg)),
     token_endpoint_auth_methods_supported: deps.config.clientAuthMethods,
     ...(deps.config.clientAuthMethods.includes('private_key_jwt')
       ? {
@@ -63,10 +68,13 @@ export function discoveryDocument(deps: Deps): Record<string, unknown> {
       'nonce',
       'at_hash',
       'azp',
+      'sid',
+      'amr',
+      'acr',
     ],
     prompt_values_supported: ['none', 'login', 'consent'],
     authorization_response_iss_parameter_supported: true,
-    claims_parameter_supported: false,
+    claims_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
   };

@@ -33,6 +33,8 @@ const TITLES: Record<string, string> = {
   user_created: 'User created',
   user_disabled: 'User disabled',
   user_enabled: 'User enabled',
+  user_updated: 'User profile updated',
+  backchannel_logout_failed: 'Back-channel logout not delivered',
   user_deleted: 'User deleted',
   user_tokens_revoked: "User's tokens revoked",
   registration_token_issued: 'Registration token issued',

@@ -25,6 +25,7 @@ import {
 } from '../../applications/clients.ts';
 import { issueRegistrationToken } from '../../applications/registration-tokens.ts';
 import type { Deps } from '../../deps.ts';
+import { announceSignOutEverywhere } from '../../http/session.ts';
 import type { Acting } from '../../oauth/security-events.ts';
 import type { Client, PageCursor, User } from '../../storage/storage.ts';
 import { randomToken } from '../../util/random.ts';
@@ -299,7 +300,12 @@ export function registerAdmin(app: FastifyInstance, deps: Deps) {
         return reply.redirect('/admin', 303);
       },
     );
-  userAction('disable', (id, acting) => disableUser(storage, clock.now(), id, acting));
+  userAction('disable', async (id, acting) => {
+    const outcome = await disableUser(storage, clock.now(), id, acting);
+    // Their sessions ended: the clients they signed in to hear so (Back-Channel Logout 1.0), not awaited.
+    if (outcome.status === 'ok') announceSignOutEverywhere(deps, id, app.log);
+    return outcome;
+  });
   userAction('enable', (id, acting) => enableUser(storage, clock.now(), id, acting));
   userAction('reset-password', async (id, acting) => {
     // Revokes the user's grants (so their tokens) and sessions too, in one transaction (RFC 9700 §4.14.2).

@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { AuthorizationCodesTable } from '../database.ts';
-import type { AuthorizationCode, AuthorizationCodeStore } from '../storage.ts';
+import type { AuthorizationCode, AuthorizationCodeStore, ClaimsRequest } from '../storage.ts';
 import { runCompiled } from './direct.ts';
 import { columnsOf, prepared } from './prepared.ts';
 import { type Atomically, type Db, fromFlag, grantNotRevoked, isPostgres, toFlag } from './rows.ts';
@@ -36,6 +36,10 @@ function toCode(row: AuthorizationCodesTable): AuthorizationCode {
     consumedAt: row.consumed_at,
     ...authenticationFrom(row),
     ...(row.dpop_jkt === null ? {} : { dpopJkt: row.dpop_jkt }),
+    ...(row.sid !== null ? { sid: row.sid } : {}),
+    ...(row.claims_request !== null
+      ? { claimsRequest: JSON.parse(row.claims_request) as ClaimsRequest }
+      : {}),
   };
 }
 
@@ -58,6 +62,8 @@ const CODE_COLUMNS = columnsOf<AuthorizationCodesTable>()([
   'amr',
   'acr',
   'dpop_jkt',
+  'sid',
+  'claims_request',
 ]);
 const insertCode = prepared(
   (db, row: AuthorizationCodesTable) => db.insertInto('authorization_codes').values(row),
@@ -100,6 +106,8 @@ function codeRow(code: AuthorizationCode): AuthorizationCodesTable {
     amr: code.amr === undefined ? null : JSON.stringify(code.amr),
     acr: code.acr ?? null,
     dpop_jkt: code.dpopJkt ?? null,
+    sid: code.sid ?? null,
+    claims_request: code.claimsRequest === undefined ? null : JSON.stringify(code.claimsRequest),
   };
 }
 

@@ -46,7 +46,7 @@ export function isUnavailable(error: unknown): boolean {
   const { code, errcode } = error as { code?: unknown; errcode?: unknown };
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
   if (typeof errcode === 'number' && SQLITE_UNAVAILABLE.has(errcode & 0xff)) return true;
-  return /WAL sync failed|Connection terminated|timeout exceeded when trying to connect|database is not open|driver has already been destroyed|is not currently accepting connections|the database system is (starting up|shutting down)/i.test(
+  return /WAL sync failed|Connection terminated|timeout exceeded when trying to connect|database is not open|driver has already been destroyed|Cannot use a pool after calling end on the pool|is not currently accepting connections|the database system is (starting up|shutting down)/i.test(
     error.message,
   );
 }

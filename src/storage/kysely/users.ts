@@ -1,10 +1,10 @@
 import type { SessionsTable, UsersTable } from '../database.ts';
-import type { Session, SessionStore, User, UserStore } from '../storage.ts';
+import type { AddressClaim, Session, SessionStore, User, UserStore } from '../storage.ts';
 import { forgetClients } from './clients.ts';
 import { prepared } from './prepared.ts';
 import { type Db, fromFlag, inTransaction, toFlag } from './rows.ts';
 
-function toUser(row: UsersTable): User {
+export function toUser(row: UsersTable): User {
   return {
     id: row.id,
     email: row.email,
@@ -16,7 +16,21 @@ function toUser(row: UsersTable): User {
     updatedAt: row.updated_at,
     disabledAt: row.disabled_at,
     claims: row.claims === null ? null : (JSON.parse(row.claims) as Record<string, unknown>),
+    phoneNumber: row.phone_number,
+    phoneNumberVerified: fromFlag(row.phone_number_verified),
+    address: row.address === null ? null : (JSON.parse(row.address) as AddressClaim),
   };
+}
+
+/** The phone and address columns a create or update writes: only the fields the User carries. */
+function contactColumns(user: User): Partial<UsersTable> {
+  const columns: Partial<UsersTable> = {};
+  if (user.phoneNumber !== undefined) columns.phone_number = user.phoneNumber;
+  if (user.phoneNumberVerified !== undefined)
+    columns.phone_number_verified = toFlag(user.phoneNumberVerified);
+  if (user.address !== undefined)
+    columns.address = user.address === null ? null : JSON.stringify(user.address);
+  return columns;
 }
 
 function toRow(user: User): UsersTable {
@@ -31,6 +45,9 @@ function toRow(user: User): UsersTable {
     updated_at: user.updatedAt,
     disabled_at: user.disabledAt,
     claims: user.claims === null ? null : JSON.stringify(user.claims),
+    phone_number: user.phoneNumber ?? null,
+    phone_number_verified: toFlag(user.phoneNumberVerified ?? false),
+    address: user.address ? JSON.stringify(user.address) : null,
   };
 }
 
@@ -77,6 +94,9 @@ export function userStore(db: Db): UserStore {
           updated_at: now,
           disabled_at: null,
           claims: JSON.stringify(claims),
+          phone_number: null,
+          phone_number_verified: 0,
+          address: null,
         })
         .onConflict((oc) =>
           oc
@@ -107,6 +127,7 @@ export function userStore(db: Db): UserStore {
           email_verified: toFlag(user.emailVerified),
           updated_at: user.updatedAt,
           disabled_at: user.disabledAt,
+          ...contactColumns(user),
         })
         .where('id', '=', user.id)
         .execute();
@@ -177,6 +198,7 @@ export function userStore(db: Db): UserStore {
           email_verified: toFlag(user.emailVerified),
           updated_at: user.updatedAt,
           disabled_at: user.disabledAt,
+          ...contactColumns(user),
         })
         .where('id', '=', user.id)
         .where('password_hash', '=', seen.passwordHash)

@@ -13,6 +13,7 @@ import { apiKeyResources } from './0013-api-key-resources.ts';
 import { securityEventColumns } from './0014-security-event-columns.ts';
 import { dpopBinding } from './0016-dpop-binding.ts';
 import { deviceAuthorizations } from './0017-device-authorizations.ts';
+import { openIdContext } from './0018-openid-context.ts';
 import { clientChangeNotify } from './0019-client-change-notify.ts';
 
 // The explicit, ordered list of migrations (no folder scanning). Append; never edit a released one.
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014-security-event-columns': securityEventColumns,
   '0016-dpop-binding': dpopBinding,
   '0017-device-authorizations': deviceAuthorizations,
+  '0018-openid-context': openIdContext,
   '0019-client-change-notify': clientChangeNotify,
 };
 

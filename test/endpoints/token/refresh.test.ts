@@ -193,9 +193,20 @@ async function verifyJwt(target: TestServer, token: string) {
 // ---------------------------------------------------------------------------------------------------------
 
 describe('refresh: rotation and the grace-period replay', () => {
-  it('a refresh rotates: new refresh token, a working access token, the full scope, no ID token', async () => {
+  it('a refresh rotates: new refresh token, a working access token, the full scope, an ID token (E-10)', async () => {
     const s = await session();
+    server.clock.advance(5000);
     const body = assertRotated(await refresh(s, s.rt0), s.rt0);
+    // OIDC Core §12.2 (E-10): openid was granted, so an ID token for the same sign-in, newly issued, no nonce.
+    assert.ok(body.id_token, 'an ID token on refresh');
+    // Signatures are checked by openid-client in e2e/openid-connect.test.ts; here, the claims.
+    const original = decodeJwt(s.tokens.id_token!);
+    const refreshed = decodeJwt(body.id_token);
+    for (const claim of ['iss', 'sub', 'aud', 'azp', 'auth_time', 'sid'] as const) {
+      assert.deepEqual(refreshed[claim], original[claim], claim);
+    }
+    assert.equal(refreshed.iat, (original.iat as number) + 5);
+    assert.equal(refreshed.nonce, undefined);
     assert.equal(body.scope, FULL_SCOPE);
     assert.equal(body.expires_in, 600);
     assert.equal(isWellFormedOpaqueToken(body.refresh_token, TOKEN_PREFIX.refreshToken), true);

@@ -105,6 +105,7 @@ export const authorizationCode = {
       amr: stored.amr,
       acr: stored.acr,
       nonce: stored.nonce,
+      sid: stored.sid,
       refresh: refreshAllowed(deps, client, parseScope(stored.scope)) ? { kind: 'new' } : { kind: 'none' },
       idTokenFor: user,
       dpopJkt: request.dpopJkt,

@@ -7,7 +7,7 @@ import { mintTokenSet } from './issue.ts';
 import type { GrantHandler } from './types.ts';
 
 // Scopes about a person make no sense without one.
-const USER_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+const USER_SCOPES = new Set(['openid', 'profile', 'email', 'phone', 'address', 'offline_access']);
 
 // The client_credentials grants this process has seen committed, per storage. Grant rows are never deleted
 // (revoking marks them), so once one exists it always will: the insert-if-missing is skipped from then on.

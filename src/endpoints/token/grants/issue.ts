@@ -25,7 +25,10 @@ export interface TokenSetInput {
   /** The grant's full scope, carried by the refresh token. */
   grantScope: string;
   resource: string | null;
-  authTime?: number;
+  /** OIDC auth_time, ms; null when unknown (the ID token then has none). */
+  authTime?: number | null;
+  /** The login session, for the ID token's `sid`. */
+  sid?: string | undefined;
   /**
    * How the user authenticated, for the ID token (OIDC Core §2): what an upstream identity provider said, or what
    * the company's login app reported.
@@ -80,7 +83,7 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
     clientId: input.client.id,
     grantId: input.grantId,
     scope: input.scope,
-    authTime: input.authTime,
+    authTime: input.authTime ?? undefined,
     issuedAt: now,
     expiresAt: now + lifetime * 1000,
     dpopJkt: input.dpopJkt,
@@ -122,7 +125,8 @@ export async function mintTokenSet(deps: Deps, input: TokenSetInput): Promise<To
       subject: input.idTokenFor.id,
       clientId: input.client.id,
       nonce: input.nonce ?? null,
-      authTime: input.authTime ?? now,
+      authTime: input.authTime === undefined ? now : input.authTime,
+      sid: input.sid,
       amr: input.amr,
       acr: input.acr,
       issuedAt: now,

@@ -73,6 +73,10 @@ export const refreshToken = {
     }
 
     const fingerprint = rotationFingerprint(params.scope, params.resource);
+    // OIDC Core §12.2: with openid granted, a refresh returns an ID token for the same subject, audience and
+    // sign-in (auth_time, amr, acr, sid as at the code exchange) and no nonce. Everything it needs came with
+    // the token's row (the grant's sign-in context and the user): no further read.
+    const openId = token.openId;
     const mint = (parent: FoundRefreshToken, successor: string) =>
       mintTokenSet(deps, {
         client,
@@ -84,6 +88,12 @@ export const refreshToken = {
         refresh: { kind: 'successor', token: successor, parent },
         dpopJkt: request.dpopJkt,
         refreshDpopJkt: token.dpopJkt,
+        idTokenFor: token.user,
+        authTime: openId?.authTime ?? null,
+        amr: openId?.amr,
+        acr: openId?.acr,
+        sid: openId?.sid,
+        nonce: null,
       });
 
     if (token.rotatedAt === null) {
